@@ -1,0 +1,12 @@
+//! Pure types and rules. Nothing in here does I/O or reads the current time.
+
+pub mod clock;
+pub mod demo_data;
+pub mod error;
+pub mod model;
+pub mod normalize;
+pub mod types;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Error, ErrorKind, Result};
+pub use types::*;

@@ -1,0 +1,97 @@
+//! What the services hand out: the domain's view of stored rows.
+
+use super::types::{ContactKind, Role, UserStatus};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Organization {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    /// IANA time zone, `Asia/Tokyo` unless set.
+    pub time_zone: String,
+    /// Appended to a suspended user's display name, `(退職済み)` unless set.
+    pub retired_suffix: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub status: UserStatus,
+    /// The archive account (退職者の名刺管理用アカウント): holds cards, never signs in.
+    pub is_archive: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Card {
+    pub id: String,
+    pub owner_id: String,
+    pub full_name: String,
+    /// Reading of the name in kana (フリガナ).
+    pub name_reading: String,
+    pub company: String,
+    pub department: String,
+    pub title: String,
+    pub email: String,
+    pub phone: String,
+    pub mobile: String,
+    pub fax: String,
+    pub postal_code: String,
+    pub address: String,
+    pub url: String,
+    /// The day the card was exchanged (名刺交換日).
+    pub exchanged_on: Option<NaiveDate>,
+    pub tag_ids: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Contact {
+    pub id: String,
+    pub card_id: String,
+    pub author_id: String,
+    pub kind: ContactKind,
+    pub occurred_at: DateTime<Utc>,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Tag {
+    pub id: String,
+    pub name: String,
+    /// The user who created it; none for tags the organisation owns (previous-owner tags).
+    pub creator_id: Option<String>,
+    /// Shared tags are visible to everyone in the organisation, personal ones to their creator.
+    pub shared: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditEvent {
+    pub id: String,
+    /// None when the system itself acted (scheduler, command line without a user).
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub at: DateTime<Utc>,
+}
+
+/// One page of a listing; pass `next_cursor` back as `cursor` for the next page.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}

@@ -1,0 +1,123 @@
+//! Request extractors: who is calling (bearer token or session cookie), and JSON bodies and
+//! query strings whose errors name the field.
+
+use crate::domain::{Error, Result};
+use crate::service::{Actor, App, auth};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{Method, request::Parts};
+use serde::de::DeserializeOwned;
+
+/// The signed-in caller.
+pub struct Auth(pub Actor);
+
+pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A cookie-authenticated change must come from our own pages: an `Origin` that names
+/// another host is refused (the SameSite=Strict cookie is the first line of defence).
+fn same_origin(parts: &Parts) -> bool {
+    let Some(origin) = parts.headers.get("origin").and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = parts.headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or("");
+    origin.split_once("://").map(|(_, h)| h) == Some(host)
+}
+
+impl FromRequestParts<App> for Auth {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self> {
+        if let Some(h) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+            let token = h
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+                .ok_or_else(Error::unauthenticated)?;
+            return Ok(Auth(auth::actor_from_token(app, token.trim()).await?));
+        }
+        if let Some(session) = cookie(parts, auth::SESSION_COOKIE) {
+            let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+            if !safe && !same_origin(parts) {
+                return Err(Error::forbidden("cross-site request refused"));
+            }
+            return Ok(Auth(auth::actor_from_session(app, session).await?));
+        }
+        Err(Error::unauthenticated())
+    }
+}
+
+/// Finds the field name in a serde message such as "missing field `email`".
+fn field_in(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_string())
+}
+
+fn bad_json(path: String, message: String) -> Error {
+    let field = if path.is_empty() || path == "." {
+        field_in(&message)
+    } else {
+        Some(path)
+    };
+    let mut e = Error::new(
+        crate::domain::ErrorKind::BadInput,
+        format!("invalid request body: {message}"),
+    );
+    e.field = field;
+    e
+}
+
+/// A JSON body; a wrong content type, bad JSON or a bad field is a 400 naming the field.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self> {
+        let json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
+        if !json {
+            return Err(Error::bad_input("content-type", "send the body as application/json"));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| Error::bad_input("body", format!("cannot read the body: {e}")))?;
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(de)
+            .map(Body)
+            .map_err(|e| bad_json(e.path().to_string(), e.inner().to_string()))
+    }
+}
+
+/// Query-string parameters; unknown or malformed ones are a 400 naming the parameter.
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
+        let q = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(q));
+        serde_path_to_error::deserialize(de).map(Params).map_err(|e| {
+            let mut err = bad_json(e.path().to_string(), e.inner().to_string());
+            err.message = err.message.replace("invalid request body", "invalid query parameter");
+            err
+        })
+    }
+}
+
+fn form_urlencoded_parse(q: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(q.as_bytes())
+}

@@ -1,0 +1,89 @@
+//! HTTP adapters: the REST API, its OpenAPI document and reference page, health.
+
+pub mod api;
+pub mod error;
+pub mod extract;
+
+use crate::domain::Error;
+use crate::service::App;
+use axum::Router;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "meishi", description = "Business cards and contacts, with offboarding (退職者対応) built in."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "session", description = "Sign-in for the console"),
+        (name = "users", description = "ユーザー"),
+        (name = "cards", description = "名刺"),
+        (name = "contacts", description = "コンタクト"),
+        (name = "tags", description = "タグ"),
+        (name = "audit", description = "Audit log"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    OpenApiRouter::<App>::with_openapi(ApiDoc::openapi())
+        .merge(api::router())
+        .into_openapi()
+}
+
+pub fn router(app: App) -> Router {
+    let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(api::router())
+        .split_for_parts();
+    let doc_json = serde_json::to_string(&doc).expect("OpenAPI document serialises");
+    let docs_html = utoipa_scalar::Scalar::new(doc).title("meishi API").to_html();
+    api.route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/api/openapi.json",
+            get(move || async move { ([("content-type", "application/json")], doc_json) }),
+        )
+        .route("/api/docs", get(move || async move { Html(docs_html) }))
+        .route("/", get(home))
+        .fallback(|| async { Error::not_found("page").into_response() })
+        .layer(TraceLayer::new_for_http())
+        .with_state(app)
+}
+
+async fn home() -> Html<&'static str> {
+    Html(include_str!("home.html"))
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+pub async fn serve(app: App, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown())
+        .await
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await.ok();
+}

@@ -1,0 +1,398 @@
+//! Cards, contacts and tags. Everyone in the organisation reads cards (they are company
+//! assets); the owner and admins change them. Tags are personal (seen by their creator) or
+//! shared (seen by all).
+
+use super::{Actor, App, audit, page_limit, paginate, snap};
+use crate::domain::model::{Card, Contact, Page, Tag};
+use crate::domain::{CardFields, ContactKind, Error, Result, UserStatus, date, optional_text, required_text};
+use crate::store::{self, cards as st, users};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer};
+use utoipa::ToSchema;
+
+/// Distinguishes "absent" (None) from "null" (Some(None)) in a PATCH body.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCard {
+    /// The owner; the caller unless given (admins only may give another user).
+    pub owner_id: Option<String>,
+    #[serde(default)]
+    pub full_name: String,
+    #[serde(default)]
+    pub name_reading: String,
+    #[serde(default)]
+    pub company: String,
+    #[serde(default)]
+    pub department: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub mobile: String,
+    #[serde(default)]
+    pub fax: String,
+    #[serde(default)]
+    pub postal_code: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub url: String,
+    /// YYYY-MM-DD
+    pub exchanged_on: Option<String>,
+}
+
+/// Fields to change; absent fields stay as they are. `exchanged_on: null` clears the date.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CardPatch {
+    pub full_name: Option<String>,
+    pub name_reading: Option<String>,
+    pub company: Option<String>,
+    pub department: Option<String>,
+    pub title: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub mobile: Option<String>,
+    pub fax: Option<String>,
+    pub postal_code: Option<String>,
+    pub address: Option<String>,
+    pub url: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub exchanged_on: Option<Option<String>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewContact {
+    pub kind: ContactKind,
+    /// When it happened (RFC 3339); now unless given.
+    pub occurred_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub body: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTag {
+    pub name: String,
+    /// Shared tags are visible to the whole organisation; personal ones (default) to you.
+    #[serde(default)]
+    pub shared: bool,
+}
+
+fn may_change(actor: &Actor, card: &Card) -> Result<()> {
+    if actor.is_admin() || card.owner_id == actor.user_id {
+        Ok(())
+    } else {
+        Err(Error::forbidden(
+            "only the card's owner or an administrator may change it",
+        ))
+    }
+}
+
+async fn card_in_org(c: &impl store::Conn, actor: &Actor, id: &str) -> Result<Card> {
+    st::get_card(c, &actor.org_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found("card"))
+}
+
+fn parse_date(field: &str, raw: Option<&str>) -> Result<Option<chrono::NaiveDate>> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => date(field, s).map(Some),
+    }
+}
+
+pub fn fields_of(n: &NewCard) -> Result<CardFields> {
+    CardFields::parse(CardFields {
+        full_name: n.full_name.clone(),
+        name_reading: n.name_reading.clone(),
+        company: n.company.clone(),
+        department: n.department.clone(),
+        title: n.title.clone(),
+        email: n.email.clone(),
+        phone: n.phone.clone(),
+        mobile: n.mobile.clone(),
+        fax: n.fax.clone(),
+        postal_code: n.postal_code.clone(),
+        address: n.address.clone(),
+        url: n.url.clone(),
+        exchanged_on: parse_date("exchanged_on", n.exchanged_on.as_deref())?,
+    })
+}
+
+/// The owner a new card may be given: the caller, or for admins any active user.
+async fn owner_for(c: &impl store::Conn, actor: &Actor, owner_id: Option<&str>) -> Result<String> {
+    let Some(owner_id) = owner_id.filter(|o| *o != actor.user_id) else {
+        return Ok(actor.user_id.clone());
+    };
+    if !actor.is_admin() {
+        return Err(Error::forbidden("members register cards for themselves only").with_field("owner_id"));
+    }
+    let owner = users::by_id(c, &actor.org_id, owner_id).await?.ok_or_else(|| {
+        Error::unprocessable(format!("no user {owner_id} in this organisation")).with_field("owner_id")
+    })?;
+    if owner.user.status != UserStatus::Active || owner.user.is_archive {
+        return Err(Error::unprocessable("cards can only be registered for active users").with_field("owner_id"));
+    }
+    Ok(owner.user.id)
+}
+
+pub async fn create(app: &App, actor: &Actor, n: NewCard) -> Result<Card> {
+    let fields = fields_of(&n)?;
+    let now = app.now();
+    let tx = app.store.write().await?;
+    let owner_id = owner_for(&tx, actor, n.owner_id.as_deref()).await?;
+    let id = store::new_id();
+    st::insert_cards(
+        &tx,
+        &actor.org_id,
+        vec![st::NewCard {
+            id: id.clone(),
+            owner_id,
+            fields,
+        }],
+        now,
+    )
+    .await?;
+    let card = card_in_org(&tx, actor, &id).await?;
+    audit(&tx, actor.at(now), "card.create", ("card", &id), None, snap(&card)).await?;
+    store::commit(tx).await?;
+    Ok(card)
+}
+
+pub async fn get(app: &App, actor: &Actor, id: &str) -> Result<Card> {
+    card_in_org(app.store.conn(), actor, id).await
+}
+
+pub struct CardQuery<'a> {
+    pub owner_id: Option<&'a str>,
+    pub tag_id: Option<&'a str>,
+    pub company: Option<&'a str>,
+    pub cursor: Option<&'a str>,
+    pub limit: Option<u64>,
+}
+
+pub async fn list(app: &App, actor: &Actor, q: CardQuery<'_>) -> Result<Page<Card>> {
+    let limit = page_limit(q.limit)?;
+    let after = store::parse_cursor(q.cursor)?;
+    let filter = st::CardFilter {
+        owner_id: q.owner_id.map(str::to_string),
+        tag_id: q.tag_id.map(str::to_string),
+        company: q.company.map(str::to_string).filter(|c| !c.trim().is_empty()),
+    };
+    let items = st::list_cards(app.store.conn(), &actor.org_id, filter, after, limit + 1).await?;
+    Ok(paginate(items, limit, |c| c.id.clone()))
+}
+
+pub async fn update(app: &App, actor: &Actor, id: &str, p: CardPatch) -> Result<Card> {
+    let now = app.now();
+    let tx = app.store.write().await?;
+    let before = card_in_org(&tx, actor, id).await?;
+    may_change(actor, &before)?;
+    let pick = |new: Option<String>, old: &str| new.unwrap_or_else(|| old.to_string());
+    let exchanged_on = match p.exchanged_on {
+        None => before.exchanged_on,
+        Some(v) => parse_date("exchanged_on", v.as_deref())?,
+    };
+    let fields = CardFields::parse(CardFields {
+        full_name: pick(p.full_name, &before.full_name),
+        name_reading: pick(p.name_reading, &before.name_reading),
+        company: pick(p.company, &before.company),
+        department: pick(p.department, &before.department),
+        title: pick(p.title, &before.title),
+        email: pick(p.email, &before.email),
+        phone: pick(p.phone, &before.phone),
+        mobile: pick(p.mobile, &before.mobile),
+        fax: pick(p.fax, &before.fax),
+        postal_code: pick(p.postal_code, &before.postal_code),
+        address: pick(p.address, &before.address),
+        url: pick(p.url, &before.url),
+        exchanged_on,
+    })?;
+    st::update_card(&tx, &actor.org_id, id, fields, now).await?;
+    let after = card_in_org(&tx, actor, id).await?;
+    audit(
+        &tx,
+        actor.at(now),
+        "card.update",
+        ("card", id),
+        snap(&before),
+        snap(&after),
+    )
+    .await?;
+    store::commit(tx).await?;
+    Ok(after)
+}
+
+/// Deletes a card with its contacts; the audit event keeps what was deleted.
+pub async fn delete(app: &App, actor: &Actor, id: &str) -> Result<()> {
+    let now = app.now();
+    let tx = app.store.write().await?;
+    let card = card_in_org(&tx, actor, id).await?;
+    may_change(actor, &card)?;
+    let contacts = st::count_contacts_of_card(&tx, &actor.org_id, id).await?;
+    st::delete_card(&tx, &actor.org_id, id).await?;
+    let mut before = snap(&card);
+    if let Some(serde_json::Value::Object(m)) = &mut before {
+        m.insert("contacts_deleted".into(), contacts.into());
+    }
+    audit(&tx, actor.at(now), "card.delete", ("card", id), before, None).await?;
+    store::commit(tx).await
+}
+
+// --- contacts ---
+
+pub async fn add_contact(app: &App, actor: &Actor, card_id: &str, n: NewContact) -> Result<Contact> {
+    let body = optional_text("body", &n.body, 10_000)?;
+    let now = app.now();
+    let tx = app.store.write().await?;
+    let card = card_in_org(&tx, actor, card_id).await?;
+    may_change(actor, &card)?;
+    let id = store::new_id();
+    let row = st::NewContact {
+        id: id.clone(),
+        card_id: card.id.clone(),
+        author_id: actor.user_id.clone(),
+        kind: n.kind,
+        occurred_at: n.occurred_at.unwrap_or(now),
+        body,
+    };
+    st::insert_contacts(&tx, &actor.org_id, vec![row], now).await?;
+    let contact = st::get_contact(&tx, &actor.org_id, &id)
+        .await?
+        .ok_or_else(|| Error::internal("contact vanished"))?;
+    audit(
+        &tx,
+        actor.at(now),
+        "contact.create",
+        ("contact", &id),
+        None,
+        snap(&contact),
+    )
+    .await?;
+    store::commit(tx).await?;
+    Ok(contact)
+}
+
+pub async fn list_contacts(
+    app: &App,
+    actor: &Actor,
+    card_id: &str,
+    cursor: Option<&str>,
+    limit: Option<u64>,
+) -> Result<Page<Contact>> {
+    let limit = page_limit(limit)?;
+    let after = store::parse_cursor(cursor)?;
+    let c = app.store.conn();
+    card_in_org(c, actor, card_id).await?;
+    let items = st::list_contacts(c, &actor.org_id, card_id, after, limit + 1).await?;
+    Ok(paginate(items, limit, |c| c.id.clone()))
+}
+
+// --- tags ---
+
+pub async fn create_tag(app: &App, actor: &Actor, n: NewTag) -> Result<Tag> {
+    let name = required_text("name", &n.name, 100)?;
+    let now = app.now();
+    let tx = app.store.write().await?;
+    if st::tag_by_name(&tx, &actor.org_id, Some(&actor.user_id), &name)
+        .await?
+        .is_some()
+    {
+        return Err(Error::conflict(format!("you already have a tag named '{name}'")).with_field("name"));
+    }
+    let tag = Tag {
+        id: store::new_id(),
+        name,
+        creator_id: Some(actor.user_id.clone()),
+        shared: n.shared,
+        created_at: now,
+    };
+    st::insert_tags(&tx, &actor.org_id, std::slice::from_ref(&tag)).await?;
+    audit(&tx, actor.at(now), "tag.create", ("tag", &tag.id), None, snap(&tag)).await?;
+    store::commit(tx).await?;
+    Ok(tag)
+}
+
+pub async fn list_tags(app: &App, actor: &Actor, cursor: Option<&str>, limit: Option<u64>) -> Result<Page<Tag>> {
+    let limit = page_limit(limit)?;
+    let after = store::parse_cursor(cursor)?;
+    let items = st::list_tags(
+        app.store.conn(),
+        &actor.org_id,
+        &actor.user_id,
+        actor.is_admin(),
+        after,
+        limit + 1,
+    )
+    .await?;
+    Ok(paginate(items, limit, |t| t.id.clone()))
+}
+
+/// A tag the actor may see: shared, their own, or any for admins. Others are "not found".
+async fn visible_tag(c: &impl store::Conn, actor: &Actor, tag_id: &str) -> Result<Tag> {
+    let tag = st::get_tag(c, &actor.org_id, tag_id)
+        .await?
+        .ok_or_else(|| Error::not_found("tag"))?;
+    if tag.shared || actor.is_admin() || tag.creator_id.as_deref() == Some(&actor.user_id) {
+        Ok(tag)
+    } else {
+        Err(Error::not_found("tag"))
+    }
+}
+
+pub async fn attach_tag(app: &App, actor: &Actor, card_id: &str, tag_id: &str) -> Result<Card> {
+    let now = app.now();
+    let tx = app.store.write().await?;
+    let card = card_in_org(&tx, actor, card_id).await?;
+    may_change(actor, &card)?;
+    visible_tag(&tx, actor, tag_id).await?;
+    if st::attach(&tx, &actor.org_id, card_id, tag_id).await? {
+        let link = serde_json::json!({"card_id": card_id, "tag_id": tag_id});
+        audit(
+            &tx,
+            actor.at(now),
+            "card.tag_attach",
+            ("card", card_id),
+            None,
+            Some(link),
+        )
+        .await?;
+    }
+    let card = card_in_org(&tx, actor, card_id).await?;
+    store::commit(tx).await?;
+    Ok(card)
+}
+
+pub async fn detach_tag(app: &App, actor: &Actor, card_id: &str, tag_id: &str) -> Result<Card> {
+    let now = app.now();
+    let tx = app.store.write().await?;
+    let card = card_in_org(&tx, actor, card_id).await?;
+    may_change(actor, &card)?;
+    visible_tag(&tx, actor, tag_id).await?;
+    if !st::detach(&tx, &actor.org_id, card_id, tag_id).await? {
+        return Err(Error::not_found("tag on this card"));
+    }
+    let link = serde_json::json!({"card_id": card_id, "tag_id": tag_id});
+    audit(
+        &tx,
+        actor.at(now),
+        "card.tag_detach",
+        ("card", card_id),
+        Some(link),
+        None,
+    )
+    .await?;
+    let card = card_in_org(&tx, actor, card_id).await?;
+    store::commit(tx).await?;
+    Ok(card)
+}

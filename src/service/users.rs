@@ -1,0 +1,128 @@
+//! Managing users: admins create and change them; everyone in the organisation may read them
+//! (to pick a successor, to see who owns a card).
+
+use super::{Actor, App, audit, auth::hash_password, page_limit, paginate, snap};
+use crate::domain::model::{Page, User};
+use crate::domain::{Email, Error, Result, Role, UserStatus, required_text};
+use crate::store::{self, users};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub email: String,
+    pub display_name: String,
+    /// `member` unless given.
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// Optional: without one the user signs in only once a password is set.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub password: Option<String>,
+}
+
+pub async fn create(app: &App, actor: &Actor, n: NewUser) -> Result<User> {
+    actor.require_admin()?;
+    let email = Email::parse("email", &n.email)?;
+    let display_name = required_text("display_name", &n.display_name, 200)?;
+    let hash = n.password.as_deref().map(hash_password).transpose()?;
+    let now = app.now();
+    let user = User {
+        id: store::new_id(),
+        email: email.as_str().to_string(),
+        display_name,
+        role: n.role.unwrap_or(Role::Member),
+        status: UserStatus::Active,
+        is_archive: false,
+        created_at: now,
+        updated_at: now,
+    };
+    let tx = app.store.write().await?;
+    if users::by_email(&tx, &actor.org_id, &user.email).await?.is_some() {
+        return Err(Error::conflict(format!("a user with email {} already exists", user.email)).with_field("email"));
+    }
+    users::insert(&tx, &actor.org_id, &user, hash).await?;
+    audit(&tx, actor.at(now), "user.create", ("user", &user.id), None, snap(&user)).await?;
+    store::commit(tx).await?;
+    Ok(user)
+}
+
+pub async fn get(app: &App, actor: &Actor, id: &str) -> Result<User> {
+    users::by_id(app.store.conn(), &actor.org_id, id)
+        .await?
+        .map(|r| r.user)
+        .ok_or_else(|| Error::not_found("user"))
+}
+
+pub async fn list(app: &App, actor: &Actor, cursor: Option<&str>, limit: Option<u64>) -> Result<Page<User>> {
+    let limit = page_limit(limit)?;
+    let after = store::parse_cursor(cursor)?;
+    let items = users::list(app.store.conn(), &actor.org_id, after, limit + 1).await?;
+    Ok(paginate(items, limit, |u| u.id.clone()))
+}
+
+/// Admins change anyone; a member may change only their own display name and password.
+pub async fn update(app: &App, actor: &Actor, id: &str, p: UserPatch) -> Result<User> {
+    let own = actor.user_id == id;
+    if !(actor.is_admin() || (own && p.role.is_none())) {
+        return Err(Error::forbidden("only administrators may change other users or roles"));
+    }
+    let display_name = p
+        .display_name
+        .as_deref()
+        .map(|n| required_text("display_name", n, 200))
+        .transpose()?;
+    let password_hash = p.password.as_deref().map(hash_password).transpose()?;
+    let now = app.now();
+    let tx = app.store.write().await?;
+    let before = users::by_id(&tx, &actor.org_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found("user"))?
+        .user;
+    if before.is_archive {
+        return Err(Error::unprocessable("the archive account cannot be changed"));
+    }
+    if p.role == Some(Role::Member)
+        && before.role == Role::Admin
+        && before.status == UserStatus::Active
+        && users::count_active_admins(&tx, &actor.org_id).await? <= 1
+    {
+        return Err(
+            Error::unprocessable("the last active administrator cannot lose the admin role").with_field("role"),
+        );
+    }
+    let change = users::UserChange {
+        display_name,
+        role: p.role,
+        password_hash,
+    };
+    let password_changed = change.password_hash.is_some();
+    users::update(&tx, &actor.org_id, id, change, now).await?;
+    let after = users::by_id(&tx, &actor.org_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found("user"))?
+        .user;
+    let mut after_json = snap(&after);
+    if let (Some(serde_json::Value::Object(m)), true) = (&mut after_json, password_changed) {
+        m.insert("password_changed".into(), true.into());
+    }
+    audit(
+        &tx,
+        actor.at(now),
+        "user.update",
+        ("user", id),
+        snap(&before),
+        after_json,
+    )
+    .await?;
+    store::commit(tx).await?;
+    Ok(after)
+}

@@ -1,0 +1,391 @@
+//! Cards, their contacts, tags and the card↔tag links. Every function is scoped by
+//! organisation; a row of another organisation is simply not found.
+
+use super::entities::{card, card_tag, contact, tag};
+use super::{Conn, date_from_text, date_to_text, from_micros, to_micros};
+use crate::domain::model::{Card, Contact, Tag};
+use crate::domain::{CardFields, ContactKind, Result, normalize};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use std::collections::HashMap;
+
+/// Rows per multi-row INSERT: well under SQLite's 32,766 and PostgreSQL's 65,535 bind limits.
+const CHUNK: usize = 1000;
+
+fn card_view(m: card::Model, tag_ids: Vec<String>) -> Card {
+    Card {
+        exchanged_on: date_from_text(&m.exchanged_on),
+        id: m.id,
+        owner_id: m.owner_id,
+        full_name: m.full_name,
+        name_reading: m.name_reading,
+        company: m.company,
+        department: m.department,
+        title: m.title,
+        email: m.email,
+        phone: m.phone,
+        mobile: m.mobile,
+        fax: m.fax,
+        postal_code: m.postal_code,
+        address: m.address,
+        url: m.url,
+        tag_ids,
+        created_at: from_micros(m.created_at),
+        updated_at: from_micros(m.updated_at),
+    }
+}
+
+pub struct NewCard {
+    pub id: String,
+    pub owner_id: String,
+    pub fields: CardFields,
+}
+
+fn card_row(org_id: &str, c: NewCard, now: i64) -> card::ActiveModel {
+    let f = c.fields;
+    card::ActiveModel {
+        id: Set(c.id),
+        org_id: Set(org_id.into()),
+        owner_id: Set(c.owner_id),
+        company_key: Set(normalize::company(&f.company)),
+        exchanged_on: Set(date_to_text(f.exchanged_on)),
+        full_name: Set(f.full_name),
+        name_reading: Set(f.name_reading),
+        company: Set(f.company),
+        department: Set(f.department),
+        title: Set(f.title),
+        email: Set(f.email),
+        phone: Set(f.phone),
+        mobile: Set(f.mobile),
+        fax: Set(f.fax),
+        postal_code: Set(f.postal_code),
+        address: Set(f.address),
+        url: Set(f.url),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+/// Inserts many cards with multi-row statements (one per thousand cards).
+pub async fn insert_cards(c: &impl Conn, org_id: &str, cards: Vec<NewCard>, now: DateTime<Utc>) -> Result<()> {
+    let now = to_micros(now);
+    let mut rows = cards.into_iter().map(|n| card_row(org_id, n, now)).peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
+        card::Entity::insert_many(chunk).exec(c).await?;
+    }
+    Ok(())
+}
+
+pub async fn get_card(c: &impl Conn, org_id: &str, id: &str) -> Result<Option<Card>> {
+    let Some(m) = card::Entity::find_by_id(id)
+        .filter(card::Column::OrgId.eq(org_id))
+        .one(c)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let tags = tag_ids_of(c, std::slice::from_ref(&m.id))
+        .await?
+        .remove(&m.id)
+        .unwrap_or_default();
+    Ok(Some(card_view(m, tags)))
+}
+
+async fn tag_ids_of(c: &impl Conn, card_ids: &[String]) -> Result<HashMap<String, Vec<String>>> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    if card_ids.is_empty() {
+        return Ok(out);
+    }
+    let links = card_tag::Entity::find()
+        .filter(card_tag::Column::CardId.is_in(card_ids.iter().cloned()))
+        .order_by_asc(card_tag::Column::TagId)
+        .all(c)
+        .await?;
+    for l in links {
+        out.entry(l.card_id).or_default().push(l.tag_id);
+    }
+    Ok(out)
+}
+
+#[derive(Default)]
+pub struct CardFilter {
+    pub owner_id: Option<String>,
+    pub tag_id: Option<String>,
+    /// Matched on the normalised company name (株式会社X = (株)X = ｘ株式会社…).
+    pub company: Option<String>,
+}
+
+pub async fn list_cards(
+    c: &impl Conn,
+    org_id: &str,
+    f: CardFilter,
+    after: Option<String>,
+    limit: u64,
+) -> Result<Vec<Card>> {
+    let mut q = card::Entity::find().filter(card::Column::OrgId.eq(org_id));
+    if let Some(o) = f.owner_id {
+        q = q.filter(card::Column::OwnerId.eq(o));
+    }
+    if let Some(co) = f.company {
+        q = q.filter(card::Column::CompanyKey.eq(normalize::company(&co)));
+    }
+    if let Some(t) = f.tag_id {
+        let sub = Query::select()
+            .column(card_tag::Column::CardId)
+            .from(card_tag::Entity)
+            .and_where(card_tag::Column::TagId.eq(t))
+            .and_where(card_tag::Column::OrgId.eq(org_id))
+            .to_owned();
+        q = q.filter(card::Column::Id.in_subquery(sub));
+    }
+    if let Some(a) = after {
+        q = q.filter(card::Column::Id.gt(a));
+    }
+    let rows = q.order_by_asc(card::Column::Id).limit(limit).all(c).await?;
+    let ids: Vec<String> = rows.iter().map(|m| m.id.clone()).collect();
+    let mut tags = tag_ids_of(c, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|m| {
+            let t = tags.remove(&m.id).unwrap_or_default();
+            card_view(m, t)
+        })
+        .collect())
+}
+
+pub async fn update_card(c: &impl Conn, org_id: &str, id: &str, f: CardFields, now: DateTime<Utc>) -> Result<()> {
+    let mut m = card_row(
+        org_id,
+        NewCard {
+            id: id.into(),
+            owner_id: String::new(),
+            fields: f,
+        },
+        to_micros(now),
+    );
+    m.id = sea_orm::Unchanged(id.into());
+    m.owner_id = sea_orm::NotSet;
+    m.org_id = sea_orm::NotSet;
+    m.created_at = sea_orm::NotSet;
+    card::Entity::update_many()
+        .set(m)
+        .filter(card::Column::OrgId.eq(org_id))
+        .filter(card::Column::Id.eq(id))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+/// Deletes the card; its contacts and tag links go with it (ON DELETE CASCADE).
+pub async fn delete_card(c: &impl Conn, org_id: &str, id: &str) -> Result<()> {
+    card::Entity::delete_many()
+        .filter(card::Column::OrgId.eq(org_id))
+        .filter(card::Column::Id.eq(id))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn count_contacts_of_card(c: &impl Conn, org_id: &str, card_id: &str) -> Result<u64> {
+    Ok(contact::Entity::find()
+        .filter(contact::Column::OrgId.eq(org_id))
+        .filter(contact::Column::CardId.eq(card_id))
+        .count(c)
+        .await?)
+}
+
+// --- contacts ---
+
+fn contact_view(m: contact::Model) -> Contact {
+    Contact {
+        kind: ContactKind::parse("kind", &m.kind).unwrap_or(ContactKind::Note),
+        id: m.id,
+        card_id: m.card_id,
+        author_id: m.author_id,
+        occurred_at: from_micros(m.occurred_at),
+        body: m.body,
+        created_at: from_micros(m.created_at),
+    }
+}
+
+pub struct NewContact {
+    pub id: String,
+    pub card_id: String,
+    pub author_id: String,
+    pub kind: ContactKind,
+    pub occurred_at: DateTime<Utc>,
+    pub body: String,
+}
+
+pub async fn insert_contacts(c: &impl Conn, org_id: &str, items: Vec<NewContact>, now: DateTime<Utc>) -> Result<()> {
+    let now = to_micros(now);
+    let mut rows = items
+        .into_iter()
+        .map(|n| contact::ActiveModel {
+            id: Set(n.id),
+            org_id: Set(org_id.into()),
+            card_id: Set(n.card_id),
+            author_id: Set(n.author_id),
+            kind: Set(n.kind.as_str().into()),
+            occurred_at: Set(to_micros(n.occurred_at)),
+            body: Set(n.body),
+            created_at: Set(now),
+        })
+        .peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
+        contact::Entity::insert_many(chunk).exec(c).await?;
+    }
+    Ok(())
+}
+
+pub async fn get_contact(c: &impl Conn, org_id: &str, id: &str) -> Result<Option<Contact>> {
+    Ok(contact::Entity::find_by_id(id)
+        .filter(contact::Column::OrgId.eq(org_id))
+        .one(c)
+        .await?
+        .map(contact_view))
+}
+
+pub async fn list_contacts(
+    c: &impl Conn,
+    org_id: &str,
+    card_id: &str,
+    after: Option<String>,
+    limit: u64,
+) -> Result<Vec<Contact>> {
+    let mut q = contact::Entity::find()
+        .filter(contact::Column::OrgId.eq(org_id))
+        .filter(contact::Column::CardId.eq(card_id));
+    if let Some(a) = after {
+        q = q.filter(contact::Column::Id.gt(a));
+    }
+    let rows = q.order_by_asc(contact::Column::Id).limit(limit).all(c).await?;
+    Ok(rows.into_iter().map(contact_view).collect())
+}
+
+// --- tags ---
+
+fn tag_view(m: tag::Model) -> Tag {
+    Tag {
+        id: m.id,
+        name: m.name,
+        creator_id: m.creator_id,
+        shared: m.shared,
+        created_at: from_micros(m.created_at),
+    }
+}
+
+pub async fn insert_tags(c: &impl Conn, org_id: &str, tags: &[Tag]) -> Result<()> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let rows = tags.iter().map(|t| tag::ActiveModel {
+        id: Set(t.id.clone()),
+        org_id: Set(org_id.into()),
+        name: Set(t.name.clone()),
+        creator_id: Set(t.creator_id.clone()),
+        shared: Set(t.shared),
+        created_at: Set(to_micros(t.created_at)),
+    });
+    tag::Entity::insert_many(rows).exec(c).await?;
+    Ok(())
+}
+
+pub async fn get_tag(c: &impl Conn, org_id: &str, id: &str) -> Result<Option<Tag>> {
+    Ok(tag::Entity::find_by_id(id)
+        .filter(tag::Column::OrgId.eq(org_id))
+        .one(c)
+        .await?
+        .map(tag_view))
+}
+
+pub async fn tag_by_name(c: &impl Conn, org_id: &str, creator_id: Option<&str>, name: &str) -> Result<Option<Tag>> {
+    let mut q = tag::Entity::find()
+        .filter(tag::Column::OrgId.eq(org_id))
+        .filter(tag::Column::Name.eq(name));
+    q = match creator_id {
+        Some(u) => q.filter(tag::Column::CreatorId.eq(u)),
+        None => q.filter(tag::Column::CreatorId.is_null()),
+    };
+    Ok(q.one(c).await?.map(tag_view))
+}
+
+/// Tags `viewer` may see: shared ones and their own; `all` for admins.
+pub async fn list_tags(
+    c: &impl Conn,
+    org_id: &str,
+    viewer: &str,
+    all: bool,
+    after: Option<String>,
+    limit: u64,
+) -> Result<Vec<Tag>> {
+    let mut q = tag::Entity::find().filter(tag::Column::OrgId.eq(org_id));
+    if !all {
+        q = q.filter(
+            Condition::any()
+                .add(tag::Column::Shared.eq(true))
+                .add(tag::Column::CreatorId.eq(viewer)),
+        );
+    }
+    if let Some(a) = after {
+        q = q.filter(tag::Column::Id.gt(a));
+    }
+    Ok(q.order_by_asc(tag::Column::Id)
+        .limit(limit)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(tag_view)
+        .collect())
+}
+
+/// Attaches; returns false when the link already existed.
+pub async fn attach(c: &impl Conn, org_id: &str, card_id: &str, tag_id: &str) -> Result<bool> {
+    let exists = card_tag::Entity::find_by_id((card_id.to_string(), tag_id.to_string()))
+        .one(c)
+        .await?
+        .is_some();
+    if exists {
+        return Ok(false);
+    }
+    card_tag::ActiveModel {
+        card_id: Set(card_id.into()),
+        tag_id: Set(tag_id.into()),
+        org_id: Set(org_id.into()),
+    }
+    .insert(c)
+    .await?;
+    Ok(true)
+}
+
+pub async fn attach_many(c: &impl Conn, org_id: &str, links: Vec<(String, String)>) -> Result<()> {
+    let mut rows = links
+        .into_iter()
+        .map(|(card_id, tag_id)| card_tag::ActiveModel {
+            card_id: Set(card_id),
+            tag_id: Set(tag_id),
+            org_id: Set(org_id.into()),
+        })
+        .peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
+        card_tag::Entity::insert_many(chunk).exec(c).await?;
+    }
+    Ok(())
+}
+
+/// Detaches; returns false when there was no such link.
+pub async fn detach(c: &impl Conn, org_id: &str, card_id: &str, tag_id: &str) -> Result<bool> {
+    let res = card_tag::Entity::delete_many()
+        .filter(card_tag::Column::OrgId.eq(org_id))
+        .filter(card_tag::Column::CardId.eq(card_id))
+        .filter(card_tag::Column::TagId.eq(tag_id))
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected > 0)
+}

@@ -1,0 +1,81 @@
+//! sea-orm entities, one per table of `migrate.rs`. Rows, not domain types: the store turns
+//! them into the domain's view.
+
+macro_rules! entity {
+    ($module:ident, $table:literal, { $($field:ident : $ty:ty),* $(,)? }) => {
+        pub mod $module {
+            use sea_orm::entity::prelude::*;
+
+            #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+            #[sea_orm(table_name = $table)]
+            pub struct Model {
+                #[sea_orm(primary_key, auto_increment = false)]
+                pub id: String,
+                $(pub $field: $ty,)*
+            }
+
+            #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+            pub enum Relation {}
+
+            impl ActiveModelBehavior for ActiveModel {}
+        }
+    };
+}
+
+entity!(organization, "organizations", {
+    slug: String, name: String, time_zone: String, retired_suffix: String, created_at: i64,
+});
+
+entity!(user, "users", {
+    org_id: String, email: String, display_name: String, role: String, status: String,
+    is_archive: bool, password_hash: Option<String>, created_at: i64, updated_at: i64,
+});
+
+entity!(api_token, "api_tokens", {
+    org_id: String, user_id: String, name: String, token_hash: String, created_at: i64,
+    revoked_at: Option<i64>,
+});
+
+entity!(session, "sessions", {
+    org_id: String, user_id: String, token_hash: String, created_at: i64, expires_at: i64,
+});
+
+entity!(card, "cards", {
+    org_id: String, owner_id: String, full_name: String, name_reading: String, company: String,
+    company_key: String, department: String, title: String, email: String, phone: String,
+    mobile: String, fax: String, postal_code: String, address: String, url: String,
+    exchanged_on: Option<String>, created_at: i64, updated_at: i64,
+});
+
+entity!(contact, "contacts", {
+    org_id: String, card_id: String, author_id: String, kind: String, occurred_at: i64,
+    body: String, created_at: i64,
+});
+
+entity!(tag, "tags", {
+    org_id: String, name: String, creator_id: Option<String>, shared: bool, created_at: i64,
+});
+
+entity!(audit_event, "audit_events", {
+    org_id: String, actor_id: Option<String>, action: String, target_type: String,
+    target_id: String, before_json: Option<String>, after_json: Option<String>, at: i64,
+});
+
+pub mod card_tag {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "card_tags")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub card_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tag_id: String,
+        pub org_id: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

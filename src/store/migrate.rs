@@ -1,0 +1,146 @@
+//! The schema, as plain SQL that both SQLite and PostgreSQL accept unchanged.
+//!
+//! Conventions: ids are lower-case UUIDv7 text (fixed width, so any collation orders them the
+//! same), timestamps are BIGINT microseconds since the Unix epoch in UTC, dates are ISO text.
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
+
+/// Append only: a released migration is never edited, a new one is added.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    r#"
+CREATE TABLE organizations (
+    id TEXT PRIMARY KEY,
+    slug TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    time_zone TEXT NOT NULL,
+    retired_suffix TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organizations(id),
+    email TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    status TEXT NOT NULL,
+    is_archive BOOLEAN NOT NULL DEFAULT FALSE,
+    password_hash TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX users_org_email ON users (org_id, email);
+CREATE TABLE api_tokens (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organizations(id),
+    user_id TEXT NOT NULL REFERENCES users(id),
+    name TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    revoked_at BIGINT
+);
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organizations(id),
+    user_id TEXT NOT NULL REFERENCES users(id),
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE TABLE cards (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organizations(id),
+    owner_id TEXT NOT NULL REFERENCES users(id),
+    full_name TEXT NOT NULL,
+    name_reading TEXT NOT NULL,
+    company TEXT NOT NULL,
+    company_key TEXT NOT NULL,
+    department TEXT NOT NULL,
+    title TEXT NOT NULL,
+    email TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    mobile TEXT NOT NULL,
+    fax TEXT NOT NULL,
+    postal_code TEXT NOT NULL,
+    address TEXT NOT NULL,
+    url TEXT NOT NULL,
+    exchanged_on TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX cards_owner ON cards (org_id, owner_id, id);
+CREATE INDEX cards_company ON cards (org_id, company_key, id);
+CREATE TABLE contacts (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organizations(id),
+    card_id TEXT NOT NULL REFERENCES cards(id) ON DELETE CASCADE,
+    author_id TEXT NOT NULL REFERENCES users(id),
+    kind TEXT NOT NULL,
+    occurred_at BIGINT NOT NULL,
+    body TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX contacts_card ON contacts (card_id, id);
+CREATE TABLE tags (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organizations(id),
+    name TEXT NOT NULL,
+    creator_id TEXT REFERENCES users(id),
+    shared BOOLEAN NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX tags_personal_name ON tags (org_id, creator_id, name) WHERE creator_id IS NOT NULL;
+CREATE UNIQUE INDEX tags_org_name ON tags (org_id, name) WHERE creator_id IS NULL;
+CREATE TABLE card_tags (
+    card_id TEXT NOT NULL REFERENCES cards(id) ON DELETE CASCADE,
+    tag_id TEXT NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+    org_id TEXT NOT NULL REFERENCES organizations(id),
+    PRIMARY KEY (card_id, tag_id)
+);
+CREATE INDEX card_tags_tag ON card_tags (tag_id, card_id);
+CREATE TABLE audit_events (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organizations(id),
+    actor_id TEXT,
+    action TEXT NOT NULL,
+    target_type TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    before_json TEXT,
+    after_json TEXT,
+    at BIGINT NOT NULL
+);
+CREATE INDEX audit_org ON audit_events (org_id, id);
+"#,
+)];
+
+/// Applies the migrations not yet applied, each in its own transaction.
+pub async fn run(db: &DatabaseConnection) -> Result<usize, DbErr> {
+    db.execute_unprepared(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .await?;
+    let mut applied = 0;
+    for (version, sql) in MIGRATIONS {
+        let tx = db.begin().await?;
+        let done = tx
+            .query_one_raw(sea_orm::Statement::from_string(
+                tx.get_database_backend(),
+                format!("SELECT version FROM schema_migrations WHERE version = {version}"),
+            ))
+            .await?
+            .is_some();
+        if !done {
+            for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                tx.execute_unprepared(stmt).await?;
+            }
+            let now = chrono::Utc::now().timestamp_micros();
+            tx.execute_unprepared(&format!(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES ({version}, {now})"
+            ))
+            .await?;
+            applied += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(applied)
+}

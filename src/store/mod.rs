@@ -1,0 +1,127 @@
+//! The only place that talks SQL. One implementation for SQLite and PostgreSQL: sea-orm
+//! builds the statements, `migrate.rs` holds DDL both engines accept.
+
+pub mod audit;
+pub mod auth;
+pub mod cards;
+pub mod entities;
+pub mod migrate;
+pub mod orgs;
+pub mod users;
+
+use crate::domain::{Error, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, TransactionOptions, TransactionTrait};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use sea_orm::ConnectionTrait as Conn;
+pub type Tx = DatabaseTransaction;
+
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Opens `sqlite://path` (created if missing; WAL, busy timeout) or `postgres://…`.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let db = if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(|e| Error::bad_input("database", format!("bad SQLite URL '{url}': {e}")))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(opts)
+                .await
+                .map_err(|e| Error::internal(format!("cannot open {url}: {e}")))?;
+            DatabaseConnection::from(pool)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let mut opts = sea_orm::ConnectOptions::new(url);
+            opts.max_connections(16).sqlx_logging(false);
+            sea_orm::Database::connect(opts)
+                .await
+                .map_err(|e| Error::internal(format!("cannot connect to PostgreSQL: {e}")))?
+        } else {
+            return Err(Error::bad_input(
+                "database",
+                format!("'{url}' is neither a sqlite:// nor a postgres:// URL"),
+            ));
+        };
+        Ok(Self { db })
+    }
+
+    pub async fn migrate(&self) -> Result<usize> {
+        Ok(migrate::run(&self.db).await?)
+    }
+
+    /// Reads outside a transaction.
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// A write transaction. On SQLite it is `BEGIN IMMEDIATE`, so that two writers queue on
+    /// the busy timeout instead of failing when a read lock would have to be upgraded.
+    pub async fn write(&self) -> Result<Tx> {
+        let opts = TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        Ok(self.db.begin_with_options(opts).await?)
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite
+    }
+}
+
+pub async fn commit(tx: Tx) -> Result<()> {
+    Ok(tx.commit().await?)
+}
+
+impl From<DbErr> for Error {
+    fn from(e: DbErr) -> Self {
+        match e.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => Error::conflict("already exists"),
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+                Error::conflict("refers to something that does not exist")
+            }
+            _ => Error::internal(format!("database: {e}")),
+        }
+    }
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+pub fn to_micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub fn from_micros(us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(us).unwrap_or_default()
+}
+
+pub fn date_to_text(d: Option<NaiveDate>) -> Option<String> {
+    d.map(|d| d.format("%Y-%m-%d").to_string())
+}
+
+pub fn date_from_text(s: &Option<String>) -> Option<NaiveDate> {
+    s.as_deref().and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+}
+
+/// A cursor is the last id of the previous page; anything else is bad input.
+pub fn parse_cursor(cursor: Option<&str>) -> Result<Option<String>> {
+    match cursor {
+        None | Some("") => Ok(None),
+        Some(c) => uuid::Uuid::parse_str(c)
+            .map(|u| Some(u.to_string()))
+            .map_err(|_| Error::bad_input("cursor", "not a cursor returned by this listing")),
+    }
+}

@@ -1,0 +1,328 @@
+use crate::harness::*;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+fn sample() -> serde_json::Value {
+    json!({
+        "full_name": "田中 一郎", "name_reading": "タナカ イチロウ", "company": "株式会社サンプル",
+        "department": "営業部", "title": "課長", "email": "ichiro.tanaka@sample.co.jp",
+        "phone": "03-1234-5678", "mobile": "090-1111-2222", "fax": "03-1234-5679",
+        "postal_code": "100-0005", "address": "東京都千代田区丸の内1-1-1", "url": "https://www.sample.co.jp",
+        "exchanged_on": "2026-04-01"
+    })
+}
+
+#[tokio::test]
+async fn card_create_read_update_delete_with_audit() {
+    let t = spawn().await;
+    let org = t.org("acme").await;
+    let (member_id, member) = t.user(&org, "sato@acme.example.jp", "佐藤 美咲", "member").await;
+    let (s, card) = t.post(&member, "/api/v1/cards", sample()).await;
+    assert_eq!(s, StatusCode::CREATED, "{card}");
+    assert_eq!(card["owner_id"], member_id.as_str());
+    assert_eq!(card["exchanged_on"], "2026-04-01");
+    let id = card["id"].as_str().unwrap();
+    for (k, v) in sample().as_object().unwrap() {
+        assert_eq!(&card[k], v, "{k}");
+    }
+
+    let (s, got) = t.get(&member, &format!("/api/v1/cards/{id}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(got["full_name"], "田中 一郎");
+
+    let patch = json!({"title": "部長", "exchanged_on": null});
+    let (s, got) = t
+        .call(&member, Method::PATCH, &format!("/api/v1/cards/{id}"), Some(patch))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{got}");
+    assert_eq!(got["title"], "部長");
+    assert_eq!(got["department"], "営業部", "untouched fields stay");
+    assert!(got["exchanged_on"].is_null());
+
+    let events = t.audit(&org, "card.update").await;
+    assert_eq!(events[0]["before"]["title"], "課長");
+    assert_eq!(events[0]["after"]["title"], "部長");
+
+    let (s, _) = t
+        .post(
+            &member,
+            &format!("/api/v1/cards/{id}/contacts"),
+            json!({"kind": "meeting", "body": "打ち合わせ"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _) = t
+        .call(&member, Method::DELETE, &format!("/api/v1/cards/{id}"), None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_error(
+        t.get(&member, &format!("/api/v1/cards/{id}")).await,
+        StatusCode::NOT_FOUND,
+        None,
+    );
+    let deleted = t.audit(&org, "card.delete").await;
+    assert_eq!(deleted[0]["before"]["full_name"], "田中 一郎");
+    assert_eq!(deleted[0]["before"]["contacts_deleted"], 1);
+    assert_eq!(t.audit(&org, "card.create").await.len(), 1);
+}
+
+#[tokio::test]
+async fn bad_card_input_names_the_field_and_changes_nothing() {
+    let t = spawn().await;
+    let org = t.org("acme").await;
+    let cases = [
+        (json!({}), "full_name"),
+        (json!({"full_name": " ", "company": ""}), "full_name"),
+        (json!({"full_name": "x", "email": "tanaka@"}), "email"),
+        (json!({"full_name": "x", "exchanged_on": "2026-13-01"}), "exchanged_on"),
+        (json!({"full_name": "x", "exchanged_on": 20260101}), "exchanged_on"),
+        (json!({"full_name": "x", "phone": "電話番号"}), "phone"),
+        (json!({"full_name": "x", "nickname": "y"}), "nickname"),
+    ];
+    for (body, field) in cases {
+        assert_error(
+            t.post(&org.admin, "/api/v1/cards", body).await,
+            StatusCode::BAD_REQUEST,
+            Some(field),
+        );
+    }
+    let got = t
+        .post(
+            &org.admin,
+            "/api/v1/cards",
+            json!({"full_name": "x", "owner_id": "01a22a10-0000-7000-8000-000000000000"}),
+        )
+        .await;
+    assert_error(got, StatusCode::UNPROCESSABLE_ENTITY, Some("owner_id"));
+    let (_, list) = t.get(&org.admin, "/api/v1/cards").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0);
+    assert!(t.audit(&org, "card.create").await.is_empty());
+
+    let res = t
+        .http
+        .post(format!("{}/api/v1/cards", t.url))
+        .bearer_auth(&org.admin)
+        .body("full_name=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let got = t.post(&org.admin, "/api/v1/tags", json!({"shared": true})).await;
+    assert_error(got, StatusCode::BAD_REQUEST, Some("name"));
+    let card = t.card(&org.admin, json!({"full_name": "x"})).await;
+    let got = t
+        .post(
+            &org.admin,
+            &format!("/api/v1/cards/{card}/contacts"),
+            json!({"kind": "visit"}),
+        )
+        .await;
+    assert_error(got, StatusCode::BAD_REQUEST, Some("kind"));
+    let got = t
+        .post(
+            &org.admin,
+            &format!("/api/v1/cards/{card}/contacts"),
+            json!({"kind": "call", "occurred_at": "yesterday"}),
+        )
+        .await;
+    assert_error(got, StatusCode::BAD_REQUEST, Some("occurred_at"));
+    let got = t
+        .post(
+            &org.admin,
+            "/api/v1/cards/01a22a10-0000-7000-8000-000000000000/contacts",
+            json!({"kind": "call"}),
+        )
+        .await;
+    assert_error(got, StatusCode::NOT_FOUND, None);
+    let (_, contacts) = t.get(&org.admin, &format!("/api/v1/cards/{card}/contacts")).await;
+    assert_eq!(contacts["items"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn filters_and_cursor_paging() {
+    let t = spawn().await;
+    let org = t.org("acme").await;
+    let (sato, sato_t) = t.user(&org, "sato@acme.example.jp", "佐藤", "member").await;
+    let (_, suzuki_t) = t.user(&org, "suzuki@acme.example.jp", "鈴木", "member").await;
+    let companies = [
+        "株式会社サンプル",
+        "(株)サンプル",
+        "ｻﾝﾌﾟﾙ株式会社",
+        "㈱サンプル",
+        "サンプル商事",
+    ];
+    for (i, company) in companies.iter().enumerate() {
+        t.card(&sato_t, json!({"full_name": format!("人 {i}"), "company": company}))
+            .await;
+    }
+    for i in 0..7 {
+        t.card(&suzuki_t, json!({"full_name": format!("鈴木の名刺 {i}")})).await;
+    }
+    let (_, by_company) = t
+        .get(
+            &suzuki_t,
+            "/api/v1/cards?company=%E3%82%B5%E3%83%B3%E3%83%97%E3%83%AB%E6%A0%AA%E5%BC%8F%E4%BC%9A%E7%A4%BE",
+        )
+        .await;
+    assert_eq!(
+        by_company["items"].as_array().unwrap().len(),
+        4,
+        "サンプル株式会社 matches four spellings, not サンプル商事"
+    );
+    let (_, by_owner) = t.get(&suzuki_t, &format!("/api/v1/cards?owner_id={sato}")).await;
+    assert_eq!(by_owner["items"].as_array().unwrap().len(), 5);
+
+    let (_, tag) = t
+        .post(&sato_t, "/api/v1/tags", json!({"name": "重要顧客", "shared": true}))
+        .await;
+    let tag_id = tag["id"].as_str().unwrap();
+    let first = by_owner["items"][0]["id"].as_str().unwrap();
+    let (s, card) = t
+        .call(
+            &sato_t,
+            Method::PUT,
+            &format!("/api/v1/cards/{first}/tags/{tag_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{card}");
+    assert_eq!(card["tag_ids"], json!([tag_id]));
+    let (s, _) = t
+        .call(
+            &sato_t,
+            Method::PUT,
+            &format!("/api/v1/cards/{first}/tags/{tag_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "attaching twice is harmless");
+    let (_, by_tag) = t.get(&suzuki_t, &format!("/api/v1/cards?tag_id={tag_id}")).await;
+    assert_eq!(by_tag["items"].as_array().unwrap().len(), 1);
+    assert_eq!(t.audit(&org, "card.tag_attach").await.len(), 1);
+
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (s, page) = t
+            .get(&suzuki_t, &format!("/api/v1/cards?limit=5&cursor={cursor}"))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{page}");
+        for c in page["items"].as_array().unwrap() {
+            seen.push(c["id"].as_str().unwrap().to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 12);
+    let mut unique = seen.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), 12, "no card twice across pages");
+    assert_error(
+        t.get(&suzuki_t, "/api/v1/cards?limit=501").await,
+        StatusCode::BAD_REQUEST,
+        Some("limit"),
+    );
+    assert_error(
+        t.get(&suzuki_t, "/api/v1/cards?limit=ten").await,
+        StatusCode::BAD_REQUEST,
+        Some("limit"),
+    );
+    assert_error(
+        t.get(&suzuki_t, "/api/v1/cards?cursor=xyz").await,
+        StatusCode::BAD_REQUEST,
+        Some("cursor"),
+    );
+    assert_error(
+        t.get(&suzuki_t, "/api/v1/cards?colour=red").await,
+        StatusCode::BAD_REQUEST,
+        Some("colour"),
+    );
+
+    let (s, _) = t
+        .call(
+            &sato_t,
+            Method::DELETE,
+            &format!("/api/v1/cards/{first}/tags/{tag_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, by_tag) = t.get(&suzuki_t, &format!("/api/v1/cards?tag_id={tag_id}")).await;
+    assert_eq!(by_tag["items"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn members_change_only_their_own_cards_and_see_only_their_personal_tags() {
+    let t = spawn().await;
+    let org = t.org("acme").await;
+    let (_, sato) = t.user(&org, "sato@acme.example.jp", "佐藤", "member").await;
+    let (suzuki_id, suzuki) = t.user(&org, "suzuki@acme.example.jp", "鈴木", "member").await;
+    let card = t.card(&sato, json!({"full_name": "顧客 A"})).await;
+    let (s, _) = t.get(&suzuki, &format!("/api/v1/cards/{card}")).await;
+    assert_eq!(s, StatusCode::OK, "cards are readable company-wide");
+    let path = format!("/api/v1/cards/{card}");
+    assert_error(
+        t.call(&suzuki, Method::PATCH, &path, Some(json!({"title": "x"}))).await,
+        StatusCode::FORBIDDEN,
+        None,
+    );
+    assert_error(
+        t.call(&suzuki, Method::DELETE, &path, None).await,
+        StatusCode::FORBIDDEN,
+        None,
+    );
+    assert_error(
+        t.post(&suzuki, &format!("{path}/contacts"), json!({"kind": "note"}))
+            .await,
+        StatusCode::FORBIDDEN,
+        None,
+    );
+    let got = t
+        .post(
+            &suzuki,
+            "/api/v1/cards",
+            json!({"full_name": "x", "owner_id": org.admin_id}),
+        )
+        .await;
+    assert_error(got, StatusCode::FORBIDDEN, Some("owner_id"));
+    // Admins may register for another user and change any card.
+    let (s, c) = t
+        .post(
+            &org.admin,
+            "/api/v1/cards",
+            json!({"full_name": "x", "owner_id": suzuki_id}),
+        )
+        .await;
+    assert_eq!(
+        (s, c["owner_id"].as_str()),
+        (StatusCode::CREATED, Some(suzuki_id.as_str()))
+    );
+    let (s, _) = t
+        .call(&org.admin, Method::PATCH, &path, Some(json!({"title": "x"})))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    let (_, personal) = t.post(&sato, "/api/v1/tags", json!({"name": "自分用"})).await;
+    let personal = personal["id"].as_str().unwrap();
+    let (_, list) = t.get(&suzuki, "/api/v1/tags").await;
+    assert!(list["items"].as_array().unwrap().iter().all(|x| x["id"] != personal));
+    let (_, list) = t.get(&sato, "/api/v1/tags").await;
+    assert!(list["items"].as_array().unwrap().iter().any(|x| x["id"] == personal));
+    let own = t.card(&suzuki, json!({"full_name": "鈴木の顧客"})).await;
+    let got = t
+        .call(
+            &suzuki,
+            Method::PUT,
+            &format!("/api/v1/cards/{own}/tags/{personal}"),
+            None,
+        )
+        .await;
+    assert_error(got, StatusCode::NOT_FOUND, None);
+    assert_error(
+        t.post(&sato, "/api/v1/tags", json!({"name": "自分用"})).await,
+        StatusCode::CONFLICT,
+        Some("name"),
+    );
+}

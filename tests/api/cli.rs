@@ -1,0 +1,217 @@
+//! The real `meishi` binary against a real database.
+
+use crate::harness::*;
+use reqwest::StatusCode;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn meishi(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meishi"))
+        .args(args)
+        .env_remove("MEISHI_DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run meishi");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[tokio::test]
+async fn init_then_token_then_the_api_accepts_it() {
+    let t = spawn().await;
+    let db = t.db_url.as_str();
+    let init = [
+        "init",
+        "--database",
+        db,
+        "--org",
+        "株式会社サンプル",
+        "--slug",
+        "sample",
+        "--admin-email",
+        "admin@sample.jp",
+        "--admin-name",
+        "管理 花子",
+        "--admin-password-stdin",
+    ];
+    let out = meishi(&init, "s3cret-password\n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("sample"));
+
+    let again = meishi(&init, "s3cret-password\n");
+    assert!(!again.status.success(), "a second init for the same organisation fails");
+    assert!(
+        text(&again.stderr).contains("already exists"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    let out = meishi(
+        &[
+            "token",
+            "create",
+            "--database",
+            db,
+            "--email",
+            "admin@sample.jp",
+            "--name",
+            "ci",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "only the token: {stdout:?}");
+    let token = stdout.trim();
+    let (s, me) = t.get(token, "/api/v1/me").await;
+    assert_eq!(s, StatusCode::OK, "{me}");
+    assert_eq!(me["display_name"], "管理 花子");
+
+    let out = meishi(
+        &["token", "create", "--database", db, "--email", "nobody@sample.jp"],
+        "",
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("not found"), "{}", text(&out.stderr));
+
+    // The password went in hashed: signing in with it works.
+    let res = t
+        .http
+        .post(format!("{}/api/v1/session", t.url))
+        .json(&serde_json::json!({"organization": "sample", "email": "admin@sample.jp", "password": "s3cret-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn init_rejects_bad_input() {
+    let t = spawn().await;
+    let db = t.db_url.as_str();
+    let out = meishi(
+        &[
+            "init",
+            "--database",
+            db,
+            "--org",
+            "株式会社サンプル",
+            "--admin-email",
+            "a@b.jp",
+            "--admin-name",
+            "x",
+            "--admin-password-stdin",
+        ],
+        "long-enough-pw",
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("slug"), "{}", text(&out.stderr));
+    let out = meishi(
+        &[
+            "init",
+            "--database",
+            db,
+            "--org",
+            "Sample",
+            "--admin-email",
+            "nope",
+            "--admin-name",
+            "x",
+            "--admin-password-stdin",
+        ],
+        "long-enough-pw",
+    );
+    assert!(text(&out.stderr).contains("not an email"), "{}", text(&out.stderr));
+    let out = meishi(
+        &[
+            "init",
+            "--database",
+            db,
+            "--org",
+            "Sample",
+            "--admin-email",
+            "a@b.jp",
+            "--admin-name",
+            "x",
+            "--admin-password-stdin",
+        ],
+        "short",
+    );
+    assert!(text(&out.stderr).contains("8 characters"), "{}", text(&out.stderr));
+    let out = meishi(&["serve", "--database", "mysql://x"], "");
+    assert!(text(&out.stderr).contains("neither"), "{}", text(&out.stderr));
+}
+
+#[tokio::test]
+async fn demo_data_loads_and_is_served() {
+    let t = spawn().await;
+    let out = meishi(&["demo", "--database", &t.db_url, "--no-serve"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("yamada.kenji@example.co.jp"), "{stdout}");
+    assert!(stdout.contains("退職予定者"), "{stdout}");
+    let token = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("admin API token: "))
+        .expect("token line")
+        .to_string();
+
+    let (s, users) = t.get(&token, "/api/v1/users?limit=500").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(users["items"].as_array().unwrap().len(), 9);
+    let mut cards = 0;
+    let mut cursor = String::new();
+    loop {
+        let (_, page) = t.get(&token, &format!("/api/v1/cards?limit=500&cursor={cursor}")).await;
+        cards += page["items"].as_array().unwrap().len();
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = c.into(),
+            None => break,
+        }
+    }
+    assert!(cards >= 2000, "{cards} cards");
+    let (_, tags) = t.get(&token, "/api/v1/tags").await;
+    assert!(tags["items"].as_array().unwrap().len() >= 5);
+    let (_, page) = t.get(&token, "/api/v1/cards?limit=50").await;
+    let with_contacts = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>();
+    let mut contacts = 0;
+    for id in with_contacts {
+        let (_, c) = t.get(&token, &format!("/api/v1/cards/{id}/contacts")).await;
+        contacts += c["items"].as_array().unwrap().len();
+    }
+    assert!(contacts > 0);
+
+    // Running it again keeps the data and prints the logins again.
+    let out = meishi(&["demo", "--database", &t.db_url, "--no-serve"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("作成済み"));
+}
+
+#[test]
+fn every_command_explains_itself() {
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["init", "--help"],
+        vec!["token", "create", "--help"],
+        vec!["demo", "--help"],
+    ] {
+        let out = meishi(&args, "");
+        assert!(out.status.success());
+        let first = text(&out.stdout).lines().next().unwrap_or("").to_string();
+        assert!(first.len() > 10, "{args:?}: {first:?}");
+    }
+}

@@ -1,0 +1,170 @@
+//! Spawning the app and talking to it over real HTTP.
+#![allow(dead_code)] // shared by all test modules; not every module uses every helper
+
+use chrono::Utc;
+use meishi::domain::ManualClock;
+use meishi::service::{App, auth, orgs};
+use meishi::store::Store;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use sqlx::Connection;
+use std::sync::Arc;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub url: String,
+    pub db_url: String,
+    pub app: App,
+    pub clock: Arc<ManualClock>,
+    pub http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+/// An organisation made for a test, with its admin's token.
+pub struct Org {
+    pub slug: String,
+    pub admin_id: String,
+    pub admin: String,
+}
+
+pub fn engine() -> &'static str {
+    if std::env::var("MEISHI_TEST_POSTGRES_URL").is_ok() {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}
+
+/// A fresh, empty database URL for one test.
+pub async fn fresh_database(dir: &std::path::Path) -> String {
+    match std::env::var("MEISHI_TEST_POSTGRES_URL") {
+        Ok(admin_url) => {
+            let name = format!("meishi_t_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&admin_url)
+                .await
+                .expect("connect to PostgreSQL");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "CREATE DATABASE {name} ENCODING 'UTF8' TEMPLATE template0"
+            )))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+            let (base, _) = admin_url.rsplit_once('/').expect("postgres URL with a database");
+            format!("{base}/{name}")
+        }
+        Err(_) => format!("sqlite://{}", dir.join("meishi.db").display()),
+    }
+}
+
+pub async fn spawn() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_url = fresh_database(dir.path()).await;
+    let store = Store::connect(&db_url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = App::new(store, clock.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let served = app.clone();
+    tokio::spawn(async move { meishi::http::serve(served, listener).await });
+    TestApp {
+        url,
+        db_url,
+        app,
+        clock,
+        http: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// Creates an organisation and its admin through the service, and a token for the admin.
+    pub async fn org(&self, slug: &str) -> Org {
+        let email = format!("admin@{slug}.example.jp");
+        let new = orgs::NewOrganization {
+            name: &format!("{slug} 株式会社"),
+            slug: Some(slug),
+            admin_email: &email,
+            admin_name: "管理 太郎",
+            admin_password: PASSWORD,
+        };
+        let (_, admin) = orgs::init(&self.app, new).await.expect("init org");
+        let admin_token = auth::create_token(&self.app, Some(slug), &email, "test")
+            .await
+            .expect("token");
+        Org {
+            slug: slug.into(),
+            admin_id: admin.id,
+            admin: admin_token,
+        }
+    }
+
+    /// Creates a user over HTTP and returns (id, token).
+    pub async fn user(&self, org: &Org, email: &str, name: &str, role: &str) -> (String, String) {
+        let body = serde_json::json!({"email": email, "display_name": name, "role": role, "password": PASSWORD});
+        let (s, u) = self.call(&org.admin, Method::POST, "/api/v1/users", Some(body)).await;
+        assert_eq!(s, StatusCode::CREATED, "{u}");
+        let token = auth::create_token(&self.app, Some(&org.slug), email, "test")
+            .await
+            .expect("token");
+        (u["id"].as_str().unwrap().to_string(), token)
+    }
+
+    pub async fn call(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.url));
+        if !token.is_empty() {
+            req = req.bearer_auth(token);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.call(token, Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(token, Method::POST, path, Some(body)).await
+    }
+
+    pub async fn card(&self, token: &str, body: Value) -> String {
+        let (s, c) = self.post(token, "/api/v1/cards", body).await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        c["id"].as_str().unwrap().to_string()
+    }
+
+    /// Audit events of one action, newest first.
+    pub async fn audit(&self, org: &Org, action: &str) -> Vec<Value> {
+        let (s, v) = self
+            .get(&org.admin, &format!("/api/v1/audit?action={action}&limit=500"))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["items"].as_array().unwrap().clone()
+    }
+}
+
+/// Asserts a JSON error with this status and field.
+#[track_caller]
+pub fn assert_error(got: (StatusCode, Value), status: StatusCode, field: Option<&str>) {
+    assert_eq!(got.0, status, "{}", got.1);
+    assert!(got.1["error"]["code"].is_string(), "{}", got.1);
+    assert!(
+        got.1["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{}",
+        got.1
+    );
+    if let Some(f) = field {
+        assert_eq!(got.1["error"]["field"], f, "{}", got.1);
+    }
+}

@@ -1,0 +1,9 @@
+//! The integration test binary: every test spawns the app on port 0 with its own database.
+//! SQLite by default; PostgreSQL when MEISHI_TEST_POSTGRES_URL is set (a fresh database per test).
+
+mod harness;
+
+mod cards;
+mod cli;
+mod isolation;
+mod users;
