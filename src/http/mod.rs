@@ -52,17 +52,35 @@ pub fn router(app: App) -> Router {
         .merge(api::router())
         .split_for_parts();
     let doc_json = serde_json::to_string(&doc).expect("OpenAPI document serialises");
-    let docs_html = utoipa_scalar::Scalar::new(doc).title("meishi API").to_html();
+    let docs_html = utoipa_scalar::Scalar::new(doc)
+        .title("meishi API")
+        .custom_html(SCALAR_PAGE)
+        .to_html();
     api.route("/healthz", get(|| async { "ok" }))
         .route(
             "/api/openapi.json",
             get(move || async move { ([("content-type", "application/json")], doc_json) }),
         )
         .route("/api/docs", get(move || async move { Html(docs_html) }))
+        .route("/api/docs/scalar.js", get(scalar_js))
         .route("/", get(home))
         .fallback(|| async { Error::not_found("page").into_response() })
         .layer(TraceLayer::new_for_http())
         .with_state(app)
+}
+
+/// The Scalar reference page, with its script served from here rather than from a CDN.
+const SCALAR_PAGE: &str = r#"<!doctype html>
+<html><head><title>$title</title><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><script id="api-reference" type="application/json">$spec</script><script src="/api/docs/scalar.js"></script></body></html>"#;
+
+async fn scalar_js() -> impl IntoResponse {
+    let headers = [
+        ("content-type", "text/javascript; charset=utf-8"),
+        ("content-encoding", "gzip"),
+        ("cache-control", "public, max-age=86400"),
+    ];
+    (headers, &include_bytes!("../../vendor/scalar/standalone.js.gz")[..])
 }
 
 async fn home() -> Html<&'static str> {

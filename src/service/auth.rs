@@ -127,8 +127,16 @@ pub async fn sign_in(app: &App, org_slug: Option<&str>, email: &str, password: &
 }
 
 pub async fn sign_out(app: &App, session: &str) -> Result<()> {
+    let now = app.now();
     let tx = app.store.write().await?;
-    st::delete_session(&tx, &hash_secret(session)).await?;
+    if let Some((org_id, user_id)) = st::delete_session(&tx, &hash_secret(session)).await? {
+        let who = Who {
+            org_id: &org_id,
+            actor_id: Some(&user_id),
+            at: now,
+        };
+        audit(&tx, who, "user.sign_out", ("user", &user_id), None, None).await?;
+    }
     store::commit(tx).await
 }
 

@@ -52,12 +52,17 @@ pub async fn insert_session(
     Ok(())
 }
 
-pub async fn delete_session(c: &impl Conn, hash: &str) -> Result<()> {
-    session::Entity::delete_many()
+/// Ends a session; returns its (organisation, user) when there was one.
+pub async fn delete_session(c: &impl Conn, hash: &str) -> Result<Option<(String, String)>> {
+    let Some(s) = session::Entity::find()
         .filter(session::Column::TokenHash.eq(hash))
-        .exec(c)
-        .await?;
-    Ok(())
+        .one(c)
+        .await?
+    else {
+        return Ok(None);
+    };
+    session::Entity::delete_by_id(s.id).exec(c).await?;
+    Ok(Some((s.org_id, s.user_id)))
 }
 
 /// The active, non-archive user behind a token or session hash, with their organisation id.

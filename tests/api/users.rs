@@ -197,6 +197,12 @@ async fn password_sign_in_sets_a_strict_http_only_session_cookie() {
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
     let me = client.get(format!("{}/api/v1/me", t.url)).send().await.unwrap();
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        t.audit(&org, "user.sign_in").await.len(),
+        1,
+        "the failed attempt opened nothing"
+    );
+    assert_eq!(t.audit(&org, "user.sign_out").await.len(), 1);
 }
 
 #[tokio::test]
@@ -251,5 +257,19 @@ async fn openapi_document_describes_the_api() {
     }
     let res = t.http.get(format!("{}/api/docs", t.url)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.text().await.unwrap().contains("meishi API"));
+    let page = res.text().await.unwrap();
+    assert!(page.contains("meishi API"));
+    assert!(
+        !page.contains("https://"),
+        "the reference page loads nothing from outside the server"
+    );
+    let js = t
+        .http
+        .get(format!("{}/api/docs/scalar.js", t.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(js.status(), StatusCode::OK);
+    assert_eq!(js.headers()["content-encoding"], "gzip");
+    assert!(js.bytes().await.unwrap().len() > 1_000_000, "the vendored script");
 }
