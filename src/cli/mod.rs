@@ -1,5 +1,8 @@
 //! The `meishi` command line: a thin adapter over the same services as the HTTP API.
 
+mod bench;
+mod transfer;
+
 use crate::domain::{Error, SystemClock};
 use crate::service::{App, auth, demo, orgs};
 use crate::store::Store;
@@ -64,6 +67,19 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Transfer cards from one user to another (所有者変更), or undo a transfer
+    #[command(args_conflicts_with_subcommands = true)]
+    Transfer {
+        #[command(subcommand)]
+        command: Option<TransferCommand>,
+        #[command(flatten)]
+        args: TransferArgs,
+    },
+    /// Measure meishi against hand-written SQL on the same data
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
     /// Run the server on a demo organisation (サンプル商事株式会社) and print the logins
     Demo {
         /// Database URL for the demo data
@@ -78,6 +94,49 @@ enum Command {
         /// Load the data, print the logins and exit without serving
         #[arg(long)]
         no_serve: bool,
+    },
+}
+
+#[derive(Args)]
+struct TransferArgs {
+    #[command(flatten)]
+    db: Db,
+    /// The organisation's slug, when the server has several
+    #[arg(long)]
+    org: Option<String>,
+    /// Email of the current owner
+    #[arg(long, required = true)]
+    from: Option<String>,
+    /// Email of the new owner (a successor or the archive account)
+    #[arg(long, required = true)]
+    to: Option<String>,
+    /// Only cards with this tag
+    #[arg(long, group = "selection")]
+    tag: Option<String>,
+    /// Only cards of this company (株式会社X, (株)X and ｘ株式会社 match alike)
+    #[arg(long, group = "selection")]
+    company: Option<String>,
+    /// All of the owner's cards
+    #[arg(long, group = "selection")]
+    all: bool,
+    /// Also hand over the tags the owner created
+    #[arg(long)]
+    include_tags: bool,
+    /// Only show what would move
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Subcommand)]
+enum TransferCommand {
+    /// Undo a transfer: its cards go back unless they moved again since
+    Undo {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        org: Option<String>,
+        /// The transfer's id, as printed by `meishi transfer`
+        id: String,
     },
 }
 
@@ -190,6 +249,28 @@ async fn run(command: Command) -> Result<(), Error> {
             println!("{}", auth::create_token(&app, org.as_deref(), &email, &name).await?);
             Ok(())
         }
+        Command::Transfer {
+            command: Some(TransferCommand::Undo { db, org, id }),
+            ..
+        } => {
+            let app = open(&db.database).await?;
+            transfer::undo(&app, org.as_deref(), &id).await
+        }
+        Command::Transfer { command: None, args } => {
+            let app = open(&args.db.database).await?;
+            let a = transfer::Args {
+                org: args.org,
+                from: args.from.unwrap_or_default(),
+                to: args.to.unwrap_or_default(),
+                tag: args.tag,
+                company: args.company,
+                all: args.all,
+                include_tags: args.include_tags,
+                dry_run: args.dry_run,
+            };
+            transfer::run(&app, a).await
+        }
+        Command::Bench { command } => bench::run(command).await,
         Command::Demo {
             database,
             listen: addr,

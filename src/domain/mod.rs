@@ -5,6 +5,7 @@ pub mod demo_data;
 pub mod error;
 pub mod model;
 pub mod normalize;
+pub mod transfer;
 pub mod types;
 
 pub use clock::{Clock, ManualClock, SystemClock};

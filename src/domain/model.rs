@@ -14,6 +14,8 @@ pub struct Organization {
     pub time_zone: String,
     /// Appended to a suspended user's display name, `(退職済み)` unless set.
     pub retired_suffix: String,
+    /// Name of the tag a transfer puts on moved cards; `{name}` and `{date}` are filled in.
+    pub previous_owner_tag_format: String,
     pub created_at: DateTime<Utc>,
 }
 

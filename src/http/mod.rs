@@ -24,6 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "cards", description = "名刺"),
         (name = "contacts", description = "コンタクト"),
         (name = "tags", description = "タグ"),
+        (name = "transfers", description = "所有者変更"),
         (name = "audit", description = "Audit log"),
     )
 )]

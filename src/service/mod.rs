@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cards;
 pub mod demo;
 pub mod orgs;
+pub mod transfers;
 pub mod users;
 
 use crate::domain::{Clock, Error, Result, Role};
@@ -30,7 +31,8 @@ impl App {
     }
 }
 
-/// Who is acting: a signed-in user of one organisation.
+/// Who is acting: a signed-in user of one organisation, or the system itself (command line,
+/// scheduler), which acts with an administrator's rights and an empty user id.
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub org_id: String,
@@ -39,13 +41,24 @@ pub struct Actor {
 }
 
 impl Actor {
+    pub fn system(org_id: &str) -> Self {
+        Self {
+            org_id: org_id.to_string(),
+            user_id: String::new(),
+            role: Role::Admin,
+        }
+    }
+    /// The acting user, or None for the system.
+    pub fn user_id(&self) -> Option<&str> {
+        (!self.user_id.is_empty()).then_some(self.user_id.as_str())
+    }
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
     pub(crate) fn at(&self, at: DateTime<Utc>) -> Who<'_> {
         Who {
             org_id: &self.org_id,
-            actor_id: Some(&self.user_id),
+            actor_id: self.user_id(),
             at,
         }
     }

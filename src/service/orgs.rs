@@ -45,6 +45,7 @@ pub async fn init(app: &App, n: NewOrganization<'_>) -> Result<(Organization, Us
         name,
         time_zone: DEFAULT_TIME_ZONE.into(),
         retired_suffix: DEFAULT_RETIRED_SUFFIX.into(),
+        previous_owner_tag_format: crate::domain::transfer::DEFAULT_TAG_FORMAT.into(),
         created_at: now,
     };
     orgs::insert(&tx, &org).await?;

@@ -64,6 +64,7 @@ fn card_row(org_id: &str, c: NewCard, now: i64) -> card::ActiveModel {
         postal_code: Set(f.postal_code),
         address: Set(f.address),
         url: Set(f.url),
+        last_transfer_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -171,6 +172,7 @@ pub async fn update_card(c: &impl Conn, org_id: &str, id: &str, f: CardFields, n
     m.owner_id = sea_orm::NotSet;
     m.org_id = sea_orm::NotSet;
     m.created_at = sea_orm::NotSet;
+    m.last_transfer_id = sea_orm::NotSet;
     card::Entity::update_many()
         .set(m)
         .filter(card::Column::OrgId.eq(org_id))
@@ -388,4 +390,17 @@ pub async fn detach(c: &impl Conn, org_id: &str, card_id: &str, tag_id: &str) ->
         .exec(c)
         .await?;
     Ok(res.rows_affected > 0)
+}
+
+/// Every tag of the organisation with this name (personal ones of any creator included).
+pub async fn tags_named(c: &impl Conn, org_id: &str, name: &str) -> Result<Vec<Tag>> {
+    Ok(tag::Entity::find()
+        .filter(tag::Column::OrgId.eq(org_id))
+        .filter(tag::Column::Name.eq(name))
+        .order_by_asc(tag::Column::Id)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(tag_view)
+        .collect())
 }

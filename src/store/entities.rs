@@ -23,7 +23,8 @@ macro_rules! entity {
 }
 
 entity!(organization, "organizations", {
-    slug: String, name: String, time_zone: String, retired_suffix: String, created_at: i64,
+    slug: String, name: String, time_zone: String, retired_suffix: String,
+    previous_owner_tag_format: String, created_at: i64,
 });
 
 entity!(user, "users", {
@@ -44,7 +45,7 @@ entity!(card, "cards", {
     org_id: String, owner_id: String, full_name: String, name_reading: String, company: String,
     company_key: String, department: String, title: String, email: String, phone: String,
     mobile: String, fax: String, postal_code: String, address: String, url: String,
-    exchanged_on: Option<String>, created_at: i64, updated_at: i64,
+    exchanged_on: Option<String>, last_transfer_id: Option<String>, created_at: i64, updated_at: i64,
 });
 
 entity!(contact, "contacts", {
@@ -59,6 +60,13 @@ entity!(tag, "tags", {
 entity!(audit_event, "audit_events", {
     org_id: String, actor_id: Option<String>, action: String, target_type: String,
     target_id: String, before_json: Option<String>, after_json: Option<String>, at: i64,
+});
+
+entity!(transfer, "transfers", {
+    org_id: String, actor_id: Option<String>, from_user_id: String, to_user_id: String,
+    selection: String, include_tags: bool, tag_id: String, tag_name: String, cards: i64,
+    contacts: i64, tags: i64, created_at: i64, undone_at: Option<i64>, undone_by: Option<String>,
+    restored: Option<i64>, skipped: Option<i64>,
 });
 
 pub mod card_tag {

@@ -3,10 +3,12 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bench;
 pub mod cards;
 pub mod entities;
 pub mod migrate;
 pub mod orgs;
+pub mod transfers;
 pub mod users;
 
 use crate::domain::{Error, Result};
@@ -124,4 +126,41 @@ pub fn parse_cursor(cursor: Option<&str>) -> Result<Option<String>> {
             .map(|u| Some(u.to_string()))
             .map_err(|_| Error::bad_input("cursor", "not a cursor returned by this listing")),
     }
+}
+
+/// A hand-written statement with `?` placeholders, numbered `$1, $2, …` for PostgreSQL.
+/// Used for the set-based statements that read better as SQL than as a builder chain; the
+/// SQL must not contain `?` anywhere else.
+pub fn sql(c: &impl Conn, text: &str, values: Vec<sea_orm::Value>) -> sea_orm::Statement {
+    let backend = c.get_database_backend();
+    let text = if backend == sea_orm::DatabaseBackend::Postgres {
+        let mut out = String::with_capacity(text.len() + 16);
+        let mut n = 0;
+        for ch in text.chars() {
+            if ch == '?' {
+                n += 1;
+                out.push_str(&format!("${n}"));
+            } else {
+                out.push(ch);
+            }
+        }
+        out
+    } else {
+        text.to_string()
+    };
+    sea_orm::Statement::from_sql_and_values(backend, text, values)
+}
+
+/// Runs a statement and returns the number of rows it changed.
+pub async fn exec(c: &impl Conn, text: &str, values: Vec<sea_orm::Value>) -> Result<u64> {
+    Ok(c.execute_raw(sql(c, text, values)).await?.rows_affected())
+}
+
+/// Runs a query whose first column of its one row is a count.
+pub async fn count(c: &impl Conn, text: &str, values: Vec<sea_orm::Value>) -> Result<i64> {
+    let row = c.query_one_raw(sql(c, text, values)).await?;
+    Ok(match row {
+        Some(r) => r.try_get_by_index::<i64>(0)?,
+        None => 0,
+    })
 }

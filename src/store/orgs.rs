@@ -10,6 +10,7 @@ fn view(m: org::Model) -> Organization {
         name: m.name,
         time_zone: m.time_zone,
         retired_suffix: m.retired_suffix,
+        previous_owner_tag_format: m.previous_owner_tag_format,
         created_at: from_micros(m.created_at),
     }
 }
@@ -21,6 +22,7 @@ pub async fn insert(c: &impl Conn, o: &Organization) -> Result<()> {
         name: Set(o.name.clone()),
         time_zone: Set(o.time_zone.clone()),
         retired_suffix: Set(o.retired_suffix.clone()),
+        previous_owner_tag_format: Set(o.previous_owner_tag_format.clone()),
         created_at: Set(super::to_micros(o.created_at)),
     }
     .insert(c)

@@ -168,3 +168,22 @@ pub fn assert_error(got: (StatusCode, Value), status: StatusCode, field: Option<
         assert_eq!(got.1["error"]["field"], f, "{}", got.1);
     }
 }
+
+/// A fresh API token for an existing user.
+pub async fn token_for(t: &TestApp, org: &Org, email: &str) -> String {
+    auth::create_token(&t.app, Some(&org.slug), email, "test")
+        .await
+        .expect("token")
+}
+
+/// Sets a user's status directly in the database: a test shortcut until the lifecycle
+/// endpoints are the way to do it.
+pub async fn set_status(t: &TestApp, user_id: &str, status: &str) {
+    meishi::store::exec(
+        t.app.store.conn(),
+        "UPDATE users SET status = ? WHERE id = ?",
+        vec![status.into(), user_id.into()],
+    )
+    .await
+    .expect("set status");
+}

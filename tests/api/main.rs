@@ -6,4 +6,5 @@ mod harness;
 mod cards;
 mod cli;
 mod isolation;
+mod transfers;
 mod users;

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod cards;
 pub mod session;
+pub mod transfers;
 pub mod users;
 
 use crate::service::App;
@@ -20,5 +21,8 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(cards::add_contact, cards::list_contacts))
         .routes(routes!(cards::create_tag, cards::list_tags))
         .routes(routes!(cards::attach_tag, cards::detach_tag))
+        .routes(routes!(transfers::create, transfers::list))
+        .routes(routes!(transfers::get))
+        .routes(routes!(transfers::undo))
         .routes(routes!(audit::list))
 }

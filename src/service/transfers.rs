@@ -1,0 +1,257 @@
+//! Ownership transfer (所有者変更): moves cards with their contacts from one user to another
+//! in one transaction, tags them with the previous owner, records the batch for undo.
+
+use super::{Actor, App, audit, page_limit, paginate};
+use crate::domain::model::{Page, User};
+use crate::domain::transfer::{Selection, SelectionInput, previous_owner_tag};
+use crate::domain::{Error, Result, UserStatus};
+use crate::store::{self, transfers as st, users};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub use crate::store::transfers::Transfer;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    pub from_user_id: String,
+    pub to_user_id: String,
+    /// Exactly one of `{"all":true}`, `{"tag_id":…}`, `{"company":…}`, `{"card_ids":[…]}`.
+    pub selection: SelectionInput,
+    /// Also hand the tags `from` created over to `to` (ownership, not a copy).
+    #[serde(default)]
+    pub include_tags: bool,
+    /// Only count what would move; change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// What a dry run reports: exactly what the real run would move.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Preview {
+    pub dry_run: bool,
+    pub from_user_id: String,
+    pub to_user_id: String,
+    pub selection: SelectionInput,
+    pub include_tags: bool,
+    pub tag_name: String,
+    pub cards: i64,
+    pub contacts: i64,
+    pub tags: i64,
+}
+
+pub enum Outcome {
+    Preview(Preview),
+    Done(Transfer),
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UndoResult {
+    pub transfer: Transfer,
+    pub restored: i64,
+    pub skipped: i64,
+    /// The first 100 cards left alone, because they moved again or were deleted.
+    pub skipped_card_ids: Vec<String>,
+}
+
+/// Progress of a long run, for the command line's display.
+pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
+
+async fn party(c: &impl store::Conn, actor: &Actor, id: &str, field: &str) -> Result<User> {
+    users::by_id(c, &actor.org_id, id)
+        .await?
+        .map(|r| r.user)
+        .ok_or_else(|| Error::unprocessable(format!("no user {id} in this organisation")).with_field(field))
+}
+
+/// A named tag must exist; explicit card ids must all be cards of `from`.
+async fn check_selection(c: &impl store::Conn, actor: &Actor, from: &User, selection: &Selection) -> Result<()> {
+    if let Selection::Tag(tag) = selection
+        && store::cards::get_tag(c, &actor.org_id, tag).await?.is_none()
+    {
+        return Err(Error::unprocessable(format!("no tag {tag} in this organisation")).with_field("selection.tag_id"));
+    }
+    if let Selection::CardIds(ids) = selection {
+        let foreign = st::foreign_card_ids(c, &actor.org_id, &from.id, ids).await?;
+        if !foreign.is_empty() {
+            let shown: Vec<_> = foreign.iter().take(20).collect();
+            let message = format!(
+                "{} of the given cards are not cards of {}",
+                foreign.len(),
+                from.display_name
+            );
+            return Err(Error::unprocessable(message)
+                .with_field("selection.card_ids")
+                .with_details(serde_json::json!({ "card_ids": shown })));
+        }
+    }
+    Ok(())
+}
+
+pub async fn transfer(app: &App, actor: &Actor, req: TransferRequest, progress: Progress<'_>) -> Result<Outcome> {
+    actor.require_admin()?;
+    let selection = Selection::parse(&req.selection)?;
+    let now = app.now();
+    progress("checking");
+    let tx = app.store.write().await?;
+    let from = party(&tx, actor, &req.from_user_id, "from_user_id").await?;
+    let to = party(&tx, actor, &req.to_user_id, "to_user_id").await?;
+    if from.id == to.id {
+        return Err(Error::unprocessable("a transfer needs two different users").with_field("to_user_id"));
+    }
+    if from.status == UserStatus::Deleted {
+        return Err(Error::unprocessable(format!("{} is deleted", from.display_name)).with_field("from_user_id"));
+    }
+    if to.status != UserStatus::Active {
+        let state = if to.status == UserStatus::Deleted {
+            "deleted"
+        } else {
+            "suspended"
+        };
+        return Err(
+            Error::unprocessable(format!("{} is {state} and cannot receive cards", to.display_name))
+                .with_field("to_user_id"),
+        );
+    }
+    check_selection(&tx, actor, &from, &selection).await?;
+    let org = store::orgs::by_id(&tx, &actor.org_id)
+        .await?
+        .ok_or_else(|| Error::not_found("organization"))?;
+    let tz = crate::domain::time_zone("time_zone", &org.time_zone)?;
+    let day = now.with_timezone(&tz).date_naive();
+    let tag_name = previous_owner_tag(
+        &org.previous_owner_tag_format,
+        &from.display_name,
+        &org.retired_suffix,
+        day,
+    );
+
+    if req.dry_run {
+        let (cards, contacts) = st::count_selection(&tx, &actor.org_id, &from.id, &selection).await?;
+        let tags = if req.include_tags {
+            st::count_tags_created_by(&tx, &actor.org_id, &from.id).await?
+        } else {
+            0
+        };
+        tx.rollback().await?;
+        return Ok(Outcome::Preview(Preview {
+            dry_run: true,
+            from_user_id: from.id,
+            to_user_id: to.id,
+            selection: selection.to_input(),
+            include_tags: req.include_tags,
+            tag_name,
+            cards,
+            contacts,
+            tags,
+        }));
+    }
+
+    progress("tagging and moving cards");
+    let id = store::new_id();
+    let tag_id = st::org_tag(&tx, &actor.org_id, &tag_name, now).await?;
+    let new = st::NewTransfer {
+        id: &id,
+        actor_id: actor.user_id(),
+        from: &from.id,
+        to: &to.id,
+        selection: &selection,
+        include_tags: req.include_tags,
+        tag_id: &tag_id,
+        tag_name: &tag_name,
+    };
+    let cards = st::move_cards(&tx, &actor.org_id, &new, now).await?;
+    progress("counting contacts");
+    let contacts = st::count_contacts_of_batch(&tx, &id).await?;
+    let tags = if req.include_tags {
+        progress("handing over tags");
+        let from_name = crate::domain::without_retired_suffix(&from.display_name, &org.retired_suffix);
+        st::hand_over_tags(&tx, &actor.org_id, &id, &from.id, &to.id, &from_name).await?
+    } else {
+        0
+    };
+    if cards == 0 && tags == 0 {
+        return Err(
+            Error::unprocessable(format!("the selection matches none of {}'s cards", from.display_name))
+                .with_field("selection"),
+        );
+    }
+    st::set_counts(&tx, &id, cards, contacts, tags).await?;
+    let batch = st::get(&tx, &actor.org_id, &id)
+        .await?
+        .ok_or_else(|| Error::internal("transfer vanished"))?;
+    audit(
+        &tx,
+        actor.at(now),
+        "transfer.create",
+        ("transfer", &id),
+        None,
+        super::snap(&batch),
+    )
+    .await?;
+    progress("committing");
+    store::commit(tx).await?;
+    Ok(Outcome::Done(batch))
+}
+
+pub async fn get(app: &App, actor: &Actor, id: &str) -> Result<Transfer> {
+    actor.require_admin()?;
+    st::get(app.store.conn(), &actor.org_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found("transfer"))
+}
+
+pub async fn list(app: &App, actor: &Actor, cursor: Option<&str>, limit: Option<u64>) -> Result<Page<Transfer>> {
+    actor.require_admin()?;
+    let limit = page_limit(limit)?;
+    let before = store::parse_cursor(cursor)?;
+    let items = st::list(app.store.conn(), &actor.org_id, before, limit + 1).await?;
+    Ok(paginate(items, limit, |t| t.id.clone()))
+}
+
+/// Gives the batch's cards back to their previous owner, except those that moved again.
+pub async fn undo(app: &App, actor: &Actor, id: &str, progress: Progress<'_>) -> Result<UndoResult> {
+    actor.require_admin()?;
+    let now = app.now();
+    progress("checking");
+    let tx = app.store.write().await?;
+    let batch = st::get(&tx, &actor.org_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found("transfer"))?;
+    let from = party(&tx, actor, &batch.from_user_id, "from_user_id").await?;
+    if from.status == UserStatus::Deleted {
+        return Err(Error::unprocessable(format!(
+            "{} has been deleted; the cards cannot go back",
+            from.display_name
+        )));
+    }
+    if !st::mark_undone(&tx, &actor.org_id, id, actor.user_id(), now).await? {
+        return Err(Error::conflict("this transfer has already been undone"));
+    }
+    let skipped_card_ids = st::unrestorable(&tx, id, 100).await?;
+    progress("restoring cards");
+    let restored = st::restore(&tx, &actor.org_id, &batch, now).await?;
+    let skipped = batch.cards - restored;
+    st::set_undo_counts(&tx, id, restored, skipped).await?;
+    let transfer = st::get(&tx, &actor.org_id, id)
+        .await?
+        .ok_or_else(|| Error::internal("transfer vanished"))?;
+    let after = serde_json::json!({"restored": restored, "skipped": skipped, "skipped_card_ids": skipped_card_ids});
+    audit(
+        &tx,
+        actor.at(now),
+        "transfer.undo",
+        ("transfer", id),
+        super::snap(&batch),
+        Some(after),
+    )
+    .await?;
+    progress("committing");
+    store::commit(tx).await?;
+    Ok(UndoResult {
+        transfer,
+        restored,
+        skipped,
+        skipped_card_ids,
+    })
+}

@@ -1,0 +1,308 @@
+//! The SQL of `meishi bench transfer`: bulk setup of one user's N cards, and the hand-written
+//! baseline that does a transfer's work (and its undo) directly, for comparison with meishi's
+//! own statements in `transfers.rs`. Nothing here holds more than one chunk of rows at a time.
+
+use super::cards::{NewCard, NewContact, attach_many, insert_cards, insert_contacts, insert_tags};
+use super::{Conn, Store, commit, count, exec, new_id, to_micros};
+use crate::domain::model::Tag;
+use crate::domain::{CardFields, ContactKind, Result};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+/// Personal tags the owner created; every card carries two of them.
+pub const TAGS: usize = 10;
+pub const CONTACTS_PER_CARD: usize = 2;
+pub const TAGS_PER_CARD: usize = 2;
+
+/// Creates the owner's personal tags; returns their ids.
+pub async fn create_tags(store: &Store, org_id: &str, owner: &str, now: DateTime<Utc>) -> Result<Vec<String>> {
+    let tags: Vec<Tag> = (0..TAGS)
+        .map(|i| Tag {
+            id: new_id(),
+            name: format!("ベンチタグ{i}"),
+            creator_id: Some(owner.to_string()),
+            shared: false,
+            created_at: now,
+        })
+        .collect();
+    let tx = store.write().await?;
+    insert_tags(&tx, org_id, &tags).await?;
+    commit(tx).await?;
+    Ok(tags.into_iter().map(|t| t.id).collect())
+}
+
+fn card_fields(i: usize) -> CardFields {
+    CardFields {
+        full_name: format!("名刺 太郎 {i}"),
+        name_reading: "めいし たろう".into(),
+        company: format!("ベンチ商事{}株式会社", i % 500),
+        department: "営業部".into(),
+        title: "課長".into(),
+        email: format!("card{i}@example.jp"),
+        phone: "03-1234-5678".into(),
+        mobile: "090-1234-5678".into(),
+        fax: String::new(),
+        postal_code: "100-0001".into(),
+        address: "東京都千代田区千代田1-1".into(),
+        url: "https://example.jp/".into(),
+        exchanged_on: NaiveDate::from_ymd_opt(2024, 1, 1).map(|d| d + Duration::days((i % 700) as i64)),
+    }
+}
+
+/// Inserts cards `first..first+n` of `owner`, each with its contacts and tag links, in one
+/// transaction. Returns the number of rows written.
+pub async fn insert_chunk(
+    store: &Store,
+    org_id: &str,
+    owner: &str,
+    tag_ids: &[String],
+    first: usize,
+    n: usize,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let ids: Vec<String> = (0..n).map(|_| new_id()).collect();
+    let cards = ids
+        .iter()
+        .enumerate()
+        .map(|(k, id)| NewCard {
+            id: id.clone(),
+            owner_id: owner.to_string(),
+            fields: card_fields(first + k),
+        })
+        .collect();
+    let contacts = ids
+        .iter()
+        .enumerate()
+        .flat_map(|(k, id)| {
+            (0..CONTACTS_PER_CARD).map(move |j| NewContact {
+                id: new_id(),
+                card_id: id.clone(),
+                author_id: owner.to_string(),
+                kind: if j == 0 {
+                    ContactKind::Meeting
+                } else {
+                    ContactKind::Call
+                },
+                occurred_at: now - Duration::days(((first + k) % 365) as i64),
+                body: format!("打ち合わせの記録 {} の {}", first + k, j + 1),
+            })
+        })
+        .collect();
+    let links = ids
+        .iter()
+        .enumerate()
+        .flat_map(|(k, id)| {
+            (0..TAGS_PER_CARD).map(move |j| (id.clone(), tag_ids[(first + k + j) % tag_ids.len()].clone()))
+        })
+        .collect();
+    let tx = store.write().await?;
+    insert_cards(&tx, org_id, cards, now).await?;
+    insert_contacts(&tx, org_id, contacts, now).await?;
+    attach_many(&tx, org_id, links).await?;
+    commit(tx).await?;
+    Ok((n * (1 + CONTACTS_PER_CARD + TAGS_PER_CARD)) as u64)
+}
+
+/// Brings the database to a comparable state before each timed step (and after the load):
+/// SQLite's WAL written back and emptied; on PostgreSQL the previous step's dead rows
+/// vacuumed and the statistics refreshed, as autovacuum would. SQLite gets no ANALYZE:
+/// meishi never runs one, so the planner sees what it sees in production.
+pub async fn settle(store: &Store) -> Result<()> {
+    let c = store.conn();
+    if store.is_sqlite() {
+        c.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await?;
+    } else {
+        c.execute_unprepared("VACUUM ANALYZE").await?;
+    }
+    Ok(())
+}
+
+/// Reads the tables once so that neither contender pays for a cold cache.
+pub async fn warm_up(store: &Store) -> Result<(i64, i64, i64)> {
+    let c = store.conn();
+    Ok((
+        count(c, "SELECT COUNT(*) FROM cards", vec![]).await?,
+        count(c, "SELECT COUNT(*) FROM contacts", vec![]).await?,
+        count(c, "SELECT COUNT(*) FROM card_tags", vec![]).await?,
+    ))
+}
+
+pub async fn count_owned(store: &Store, org_id: &str, owner: &str) -> Result<i64> {
+    count(
+        store.conn(),
+        "SELECT COUNT(*) FROM cards WHERE org_id = ? AND owner_id = ?",
+        vec![org_id.into(), owner.into()],
+    )
+    .await
+}
+
+pub async fn count_links(store: &Store) -> Result<i64> {
+    count(store.conn(), "SELECT COUNT(*) FROM card_tags", vec![]).await
+}
+
+pub async fn count_last_transfer(store: &Store, org_id: &str, transfer_id: Option<&str>) -> Result<i64> {
+    match transfer_id {
+        Some(t) => {
+            count(
+                store.conn(),
+                "SELECT COUNT(*) FROM cards WHERE org_id = ? AND last_transfer_id = ?",
+                vec![org_id.into(), t.into()],
+            )
+            .await
+        }
+        None => {
+            count(
+                store.conn(),
+                "SELECT COUNT(*) FROM cards WHERE org_id = ? AND last_transfer_id IS NULL",
+                vec![org_id.into()],
+            )
+            .await
+        }
+    }
+}
+
+pub struct Baseline {
+    pub transfer_id: String,
+    pub tag_id: String,
+    pub cards: i64,
+    pub contacts: i64,
+}
+
+/// The hand-written transfer of all of `from`'s cards to `to`: the same rows as meishi writes
+/// (an organisation tag, the batch header, one undo row per card, the tag links, the new
+/// owners, the header's counts), as set-based SQL straight on the owner index, in one
+/// write transaction.
+pub async fn baseline_transfer(
+    store: &Store,
+    org_id: &str,
+    from: &str,
+    to: &str,
+    now: DateTime<Utc>,
+) -> Result<Baseline> {
+    let now = to_micros(now);
+    let transfer_id = new_id();
+    let tag_id = new_id();
+    let tx = store.write().await?;
+    exec(
+        &tx,
+        "INSERT INTO tags (id, org_id, name, creator_id, shared, created_at) VALUES (?, ?, ?, NULL, ?, ?)",
+        vec![
+            tag_id.as_str().into(),
+            org_id.into(),
+            format!("baseline {transfer_id}").into(),
+            true.into(),
+            now.into(),
+        ],
+    )
+    .await?;
+    exec(
+        &tx,
+        "INSERT INTO transfers (id, org_id, actor_id, from_user_id, to_user_id, selection, include_tags, tag_id, \
+         tag_name, cards, contacts, tags, created_at) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?)",
+        vec![
+            transfer_id.as_str().into(),
+            org_id.into(),
+            from.into(),
+            to.into(),
+            r#"{"all":true}"#.into(),
+            false.into(),
+            tag_id.as_str().into(),
+            format!("baseline {transfer_id}").into(),
+            now.into(),
+        ],
+    )
+    .await?;
+    let cards = exec(
+        &tx,
+        "INSERT INTO transfer_items (transfer_id, card_id, prev_transfer_id, tag_added) \
+         SELECT ?, c.id, c.last_transfer_id, \
+                NOT EXISTS (SELECT 1 FROM card_tags ct WHERE ct.card_id = c.id AND ct.tag_id = ?) \
+         FROM cards c WHERE c.org_id = ? AND c.owner_id = ?",
+        vec![
+            transfer_id.as_str().into(),
+            tag_id.as_str().into(),
+            org_id.into(),
+            from.into(),
+        ],
+    )
+    .await? as i64;
+    exec(
+        &tx,
+        "INSERT INTO card_tags (card_id, tag_id, org_id) \
+         SELECT card_id, ?, ? FROM transfer_items WHERE transfer_id = ? AND tag_added",
+        vec![tag_id.as_str().into(), org_id.into(), transfer_id.as_str().into()],
+    )
+    .await?;
+    let contacts = count(
+        &tx,
+        "SELECT COUNT(*) FROM contacts WHERE card_id IN (SELECT card_id FROM transfer_items WHERE transfer_id = ?)",
+        vec![transfer_id.as_str().into()],
+    )
+    .await?;
+    exec(
+        &tx,
+        "UPDATE cards SET owner_id = ?, last_transfer_id = ?, updated_at = ? WHERE org_id = ? AND owner_id = ?",
+        vec![
+            to.into(),
+            transfer_id.as_str().into(),
+            now.into(),
+            org_id.into(),
+            from.into(),
+        ],
+    )
+    .await?;
+    exec(
+        &tx,
+        "UPDATE transfers SET cards = ?, contacts = ? WHERE id = ?",
+        vec![cards.into(), contacts.into(), transfer_id.as_str().into()],
+    )
+    .await?;
+    commit(tx).await?;
+    Ok(Baseline {
+        transfer_id,
+        tag_id,
+        cards,
+        contacts,
+    })
+}
+
+/// The hand-written undo of [`baseline_transfer`]: puts the data back as it was (tag links,
+/// owners, previous `last_transfer_id`) and removes every row the baseline added, so that
+/// meishi then runs on the same data. Returns the number of cards given back.
+pub async fn baseline_undo(store: &Store, org_id: &str, from: &str, b: &Baseline, now: DateTime<Utc>) -> Result<i64> {
+    let tx = store.write().await?;
+    exec(
+        &tx,
+        "DELETE FROM card_tags WHERE tag_id = ?",
+        vec![b.tag_id.as_str().into()],
+    )
+    .await?;
+    let restored = exec(
+        &tx,
+        "UPDATE cards SET owner_id = ?, last_transfer_id = ti.prev_transfer_id, updated_at = ? \
+         FROM transfer_items ti \
+         WHERE ti.transfer_id = ? AND ti.card_id = cards.id AND cards.org_id = ? AND cards.last_transfer_id = ?",
+        vec![
+            from.into(),
+            to_micros(now).into(),
+            b.transfer_id.as_str().into(),
+            org_id.into(),
+            b.transfer_id.as_str().into(),
+        ],
+    )
+    .await? as i64;
+    exec(
+        &tx,
+        "DELETE FROM transfer_items WHERE transfer_id = ?",
+        vec![b.transfer_id.as_str().into()],
+    )
+    .await?;
+    exec(
+        &tx,
+        "DELETE FROM transfers WHERE id = ?",
+        vec![b.transfer_id.as_str().into()],
+    )
+    .await?;
+    exec(&tx, "DELETE FROM tags WHERE id = ?", vec![b.tag_id.as_str().into()]).await?;
+    commit(tx).await?;
+    Ok(restored)
+}
