@@ -215,3 +215,112 @@ fn every_command_explains_itself() {
         assert!(first.len() > 10, "{args:?}: {first:?}");
     }
 }
+
+#[tokio::test]
+async fn transfer_and_undo_from_the_terminal() {
+    let t = spawn().await;
+    let org = t.org("acme").await;
+    let (_, yamada) = t.user(&org, "yamada@acme.example.jp", "山田 賢治", "member").await;
+    let (sato_id, _) = t.user(&org, "sato@acme.example.jp", "佐藤 美咲", "member").await;
+    let (s, tag) = t
+        .post(&yamada, "/api/v1/tags", serde_json::json!({"name": "重要顧客"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let vip = t
+        .card(
+            &yamada,
+            serde_json::json!({"full_name": "顧客 A", "company": "株式会社サンプル"}),
+        )
+        .await;
+    t.card(
+        &yamada,
+        serde_json::json!({"full_name": "顧客 B", "company": "東洋精機"}),
+    )
+    .await;
+    t.call(
+        &yamada,
+        reqwest::Method::PUT,
+        &format!("/api/v1/cards/{vip}/tags/{}", tag["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    let db = t.db_url.as_str();
+    let base = [
+        "transfer",
+        "--database",
+        db,
+        "--from",
+        "yamada@acme.example.jp",
+        "--to",
+        "sato@acme.example.jp",
+    ];
+    fn with<'a>(base: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        base.iter().chain(extra).copied().collect()
+    }
+
+    let out = meishi(&with(&base, &["--all", "--dry-run"]), "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("dry run: would move 2 cards, 0 contacts"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = meishi(&with(&base, &["--tag", "重要顧客"]), "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("moved 1 cards"), "{}", text(&out.stdout));
+    let out = meishi(&with(&base, &["--company", "ｻﾝﾌﾟﾙ"]), "");
+    assert!(!out.status.success(), "nothing of that company is left");
+    assert!(text(&out.stderr).contains("matches none"), "{}", text(&out.stderr));
+
+    let out = meishi(&with(&base, &["--all"]), "");
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("moved 1 cards"), "{stdout}");
+    let id = stdout
+        .split("undo with: meishi transfer undo ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_string();
+    let (_, cards) = t.get(&org.admin, &format!("/api/v1/cards?owner_id={sato_id}")).await;
+    assert_eq!(cards["items"].as_array().unwrap().len(), 2);
+    let events = t.audit(&org, "transfer.create").await;
+    assert_eq!(events.len(), 2);
+    assert!(
+        events[0]["actor_id"].is_null(),
+        "run from the command line, not by a user"
+    );
+
+    let out = meishi(&["transfer", "undo", "--database", db, &id], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("1 cards restored, 0 left alone"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = meishi(&["transfer", "undo", "--database", db, &id], "");
+    assert!(
+        text(&out.stderr).contains("already been undone"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = meishi(&base, "");
+    assert!(!out.status.success(), "a selection is required");
+    let out = meishi(&with(&base, &["--all", "--tag", "x"]), "");
+    assert!(!out.status.success(), "only one selection");
+    let out = meishi(
+        &[
+            "transfer",
+            "--database",
+            db,
+            "--from",
+            "nobody@acme.example.jp",
+            "--to",
+            "sato@acme.example.jp",
+            "--all",
+        ],
+        "",
+    );
+    assert!(text(&out.stderr).contains("not found"), "{}", text(&out.stderr));
+}

@@ -5,6 +5,7 @@ mod harness;
 
 mod cards;
 mod cli;
+mod crash;
 mod isolation;
 mod transfers;
 mod users;

@@ -1,0 +1,193 @@
+//! SIGKILL the real server in the middle of a large transfer: after a restart either every
+//! card moved or none did.
+
+use crate::harness::*;
+use meishi::store::{Store, count, exec};
+use reqwest::StatusCode;
+use serde_json::json;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const DOUBLINGS: u32 = 16; // 65,536 cards with 2 contacts each
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+fn start(db: &str) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meishi"))
+        .args(["serve", "--database", db, "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start meishi serve");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("server output").expect("line");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, url }
+}
+
+/// Cards (each with two contacts) for `owner`, made by doubling inside the database: test data
+/// in a fraction of a second on either engine.
+async fn many_cards(store: &Store, org_id: &str, owner: &str) {
+    let c = store.conn();
+    exec(
+        c,
+        "INSERT INTO cards (id, org_id, owner_id, full_name, name_reading, company, company_key, department, title, \
+         email, phone, mobile, fax, postal_code, address, url, created_at, updated_at) \
+         VALUES ('c', ?, ?, '山田 顧客', '', '株式会社サンプル', 'サンプル', '', '', '', '', '', '', '', '', '', 0, 0)",
+        vec![org_id.into(), owner.into()],
+    )
+    .await
+    .unwrap();
+    for round in 0..DOUBLINGS {
+        exec(
+            c,
+            "INSERT INTO cards (id, org_id, owner_id, full_name, name_reading, company, company_key, department, \
+             title, email, phone, mobile, fax, postal_code, address, url, created_at, updated_at) \
+             SELECT id || ?, org_id, owner_id, full_name, name_reading, company, company_key, department, title, \
+             email, phone, mobile, fax, postal_code, address, url, created_at, updated_at FROM cards WHERE org_id = ?",
+            vec![format!("-{round}").into(), org_id.into()],
+        )
+        .await
+        .unwrap();
+    }
+    for kind in ["meeting", "call"] {
+        exec(
+            c,
+            "INSERT INTO contacts (id, org_id, card_id, author_id, kind, occurred_at, body, created_at) \
+             SELECT id || ?, org_id, id, owner_id, ?, 0, '面談', 0 FROM cards WHERE org_id = ?",
+            vec![kind.into(), kind.into(), org_id.into()],
+        )
+        .await
+        .unwrap();
+    }
+}
+
+async fn owned(store: &Store, user: &str) -> i64 {
+    count(
+        store.conn(),
+        "SELECT COUNT(*) FROM cards WHERE owner_id = ?",
+        vec![user.into()],
+    )
+    .await
+    .unwrap()
+}
+
+/// Starts the server, asks for a transfer of all of yamada's cards, and kills the server
+/// after `kill_after` (or lets the request finish). Returns the answer's status, if any.
+async fn run_and_kill(
+    db: &str,
+    token: &str,
+    yamada: &str,
+    sato: &str,
+    kill_after: Option<Duration>,
+) -> (Option<StatusCode>, bool) {
+    let mut server = start(db);
+    let url = format!("{}/api/v1/transfers", server.url);
+    let body = json!({"from_user_id": yamada, "to_user_id": sato, "selection": {"all": true}});
+    let request = reqwest::Client::new().post(url).bearer_auth(token).json(&body).send();
+    let status = match kill_after {
+        None => Some(request.await.expect("answer").status()),
+        Some(after) => {
+            let request = tokio::spawn(request);
+            tokio::time::sleep(after).await;
+            server.child.kill().expect("SIGKILL");
+            request.await.unwrap().ok().map(|r| r.status())
+        }
+    };
+    server.child.kill().ok();
+    server.child.wait().unwrap();
+    (status, status.is_some())
+}
+
+/// Opens the database as a restarted server would and checks that the cards are all with
+/// yamada or all with sato, batch rows and tag links included. When they had moved, puts
+/// them back for the next round. Returns how many had moved.
+async fn assert_all_or_none(db: &str, yamada: &str, sato: &str, total: i64, answered: bool) -> i64 {
+    let store = Store::connect(db).await.unwrap();
+    let c = store.conn();
+    let state = (
+        owned(&store, yamada).await,
+        owned(&store, sato).await,
+        count(c, "SELECT COUNT(*) FROM transfer_items", vec![]).await.unwrap(),
+        count(c, "SELECT COUNT(*) FROM card_tags", vec![]).await.unwrap(),
+        count(c, "SELECT COUNT(*) FROM transfers", vec![]).await.unwrap(),
+    );
+    eprintln!("after the kill: {state:?} (answered: {answered})");
+    assert!(
+        state == (total, 0, 0, 0, 0) || state == (0, total, total, total, 1),
+        "half a transfer: {state:?}"
+    );
+    if state.1 == total {
+        exec(c, "DELETE FROM card_tags", vec![]).await.unwrap();
+        exec(c, "DELETE FROM transfer_items", vec![]).await.unwrap();
+        exec(
+            c,
+            "UPDATE cards SET owner_id = ?, last_transfer_id = NULL",
+            vec![yamada.into()],
+        )
+        .await
+        .unwrap();
+        exec(c, "DELETE FROM transfers", vec![]).await.unwrap();
+    }
+    state.1
+}
+
+#[tokio::test]
+async fn a_transfer_killed_midway_moved_all_or_nothing() {
+    let t = spawn().await;
+    let org = t.org("acme").await;
+    let (yamada, _) = t.user(&org, "yamada@acme.example.jp", "山田 賢治", "member").await;
+    let (sato, _) = t.user(&org, "sato@acme.example.jp", "佐藤 美咲", "member").await;
+    let org_id = meishi::service::auth::resolve_org(&t.app, Some("acme"))
+        .await
+        .unwrap()
+        .id;
+    many_cards(&t.app.store, &org_id, &yamada).await;
+    let total = 1i64 << DOUBLINGS;
+    assert_eq!(owned(&t.app.store, &yamada).await, total);
+
+    // How long the whole transfer takes here, uninterrupted; then kill at fractions of it.
+    let started = std::time::Instant::now();
+    let (status, answered) = run_and_kill(&t.db_url, &org.admin, &yamada, &sato, None).await;
+    assert_eq!(status, Some(StatusCode::CREATED));
+    let full = started.elapsed();
+    assert_all_or_none(&t.db_url, &yamada, &sato, total, answered).await;
+
+    let mut rolled_back = 0;
+    for fraction in [0.3, 0.5, 0.7, 0.9] {
+        let (status, _) = run_and_kill(&t.db_url, &org.admin, &yamada, &sato, Some(full.mul_f64(fraction))).await;
+        if assert_all_or_none(&t.db_url, &yamada, &sato, total, status.is_some()).await == 0 {
+            assert!(
+                status.is_none(),
+                "no answer, and nothing moved: the half-done transaction rolled back"
+            );
+            rolled_back += 1;
+        }
+    }
+    assert!(
+        rolled_back > 0,
+        "no kill landed while the transfer was running (full run took {full:?})"
+    );
+
+    // The restarted server works on the recovered database.
+    let mut server = start(&t.db_url);
+    let res = reqwest::Client::new()
+        .get(format!("{}/api/v1/transfers", server.url))
+        .bearer_auth(&org.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
