@@ -2,9 +2,10 @@
 
 mod bench;
 mod transfer;
+mod user;
 
 use crate::domain::{Error, SystemClock};
-use crate::service::{App, auth, demo, orgs};
+use crate::service::{App, auth, demo, orgs, scheduler};
 use crate::store::Store;
 use clap::{Args, Parser, Subcommand};
 use std::io::Read;
@@ -38,6 +39,23 @@ enum Command {
         /// Address to listen on
         #[arg(long, env = "MEISHI_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Seconds between scheduler runs (suspensions, attention flags, trash purge)
+        #[arg(long, env = "MEISHI_SCHEDULER_INTERVAL", default_value_t = 30)]
+        scheduler_interval: u64,
+        /// Test hook: run the server's clock this many seconds ahead of the wall clock
+        #[arg(
+            long,
+            env = "MEISHI_CLOCK_OFFSET_SECS",
+            default_value_t = 0,
+            hide = true,
+            allow_hyphen_values = true
+        )]
+        clock_offset_secs: i64,
+    },
+    /// Run the scheduler once (due suspensions, attention flags, trash purge) and exit
+    Tick {
+        #[command(flatten)]
+        db: Db,
     },
     /// Bring the database schema up to date and exit
     Migrate {
@@ -74,6 +92,21 @@ enum Command {
         command: Option<TransferCommand>,
         #[command(flatten)]
         args: TransferArgs,
+    },
+    /// Suspend, reactivate, delete, restore or export a user
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage the archive account (退職者の名刺管理用アカウント)
+    ArchiveAccount {
+        #[command(subcommand)]
+        command: ArchiveCommand,
+    },
+    /// Departures (退職・出向)
+    Departure {
+        #[command(subcommand)]
+        command: DepartureCommand,
     },
     /// Measure meishi against hand-written SQL on the same data
     Bench {
@@ -140,6 +173,54 @@ enum TransferCommand {
     },
 }
 
+#[derive(Args)]
+struct UserArgs {
+    #[command(flatten)]
+    db: Db,
+    /// The organisation's slug, when the server has several
+    #[arg(long)]
+    org: Option<String>,
+    /// The user's email address
+    email: String,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Suspend: every session and token stops at once; the name gains the retired suffix
+    Suspend(UserArgs),
+    /// Reactivate a suspended user; removes the retired suffix
+    Reactivate(UserArgs),
+    /// Delete (to the trash); refused while the user owns anything, unless --archive
+    Delete {
+        #[command(flatten)]
+        user: UserArgs,
+        /// First transfer everything the user owns to the archive account
+        #[arg(long)]
+        archive: bool,
+    },
+    /// Bring a deleted user back from the trash, suspended
+    Restore(UserArgs),
+    /// Print everything the user owns as JSON
+    Export(UserArgs),
+}
+
+#[derive(Subcommand)]
+enum ArchiveCommand {
+    /// Create the organisation's archive account if there is none
+    Create {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DepartureCommand {
+    /// Print the readiness checklist (引き継ぎ状況) of a user's scheduled departure
+    Readiness(UserArgs),
+}
+
 #[derive(Subcommand)]
 enum TokenCommand {
     /// Print a new API bearer token for a user (only the token, on one line)
@@ -178,9 +259,13 @@ pub fn main() -> ExitCode {
 }
 
 async fn open(database: &str) -> Result<App, Error> {
+    open_with_clock(database, Arc::new(SystemClock)).await
+}
+
+async fn open_with_clock(database: &str, clock: Arc<dyn crate::domain::Clock>) -> Result<App, Error> {
     let store = Store::connect(database).await?;
     store.migrate().await?;
-    Ok(App::new(store, Arc::new(SystemClock)))
+    Ok(App::new(store, clock))
 }
 
 async fn listen(addr: &str) -> Result<tokio::net::TcpListener, Error> {
@@ -197,9 +282,27 @@ async fn serve(app: App, listener: tokio::net::TcpListener) -> Result<(), Error>
 
 async fn run(command: Command) -> Result<(), Error> {
     match command {
-        Command::Serve { db, listen: addr } => {
-            let app = open(&db.database).await?;
+        Command::Serve {
+            db,
+            listen: addr,
+            scheduler_interval,
+            clock_offset_secs,
+        } => {
+            let app = if clock_offset_secs == 0 {
+                open(&db.database).await?
+            } else {
+                let offset = chrono::Duration::seconds(clock_offset_secs);
+                tracing::warn!(clock_offset_secs, "the server's clock is moved (test hook)");
+                open_with_clock(&db.database, Arc::new(crate::domain::OffsetClock(offset))).await?
+            };
             let listener = listen(&addr).await?;
+            // Catch up first: what fell due while the server was down runs now, once.
+            let caught_up = scheduler::tick(&app).await?;
+            tracing::info!(?caught_up, "scheduler caught up");
+            tokio::spawn(scheduler::run(
+                app.clone(),
+                std::time::Duration::from_secs(scheduler_interval.max(1)),
+            ));
             let url = format!(
                 "http://{}",
                 listener.local_addr().map_err(|e| Error::internal(e.to_string()))?
@@ -207,6 +310,12 @@ async fn run(command: Command) -> Result<(), Error> {
             tracing::info!(%url, "meishi is listening");
             eprintln!("meishi: listening on {url}  (API reference: {url}/api/docs)");
             serve(app, listener).await
+        }
+        Command::Tick { db } => {
+            let app = open(&db.database).await?;
+            let t = scheduler::tick(&app).await?;
+            println!("suspended {}, flagged {}, purged {}", t.suspended, t.flagged, t.purged);
+            Ok(())
         }
         Command::Migrate { db } => {
             let store = Store::connect(&db.database).await?;
@@ -271,6 +380,29 @@ async fn run(command: Command) -> Result<(), Error> {
             transfer::run(&app, a).await
         }
         Command::Bench { command } => bench::run(command).await,
+        Command::User { command } => {
+            let (u, action) = match command {
+                UserCommand::Suspend(u) => (u, user::Action::Suspend),
+                UserCommand::Reactivate(u) => (u, user::Action::Reactivate),
+                UserCommand::Delete { user: u, archive } => (u, user::Action::Delete { archive }),
+                UserCommand::Restore(u) => (u, user::Action::Restore),
+                UserCommand::Export(u) => (u, user::Action::Export),
+            };
+            let app = open(&u.db.database).await?;
+            user::run(&app, u.org.as_deref(), &u.email, action).await
+        }
+        Command::ArchiveAccount {
+            command: ArchiveCommand::Create { db, org },
+        } => {
+            let app = open(&db.database).await?;
+            user::create_archive(&app, org.as_deref()).await
+        }
+        Command::Departure {
+            command: DepartureCommand::Readiness(u),
+        } => {
+            let app = open(&u.db.database).await?;
+            user::readiness(&app, u.org.as_deref(), &u.email).await
+        }
         Command::Demo {
             database,
             listen: addr,

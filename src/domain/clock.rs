@@ -36,3 +36,13 @@ impl Clock for ManualClock {
         *self.0.lock().unwrap()
     }
 }
+
+/// The wall clock moved by a fixed offset: a test hook (`MEISHI_CLOCK_OFFSET_SECS`) that lets
+/// end-to-end tests pass a last working day without waiting for it.
+pub struct OffsetClock(pub Duration);
+
+impl Clock for OffsetClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.0
+    }
+}

@@ -2,12 +2,13 @@
 
 pub mod clock;
 pub mod demo_data;
+pub mod departure;
 pub mod error;
 pub mod model;
 pub mod normalize;
 pub mod transfer;
 pub mod types;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use error::{Error, ErrorKind, Result};
 pub use types::*;

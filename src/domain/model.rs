@@ -16,6 +16,12 @@ pub struct Organization {
     pub retired_suffix: String,
     /// Name of the tag a transfer puts on moved cards; `{name}` and `{date}` are filled in.
     pub previous_owner_tag_format: String,
+    /// When a departure's suspension runs on the last working day (HH:MM, local), `23:59` unless set.
+    pub suspend_at: String,
+    /// Days a deleted user stays in the trash before being purged.
+    pub trash_days: i64,
+    /// Run an approved handover plan automatically right before the suspension.
+    pub execute_plan_before_suspension: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -28,6 +34,8 @@ pub struct User {
     pub status: UserStatus,
     /// The archive account (退職者の名刺管理用アカウント): holds cards, never signs in.
     pub is_archive: bool,
+    /// When the user was deleted (they stay in the trash for the organisation's retention).
+    pub deleted_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -25,6 +25,8 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "contacts", description = "コンタクト"),
         (name = "tags", description = "タグ"),
         (name = "transfers", description = "所有者変更"),
+        (name = "departures", description = "退職・出向: departures, handover plans, readiness"),
+        (name = "organization", description = "組織 settings"),
         (name = "audit", description = "Audit log"),
     )
 )]

@@ -57,6 +57,7 @@ pub async fn load(app: &App, n_cards: usize) -> Result<Demo> {
             role: if u.admin { Role::Admin } else { Role::Member },
             status: UserStatus::Active,
             is_archive: false,
+            deleted_at: None,
             created_at: now,
             updated_at: now,
         };

@@ -5,7 +5,10 @@ pub mod audit;
 pub mod auth;
 pub mod cards;
 pub mod demo;
+pub mod departures;
+pub mod lifecycle;
 pub mod orgs;
+pub mod scheduler;
 pub mod transfers;
 pub mod users;
 

@@ -90,12 +90,33 @@ async fn check_selection(c: &impl store::Conn, actor: &Actor, from: &User, selec
 
 pub async fn transfer(app: &App, actor: &Actor, req: TransferRequest, progress: Progress<'_>) -> Result<Outcome> {
     actor.require_admin()?;
-    let selection = Selection::parse(&req.selection)?;
     let now = app.now();
     progress("checking");
     let tx = app.store.write().await?;
-    let from = party(&tx, actor, &req.from_user_id, "from_user_id").await?;
-    let to = party(&tx, actor, &req.to_user_id, "to_user_id").await?;
+    let outcome = run(&tx, actor, &req, now, progress).await?;
+    match outcome {
+        Outcome::Preview(_) => tx.rollback().await?,
+        Outcome::Done(_) => {
+            progress("committing");
+            store::commit(tx).await?
+        }
+    }
+    Ok(outcome)
+}
+
+/// The transfer inside the caller's transaction (used alone, by deletion to the archive
+/// account, and by handover plans). Commits nothing; a preview changes nothing.
+pub(crate) async fn run(
+    tx: &store::Tx,
+    actor: &Actor,
+    req: &TransferRequest,
+    now: chrono::DateTime<chrono::Utc>,
+    progress: Progress<'_>,
+) -> Result<Outcome> {
+    let selection = Selection::parse(&req.selection)?;
+
+    let from = party(tx, actor, &req.from_user_id, "from_user_id").await?;
+    let to = party(tx, actor, &req.to_user_id, "to_user_id").await?;
     if from.id == to.id {
         return Err(Error::unprocessable("a transfer needs two different users").with_field("to_user_id"));
     }
@@ -113,8 +134,8 @@ pub async fn transfer(app: &App, actor: &Actor, req: TransferRequest, progress: 
                 .with_field("to_user_id"),
         );
     }
-    check_selection(&tx, actor, &from, &selection).await?;
-    let org = store::orgs::by_id(&tx, &actor.org_id)
+    check_selection(tx, actor, &from, &selection).await?;
+    let org = store::orgs::by_id(tx, &actor.org_id)
         .await?
         .ok_or_else(|| Error::not_found("organization"))?;
     let tz = crate::domain::time_zone("time_zone", &org.time_zone)?;
@@ -127,17 +148,16 @@ pub async fn transfer(app: &App, actor: &Actor, req: TransferRequest, progress: 
     );
 
     if req.dry_run {
-        let (cards, contacts) = st::count_selection(&tx, &actor.org_id, &from.id, &selection).await?;
+        let (cards, contacts) = st::count_selection(tx, &actor.org_id, &from.id, &selection).await?;
         let tags = if req.include_tags {
-            st::count_tags_created_by(&tx, &actor.org_id, &from.id).await?
+            st::count_tags_created_by(tx, &actor.org_id, &from.id).await?
         } else {
             0
         };
-        tx.rollback().await?;
         return Ok(Outcome::Preview(Preview {
             dry_run: true,
-            from_user_id: from.id,
-            to_user_id: to.id,
+            from_user_id: from.id.clone(),
+            to_user_id: to.id.clone(),
             selection: selection.to_input(),
             include_tags: req.include_tags,
             tag_name,
@@ -149,7 +169,7 @@ pub async fn transfer(app: &App, actor: &Actor, req: TransferRequest, progress: 
 
     progress("tagging and moving cards");
     let id = store::new_id();
-    let tag_id = st::org_tag(&tx, &actor.org_id, &tag_name, now).await?;
+    let tag_id = st::org_tag(tx, &actor.org_id, &tag_name, now).await?;
     let new = st::NewTransfer {
         id: &id,
         actor_id: actor.user_id(),
@@ -160,13 +180,13 @@ pub async fn transfer(app: &App, actor: &Actor, req: TransferRequest, progress: 
         tag_id: &tag_id,
         tag_name: &tag_name,
     };
-    let cards = st::move_cards(&tx, &actor.org_id, &new, now).await?;
+    let cards = st::move_cards(tx, &actor.org_id, &new, now).await?;
     progress("counting contacts");
-    let contacts = st::count_contacts_of_batch(&tx, &id).await?;
+    let contacts = st::count_contacts_of_batch(tx, &id).await?;
     let tags = if req.include_tags {
         progress("handing over tags");
         let from_name = crate::domain::without_retired_suffix(&from.display_name, &org.retired_suffix);
-        st::hand_over_tags(&tx, &actor.org_id, &id, &from.id, &to.id, &from_name).await?
+        st::hand_over_tags(tx, &actor.org_id, &id, &from.id, &to.id, &from_name).await?
     } else {
         0
     };
@@ -176,12 +196,12 @@ pub async fn transfer(app: &App, actor: &Actor, req: TransferRequest, progress: 
                 .with_field("selection"),
         );
     }
-    st::set_counts(&tx, &id, cards, contacts, tags).await?;
-    let batch = st::get(&tx, &actor.org_id, &id)
+    st::set_counts(tx, &id, cards, contacts, tags).await?;
+    let batch = st::get(tx, &actor.org_id, &id)
         .await?
         .ok_or_else(|| Error::internal("transfer vanished"))?;
     audit(
-        &tx,
+        tx,
         actor.at(now),
         "transfer.create",
         ("transfer", &id),
@@ -189,8 +209,6 @@ pub async fn transfer(app: &App, actor: &Actor, req: TransferRequest, progress: 
         super::snap(&batch),
     )
     .await?;
-    progress("committing");
-    store::commit(tx).await?;
     Ok(Outcome::Done(batch))
 }
 

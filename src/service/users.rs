@@ -42,6 +42,7 @@ pub async fn create(app: &App, actor: &Actor, n: NewUser) -> Result<User> {
         role: n.role.unwrap_or(Role::Member),
         status: UserStatus::Active,
         is_archive: false,
+        deleted_at: None,
         created_at: now,
         updated_at: now,
     };

@@ -404,3 +404,30 @@ pub async fn tags_named(c: &impl Conn, org_id: &str, name: &str) -> Result<Vec<T
         .map(tag_view)
         .collect())
 }
+
+/// Contacts on the cards a user owns, oldest first.
+pub async fn contacts_of_owner(c: &impl Conn, org_id: &str, owner_id: &str) -> Result<Vec<Contact>> {
+    let cards = Query::select()
+        .column(card::Column::Id)
+        .from(card::Entity)
+        .and_where(card::Column::OrgId.eq(org_id))
+        .and_where(card::Column::OwnerId.eq(owner_id))
+        .to_owned();
+    let rows = contact::Entity::find()
+        .filter(contact::Column::OrgId.eq(org_id))
+        .filter(contact::Column::CardId.in_subquery(cards))
+        .order_by_asc(contact::Column::Id)
+        .all(c)
+        .await?;
+    Ok(rows.into_iter().map(contact_view).collect())
+}
+
+pub async fn tags_created_by(c: &impl Conn, org_id: &str, user_id: &str) -> Result<Vec<Tag>> {
+    let rows = tag::Entity::find()
+        .filter(tag::Column::OrgId.eq(org_id))
+        .filter(tag::Column::CreatorId.eq(user_id))
+        .order_by_asc(tag::Column::Id)
+        .all(c)
+        .await?;
+    Ok(rows.into_iter().map(tag_view).collect())
+}

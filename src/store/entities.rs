@@ -24,12 +24,14 @@ macro_rules! entity {
 
 entity!(organization, "organizations", {
     slug: String, name: String, time_zone: String, retired_suffix: String,
-    previous_owner_tag_format: String, created_at: i64,
+    previous_owner_tag_format: String, suspend_at: String, trash_days: i64,
+    execute_plan_before_suspension: bool, created_at: i64,
 });
 
 entity!(user, "users", {
     org_id: String, email: String, display_name: String, role: String, status: String,
-    is_archive: bool, password_hash: Option<String>, created_at: i64, updated_at: i64,
+    is_archive: bool, password_hash: Option<String>, deleted_at: Option<i64>, created_at: i64,
+    updated_at: i64,
 });
 
 entity!(api_token, "api_tokens", {
@@ -67,6 +69,20 @@ entity!(transfer, "transfers", {
     selection: String, include_tags: bool, tag_id: String, tag_name: String, cards: i64,
     contacts: i64, tags: i64, created_at: i64, undone_at: Option<i64>, undone_by: Option<String>,
     restored: Option<i64>, skipped: Option<i64>,
+});
+
+entity!(departure, "departures", {
+    org_id: String, user_id: String, kind: String, retirement_date: String, last_working_day: String,
+    successor_id: String, suspend_at: Option<String>, suspend_moment: i64, status: String,
+    plan_status: String, plan_reported_by: Option<String>, plan_reported_at: Option<i64>,
+    plan_approved_by: Option<String>, plan_approved_at: Option<i64>, plan_executed_at: Option<i64>,
+    attention_days: Option<i64>, suspended_at: Option<i64>, created_by: Option<String>, created_at: i64,
+    updated_at: i64,
+});
+
+entity!(handover_item, "handover_items", {
+    departure_id: String, position: i64, selection: String, successor_id: String,
+    transfer_id: Option<String>,
 });
 
 pub mod card_tag {

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod bench;
 pub mod cards;
+pub mod departures;
 pub mod entities;
 pub mod migrate;
 pub mod orgs;

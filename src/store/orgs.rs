@@ -11,6 +11,9 @@ fn view(m: org::Model) -> Organization {
         time_zone: m.time_zone,
         retired_suffix: m.retired_suffix,
         previous_owner_tag_format: m.previous_owner_tag_format,
+        suspend_at: m.suspend_at,
+        trash_days: m.trash_days,
+        execute_plan_before_suspension: m.execute_plan_before_suspension,
         created_at: from_micros(m.created_at),
     }
 }
@@ -23,6 +26,9 @@ pub async fn insert(c: &impl Conn, o: &Organization) -> Result<()> {
         time_zone: Set(o.time_zone.clone()),
         retired_suffix: Set(o.retired_suffix.clone()),
         previous_owner_tag_format: Set(o.previous_owner_tag_format.clone()),
+        suspend_at: Set(o.suspend_at.clone()),
+        trash_days: Set(o.trash_days),
+        execute_plan_before_suspension: Set(o.execute_plan_before_suspension),
         created_at: Set(super::to_micros(o.created_at)),
     }
     .insert(c)
@@ -56,4 +62,25 @@ pub async fn the_only_one(c: &impl Conn) -> Result<Option<Organization>> {
         return Ok(None);
     }
     Ok(org::Entity::find().one(c).await?.map(view))
+}
+
+/// Writes the organisation's settings (everything but id, slug and creation time).
+pub async fn update(c: &impl Conn, o: &Organization) -> Result<()> {
+    let m = org::ActiveModel {
+        id: sea_orm::Unchanged(o.id.clone()),
+        name: Set(o.name.clone()),
+        time_zone: Set(o.time_zone.clone()),
+        retired_suffix: Set(o.retired_suffix.clone()),
+        previous_owner_tag_format: Set(o.previous_owner_tag_format.clone()),
+        suspend_at: Set(o.suspend_at.clone()),
+        trash_days: Set(o.trash_days),
+        execute_plan_before_suspension: Set(o.execute_plan_before_suspension),
+        ..Default::default()
+    };
+    org::Entity::update(m).exec(c).await?;
+    Ok(())
+}
+
+pub async fn all(c: &impl Conn) -> Result<Vec<Organization>> {
+    Ok(org::Entity::find().all(c).await?.into_iter().map(view).collect())
 }

@@ -19,6 +19,7 @@ pub(super) fn view(m: user::Model) -> UserRow {
             role: Role::parse("role", &m.role).unwrap_or(Role::Member),
             status: UserStatus::parse("status", &m.status).unwrap_or(UserStatus::Suspended),
             is_archive: m.is_archive,
+            deleted_at: m.deleted_at.map(from_micros),
             created_at: from_micros(m.created_at),
             updated_at: from_micros(m.updated_at),
         },
@@ -36,6 +37,7 @@ pub async fn insert(c: &impl Conn, org_id: &str, u: &User, password_hash: Option
         status: Set(u.status.as_str().to_string()),
         is_archive: Set(u.is_archive),
         password_hash: Set(password_hash),
+        deleted_at: Set(u.deleted_at.map(to_micros)),
         created_at: Set(to_micros(u.created_at)),
         updated_at: Set(to_micros(u.updated_at)),
     }
@@ -107,4 +109,104 @@ pub async fn count_active_admins(c: &impl Conn, org_id: &str) -> Result<u64> {
         .filter(user::Column::Status.eq(UserStatus::Active.as_str()))
         .count(c)
         .await?)
+}
+
+/// Moves a user from one status to another, only if they are still in `from`: the
+/// conditional update that makes a transition happen once however many servers try.
+/// Returns whether this call made the change.
+pub async fn transition(
+    c: &impl Conn,
+    org_id: &str,
+    id: &str,
+    from: UserStatus,
+    to: UserStatus,
+    display_name: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let deleted_at: Option<i64> = (to == UserStatus::Deleted).then(|| to_micros(now));
+    let n = super::exec(
+        c,
+        "UPDATE users SET status = ?, display_name = ?, deleted_at = ?, updated_at = ? \
+         WHERE org_id = ? AND id = ? AND status = ?",
+        vec![
+            to.as_str().into(),
+            display_name.into(),
+            deleted_at.into(),
+            to_micros(now).into(),
+            org_id.into(),
+            id.into(),
+            from.as_str().into(),
+        ],
+    )
+    .await?;
+    Ok(n == 1)
+}
+
+/// Closes every way in: all sessions end and all API tokens are revoked.
+pub async fn revoke_access(c: &impl Conn, org_id: &str, id: &str, now: DateTime<Utc>) -> Result<()> {
+    super::exec(
+        c,
+        "DELETE FROM sessions WHERE org_id = ? AND user_id = ?",
+        vec![org_id.into(), id.into()],
+    )
+    .await?;
+    super::exec(
+        c,
+        "UPDATE api_tokens SET revoked_at = ? WHERE org_id = ? AND user_id = ? AND revoked_at IS NULL",
+        vec![to_micros(now).into(), org_id.into(), id.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// What a user owns: cards, the contacts on those cards, and the tags they created.
+pub async fn owned(c: &impl Conn, org_id: &str, id: &str) -> Result<crate::domain::departure::Owned> {
+    let v = || vec![sea_orm::Value::from(org_id), sea_orm::Value::from(id)];
+    Ok(crate::domain::departure::Owned {
+        cards: super::count(c, "SELECT COUNT(*) FROM cards WHERE org_id = ? AND owner_id = ?", v()).await?,
+        contacts: super::count(
+            c,
+            "SELECT COUNT(*) FROM contacts WHERE card_id IN (SELECT id FROM cards WHERE org_id = ? AND owner_id = ?)",
+            v(),
+        )
+        .await?,
+        tags: super::count(c, "SELECT COUNT(*) FROM tags WHERE org_id = ? AND creator_id = ?", v()).await?,
+    })
+}
+
+pub async fn archive_account(c: &impl Conn, org_id: &str) -> Result<Option<User>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::OrgId.eq(org_id))
+        .filter(user::Column::IsArchive.eq(true))
+        .one(c)
+        .await?
+        .map(|m| view(m).user))
+}
+
+/// Deleted users whose time in the trash is over, across organisations.
+pub async fn purgeable(c: &impl Conn, org_id: &str, deleted_before: DateTime<Utc>) -> Result<Vec<User>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::OrgId.eq(org_id))
+        .filter(user::Column::Status.eq(UserStatus::Deleted.as_str()))
+        .filter(user::Column::DeletedAt.lte(to_micros(deleted_before)))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|m| view(m).user)
+        .collect())
+}
+
+/// Removes a deleted user for good. They own nothing (deletion requires it); their tokens
+/// and sessions go with them; history keeps their id.
+pub async fn purge(c: &impl Conn, org_id: &str, id: &str) -> Result<bool> {
+    let v = || vec![sea_orm::Value::from(org_id), sea_orm::Value::from(id)];
+    super::exec(c, "DELETE FROM sessions WHERE org_id = ? AND user_id = ?", v()).await?;
+    super::exec(c, "DELETE FROM api_tokens WHERE org_id = ? AND user_id = ?", v()).await?;
+    let n = super::exec(
+        c,
+        "DELETE FROM users WHERE org_id = ? AND id = ? AND status = 'deleted'",
+        v(),
+    )
+    .await?;
+    Ok(n == 1)
 }

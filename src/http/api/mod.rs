@@ -2,6 +2,8 @@
 
 pub mod audit;
 pub mod cards;
+pub mod departures;
+pub mod lifecycle;
 pub mod session;
 pub mod transfers;
 pub mod users;
@@ -15,7 +17,19 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(session::sign_in, session::sign_out))
         .routes(routes!(session::me))
         .routes(routes!(users::create, users::list))
-        .routes(routes!(users::get, users::update))
+        .routes(routes!(users::get, users::update, lifecycle::delete))
+        .routes(routes!(lifecycle::suspend))
+        .routes(routes!(lifecycle::reactivate))
+        .routes(routes!(lifecycle::restore))
+        .routes(routes!(lifecycle::export))
+        .routes(routes!(lifecycle::create_archive, lifecycle::get_archive))
+        .routes(routes!(lifecycle::get_org, lifecycle::update_org))
+        .routes(routes!(departures::create, departures::list))
+        .routes(routes!(departures::get, departures::update, departures::cancel))
+        .routes(routes!(departures::get_plan, departures::report_plan))
+        .routes(routes!(departures::approve_plan))
+        .routes(routes!(departures::execute_plan))
+        .routes(routes!(departures::readiness))
         .routes(routes!(cards::create, cards::list))
         .routes(routes!(cards::get, cards::update, cards::delete))
         .routes(routes!(cards::add_contact, cards::list_contacts))

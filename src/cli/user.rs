@@ -1,0 +1,73 @@
+//! `meishi user …`, `meishi archive-account create`, `meishi departure readiness`: the
+//! lifecycle use cases from the terminal, acting as the system (audited without a user).
+
+use crate::domain::{Email, Error, Result};
+use crate::service::{Actor, App, auth, departures, lifecycle};
+use crate::store;
+
+pub enum Action {
+    Suspend,
+    Reactivate,
+    Delete { archive: bool },
+    Restore,
+    Export,
+}
+
+async fn find(app: &App, org: Option<&str>, email: &str) -> Result<(Actor, String)> {
+    let org = auth::resolve_org(app, org).await?;
+    let email = Email::parse("email", email)?;
+    let user = store::users::by_email(app.store.conn(), &org.id, email.as_str())
+        .await?
+        .ok_or_else(|| Error::not_found(&format!("user {}", email.as_str())).with_field("email"))?;
+    Ok((Actor::system(&org.id), user.user.id))
+}
+
+pub async fn run(app: &App, org: Option<&str>, email: &str, action: Action) -> Result<()> {
+    let (actor, id) = find(app, org, email).await?;
+    let user = match action {
+        Action::Suspend => lifecycle::suspend(app, &actor, &id).await?,
+        Action::Reactivate => lifecycle::reactivate(app, &actor, &id).await?,
+        Action::Delete { archive } => lifecycle::delete(app, &actor, &id, archive).await?,
+        Action::Restore => lifecycle::restore(app, &actor, &id).await?,
+        Action::Export => {
+            let export = lifecycle::export(app, &actor, &id).await?;
+            let json = serde_json::to_string_pretty(&export).map_err(|e| Error::internal(e.to_string()))?;
+            println!("{json}");
+            return Ok(());
+        }
+    };
+    println!("{} <{}>: {}", user.display_name, user.email, user.status.as_str());
+    Ok(())
+}
+
+pub async fn create_archive(app: &App, org: Option<&str>) -> Result<()> {
+    let org = auth::resolve_org(app, org).await?;
+    let (account, created) = lifecycle::archive_account(app, &Actor::system(&org.id)).await?;
+    let verb = if created { "created" } else { "already exists" };
+    println!("archive account {verb}: {} ({})", account.display_name, account.id);
+    Ok(())
+}
+
+/// The readiness checklist of a user's scheduled departure.
+pub async fn readiness(app: &App, org: Option<&str>, email: &str) -> Result<()> {
+    let (actor, id) = find(app, org, email).await?;
+    let d = store::departures::open_for_user(app.store.conn(), &actor.org_id, &id)
+        .await?
+        .ok_or_else(|| Error::not_found(&format!("scheduled departure of {email}")))?;
+    let r = departures::readiness(app, &actor, &d.id).await?;
+    println!(
+        "引き継ぎ状況 {email}: last working day {}, suspension {}",
+        d.last_working_day, d.suspend_moment
+    );
+    for item in &r.items {
+        let (mark, count) = match (item.available, item.done, item.count) {
+            (false, _, _) => ("[-]", "not available yet".to_string()),
+            (true, true, _) => ("[x]", "done".to_string()),
+            (true, false, Some(n)) if item.key != "plan" => ("[ ]", format!("{n} open")),
+            (true, false, _) => ("[ ]", format!("plan {}", r.plan_status.as_str())),
+        };
+        println!("  {mark} {} / {}: {count}", item.label_ja, item.label_en);
+    }
+    println!("{}", if r.ready { "ready" } else { "not ready" });
+    Ok(())
+}

@@ -1,0 +1,136 @@
+use crate::domain::Result;
+use crate::domain::departure::Readiness;
+use crate::domain::model::Page;
+use crate::http::error::ErrorBody;
+use crate::http::extract::{Auth, Body, Params};
+use crate::service::App;
+use crate::service::departures::{self as svc, DeparturePatch, Execution, NewDeparture, Plan, PlanInput};
+use crate::store::departures::Departure;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DepartureParams {
+    /// upcoming, overdue, done or cancelled
+    pub status: Option<String>,
+    /// Only departures flagged as not ready close to their last working day.
+    #[serde(default)]
+    pub attention: bool,
+    pub cursor: Option<String>,
+    pub limit: Option<u64>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteParams {
+    /// Report what would be transferred, change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Register a departure (退職・出向) (admins).
+#[utoipa::path(post, path = "/api/v1/departures", tag = "departures", request_body = NewDeparture,
+    responses((status = 201, body = Departure), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(app): State<App>,
+    Auth(a): Auth,
+    Body(b): Body<NewDeparture>,
+) -> Result<(StatusCode, Json<Departure>)> {
+    Ok((StatusCode::CREATED, Json(svc::create(&app, &a, b).await?)))
+}
+
+/// Departures, soonest suspension first (admins: all; members: their own).
+#[utoipa::path(get, path = "/api/v1/departures", tag = "departures", params(DepartureParams),
+    responses((status = 200, body = Page<Departure>), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn list(
+    State(app): State<App>,
+    Auth(a): Auth,
+    Params(q): Params<DepartureParams>,
+) -> Result<Json<Page<Departure>>> {
+    let q = svc::DepartureQuery {
+        status: q.status.as_deref(),
+        attention: q.attention,
+        cursor: q.cursor.as_deref(),
+        limit: q.limit,
+    };
+    Ok(Json(svc::list(&app, &a, q).await?))
+}
+
+/// One departure (admins, or the departing user).
+#[utoipa::path(get, path = "/api/v1/departures/{id}", tag = "departures",
+    responses((status = 200, body = Departure), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn get(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) -> Result<Json<Departure>> {
+    Ok(Json(svc::get(&app, &a, &id).await?))
+}
+
+/// Change a scheduled departure's dates, kind, default successor or suspension time (admins).
+#[utoipa::path(patch, path = "/api/v1/departures/{id}", tag = "departures", request_body = DeparturePatch,
+    responses((status = 200, body = Departure), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn update(
+    State(app): State<App>,
+    Auth(a): Auth,
+    Path(id): Path<String>,
+    Body(b): Body<DeparturePatch>,
+) -> Result<Json<Departure>> {
+    Ok(Json(svc::update(&app, &a, &id, b).await?))
+}
+
+/// Cancel a scheduled departure (admins).
+#[utoipa::path(delete, path = "/api/v1/departures/{id}", tag = "departures",
+    responses((status = 200, body = Departure), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn cancel(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) -> Result<Json<Departure>> {
+    Ok(Json(svc::cancel(&app, &a, &id).await?))
+}
+
+/// The handover plan (引き継ぎ計画).
+#[utoipa::path(get, path = "/api/v1/departures/{id}/plan", tag = "departures",
+    responses((status = 200, body = Plan), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn get_plan(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) -> Result<Json<Plan>> {
+    Ok(Json(svc::plan(&app, &a, &id).await?))
+}
+
+/// Report the handover plan: which successor takes which cards (the departing user or an
+/// admin; until approved).
+#[utoipa::path(put, path = "/api/v1/departures/{id}/plan", tag = "departures", request_body = PlanInput,
+    responses((status = 200, body = Plan), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn report_plan(
+    State(app): State<App>,
+    Auth(a): Auth,
+    Path(id): Path<String>,
+    Body(b): Body<PlanInput>,
+) -> Result<Json<Plan>> {
+    Ok(Json(svc::report_plan(&app, &a, &id, b).await?))
+}
+
+/// Approve the reported plan; it is frozen from then on (admins).
+#[utoipa::path(post, path = "/api/v1/departures/{id}/plan/approve", tag = "departures",
+    responses((status = 200, body = Plan), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn approve_plan(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) -> Result<Json<Plan>> {
+    Ok(Json(svc::approve_plan(&app, &a, &id).await?))
+}
+
+/// Execute the approved plan's transfers now, each an undoable batch (admins).
+#[utoipa::path(post, path = "/api/v1/departures/{id}/plan/execute", tag = "departures", params(ExecuteParams),
+    responses((status = 200, body = Execution), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn execute_plan(
+    State(app): State<App>,
+    Auth(a): Auth,
+    Path(id): Path<String>,
+    Params(q): Params<ExecuteParams>,
+) -> Result<Json<Execution>> {
+    Ok(Json(svc::execute_plan(&app, &a, &id, q.dry_run).await?))
+}
+
+/// Readiness (引き継ぎ状況): what still blocks a clean departure, with counts.
+#[utoipa::path(get, path = "/api/v1/departures/{id}/readiness", tag = "departures",
+    responses((status = 200, body = Readiness), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn readiness(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) -> Result<Json<Readiness>> {
+    Ok(Json(svc::readiness(&app, &a, &id).await?))
+}
