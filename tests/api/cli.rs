@@ -324,3 +324,53 @@ async fn transfer_and_undo_from_the_terminal() {
     );
     assert!(text(&out.stderr).contains("not found"), "{}", text(&out.stderr));
 }
+
+#[tokio::test]
+async fn user_lifecycle_from_the_terminal() {
+    let t = spawn().await;
+    let org = t.org("acme").await;
+    let (id, token) = t.user(&org, "yamada@acme.example.jp", "山田 賢治", "member").await;
+    t.card(&token, serde_json::json!({"full_name": "顧客", "company": "A社"}))
+        .await;
+    let db = t.db_url.as_str();
+    let user = |op: &str, extra: &[&str]| {
+        let mut args = vec!["user", op, "--database", db, "yamada@acme.example.jp"];
+        args.extend(extra);
+        meishi(&args, "")
+    };
+    let out = user("suspend", &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "山田 賢治(退職済み) <yamada@acme.example.jp>: suspended"
+    );
+    assert_eq!(t.get(&token, "/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
+    let out = user("reactivate", &[]);
+    assert_eq!(text(&out.stdout).trim(), "山田 賢治 <yamada@acme.example.jp>: active");
+
+    let out = user("export", &[]);
+    let export: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(export["cards"][0]["full_name"], "顧客");
+
+    let out = user("delete", &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("still owns 1 cards"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = meishi(&["archive-account", "create", "--database", db], "");
+    assert!(text(&out.stdout).contains("created"), "{}", text(&out.stdout));
+    let out = user("delete", &["--archive"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).ends_with(": deleted\n"));
+    let (_, u) = t.get(&org.admin, &format!("/api/v1/users/{id}")).await;
+    assert_eq!(u["status"], "deleted");
+    let out = user("restore", &[]);
+    assert!(text(&out.stdout).contains("suspended"), "{}", text(&out.stdout));
+    let events = t.audit(&org, "user.suspend").await;
+    assert!(
+        events.iter().all(|e| e["actor_id"].is_null()),
+        "the command line acts as the system"
+    );
+}

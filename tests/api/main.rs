@@ -7,5 +7,6 @@ mod cards;
 mod cli;
 mod crash;
 mod isolation;
+mod lifecycle;
 mod transfers;
 mod users;
