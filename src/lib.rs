@@ -6,3 +6,6 @@ pub mod domain;
 pub mod http;
 pub mod service;
 pub mod store;
+
+// The console's texts in Japanese and English (locales/app.yml), compiled in.
+rust_i18n::i18n!("locales", fallback = "ja");

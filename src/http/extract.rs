@@ -10,9 +10,8 @@ use serde::de::DeserializeOwned;
 /// The signed-in caller.
 pub struct Auth(pub Actor);
 
-pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
+pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -44,7 +43,7 @@ impl FromRequestParts<App> for Auth {
                 .ok_or_else(Error::unauthenticated)?;
             return Ok(Auth(auth::actor_from_token(app, token.trim()).await?));
         }
-        if let Some(session) = cookie(parts, auth::SESSION_COOKIE) {
+        if let Some(session) = cookie(&parts.headers, auth::SESSION_COOKIE) {
             let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
             if !safe && !same_origin(parts) {
                 return Err(Error::forbidden("cross-site request refused"));

@@ -1,6 +1,7 @@
 //! HTTP adapters: the REST API, its OpenAPI document and reference page, health.
 
 pub mod api;
+pub mod console;
 pub mod error;
 pub mod extract;
 
@@ -66,7 +67,7 @@ pub fn router(app: App) -> Router {
         )
         .route("/api/docs", get(move || async move { Html(docs_html) }))
         .route("/api/docs/scalar.js", get(scalar_js))
-        .route("/", get(home))
+        .merge(console::router())
         .fallback(|| async { Error::not_found("page").into_response() })
         .layer(TraceLayer::new_for_http())
         .with_state(app)
@@ -84,10 +85,6 @@ async fn scalar_js() -> impl IntoResponse {
         ("cache-control", "public, max-age=86400"),
     ];
     (headers, &include_bytes!("../../vendor/scalar/standalone.js.gz")[..])
-}
-
-async fn home() -> Html<&'static str> {
-    Html(include_str!("home.html"))
 }
 
 /// Serves until Ctrl-C or SIGTERM.

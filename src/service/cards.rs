@@ -177,6 +177,8 @@ pub struct CardQuery<'a> {
     pub owner_id: Option<&'a str>,
     pub tag_id: Option<&'a str>,
     pub company: Option<&'a str>,
+    /// Free-text search.
+    pub q: Option<&'a str>,
     pub cursor: Option<&'a str>,
     pub limit: Option<u64>,
 }
@@ -188,6 +190,7 @@ pub async fn list(app: &App, actor: &Actor, q: CardQuery<'_>) -> Result<Page<Car
         owner_id: q.owner_id.map(str::to_string),
         tag_id: q.tag_id.map(str::to_string),
         company: q.company.map(str::to_string).filter(|c| !c.trim().is_empty()),
+        q: q.q.map(str::to_string).filter(|c| !c.trim().is_empty()),
     };
     let items = st::list_cards(app.store.conn(), &actor.org_id, filter, after, limit + 1).await?;
     Ok(paginate(items, limit, |c| c.id.clone()))

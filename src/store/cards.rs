@@ -118,6 +118,8 @@ pub struct CardFilter {
     pub tag_id: Option<String>,
     /// Matched on the normalised company name (株式会社X = (株)X = ｘ株式会社…).
     pub company: Option<String>,
+    /// Free text, found in the name, its reading, company, department, title or email.
+    pub q: Option<String>,
 }
 
 pub async fn list_cards(
@@ -133,6 +135,20 @@ pub async fn list_cards(
     }
     if let Some(co) = f.company {
         q = q.filter(card::Column::CompanyKey.eq(normalize::company(&co)));
+    }
+    if let Some(text) = f.q {
+        let text = text.trim().to_string();
+        let key = normalize::company(&text);
+        q = q.filter(
+            Condition::any()
+                .add(card::Column::FullName.contains(&text))
+                .add(card::Column::NameReading.contains(&text))
+                .add(card::Column::Company.contains(&text))
+                .add(card::Column::CompanyKey.contains(&key))
+                .add(card::Column::Department.contains(&text))
+                .add(card::Column::Title.contains(&text))
+                .add(card::Column::Email.contains(text.to_lowercase())),
+        );
     }
     if let Some(t) = f.tag_id {
         let sub = Query::select()

@@ -45,7 +45,7 @@ pub async fn sign_in(State(app): State<App>, headers: HeaderMap, Body(b): Body<S
 /// Sign out: ends the session and clears the cookie.
 #[utoipa::path(delete, path = "/api/v1/session", tag = "session", responses((status = 204)))]
 pub async fn sign_out(State(app): State<App>, parts: Parts) -> Result<Response> {
-    if let Some(s) = cookie(&parts, auth::SESSION_COOKIE) {
+    if let Some(s) = cookie(&parts.headers, auth::SESSION_COOKIE) {
         auth::sign_out(&app, s).await?;
     }
     let cookie = session_cookie("", 0, over_tls(&parts.headers));

@@ -1,0 +1,407 @@
+//! 名刺: list with search and filters, a card's page with contacts and tags, create and edit.
+
+use super::{Ctx, Session, form, page, render};
+use crate::domain::model::{Card, Contact, Tag, User};
+use crate::domain::{ContactKind, Result};
+use crate::service::{Actor, App, cards, users};
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use std::collections::HashMap;
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/cards", get(list).post(create))
+        .route("/cards/new", get(new_form))
+        .route("/cards/{id}", get(show).post(update))
+        .route("/cards/{id}/delete", post(delete))
+        .route("/cards/{id}/contacts", post(add_contact))
+        .route("/cards/{id}/tags", post(attach))
+        .route("/cards/{id}/tags/{tag}/detach", post(detach))
+}
+
+/// Every user of the organisation, for names and pickers.
+pub async fn all_users(app: &App, actor: &Actor) -> Result<Vec<User>> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = users::list(app, actor, cursor.as_deref(), Some(500)).await?;
+        out.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
+}
+
+pub async fn visible_tags(app: &App, actor: &Actor) -> Result<Vec<Tag>> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = cards::list_tags(app, actor, cursor.as_deref(), Some(500)).await?;
+        out.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
+}
+
+pub struct Names(HashMap<String, String>);
+
+impl Names {
+    pub fn of_users(users: &[User]) -> Self {
+        Names(users.iter().map(|u| (u.id.clone(), u.display_name.clone())).collect())
+    }
+    pub fn of_tags(tags: &[Tag]) -> Self {
+        Names(tags.iter().map(|t| (t.id.clone(), t.name.clone())).collect())
+    }
+    pub fn get(&self, id: &str) -> String {
+        self.0.get(id).cloned().unwrap_or_default()
+    }
+    pub fn known(&self, id: &str) -> bool {
+        self.0.contains_key(id)
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    q: Option<String>,
+    owner: Option<String>,
+    tag: Option<String>,
+    company: Option<String>,
+    cursor: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "cards.html")]
+struct ListPage {
+    ctx: Ctx,
+    cards: Vec<Card>,
+    users: Vec<User>,
+    tags: Vec<Tag>,
+    user_names: Names,
+    tag_names: Names,
+    q: String,
+    owner: String,
+    tag: String,
+    company: String,
+    next: Option<String>,
+}
+
+impl ListPage {
+    fn next_href(&self, cursor: &str) -> String {
+        let e = super::urlencode;
+        format!(
+            "/cards?q={}&owner={}&tag={}&company={}&cursor={}",
+            e(&self.q),
+            e(&self.owner),
+            e(&self.tag),
+            e(&self.company),
+            e(cursor)
+        )
+    }
+}
+
+fn nonempty(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+async fn list(State(app): State<App>, s: Session, Query(q): Query<ListQuery>) -> Result<Response, Response> {
+    let s = s.with_nav("cards");
+    let query = cards::CardQuery {
+        owner_id: nonempty(&q.owner),
+        tag_id: nonempty(&q.tag),
+        company: nonempty(&q.company),
+        q: nonempty(&q.q),
+        cursor: nonempty(&q.cursor),
+        limit: Some(50),
+    };
+    let result = page(&s.ctx, cards::list(&app, &s.actor, query).await)?;
+    let users = page(&s.ctx, all_users(&app, &s.actor).await)?;
+    let tags = page(&s.ctx, visible_tags(&app, &s.actor).await)?;
+    let p = ListPage {
+        user_names: Names::of_users(&users),
+        tag_names: Names::of_tags(&tags),
+        users,
+        tags,
+        cards: result.items,
+        next: result.next_cursor,
+        q: q.q.unwrap_or_default(),
+        owner: q.owner.unwrap_or_default(),
+        tag: q.tag.unwrap_or_default(),
+        company: q.company.unwrap_or_default(),
+        ctx: s.ctx,
+    };
+    Ok(render(&p).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "card_new.html")]
+struct NewPage {
+    ctx: Ctx,
+    error: Option<String>,
+    error_field: String,
+}
+
+async fn new_form(s: Session) -> impl IntoResponse {
+    render(&NewPage {
+        ctx: s.with_nav("cards").ctx,
+        error: None,
+        error_field: String::new(),
+    })
+}
+
+#[derive(Deserialize)]
+struct CardForm {
+    #[serde(default)]
+    full_name: String,
+    #[serde(default)]
+    name_reading: String,
+    #[serde(default)]
+    company: String,
+    #[serde(default)]
+    department: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    mobile: String,
+    #[serde(default)]
+    fax: String,
+    #[serde(default)]
+    postal_code: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    exchanged_on: String,
+}
+
+async fn create(State(app): State<App>, s: Session, headers: HeaderMap, body: String) -> Result<Response, Response> {
+    let s = s.with_nav("cards");
+    let f: CardForm = form(&s, &headers, &body).await?;
+    let n = cards::NewCard {
+        owner_id: None,
+        full_name: f.full_name,
+        name_reading: f.name_reading,
+        company: f.company,
+        department: f.department,
+        title: f.title,
+        email: f.email,
+        phone: f.phone,
+        mobile: f.mobile,
+        fax: f.fax,
+        postal_code: f.postal_code,
+        address: f.address,
+        url: f.url,
+        exchanged_on: Some(f.exchanged_on),
+    };
+    match cards::create(&app, &s.actor, n).await {
+        Ok(card) => Ok(Redirect::to(&format!("/cards/{}", card.id)).into_response()),
+        Err(e) => {
+            let page = NewPage {
+                error: Some(super::message(s.ctx.lang, &e)),
+                error_field: e.field.unwrap_or_default(),
+                ctx: s.ctx,
+            };
+            Ok((crate::http::error::status(e.kind), render(&page)).into_response())
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "card.html")]
+struct CardPage {
+    ctx: Ctx,
+    card: Card,
+    owner: String,
+    contacts: Vec<Contact>,
+    authors: Names,
+    tags: Vec<Tag>,
+    tag_names: Names,
+    editable: bool,
+    error: Option<String>,
+    error_field: String,
+    kinds: Vec<&'static str>,
+}
+
+impl CardPage {
+    fn date(&self) -> String {
+        self.card.exchanged_on.map(|d| d.to_string()).unwrap_or_default()
+    }
+    fn when(&self, c: &Contact) -> String {
+        c.occurred_at
+            .with_timezone(&chrono_tz::Asia::Tokyo)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    }
+}
+
+async fn card_page(app: &App, s: Session, id: &str, error: Option<crate::domain::Error>) -> Result<Response, Response> {
+    let s = s.with_nav("cards");
+    let card = page(&s.ctx, cards::get(app, &s.actor, id).await)?;
+    let contacts = page(&s.ctx, cards::list_contacts(app, &s.actor, id, None, Some(500)).await)?.items;
+    let users = page(&s.ctx, all_users(app, &s.actor).await)?;
+    let tags = page(&s.ctx, visible_tags(app, &s.actor).await)?;
+    let names = Names::of_users(&users);
+    let status = error
+        .as_ref()
+        .map(|e| crate::http::error::status(e.kind))
+        .unwrap_or(axum::http::StatusCode::OK);
+    let p = CardPage {
+        owner: names.get(&card.owner_id),
+        editable: s.actor.is_admin() || card.owner_id == s.actor.user_id,
+        tag_names: Names::of_tags(&tags),
+        tags,
+        authors: names,
+        contacts,
+        card,
+        error: error.as_ref().map(|e| super::message(s.ctx.lang, e)),
+        error_field: error.and_then(|e| e.field).unwrap_or_default(),
+        kinds: ContactKind::ALL.iter().map(|k| k.as_str()).collect(),
+        ctx: s.ctx,
+    };
+    Ok((status, render(&p)).into_response())
+}
+
+async fn show(State(app): State<App>, s: Session, Path(id): Path<String>) -> Result<Response, Response> {
+    card_page(&app, s, &id, None).await
+}
+
+async fn update(
+    State(app): State<App>,
+    s: Session,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
+    let f: CardForm = form(&s, &headers, &body).await?;
+    let p = cards::CardPatch {
+        full_name: Some(f.full_name),
+        name_reading: Some(f.name_reading),
+        company: Some(f.company),
+        department: Some(f.department),
+        title: Some(f.title),
+        email: Some(f.email),
+        phone: Some(f.phone),
+        mobile: Some(f.mobile),
+        fax: Some(f.fax),
+        postal_code: Some(f.postal_code),
+        address: Some(f.address),
+        url: Some(f.url),
+        exchanged_on: Some(Some(f.exchanged_on).filter(|d| !d.trim().is_empty())),
+    };
+    match cards::update(&app, &s.actor, &id, p).await {
+        Ok(_) => Ok(Redirect::to(&format!("/cards/{id}")).into_response()),
+        Err(e) => card_page(&app, s, &id, Some(e)).await,
+    }
+}
+
+async fn delete(
+    State(app): State<App>,
+    s: Session,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
+    form::<HashMap<String, String>>(&s, &headers, &body).await?;
+    page(&s.ctx, cards::delete(&app, &s.actor, &id).await)?;
+    Ok(Redirect::to("/cards").into_response())
+}
+
+#[derive(Deserialize)]
+struct ContactForm {
+    kind: String,
+    #[serde(default)]
+    body: String,
+}
+
+async fn add_contact(
+    State(app): State<App>,
+    s: Session,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
+    let f: ContactForm = form(&s, &headers, &body).await?;
+    let result = match ContactKind::parse("kind", &f.kind) {
+        Ok(kind) => cards::add_contact(
+            &app,
+            &s.actor,
+            &id,
+            cards::NewContact {
+                kind,
+                occurred_at: None,
+                body: f.body,
+            },
+        )
+        .await
+        .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Ok(Redirect::to(&format!("/cards/{id}#contacts")).into_response()),
+        Err(e) => card_page(&app, s, &id, Some(e)).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct TagForm {
+    #[serde(default)]
+    tag_id: String,
+    #[serde(default)]
+    new_tag: String,
+}
+
+async fn attach(
+    State(app): State<App>,
+    s: Session,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
+    let f: TagForm = form(&s, &headers, &body).await?;
+    let result = async {
+        let tag_id = if f.new_tag.trim().is_empty() {
+            f.tag_id
+        } else {
+            cards::create_tag(
+                &app,
+                &s.actor,
+                cards::NewTag {
+                    name: f.new_tag,
+                    shared: false,
+                },
+            )
+            .await?
+            .id
+        };
+        cards::attach_tag(&app, &s.actor, &id, &tag_id).await
+    }
+    .await;
+    match result {
+        Ok(_) => Ok(Redirect::to(&format!("/cards/{id}")).into_response()),
+        Err(e) => card_page(&app, s, &id, Some(e)).await,
+    }
+}
+
+async fn detach(
+    State(app): State<App>,
+    s: Session,
+    Path((id, tag)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
+    form::<HashMap<String, String>>(&s, &headers, &body).await?;
+    page(&s.ctx, cards::detach_tag(&app, &s.actor, &id, &tag).await)?;
+    Ok(Redirect::to(&format!("/cards/{id}")).into_response())
+}

@@ -1,0 +1,411 @@
+//! The web console (ja/en): server-rendered pages (askama) with htmx for partial updates.
+//! Every page works without JavaScript. Forms carry a per-session CSRF token and are also
+//! refused when their Origin names another site.
+
+mod cards;
+mod departures;
+mod handover;
+mod settings;
+mod transfers;
+mod users;
+
+use crate::domain::{Error, ErrorKind};
+use crate::service::{Actor, App, auth, users as user_svc};
+use askama::Template;
+use axum::Router;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::{HeaderMap, StatusCode, header, request::Parts};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+pub const LANG_COOKIE: &str = "meishi_lang";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Ja,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+
+    /// The `meishi_lang` cookie, else the first of ja/en in Accept-Language, else Japanese.
+    pub fn detect(headers: &HeaderMap) -> Lang {
+        match crate::http::extract::cookie(headers, LANG_COOKIE) {
+            Some("en") => return Lang::En,
+            Some("ja") => return Lang::Ja,
+            _ => {}
+        }
+        let accept = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mut ranked: Vec<(f32, &str)> = accept
+            .split(',')
+            .filter_map(|part| {
+                let mut it = part.trim().split(';');
+                let tag = it.next()?.trim();
+                let q = it
+                    .find_map(|p| p.trim().strip_prefix("q="))
+                    .and_then(|q| q.parse().ok())
+                    .unwrap_or(1.0);
+                Some((q, tag))
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (_, tag) in ranked {
+            let tag = tag.to_ascii_lowercase();
+            if tag.starts_with("ja") {
+                return Lang::Ja;
+            }
+            if tag.starts_with("en") {
+                return Lang::En;
+            }
+        }
+        Lang::Ja
+    }
+}
+
+/// Looks a text up; a missing translation shows as `⚠key`, which the tests look for.
+pub fn tr(lang: Lang, key: &str) -> String {
+    let text = rust_i18n::t!(key, locale = lang.code()).to_string();
+    if text == key || text == format!("{}.{key}", lang.code()) {
+        format!("⚠{key}")
+    } else {
+        text
+    }
+}
+
+/// What every page knows: the language, who is signed in, the CSRF token, where we are.
+pub struct Ctx {
+    pub lang: Lang,
+    pub user_name: String,
+    pub user_id: String,
+    pub admin: bool,
+    pub csrf: String,
+    pub nav: &'static str,
+    pub path: String,
+}
+
+impl Ctx {
+    pub fn t(&self, key: &str) -> String {
+        tr(self.lang, key)
+    }
+    /// `prefix.key`, e.g. a field's label or a contact kind's name.
+    pub fn tk(&self, prefix: &str, key: &str) -> String {
+        tr(self.lang, &format!("{prefix}.{key}"))
+    }
+    pub fn same(&self, a: &str, b: &str) -> bool {
+        a == b
+    }
+    pub fn lang_code(&self) -> &'static str {
+        self.lang.code()
+    }
+    pub fn other_lang(&self) -> &'static str {
+        if self.lang == Lang::Ja { "en" } else { "ja" }
+    }
+    pub fn is(&self, nav: &str) -> bool {
+        self.nav == nav
+    }
+    /// This page's address, for `?next=` after a language switch.
+    pub fn here(&self) -> String {
+        urlencode(&self.path)
+    }
+}
+
+fn csrf_for(session: &str) -> String {
+    let digest = Sha256::digest(format!("csrf:{session}").as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A signed-in console user; anyone else is sent to the sign-in page.
+pub struct Session {
+    pub actor: Actor,
+    pub ctx: Ctx,
+}
+
+impl Session {
+    fn with_nav(mut self, nav: &'static str) -> Self {
+        self.ctx.nav = nav;
+        self
+    }
+}
+
+impl FromRequestParts<App> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
+        let path = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "/".into());
+        let login = || Redirect::to(&format!("/login?next={}", urlencode(&path))).into_response();
+        let Some(secret) = crate::http::extract::cookie(&parts.headers, auth::SESSION_COOKIE).map(str::to_string)
+        else {
+            return Err(login());
+        };
+        let actor = auth::actor_from_session(app, &secret).await.map_err(|_| login())?;
+        let user = user_svc::get(app, &actor, &actor.user_id).await.map_err(|_| login())?;
+        let ctx = Ctx {
+            lang: Lang::detect(&parts.headers),
+            user_name: user.display_name,
+            user_id: user.id,
+            admin: actor.is_admin(),
+            csrf: csrf_for(&secret),
+            nav: "",
+            path,
+        };
+        Ok(Session { actor, ctx })
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// A form post: the CSRF token must match the session's and the Origin, when sent, must be
+/// this server. The rest of the fields deserialize into `T`.
+pub async fn form<T: serde::de::DeserializeOwned>(s: &Session, headers: &HeaderMap, body: &str) -> Result<T, Response> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    let token = pairs.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str());
+    let origin_ok = match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(origin) => {
+            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+            origin.split_once("://").map(|(_, h)| h) == Some(host)
+        }
+    };
+    if token != Some(s.ctx.csrf.as_str()) || !origin_ok {
+        return Err(error_page(&s.ctx, &Error::forbidden("csrf")));
+    }
+    let rest: Vec<(String, String)> = pairs.into_iter().filter(|(k, _)| k != "csrf").collect();
+    let encoded = serde_urlencoded::to_string(&rest).unwrap_or_default();
+    serde_urlencoded::from_str(&encoded).map_err(|e| error_page(&s.ctx, &Error::bad_input("form", e.to_string())))
+}
+
+/// A domain error in the page's language. The English text of a service is shown only on
+/// English pages; Japanese pages get a translation by kind and field.
+pub fn message(lang: Lang, e: &Error) -> String {
+    if e.kind == ErrorKind::Internal {
+        return tr(lang, "error.internal");
+    }
+    if lang == Lang::En {
+        return e.message.clone();
+    }
+    if e.message == "csrf" {
+        return tr(lang, "error.csrf");
+    }
+    if let Some(field) = &e.field {
+        let key = format!(
+            "error.field.{}",
+            field
+                .split('.')
+                .next()
+                .unwrap_or(field)
+                .split('[')
+                .next()
+                .unwrap_or(field)
+        );
+        let text = tr(lang, &key);
+        if !text.starts_with('⚠') {
+            return text;
+        }
+    }
+    tr(lang, &format!("error.kind.{}", e.kind.code()))
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    ctx: &'a Ctx,
+    status: u16,
+    message: String,
+}
+
+pub fn error_page(ctx: &Ctx, e: &Error) -> Response {
+    if e.kind == ErrorKind::Internal {
+        tracing::error!(error = %e.message, "internal error");
+    }
+    let status = crate::http::error::status(e.kind);
+    let page = ErrorPage {
+        ctx,
+        status: status.as_u16(),
+        message: message(ctx.lang, e),
+    };
+    (status, render(&page)).into_response()
+}
+
+pub fn render(t: &impl Template) -> Html<String> {
+    Html(t.render().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "template");
+        "internal error".into()
+    }))
+}
+
+/// Turns a service result into a page or the error page.
+pub fn page<T>(ctx: &Ctx, r: crate::domain::Result<T>) -> Result<T, Response> {
+    r.map_err(|e| error_page(ctx, &e))
+}
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/lang/{code}", get(switch_lang))
+        .route(
+            "/static/console.css",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+                    include_str!("../../../static/console.css"),
+                )
+            }),
+        )
+        .route(
+            "/static/htmx.min.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    include_str!("../../../vendor/htmx/htmx.min.js"),
+                )
+            }),
+        )
+        .merge(cards::router())
+        .merge(users::router())
+        .merge(departures::router())
+        .merge(handover::router())
+        .merge(transfers::router())
+        .merge(settings::router())
+}
+
+async fn home(s: Result<Session, Response>) -> Response {
+    match s {
+        Ok(s) if s.ctx.admin => Redirect::to("/departures").into_response(),
+        Ok(_) => Redirect::to("/cards").into_response(),
+        Err(r) => r,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    ctx: Ctx,
+    next: String,
+    email: String,
+    organization: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+fn anonymous(headers: &HeaderMap, nav: &'static str) -> Ctx {
+    Ctx {
+        lang: Lang::detect(headers),
+        user_name: String::new(),
+        user_id: String::new(),
+        admin: false,
+        csrf: String::new(),
+        nav,
+        path: "/login".into(),
+    }
+}
+
+/// Only local paths: never redirect off the site after sign-in.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") => n.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+async fn login_form(headers: HeaderMap, Query(q): Query<NextQuery>) -> Html<String> {
+    let ctx = anonymous(&headers, "login");
+    render(&LoginPage {
+        ctx,
+        next: safe_next(q.next.as_deref()),
+        email: String::new(),
+        organization: String::new(),
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+    #[serde(default)]
+    organization: String,
+    next: Option<String>,
+}
+
+async fn login(State(app): State<App>, headers: HeaderMap, axum::Form(f): axum::Form<LoginForm>) -> Response {
+    let ctx = anonymous(&headers, "login");
+    let org = Some(f.organization.trim()).filter(|o| !o.is_empty());
+    match auth::sign_in(&app, org, &f.email, &f.password).await {
+        Ok((secret, _)) => {
+            let secure = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) == Some("https");
+            let cookie = format!(
+                "{}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+                auth::SESSION_COOKIE,
+                14 * 24 * 3600,
+                if secure { "; Secure" } else { "" }
+            );
+            (
+                [(header::SET_COOKIE, cookie)],
+                Redirect::to(&safe_next(f.next.as_deref())),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            let error = if e.kind == ErrorKind::Unauthenticated {
+                tr(ctx.lang, "login.wrong")
+            } else {
+                message(ctx.lang, &e)
+            };
+            let page = LoginPage {
+                next: safe_next(f.next.as_deref()),
+                email: f.email,
+                organization: f.organization,
+                error: Some(error),
+                ctx,
+            };
+            (StatusCode::UNAUTHORIZED, render(&page)).into_response()
+        }
+    }
+}
+
+async fn logout(State(app): State<App>, s: Session, headers: HeaderMap, body: String) -> Response {
+    if let Err(r) = form::<std::collections::HashMap<String, String>>(&s, &headers, &body).await {
+        return r;
+    }
+    if let Some(secret) = crate::http::extract::cookie(&headers, auth::SESSION_COOKIE) {
+        let _ = auth::sign_out(&app, secret).await;
+    }
+    let cookie = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+        auth::SESSION_COOKIE
+    );
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
+}
+
+async fn switch_lang(axum::extract::Path(code): axum::extract::Path<String>, Query(q): Query<NextQuery>) -> Response {
+    let code = if code == "en" { "en" } else { "ja" };
+    let cookie = format!("{LANG_COOKIE}={code}; Path=/; SameSite=Lax; Max-Age=31536000");
+    (
+        [(header::SET_COOKIE, cookie)],
+        Redirect::to(&safe_next(q.next.as_deref())),
+    )
+        .into_response()
+}
