@@ -353,3 +353,19 @@ pub async fn export(app: &App, actor: &Actor, id: &str) -> Result<UserExport> {
         templates: vec![],
     })
 }
+
+/// What each user owns (admins), for the users page.
+pub async fn owned_counts(
+    app: &App,
+    actor: &Actor,
+) -> Result<std::collections::HashMap<String, crate::domain::departure::Owned>> {
+    actor.require_admin()?;
+    users::owned_by_all(app.store.conn(), &actor.org_id).await
+}
+
+/// What one user owns (admins).
+pub async fn owned(app: &App, actor: &Actor, id: &str) -> Result<crate::domain::departure::Owned> {
+    actor.require_admin()?;
+    target(app.store.conn(), actor, id).await?;
+    users::owned(app.store.conn(), &actor.org_id, id).await
+}

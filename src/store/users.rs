@@ -210,3 +210,33 @@ pub async fn purge(c: &impl Conn, org_id: &str, id: &str) -> Result<bool> {
     .await?;
     Ok(n == 1)
 }
+
+/// What each user of the organisation owns, in three grouped queries.
+pub async fn owned_by_all(
+    c: &impl Conn,
+    org_id: &str,
+) -> Result<std::collections::HashMap<String, crate::domain::departure::Owned>> {
+    use crate::domain::departure::Owned;
+    let mut out: std::collections::HashMap<String, Owned> = std::collections::HashMap::new();
+    let queries = [
+        "SELECT owner_id, COUNT(*) FROM cards WHERE org_id = ? GROUP BY owner_id",
+        "SELECT c.owner_id, COUNT(*) FROM contacts k JOIN cards c ON c.id = k.card_id WHERE c.org_id = ? GROUP BY c.owner_id",
+        "SELECT creator_id, COUNT(*) FROM tags WHERE org_id = ? AND creator_id IS NOT NULL GROUP BY creator_id",
+    ];
+    for (i, q) in queries.iter().enumerate() {
+        for row in c.query_all_raw(super::sql(c, q, vec![org_id.into()])).await? {
+            let (id, n): (String, i64) = (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
+            let e = out.entry(id).or_insert(Owned {
+                cards: 0,
+                contacts: 0,
+                tags: 0,
+            });
+            match i {
+                0 => e.cards = n,
+                1 => e.contacts = n,
+                _ => e.tags = n,
+            }
+        }
+    }
+    Ok(out)
+}
