@@ -297,8 +297,10 @@ async fn run(command: Command) -> Result<(), Error> {
             };
             let listener = listen(&addr).await?;
             // Catch up first: what fell due while the server was down runs now, once.
-            let caught_up = scheduler::tick(&app).await?;
-            tracing::info!(?caught_up, "scheduler caught up");
+            match scheduler::tick(&app).await {
+                Ok(caught_up) => tracing::info!(?caught_up, "scheduler caught up"),
+                Err(e) => tracing::error!(error = %e, "scheduler catch-up failed; it retries at every tick"),
+            }
             tokio::spawn(scheduler::run(
                 app.clone(),
                 std::time::Duration::from_secs(scheduler_interval.max(1)),

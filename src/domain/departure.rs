@@ -169,10 +169,11 @@ pub struct Owned {
 }
 
 /// The checklist. An approved plan covers every owned card (what no item names goes to the
-/// default successor) and hands the user's tags over with the last batch.
+/// default successor) and hands the user's tags over with the last batch. Once it has run,
+/// whatever the user owns again (a new card, an undone batch) is open.
 pub fn readiness(plan: PlanStatus, owned: &Owned) -> Readiness {
     let covered = matches!(plan, PlanStatus::Approved | PlanStatus::Executed);
-    let open = |n: i64| if covered { 0 } else { n };
+    let open = |n: i64| if plan == PlanStatus::Approved { 0 } else { n };
     let item = |key: &str, count: Option<i64>, ja: &str, en: &str| ReadinessItem {
         key: key.into(),
         available: count.is_some(),
@@ -281,6 +282,8 @@ mod tests {
                 .any(|i| i.key == "news" && !i.available && i.count.is_none())
         );
         assert!(readiness(PlanStatus::Approved, &owned).ready);
+        assert!(!readiness(PlanStatus::Executed, &owned).ready, "owned again after the plan ran");
+        assert!(readiness(PlanStatus::Executed, &Owned { cards: 0, contacts: 0, tags: 0 }).ready);
         assert!(
             readiness(
                 PlanStatus::None,

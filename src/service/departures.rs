@@ -509,11 +509,7 @@ pub(crate) async fn execute_in(
             });
         }
     }
-    let mut after = d.clone();
-    after.plan_status = PlanStatus::Executed;
-    after.plan_executed_at = Some(now);
-    after.updated_at = now;
-    st::save(tx, &actor.org_id, &after).await?;
+    st::set_plan_executed(tx, &actor.org_id, &d.id, now).await?;
     let summary = serde_json::json!({"transfers": done, "user": owner.map(|u| u.display_name)});
     audit(
         tx,
@@ -568,34 +564,45 @@ pub(crate) async fn readiness_of(c: &impl store::Conn, org_id: &str, d: &Departu
 /// departure's own `scheduled → done` update is conditional, and a second server finds
 /// nothing to do. Runs an approved plan first if the organisation asks for it.
 pub(crate) async fn run_due(app: &App, org_id: &str, d: &Departure) -> Result<bool> {
+    let run_plan = {
+        let org = org(app.store.conn(), org_id).await?;
+        org.execute_plan_before_suspension && d.plan_status == PlanStatus::Approved
+    };
+    match suspend_due(app, org_id, d, run_plan).await {
+        Err(e) if run_plan => {
+            // The plan could not run (a successor left since, say). The account still stops on
+            // time; the plan stays approved for an admin to run, and the failure is recorded.
+            tracing::warn!(departure = %d.id, error = %e, "handover plan failed before suspension");
+            let done = suspend_due(app, org_id, d, false).await?;
+            if done {
+                let tx = app.store.write().await?;
+                let who = Who { org_id, actor_id: None, at: app.now() };
+                let after = serde_json::json!({"error": e.message});
+                audit(&tx, who, "departure.plan_execute_failed", ("departure", &d.id), None, Some(after)).await?;
+                store::commit(tx).await?;
+            }
+            Ok(done)
+        }
+        other => other,
+    }
+}
+
+async fn suspend_due(app: &App, org_id: &str, d: &Departure, run_plan: bool) -> Result<bool> {
     let now = app.now();
     let tx = app.store.write().await?;
     if !st::finish(&tx, org_id, &d.id, now).await? {
         return Ok(false);
     }
     let org = org(&tx, org_id).await?;
-    let system = Actor::system(org_id);
-    if org.execute_plan_before_suspension && d.plan_status == PlanStatus::Approved {
-        execute_in(&tx, &system, d, now, false).await?;
+    if run_plan {
+        execute_in(&tx, &Actor::system(org_id), d, now, false).await?;
     }
-    let who = Who {
-        org_id,
-        actor_id: None,
-        at: now,
-    };
+    let who = Who { org_id, actor_id: None, at: now };
     if let Some(u) = users::by_id(&tx, org_id, &d.user_id).await? {
         super::lifecycle::suspend_in(&tx, who, &org, &u.user).await?;
     }
     let after = st::get(&tx, org_id, &d.id).await?;
-    audit(
-        &tx,
-        who,
-        "departure.suspend",
-        ("departure", &d.id),
-        snap(d),
-        after.as_ref().and_then(snap),
-    )
-    .await?;
+    audit(&tx, who, "departure.suspend", ("departure", &d.id), snap(d), after.as_ref().and_then(snap)).await?;
     store::commit(tx).await?;
     Ok(true)
 }

@@ -15,16 +15,22 @@ pub struct Tick {
     pub purged: usize,
 }
 
+/// One round. A departure that fails is logged and does not hold up the others; it is
+/// retried at the next tick.
 pub async fn tick(app: &App) -> Result<Tick> {
     let mut t = Tick::default();
     for (org_id, d) in store::departures::due(app.store.conn(), app.now()).await? {
-        if departures::run_due(app, &org_id, &d).await? {
-            t.suspended += 1;
+        match departures::run_due(app, &org_id, &d).await {
+            Ok(true) => t.suspended += 1,
+            Ok(false) => {}
+            Err(e) => tracing::error!(departure = %d.id, error = %e, "suspension failed; retrying at the next tick"),
         }
     }
     for (org_id, d) in store::departures::scheduled(app.store.conn()).await? {
-        if departures::flag_if_needed(app, &org_id, &d).await? {
-            t.flagged += 1;
+        match departures::flag_if_needed(app, &org_id, &d).await {
+            Ok(true) => t.flagged += 1,
+            Ok(false) => {}
+            Err(e) => tracing::error!(departure = %d.id, error = %e, "attention check failed"),
         }
     }
     t.purged = lifecycle::purge_due(app).await?;

@@ -296,3 +296,20 @@ pub async fn set_item_transfer(c: &impl Conn, departure_id: &str, position: i64,
     .await?;
     Ok(())
 }
+
+/// Records that the plan ran, touching only the plan's columns.
+pub async fn set_plan_executed(c: &impl Conn, org_id: &str, id: &str, now: DateTime<Utc>) -> Result<()> {
+    exec(
+        c,
+        "UPDATE departures SET plan_status = 'executed', plan_executed_at = ?, updated_at = ? WHERE org_id = ? AND id = ?",
+        vec![to_micros(now).into(), to_micros(now).into(), org_id.into(), id.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Lowers the attention flag (the departure became ready, or its dates moved).
+pub async fn clear_attention(c: &impl Conn, org_id: &str, id: &str) -> Result<()> {
+    exec(c, "UPDATE departures SET attention_days = NULL WHERE org_id = ? AND id = ?", vec![org_id.into(), id.into()]).await?;
+    Ok(())
+}

@@ -5,7 +5,9 @@ mod harness;
 
 mod cards;
 mod cli;
+mod console;
 mod crash;
+mod departures;
 mod isolation;
 mod lifecycle;
 mod transfers;
