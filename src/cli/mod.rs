@@ -274,7 +274,14 @@ async fn listen(addr: &str) -> Result<tokio::net::TcpListener, Error> {
         .map_err(|e| Error::bad_input("listen", format!("cannot listen on {addr}: {e}")))
 }
 
-async fn serve(app: App, listener: tokio::net::TcpListener) -> Result<(), Error> {
+/// Serves with the scheduler: a catch-up tick first (what fell due while the server was down
+/// runs now, once), then one every `every_secs`.
+async fn serve(app: App, listener: tokio::net::TcpListener, every_secs: u64) -> Result<(), Error> {
+    match scheduler::tick(&app).await {
+        Ok(caught_up) => tracing::info!(?caught_up, "scheduler caught up"),
+        Err(e) => tracing::error!(error = %e, "scheduler catch-up failed; it retries at every tick"),
+    }
+    tokio::spawn(scheduler::run(app.clone(), std::time::Duration::from_secs(every_secs.max(1))));
     crate::http::serve(app, listener)
         .await
         .map_err(|e| Error::internal(format!("server: {e}")))
@@ -296,22 +303,13 @@ async fn run(command: Command) -> Result<(), Error> {
                 open_with_clock(&db.database, Arc::new(crate::domain::OffsetClock(offset))).await?
             };
             let listener = listen(&addr).await?;
-            // Catch up first: what fell due while the server was down runs now, once.
-            match scheduler::tick(&app).await {
-                Ok(caught_up) => tracing::info!(?caught_up, "scheduler caught up"),
-                Err(e) => tracing::error!(error = %e, "scheduler catch-up failed; it retries at every tick"),
-            }
-            tokio::spawn(scheduler::run(
-                app.clone(),
-                std::time::Duration::from_secs(scheduler_interval.max(1)),
-            ));
             let url = format!(
                 "http://{}",
                 listener.local_addr().map_err(|e| Error::internal(e.to_string()))?
             );
             tracing::info!(%url, "meishi is listening");
             eprintln!("meishi: listening on {url}  (API reference: {url}/api/docs)");
-            serve(app, listener).await
+            serve(app, listener, scheduler_interval).await
         }
         Command::Tick { db } => {
             let app = open(&db.database).await?;
@@ -422,7 +420,7 @@ async fn run(command: Command) -> Result<(), Error> {
             };
             print_demo(&d, &database, &url, &token);
             match listener {
-                Some(l) => serve(app, l).await,
+                Some(l) => serve(app, l, 30).await,
                 None => Ok(()),
             }
         }

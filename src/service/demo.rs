@@ -154,12 +154,20 @@ pub async fn load(app: &App, n_cards: usize) -> Result<Demo> {
     )
     .await?;
     store::commit(tx).await?;
-    Ok(Demo {
-        org,
-        users: all,
-        cards: generated.len(),
-        loaded: true,
-    })
+    // 山田 is leaving: his departure is on the desk, three weeks ahead, plan not yet reported.
+    let admin = super::Actor { org_id: org.id.clone(), user_id: all[0].id.clone(), role: Role::Admin };
+    let tz = crate::domain::time_zone("time_zone", &org.time_zone)?;
+    let last = (now.with_timezone(&tz).date_naive() + Duration::days(21)).to_string();
+    let departure = super::departures::NewDeparture {
+        user_id: all[data::LEAVING_USER].id.clone(),
+        kind: None,
+        retirement_date: last.clone(),
+        last_working_day: last,
+        successor_id: all[1].id.clone(),
+        suspend_at: None,
+    };
+    super::departures::create(app, &admin, departure).await?;
+    Ok(Demo { org, users: all, cards: generated.len(), loaded: true })
 }
 
 /// The leaving member of the demo staff.

@@ -193,6 +193,11 @@ async fn demo_data_loads_and_is_served() {
     }
     assert!(contacts > 0);
 
+    let (_, departures) = t.get(&token, "/api/v1/departures").await;
+    let departures = departures["items"].as_array().unwrap();
+    assert_eq!(departures.len(), 1, "山田's departure is on the desk");
+    assert_eq!(departures[0]["plan_status"], "none");
+
     // Running it again keeps the data and prints the logins again.
     let out = meishi(&["demo", "--database", &t.db_url, "--no-serve"], "");
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -150,13 +150,14 @@ async fn the_offboarding_flow_through_the_forms() {
     let t = spawn().await;
     let users = demo(&t).await;
     let id = |email: &str| users.iter().find(|u| u.email == email).unwrap().id.clone();
-    let (yamada, sato) = (id("yamada.kenji@example.co.jp"), id("sato.misaki@example.co.jp"));
+    // 山田's departure comes with the demo; 伊藤 is the one registered here.
+    let (ito, sato) = (id("ito.shota@example.co.jp"), id("sato.misaki@example.co.jp"));
     let admin = Browser::new(&t, "ja");
     admin.sign_in("admin@example.co.jp", "meishi-demo").await;
     let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Tokyo).date_naive();
     let last = (today + chrono::Duration::days(10)).to_string();
     let res = admin
-        .post("/departures", &[("user_id", &yamada), ("kind", "retirement"), ("retirement_date", &last), ("last_working_day", &last), ("successor_id", &sato), ("suspend_at", "")])
+        .post("/departures", &[("user_id", &ito), ("kind", "retirement"), ("retirement_date", &last), ("last_working_day", &last), ("successor_id", &sato), ("suspend_at", "")])
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let detail = res.headers()[LOCATION].to_str().unwrap().to_string();
@@ -165,7 +166,7 @@ async fn the_offboarding_flow_through_the_forms() {
     assert!(html.contains("未報告"));
 
     let leaving = Browser::new(&t, "ja");
-    leaving.sign_in("yamada.kenji@example.co.jp", "meishi-demo").await;
+    leaving.sign_in("ito.shota@example.co.jp", "meishi-demo").await;
     let (_, mine) = leaving.get("/me/handover").await;
     let departure_id = detail.trim_start_matches("/departures/");
     assert!(mine.contains(departure_id));
@@ -182,5 +183,5 @@ async fn the_offboarding_flow_through_the_forms() {
     let done = res.text().await.unwrap();
     assert!(done.contains("所有者変更を実行しました"));
     assert!(done.contains("準備完了"), "ready after execution");
-    assert!(done.contains("旧所有者: 山田 賢治"), "the batches are listed with their tag");
+    assert!(done.contains("旧所有者: 伊藤 翔太"), "the batches are listed with their tag");
 }
