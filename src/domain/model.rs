@@ -60,6 +60,10 @@ pub struct Card {
     /// The day the card was exchanged (名刺交換日).
     pub exchanged_on: Option<NaiveDate>,
     pub tag_ids: Vec<String>,
+    /// What an imported file held beyond the card's fields (vCard lines, unknown CSV
+    /// columns); exports write it back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

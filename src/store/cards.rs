@@ -33,6 +33,7 @@ fn card_view(m: card::Model, tag_ids: Vec<String>) -> Card {
         address: m.address,
         url: m.url,
         tag_ids,
+        extra: m.extra.as_deref().and_then(|e| serde_json::from_str(e).ok()),
         created_at: from_micros(m.created_at),
         updated_at: from_micros(m.updated_at),
     }
@@ -67,6 +68,8 @@ fn card_row(org_id: &str, c: NewCard, now: i64) -> card::ActiveModel {
         last_transfer_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        // Only imports set it (store::imports); a PATCH leaves it alone.
+        extra: sea_orm::NotSet,
     }
 }
 

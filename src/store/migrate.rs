@@ -9,9 +9,10 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 // History keeps plain ids without foreign keys on purpose, so that it outlives what it names:
 // transfer_items.card_id (a card deleted after its transfer; undo reports it skipped), and
 // the user ids of contacts' authors, transfers and departures (a user purged from the trash).
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE organizations (
     id TEXT PRIMARY KEY,
     slug TEXT NOT NULL UNIQUE,
@@ -188,7 +189,10 @@ CREATE TABLE transfer_tags (
     PRIMARY KEY (transfer_id, tag_id)
 );
 "#,
-)];
+    ),
+    // What an imported card holds beyond its columns (JSON), so that an export gives it back.
+    (2, "ALTER TABLE cards ADD COLUMN extra TEXT"),
+];
 
 /// Applies the migrations not yet applied, each in its own transaction.
 pub async fn run(db: &DatabaseConnection) -> Result<usize, DbErr> {
