@@ -1,6 +1,8 @@
 //! The `meishi` command line: a thin adapter over the same services as the HTTP API.
 
 mod bench;
+mod bench_import;
+mod import;
 mod transfer;
 mod user;
 
@@ -108,10 +110,24 @@ enum Command {
         #[command(subcommand)]
         command: DepartureCommand,
     },
+    /// Import cards from a vCard or CSV file (all or nothing unless --valid-rows)
+    Import {
+        #[command(flatten)]
+        db: Db,
+        #[command(flatten)]
+        args: import::ImportArgs,
+    },
+    /// Export cards as vCard or CSV to standard output
+    Export {
+        #[command(flatten)]
+        db: Db,
+        #[command(flatten)]
+        args: import::ExportArgs,
+    },
     /// Measure meishi against hand-written SQL on the same data
     Bench {
         #[command(subcommand)]
-        command: bench::BenchCommand,
+        command: bench_import::AnyBench,
     },
     /// Run the server on a demo organisation (サンプル商事株式会社) and print the logins
     Demo {
@@ -379,7 +395,12 @@ async fn run(command: Command) -> Result<(), Error> {
             };
             transfer::run(&app, a).await
         }
-        Command::Bench { command } => bench::run(command).await,
+        Command::Bench { command } => match command {
+            bench_import::AnyBench::Other(c) => bench::run(c).await,
+            bench_import::AnyBench::Import(b) => bench_import::run(b).await,
+        },
+        Command::Import { db, args } => import::import(&open(&db.database).await?, args).await,
+        Command::Export { db, args } => import::export(&open(&db.database).await?, args).await,
         Command::User { command } => {
             let (u, action) = match command {
                 UserCommand::Suspend(u) => (u, user::Action::Suspend),

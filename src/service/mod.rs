@@ -6,6 +6,8 @@ pub mod auth;
 pub mod cards;
 pub mod demo;
 pub mod departures;
+pub mod exports;
+pub mod imports;
 pub mod lifecycle;
 pub mod orgs;
 pub mod scheduler;

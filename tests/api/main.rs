@@ -7,6 +7,7 @@ mod cards;
 mod cli;
 mod console;
 mod crash;
+mod imports;
 mod departures;
 mod isolation;
 mod lifecycle;

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod cards;
 pub mod departures;
+pub mod imports;
 pub mod lifecycle;
 pub mod session;
 pub mod transfers;
@@ -39,4 +40,6 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(transfers::get))
         .routes(routes!(transfers::undo))
         .routes(routes!(audit::list))
+        .routes(routes!(imports::import))
+        .routes(routes!(imports::export))
 }

@@ -1,0 +1,173 @@
+//! `POST /api/v1/imports` (the file as the body, or as the first file of a multipart form) and
+//! `GET /api/v1/exports` (streamed). Both stream: the upload is read as it arrives, the
+//! download is written as it is read from the database.
+
+use crate::domain::cards_io::{Format, ImportMode, TextEncoding};
+use crate::domain::csv_cards::HeaderLang;
+use crate::domain::vcard::VcardVersion;
+use crate::domain::{Error, Result};
+use crate::http::error::ErrorBody;
+use crate::http::extract::{Auth, Params};
+use crate::service::App;
+use crate::service::exports::{self, ExportOptions};
+use crate::service::imports::{self, ImportOptions, ImportReport};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use serde::Deserialize;
+use std::pin::Pin;
+use tokio_util::io::{StreamReader, SyncIoBridge};
+use utoipa::IntoParams;
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ImportParams {
+    /// Owner of rows that name none (default: you; admins may name anyone).
+    pub owner_id: Option<String>,
+    /// `all_or_nothing` (default) or `valid_rows`.
+    pub mode: Option<ImportMode>,
+    /// `vcard` or `csv`; told by the content type, else by the content.
+    pub format: Option<Format>,
+    /// `utf-8`, `shift_jis` or `auto` (default; also taken from the content type's charset).
+    pub encoding: Option<String>,
+}
+
+type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<axum::body::Bytes>> + Send>>;
+
+fn format_of(content_type: &str) -> Option<Format> {
+    let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match ct.as_str() {
+        "text/vcard" | "text/x-vcard" | "text/directory" => Some(Format::Vcard),
+        "text/csv" | "application/csv" | "text/comma-separated-values" => Some(Format::Csv),
+        _ => None,
+    }
+}
+
+fn charset_of(content_type: &str) -> Option<String> {
+    content_type
+        .split(';')
+        .skip(1)
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("charset"))
+        .map(|(_, v)| v.trim().trim_matches('"').to_string())
+}
+
+/// Import cards from a vCard or CSV file.
+///
+/// The body is the file (`Content-Type: text/vcard` or `text/csv`, a `charset=` is honoured),
+/// or a `multipart/form-data` form whose first file is. All or nothing by default: one bad row
+/// and nothing is imported, every error listed in the error's `details` (up to 100, with the
+/// total) as `{"line","field","message"}`; with `mode=valid_rows` the good rows are imported and
+/// the bad ones listed in the answer. Tags in a `タグ`/`tags` column (`;`-separated) or vCard
+/// `CATEGORIES` become the owner's personal tags (created when missing); an owner column
+/// (`名刺所有者ユーザID`/`owner`, an email) or vCard `X-MEISHI-OWNER` assigns owners per row.
+#[utoipa::path(post, path = "/api/v1/imports", tag = "import and export", params(ImportParams),
+    request_body(content = String, content_type = "text/csv", description = "the file: CSV or vCard (text/vcard), or multipart/form-data"),
+    responses((status = 200, body = ImportReport), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn import(
+    State(app): State<App>,
+    Auth(a): Auth,
+    Params(q): Params<ImportParams>,
+    req: Request,
+) -> Result<Json<ImportReport>> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = req.into_body().into_data_stream().map_err(std::io::Error::other);
+    let (stream, part_type): (ByteStream, String) =
+        if content_type.to_ascii_lowercase().starts_with("multipart/form-data") {
+            let boundary = multer::parse_boundary(&content_type)
+                .map_err(|e| Error::bad_input("content-type", format!("bad multipart form: {e}")))?;
+            let mut form = multer::Multipart::new(body, boundary);
+            let field = loop {
+                match form.next_field().await {
+                    Ok(Some(f)) if f.file_name().is_some() || f.name() == Some("file") => break f,
+                    Ok(Some(_)) => continue,
+                    Ok(None) => return Err(Error::bad_input("file", "the form has no file")),
+                    Err(e) => return Err(Error::bad_input("body", format!("bad multipart form: {e}"))),
+                }
+            };
+            let part_type = field.content_type().map(|m| m.to_string()).unwrap_or_default();
+            (Box::pin(field.map_err(std::io::Error::other)), part_type)
+        } else {
+            (Box::pin(body), content_type.clone())
+        };
+    let encoding = match q.encoding.or_else(|| charset_of(&part_type)) {
+        Some(e) => TextEncoding::parse("encoding", &e)?,
+        None => TextEncoding::Auto,
+    };
+    let opts = ImportOptions {
+        format: q.format.or_else(|| format_of(&part_type)),
+        encoding,
+        mode: q.mode.unwrap_or_default(),
+        owner_id: q.owner_id,
+    };
+    let reader = SyncIoBridge::new(StreamReader::new(stream));
+    Ok(Json(imports::import(&app, &a, Box::new(reader), opts, None).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ExportParams {
+    /// `vcard` (default) or `csv`.
+    pub format: Option<Format>,
+    /// Only this user's cards (members: only themselves, the default for them).
+    pub owner_id: Option<String>,
+    /// Only cards with this tag.
+    pub tag_id: Option<String>,
+    /// CSV only: `utf-8` (default) or `shift_jis`.
+    pub encoding: Option<String>,
+    /// vCard only: `4.0` (default) or `3.0`.
+    pub version: Option<VcardVersion>,
+    /// CSV only: `en` (meishi's header, default) or `ja` (会社名, 氏名, …).
+    pub header: Option<HeaderLang>,
+}
+
+/// Export cards as vCard or CSV, streamed as a download.
+#[utoipa::path(get, path = "/api/v1/exports", tag = "import and export", params(ExportParams),
+    responses((status = 200, description = "the file (text/vcard or text/csv), as an attachment", content_type = "text/csv"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn export(State(app): State<App>, Auth(a): Auth, Params(q): Params<ExportParams>) -> Result<Response> {
+    let encoding = match q.encoding.as_deref() {
+        None => TextEncoding::Utf8,
+        Some(e) => match TextEncoding::parse("encoding", e)? {
+            TextEncoding::Auto => TextEncoding::Utf8,
+            other => other,
+        },
+    };
+    let opts = ExportOptions {
+        format: q.format.unwrap_or(Format::Vcard),
+        owner_id: q.owner_id,
+        tag_id: q.tag_id,
+        encoding,
+        version: q.version.unwrap_or_default(),
+        header: q.header.unwrap_or_default(),
+    };
+    let ex = exports::export(&app, &a, opts).await?;
+    let stream = tokio_stream_of(ex.body).map(|r| r.map_err(|e| std::io::Error::other(e.message)));
+    let mut res = Body::from_stream(stream).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ex.content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", ex.filename)) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&ex.cards.to_string()) {
+        h.insert("x-meishi-cards", v);
+    }
+    Ok(res)
+}
+
+fn tokio_stream_of<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl Stream<Item = T> + Send + 'static {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}

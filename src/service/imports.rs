@@ -1,0 +1,518 @@
+//! Card import (vCard 2.1/3.0/4.0, CSV in UTF-8 or Shift_JIS), streamed.
+//!
+//! A blocking thread reads the file and checks each card with the card-creation rules
+//! (`CardFields::parse`, through `cards_io::check`), and hands batches to this task, which
+//! resolves owners and tags and inserts with multi-row statements, all in one transaction:
+//! nothing is half-imported. Memory stays flat whatever the file's size: at most a few
+//! batches are in flight. `all_or_nothing` stops inserting at the first bad row but reads on,
+//! to list every error (the first `MAX_LISTED_ERRORS`, and the total); `valid_rows` imports
+//! the good rows. A problem with the file itself (not a card file, truncated, wrong
+//! encoding) imports nothing in either mode. One audit event per import, with the counts.
+
+use super::{Actor, App, audit};
+use crate::domain::cards_io::{
+    self, CheckedCard, FileError, Format, ImportMode, LineError, MAX_LISTED_ERRORS, TextEncoding,
+};
+use crate::domain::csv_cards::CsvCards;
+use crate::domain::model::Tag;
+use crate::domain::vcard::{self, VcardFile};
+use crate::domain::{Error, Result, UserStatus};
+use crate::store::{self, cards as st_cards, imports as st, users};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::io::{BufReader, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use utoipa::ToSchema;
+
+/// Cards per batch between the reading thread and the inserting task.
+const BATCH: usize = 2000;
+/// How much of the file is looked at to tell its format and encoding.
+const SNIFF: usize = 64 * 1024;
+
+pub struct ImportOptions {
+    /// None: told by the content (a file that starts with BEGIN:VCARD is a vCard).
+    pub format: Option<Format>,
+    pub encoding: TextEncoding,
+    pub mode: ImportMode,
+    /// The owner of rows that name none; None only for the system actor.
+    pub owner_id: Option<String>,
+}
+
+/// Counters a caller can watch while an import runs (the command line's progress bar).
+#[derive(Default)]
+pub struct Progress {
+    pub bytes: AtomicU64,
+    pub rows: AtomicU64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImportReport {
+    pub format: Format,
+    /// The encoding used (detected when `auto`).
+    pub encoding: String,
+    pub mode: ImportMode,
+    /// Cards (vCard) or data rows (CSV) read.
+    pub rows: u64,
+    pub imported: u64,
+    pub skipped: u64,
+    pub tags_created: u64,
+    /// The first problems, by line (at most 100); `error_count` is the total.
+    pub errors: Vec<LineError>,
+    pub error_count: u64,
+    /// Unknown CSV columns (kept with each card as `extra`).
+    pub warnings: Vec<LineError>,
+}
+
+enum Msg {
+    Batch {
+        cards: Vec<CheckedCard>,
+        errors: Vec<LineError>,
+        rows: u64,
+        /// The column or property that names owners, for owner errors.
+        owner_field: String,
+    },
+    Done {
+        format: Format,
+        encoding: TextEncoding,
+        warnings: Vec<LineError>,
+    },
+    Fatal(FileError),
+}
+
+/// Counts bytes (for progress) and `"` (an odd count means a quoted CSV field never closed:
+/// a truncated file).
+struct Counting<R> {
+    inner: R,
+    progress: Arc<Progress>,
+    quotes: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        self.quotes += buf[..n].iter().filter(|b| **b == b'"').count() as u64;
+        Ok(n)
+    }
+}
+
+fn sniff(
+    prefix: &[u8],
+    complete: bool,
+    opts_format: Option<Format>,
+    enc: TextEncoding,
+) -> Result<(Format, TextEncoding), FileError> {
+    if prefix.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(FileError::new(0, "", "the file is empty"));
+    }
+    if prefix.contains(&0) {
+        return Err(FileError::new(
+            0,
+            "",
+            "not a vCard or CSV file (binary data; UTF-16 is not supported either)",
+        ));
+    }
+    let body = prefix.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(prefix);
+    let format = opts_format.unwrap_or_else(|| {
+        let t = body.trim_ascii_start();
+        if t.len() >= 11 && t[..11].eq_ignore_ascii_case(b"BEGIN:VCARD") {
+            Format::Vcard
+        } else {
+            Format::Csv
+        }
+    });
+    let encoding = match enc {
+        TextEncoding::Auto if prefix.starts_with(b"\xEF\xBB\xBF") => TextEncoding::Utf8,
+        TextEncoding::Auto if cards_io::looks_utf8(prefix, complete) => TextEncoding::Utf8,
+        // vCard decides per property (CHARSET=, or UTF-8 unless not valid).
+        TextEncoding::Auto if format == Format::Vcard => TextEncoding::Auto,
+        TextEncoding::Auto => TextEncoding::ShiftJis,
+        TextEncoding::ShiftJis if prefix.starts_with(b"\xEF\xBB\xBF") => {
+            return Err(FileError::new(
+                1,
+                "encoding",
+                "the file starts with a UTF-8 byte-order mark but encoding=shift_jis was given",
+            ));
+        }
+        e => e,
+    };
+    Ok((format, encoding))
+}
+
+/// The reading thread: parse, check, batch.
+fn read_file(
+    input: Box<dyn Read + Send>,
+    format: Option<Format>,
+    enc: TextEncoding,
+    progress: Arc<Progress>,
+    tx: tokio::sync::mpsc::Sender<Msg>,
+) {
+    let fatal = |tx: &tokio::sync::mpsc::Sender<Msg>, e: FileError| {
+        let _ = tx.blocking_send(Msg::Fatal(e));
+    };
+    let mut counting = Counting {
+        inner: input,
+        progress,
+        quotes: 0,
+    };
+    let mut prefix = Vec::with_capacity(SNIFF);
+    let complete = loop {
+        let mut buf = [0u8; 8192];
+        match counting.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => prefix.extend_from_slice(&buf[..n]),
+            Err(e) => return fatal(&tx, FileError::new(0, "", format!("cannot read the upload: {e}"))),
+        }
+        if prefix.len() >= SNIFF {
+            break false;
+        }
+    };
+    let (format, enc) = match sniff(&prefix, complete, format, enc) {
+        Ok(x) => x,
+        Err(e) => return fatal(&tx, e),
+    };
+    let input = std::io::Cursor::new(prefix).chain(counting);
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut errors = Vec::new();
+    let mut rows = 0u64;
+    let flush = |batch: &mut Vec<CheckedCard>, errors: &mut Vec<LineError>, rows: &mut u64, owner: &str| -> bool {
+        let msg = Msg::Batch {
+            cards: std::mem::replace(batch, Vec::with_capacity(BATCH)),
+            errors: std::mem::take(errors),
+            rows: std::mem::take(rows),
+            owner_field: owner.to_string(),
+        };
+        tx.blocking_send(msg).is_ok()
+    };
+    match format {
+        Format::Csv => {
+            let mut csv = match CsvCards::new(input, enc) {
+                Ok(c) => c,
+                Err(e) => return fatal(&tx, e),
+            };
+            let owner = csv.column_name("owner");
+            while let Some(next) = csv.next_card() {
+                rows += 1;
+                match next {
+                    Err(e) => return fatal(&tx, e),
+                    Ok(Err(e)) => errors.push(e),
+                    Ok(Ok(raw)) => match cards_io::check(raw, |f| csv.column_name(f)) {
+                        Ok(c) => batch.push(c),
+                        Err(e) => errors.push(e),
+                    },
+                }
+                if batch.len() + errors.len() >= BATCH && !flush(&mut batch, &mut errors, &mut rows, &owner) {
+                    return;
+                }
+            }
+            if csv.input().get_ref().1.quotes % 2 == 1 {
+                return fatal(
+                    &tx,
+                    FileError::new(0, "", "the file is truncated: a quoted field (\"…) is never closed"),
+                );
+            }
+            if !flush(&mut batch, &mut errors, &mut rows, &owner) {
+                return;
+            }
+            let warnings = std::mem::take(&mut csv.warnings);
+            let _ = tx.blocking_send(Msg::Done {
+                format,
+                encoding: enc,
+                warnings,
+            });
+        }
+        Format::Vcard => {
+            let owner = "X-MEISHI-OWNER".to_string();
+            let mut file = VcardFile::new(BufReader::with_capacity(256 * 1024, input));
+            while let Some(next) = file.next_card() {
+                rows += 1;
+                let lines = match next {
+                    Err(e) => return fatal(&tx, e),
+                    Ok(l) => l,
+                };
+                match vcard::parse_card(&lines, enc) {
+                    Err(e) => return fatal(&tx, e),
+                    Ok(Err(e)) => errors.push(e),
+                    Ok(Ok(vc)) => match cards_io::check(vc.card.clone(), str::to_string) {
+                        Ok(c) => batch.push(c),
+                        Err(e) => errors.push(vc.locate(e)),
+                    },
+                }
+                if batch.len() + errors.len() >= BATCH && !flush(&mut batch, &mut errors, &mut rows, &owner) {
+                    return;
+                }
+            }
+            if !flush(&mut batch, &mut errors, &mut rows, &owner) {
+                return;
+            }
+            let _ = tx.blocking_send(Msg::Done {
+                format,
+                encoding: if enc == TextEncoding::Auto {
+                    TextEncoding::Utf8
+                } else {
+                    enc
+                },
+                warnings: vec![],
+            });
+        }
+    }
+}
+
+/// Who may own imported cards, by email; cached per import.
+struct Owners {
+    by_email: HashMap<String, std::result::Result<String, String>>,
+}
+
+impl Owners {
+    async fn resolve(
+        &mut self,
+        c: &impl store::Conn,
+        actor: &Actor,
+        email: &str,
+    ) -> Result<std::result::Result<String, String>> {
+        if let Some(r) = self.by_email.get(email) {
+            return Ok(r.clone());
+        }
+        let r = match users::by_email(c, &actor.org_id, email).await? {
+            None => Err(format!("no user with the email {email} in this organisation")),
+            Some(u) if !actor.is_admin() && u.user.id != actor.user_id => {
+                Err("members import cards for themselves only".to_string())
+            }
+            Some(u) if u.user.status != UserStatus::Active || u.user.is_archive => Err(format!(
+                "{email} is not an active user: cards can only be registered for active users"
+            )),
+            Some(u) => Ok(u.user.id),
+        };
+        self.by_email.insert(email.to_string(), r.clone());
+        Ok(r)
+    }
+}
+
+/// The default owner: the caller, or for admins any active user of the organisation.
+pub async fn default_owner(c: &impl store::Conn, actor: &Actor, owner_id: Option<&str>) -> Result<Option<String>> {
+    let Some(owner_id) = owner_id.filter(|o| *o != actor.user_id) else {
+        return Ok(actor.user_id().map(str::to_string));
+    };
+    if !actor.is_admin() {
+        return Err(Error::forbidden("members import cards for themselves only").with_field("owner_id"));
+    }
+    let owner = users::by_id(c, &actor.org_id, owner_id).await?.ok_or_else(|| {
+        Error::unprocessable(format!("no user {owner_id} in this organisation")).with_field("owner_id")
+    })?;
+    if owner.user.status != UserStatus::Active || owner.user.is_archive {
+        return Err(Error::unprocessable("cards can only be registered for active users").with_field("owner_id"));
+    }
+    Ok(Some(owner.user.id))
+}
+
+struct Errors {
+    listed: Vec<LineError>,
+    total: u64,
+}
+
+impl Errors {
+    fn push(&mut self, e: LineError) {
+        self.total += 1;
+        if self.listed.len() < MAX_LISTED_ERRORS {
+            self.listed.push(e);
+        }
+    }
+}
+
+/// Imports a file. `input` is read on a blocking thread (an HTTP body through `SyncIoBridge`,
+/// or a file).
+pub async fn import(
+    app: &App,
+    actor: &Actor,
+    input: Box<dyn Read + Send>,
+    opts: ImportOptions,
+    progress: Option<Arc<Progress>>,
+) -> Result<ImportReport> {
+    let default_owner = default_owner(app.store.conn(), actor, opts.owner_id.as_deref()).await?;
+    let progress = progress.unwrap_or_default();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(4);
+    let reader = {
+        let progress = progress.clone();
+        let (format, enc) = (opts.format, opts.encoding);
+        tokio::task::spawn_blocking(move || read_file(input, format, enc, progress, tx))
+    };
+    let now = app.now();
+    let now_us = store::to_micros(now);
+    let mut owners = Owners {
+        by_email: HashMap::new(),
+    };
+    let mut tags: HashMap<(String, String), String> = HashMap::new();
+    let mut errors = Errors {
+        listed: vec![],
+        total: 0,
+    };
+    let (mut rows, mut imported, mut tags_created) = (0u64, 0u64, 0u64);
+    let mut txn: Option<store::Tx> = None;
+    let mut done: Option<(Format, TextEncoding, Vec<LineError>)> = None;
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Msg::Fatal(e) => {
+                if let Some(t) = txn {
+                    let _ = st::bulk_cache(&t, false).await; // then dropped: rolled back
+                }
+                let _ = reader.await;
+                return Err(e.into_error());
+            }
+            Msg::Done {
+                format,
+                encoding,
+                warnings,
+            } => done = Some((format, encoding, warnings)),
+            Msg::Batch {
+                cards,
+                errors: bad,
+                rows: n,
+                owner_field,
+            } => {
+                rows += n;
+                progress.rows.fetch_add(n, Ordering::Relaxed);
+                for e in bad {
+                    errors.push(e);
+                }
+                if txn.is_none() {
+                    let t = app.store.write().await?;
+                    st::bulk_cache(&t, true).await?;
+                    txn = Some(t);
+                }
+                let c = txn.as_ref().expect("transaction");
+                // Owners first: an unknown owner is a row error like any other.
+                let mut ready = Vec::with_capacity(cards.len());
+                for card in cards {
+                    let owner = if card.owner.is_empty() {
+                        match &default_owner {
+                            Some(o) => Ok(o.clone()),
+                            None => Err("no owner: fill the owner column or give a default owner".to_string()),
+                        }
+                    } else {
+                        owners.resolve(c, actor, &card.owner).await?
+                    };
+                    match owner {
+                        Ok(o) => ready.push((o, card)),
+                        Err(m) => errors.push(LineError::new(card.line, owner_field.clone(), m)),
+                    }
+                }
+                if opts.mode == ImportMode::AllOrNothing && errors.total > 0 {
+                    continue; // nothing will be kept: read on only to list the errors
+                }
+                // Tags by name: the owner's personal tags, created when missing.
+                let mut wanted: HashMap<String, HashSet<String>> = HashMap::new();
+                for (o, card) in &ready {
+                    for t in &card.tags {
+                        if !tags.contains_key(&(o.clone(), t.clone())) {
+                            wanted.entry(o.clone()).or_default().insert(t.clone());
+                        }
+                    }
+                }
+                for (owner, names) in wanted {
+                    let names: Vec<String> = names.into_iter().collect();
+                    let found = st::personal_tags(c, &actor.org_id, &owner, &names).await?;
+                    let mut new_tags = Vec::new();
+                    for name in names {
+                        let id = match found.get(&name) {
+                            Some(id) => id.clone(),
+                            None => {
+                                let t = Tag {
+                                    id: store::new_id(),
+                                    name: name.clone(),
+                                    creator_id: Some(owner.clone()),
+                                    shared: false,
+                                    created_at: now,
+                                };
+                                let id = t.id.clone();
+                                new_tags.push(t);
+                                id
+                            }
+                        };
+                        tags.insert((owner.clone(), name), id);
+                    }
+                    tags_created += new_tags.len() as u64;
+                    st_cards::insert_tags(c, &actor.org_id, &new_tags).await?;
+                }
+                let mut links = Vec::new();
+                let mut insert = Vec::with_capacity(ready.len());
+                for (owner, card) in ready {
+                    let id = store::new_id();
+                    for t in &card.tags {
+                        links.push((id.clone(), tags[&(owner.clone(), t.clone())].clone()));
+                    }
+                    insert.push(st::ImportRow {
+                        id,
+                        owner_id: owner,
+                        fields: card.fields,
+                        company_key: card.company_key,
+                        extra: card.extra,
+                    });
+                }
+                imported += insert.len() as u64;
+                st::insert_cards(c, &actor.org_id, insert, now_us).await?;
+                st::insert_links(c, &actor.org_id, links).await?;
+            }
+        }
+    }
+    reader
+        .await
+        .map_err(|e| Error::internal(format!("import reader: {e}")))?;
+    let Some((format, encoding, warnings)) = done else {
+        return Err(Error::internal("the import reader stopped early"));
+    };
+    errors.listed.sort_by_key(|e| e.line);
+    let mut report = ImportReport {
+        format,
+        encoding: encoding.as_str().to_string(),
+        mode: opts.mode,
+        rows,
+        imported,
+        skipped: rows.saturating_sub(imported),
+        tags_created,
+        errors: errors.listed,
+        error_count: errors.total,
+        warnings,
+    };
+    if opts.mode == ImportMode::AllOrNothing && report.error_count > 0 {
+        if let Some(t) = txn {
+            let _ = st::bulk_cache(&t, false).await;
+        }
+        let first = &report.errors[0];
+        let message = format!(
+            "nothing was imported: {} of {} rows have errors (the first: line {}, {}: {})",
+            report.error_count,
+            report.rows,
+            first.line,
+            if first.field.is_empty() { "row" } else { &first.field },
+            first.message
+        );
+        report.imported = 0;
+        report.skipped = report.rows;
+        report.tags_created = 0;
+        return Err(Error::bad_input("file", message).with_details(serde_json::to_value(&report).unwrap_or_default()));
+    }
+    let txn = match txn {
+        Some(t) => t,
+        None => app.store.write().await?,
+    };
+    st::bulk_cache(&txn, false).await?;
+    let summary = serde_json::json!({
+        "format": report.format, "encoding": report.encoding, "mode": report.mode,
+        "rows": report.rows, "imported": report.imported, "skipped": report.skipped,
+        "tags_created": report.tags_created, "error_count": report.error_count,
+        "owner_id": default_owner,
+    });
+    let import_id = store::new_id();
+    audit(
+        &txn,
+        actor.at(now),
+        "cards.import",
+        ("import", &import_id),
+        None,
+        Some(summary),
+    )
+    .await?;
+    store::commit(txn).await?;
+    Ok(report)
+}
