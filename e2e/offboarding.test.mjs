@@ -135,3 +135,26 @@ test('the console reads in English and fits a phone', async () => {
   assert.ok(width <= 390, `no horizontal scrolling on a phone (${width}px)`);
   await shot(page, '09-desk-en-phone');
 });
+
+test('an import with a bad line shows the line and imports nothing; then the valid rows', async () => {
+  const page = await (await context(browser)).newPage();
+  await signIn(page, server.url, 'sato.misaki@example.co.jp');
+  await page.goto(`${server.url}/imports`);
+  assert.equal(await page.title(), 'インポート・エクスポート — meishi');
+  const csv = '氏名,会社名,Email(1)\n取込 一郎,株式会社取込テスト,ichiro@torikomi.example.jp\n取込 二郎,株式会社取込テスト,not-an-email\n取込 三郎,株式会社取込テスト,saburo@torikomi.example.jp\n';
+  const file = { name: 'cards.csv', mimeType: 'text/csv', buffer: Buffer.from(csv, 'utf8') };
+  await page.getByLabel('ファイル').setInputFiles(file);
+  await page.getByRole('button', { name: '取り込む' }).click();
+  await page.locator('#import-errors').waitFor();
+  const row = page.locator('#import-errors tbody tr').first();
+  assert.equal((await row.locator('td').first().textContent()).trim(), '3', 'the bad row is line 3 of the file');
+  assert.match(await page.locator('#import-result').textContent(), /何も取り込んでいません/);
+  await shot(page, '10-import-error');
+
+  await page.getByLabel('ファイル').setInputFiles(file);
+  await page.getByLabel('正しい行だけ取り込む').check();
+  await page.getByRole('button', { name: '取り込む' }).click();
+  await page.getByText('取り込み 2 件').waitFor();
+  await page.goto(`${server.url}/cards?q=${encodeURIComponent('取込')}`);
+  assert.equal(await page.locator('tbody tr').count(), 2);
+});

@@ -13,20 +13,39 @@ struct Browser {
 
 impl Browser {
     fn new(t: &TestApp, lang: &'static str) -> Self {
-        let client = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Browser { client, base: t.url.clone(), lang }
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Browser {
+            client,
+            base: t.url.clone(),
+            lang,
+        }
     }
     async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
         self.client
             .post(format!("{}/login", self.base))
             .header(ACCEPT_LANGUAGE, self.lang)
-            .form(&[("email", email), ("password", password), ("organization", ""), ("next", "/")])
+            .form(&[
+                ("email", email),
+                ("password", password),
+                ("organization", ""),
+                ("next", "/"),
+            ])
             .send()
             .await
             .unwrap()
     }
     async fn get(&self, path: &str) -> (StatusCode, String) {
-        let res = self.client.get(format!("{}{path}", self.base)).header(ACCEPT_LANGUAGE, self.lang).send().await.unwrap();
+        let res = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header(ACCEPT_LANGUAGE, self.lang)
+            .send()
+            .await
+            .unwrap();
         (res.status(), res.text().await.unwrap())
     }
     /// The page's CSRF token, as its forms carry it.
@@ -39,7 +58,13 @@ impl Browser {
         let csrf = self.csrf().await;
         let mut all: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
         all.extend_from_slice(fields);
-        self.client.post(format!("{}{path}", self.base)).header(ACCEPT_LANGUAGE, self.lang).form(&all).send().await.unwrap()
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header(ACCEPT_LANGUAGE, self.lang)
+            .form(&all)
+            .send()
+            .await
+            .unwrap()
     }
 }
 
@@ -61,7 +86,14 @@ async fn every_page_renders_in_japanese_and_english_without_missing_texts() {
         let res = b.sign_in("admin@example.co.jp", "meishi-demo").await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         let (_, cards) = b.get("/cards?limit=1").await;
-        let card_id = cards.split("href=\"/cards/").nth(2).unwrap().split('"').next().unwrap().to_string();
+        let card_id = cards
+            .split("href=\"/cards/")
+            .nth(2)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
         for path in [
             "/cards".to_string(),
             "/cards?q=山田".to_string(),
@@ -73,16 +105,35 @@ async fn every_page_renders_in_japanese_and_english_without_missing_texts() {
             "/transfers".to_string(),
             "/settings".to_string(),
             "/me/handover".to_string(),
+            "/imports".to_string(),
         ] {
             let (s, html) = b.get(&path).await;
             assert_eq!(s, StatusCode::OK, "{path}");
-            assert!(!html.contains('⚠'), "{path} in {lang} misses a translation: {}", html.split('⚠').nth(1).unwrap_or("").chars().take(60).collect::<String>());
+            assert!(
+                !html.contains('⚠'),
+                "{path} in {lang} misses a translation: {}",
+                html.split('⚠')
+                    .nth(1)
+                    .unwrap_or("")
+                    .chars()
+                    .take(60)
+                    .collect::<String>()
+            );
             assert!(html.contains(&format!("<html lang=\"{code}\">")), "{path}");
-            assert!(!html.contains("src=\"http") && !html.contains("stylesheet\" href=\"http"), "{path} loads nothing from outside");
+            assert!(
+                !html.contains("src=\"http") && !html.contains("stylesheet\" href=\"http"),
+                "{path} loads nothing from outside"
+            );
             if code == "en" {
-                assert!(!html.contains("名刺一覧") && !html.contains("サインアウト"), "{path}: no Japanese chrome on an English page");
+                assert!(
+                    !html.contains("名刺一覧") && !html.contains("サインアウト"),
+                    "{path}: no Japanese chrome on an English page"
+                );
             } else {
-                assert!(!html.contains("Sign out"), "{path}: no English chrome on a Japanese page");
+                assert!(
+                    !html.contains("Sign out"),
+                    "{path}: no English chrome on a Japanese page"
+                );
             }
         }
     }
@@ -97,12 +148,30 @@ async fn sign_in_errors_the_language_switch_and_redirects() {
     assert_eq!(s, StatusCode::SEE_OTHER, "not signed in: to the sign-in page");
     let res = b.sign_in("admin@example.co.jp", "wrong-password").await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    assert!(res.text().await.unwrap().contains("メールアドレスまたはパスワードが違います"));
-    let res = b.client.get(format!("{}/lang/en?next=/login", t.url)).send().await.unwrap();
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("メールアドレスまたはパスワードが違います")
+    );
+    let res = b
+        .client
+        .get(format!("{}/lang/en?next=/login", t.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()[LOCATION], "/login");
     let (_, login) = b.get("/login").await;
-    assert!(login.contains("<html lang=\"en\">"), "the switch wins over Accept-Language");
-    let res = b.client.get(format!("{}/lang/ja?next=https://evil.example.com", t.url)).send().await.unwrap();
+    assert!(
+        login.contains("<html lang=\"en\">"),
+        "the switch wins over Accept-Language"
+    );
+    let res = b
+        .client
+        .get(format!("{}/lang/ja?next=https://evil.example.com", t.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()[LOCATION], "/", "never redirected off the site");
 }
 
@@ -112,7 +181,13 @@ async fn forms_without_the_csrf_token_or_from_another_site_are_refused() {
     demo(&t).await;
     let b = Browser::new(&t, "ja");
     b.sign_in("admin@example.co.jp", "meishi-demo").await;
-    let res = b.client.post(format!("{}/cards", t.url)).form(&[("full_name", "CSRF 太郎")]).send().await.unwrap();
+    let res = b
+        .client
+        .post(format!("{}/cards", t.url))
+        .form(&[("full_name", "CSRF 太郎")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(res.text().await.unwrap().contains("送信は受け付けられませんでした"));
     let csrf = b.csrf().await;
@@ -127,7 +202,9 @@ async fn forms_without_the_csrf_token_or_from_another_site_are_refused() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let (_, list) = b.get("/cards?q=CSRF").await;
     assert!(!list.contains("CSRF 太郎"), "nothing was created");
-    let res = b.post("/cards", &[("full_name", "正規 太郎"), ("company", "株式会社テスト")]).await;
+    let res = b
+        .post("/cards", &[("full_name", "正規 太郎"), ("company", "株式会社テスト")])
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }
 
@@ -137,12 +214,17 @@ async fn a_field_error_appears_next_to_the_field_in_the_pages_language() {
     demo(&t).await;
     let b = Browser::new(&t, "ja");
     b.sign_in("admin@example.co.jp", "meishi-demo").await;
-    let res = b.post("/cards", &[("full_name", "誤り 太郎"), ("email", "not-an-email")]).await;
+    let res = b
+        .post("/cards", &[("full_name", "誤り 太郎"), ("email", "not-an-email")])
+        .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let html = res.text().await.unwrap();
     assert!(html.contains("id=\"e-email\""), "the error sits at the email field");
     assert!(html.contains("メールアドレスの形式が正しくありません"));
-    assert!(!html.contains("is not an email address"), "no English on a Japanese page");
+    assert!(
+        !html.contains("is not an email address"),
+        "no English on a Japanese page"
+    );
 }
 
 #[tokio::test]
@@ -157,12 +239,25 @@ async fn the_offboarding_flow_through_the_forms() {
     let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Tokyo).date_naive();
     let last = (today + chrono::Duration::days(10)).to_string();
     let res = admin
-        .post("/departures", &[("user_id", &ito), ("kind", "retirement"), ("retirement_date", &last), ("last_working_day", &last), ("successor_id", &sato), ("suspend_at", "")])
+        .post(
+            "/departures",
+            &[
+                ("user_id", &ito),
+                ("kind", "retirement"),
+                ("retirement_date", &last),
+                ("last_working_day", &last),
+                ("successor_id", &sato),
+                ("suspend_at", ""),
+            ],
+        )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let detail = res.headers()[LOCATION].to_str().unwrap().to_string();
     let (_, html) = admin.get(&detail).await;
-    assert!(html.contains(&format!("{last} 23:59 JST")), "the suspension moment in Tokyo time");
+    assert!(
+        html.contains(&format!("{last} 23:59 JST")),
+        "the suspension moment in Tokyo time"
+    );
     assert!(html.contains("未報告"));
 
     let leaving = Browser::new(&t, "ja");
@@ -170,7 +265,16 @@ async fn the_offboarding_flow_through_the_forms() {
     let (_, mine) = leaving.get("/me/handover").await;
     let departure_id = detail.trim_start_matches("/departures/");
     assert!(mine.contains(departure_id));
-    let res = leaving.post("/me/handover/plan", &[("departure_id", departure_id), ("company_0", "東洋"), ("to_0", &id("suzuki.daisuke@example.co.jp"))]).await;
+    let res = leaving
+        .post(
+            "/me/handover/plan",
+            &[
+                ("departure_id", departure_id),
+                ("company_0", "東洋"),
+                ("to_0", &id("suzuki.daisuke@example.co.jp")),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("引き継ぎ計画を報告しました"));
 
@@ -183,5 +287,8 @@ async fn the_offboarding_flow_through_the_forms() {
     let done = res.text().await.unwrap();
     assert!(done.contains("所有者変更を実行しました"));
     assert!(done.contains("準備完了"), "ready after execution");
-    assert!(done.contains("旧所有者: 伊藤 翔太"), "the batches are listed with their tag");
+    assert!(
+        done.contains("旧所有者: 伊藤 翔太"),
+        "the batches are listed with their tag"
+    );
 }

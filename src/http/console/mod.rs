@@ -9,6 +9,7 @@
 mod cards;
 mod departures;
 mod handover;
+mod imports;
 mod settings;
 mod transfers;
 mod users;
@@ -287,6 +288,7 @@ pub fn router() -> Router<App> {
         .merge(users::router())
         .merge(departures::router())
         .merge(handover::router())
+        .merge(imports::router())
         .merge(transfers::router())
         .merge(settings::router())
 }
