@@ -40,6 +40,23 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
 }
 
+impl User {
+    /// A new, active account.
+    pub fn new(id: String, email: &str, display_name: &str, role: Role, now: DateTime<Utc>) -> Self {
+        User {
+            id,
+            email: email.to_string(),
+            display_name: display_name.to_string(),
+            role,
+            status: UserStatus::Active,
+            is_archive: false,
+            deleted_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Card {
     pub id: String,

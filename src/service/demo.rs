@@ -4,7 +4,7 @@
 use super::{App, Who, audit, auth::hash_password, orgs};
 use crate::domain::demo_data as data;
 use crate::domain::model::{Organization, Tag, User};
-use crate::domain::{CardFields, ContactKind, Result, Role, UserStatus};
+use crate::domain::{CardFields, ContactKind, Result, Role};
 use crate::store::{self, cards as st, users};
 use chrono::{Duration, NaiveTime};
 
@@ -50,17 +50,8 @@ pub async fn load(app: &App, n_cards: usize) -> Result<Demo> {
     let tx = app.store.write().await?;
     let mut all = vec![admin_user];
     for u in &staff[1..] {
-        let user = User {
-            id: store::new_id(),
-            email: u.email.clone(),
-            display_name: u.display_name.clone(),
-            role: if u.admin { Role::Admin } else { Role::Member },
-            status: UserStatus::Active,
-            is_archive: false,
-            deleted_at: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let role = if u.admin { Role::Admin } else { Role::Member };
+        let user = User::new(store::new_id(), &u.email, &u.display_name, role, now);
         users::insert(&tx, &org.id, &user, Some(hash.clone())).await?;
         audit(
             &tx,
@@ -155,7 +146,11 @@ pub async fn load(app: &App, n_cards: usize) -> Result<Demo> {
     .await?;
     store::commit(tx).await?;
     // 山田 is leaving: his departure is on the desk, three weeks ahead, plan not yet reported.
-    let admin = super::Actor { org_id: org.id.clone(), user_id: all[0].id.clone(), role: Role::Admin };
+    let admin = super::Actor {
+        org_id: org.id.clone(),
+        user_id: all[0].id.clone(),
+        role: Role::Admin,
+    };
     let tz = crate::domain::time_zone("time_zone", &org.time_zone)?;
     let last = (now.with_timezone(&tz).date_naive() + Duration::days(21)).to_string();
     let departure = super::departures::NewDeparture {
@@ -167,7 +162,12 @@ pub async fn load(app: &App, n_cards: usize) -> Result<Demo> {
         suspend_at: None,
     };
     super::departures::create(app, &admin, departure).await?;
-    Ok(Demo { org, users: all, cards: generated.len(), loaded: true })
+    Ok(Demo {
+        org,
+        users: all,
+        cards: generated.len(),
+        loaded: true,
+    })
 }
 
 /// The leaving member of the demo staff.

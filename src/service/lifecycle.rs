@@ -128,15 +128,14 @@ pub(crate) async fn archive_in(tx: &store::Tx, who: Who<'_>, org: &Organization)
         return Ok((a, false));
     }
     let account = User {
-        id: store::new_id(),
-        email: format!("archive@{}.meishi.invalid", org.slug),
-        display_name: ARCHIVE_NAME.into(),
-        role: Role::Member,
-        status: UserStatus::Active,
         is_archive: true,
-        deleted_at: None,
-        created_at: who.at,
-        updated_at: who.at,
+        ..User::new(
+            store::new_id(),
+            &format!("archive@{}.meishi.invalid", org.slug),
+            ARCHIVE_NAME,
+            Role::Member,
+            who.at,
+        )
     };
     users::insert(tx, &org.id, &account, None).await?;
     audit(

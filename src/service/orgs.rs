@@ -53,17 +53,7 @@ pub async fn init(app: &App, n: NewOrganization<'_>) -> Result<(Organization, Us
         created_at: now,
     };
     orgs::insert(&tx, &org).await?;
-    let admin = User {
-        id: store::new_id(),
-        email: email.as_str().to_string(),
-        display_name: admin_name,
-        role: Role::Admin,
-        status: UserStatus::Active,
-        is_archive: false,
-        deleted_at: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let admin = User::new(store::new_id(), email.as_str(), &admin_name, Role::Admin, now);
     users::insert(&tx, &org.id, &admin, Some(hash)).await?;
     audit(
         &tx,

@@ -35,17 +35,13 @@ pub async fn create(app: &App, actor: &Actor, n: NewUser) -> Result<User> {
     let display_name = required_text("display_name", &n.display_name, 200)?;
     let hash = n.password.as_deref().map(hash_password).transpose()?;
     let now = app.now();
-    let user = User {
-        id: store::new_id(),
-        email: email.as_str().to_string(),
-        display_name,
-        role: n.role.unwrap_or(Role::Member),
-        status: UserStatus::Active,
-        is_archive: false,
-        deleted_at: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let user = User::new(
+        store::new_id(),
+        email.as_str(),
+        &display_name,
+        n.role.unwrap_or(Role::Member),
+        now,
+    );
     let tx = app.store.write().await?;
     if users::by_email(&tx, &actor.org_id, &user.email).await?.is_some() {
         return Err(Error::conflict(format!("a user with email {} already exists", user.email)).with_field("email"));

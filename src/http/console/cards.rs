@@ -253,10 +253,8 @@ async fn card_page(app: &App, s: Session, id: &str, error: Option<crate::domain:
     let users = page(&s.ctx, all_users(app, &s.actor).await)?;
     let tags = page(&s.ctx, visible_tags(app, &s.actor).await)?;
     let names = Names::of_users(&users);
-    let status = error
-        .as_ref()
-        .map(|e| crate::http::error::status(e.kind))
-        .unwrap_or(axum::http::StatusCode::OK);
+    let shown = super::shown(s.ctx.lang, error.as_ref());
+    let status = shown.status;
     let p = CardPage {
         owner: names.get(&card.owner_id),
         editable: s.actor.is_admin() || card.owner_id == s.actor.user_id,
@@ -265,8 +263,8 @@ async fn card_page(app: &App, s: Session, id: &str, error: Option<crate::domain:
         authors: names,
         contacts,
         card,
-        error: error.as_ref().map(|e| super::message(s.ctx.lang, e)),
-        error_field: error.and_then(|e| e.field).unwrap_or_default(),
+        error: shown.message,
+        error_field: shown.field,
         kinds: ContactKind::ALL.iter().map(|k| k.as_str()).collect(),
         ctx: s.ctx,
     };

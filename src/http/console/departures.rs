@@ -113,10 +113,8 @@ async fn desk_page(app: &App, s: Session, error: Option<Error>) -> Result<Respon
     list.splice(0..0, page(&s.ctx, svc::list(app, &s.actor, q).await)?.items);
     let rows = rows(app, &s, &org, list, &names).await?;
     let tz: chrono_tz::Tz = org.time_zone.parse().unwrap_or(chrono_tz::Asia::Tokyo);
-    let status = error
-        .as_ref()
-        .map(|e| crate::http::error::status(e.kind))
-        .unwrap_or(axum::http::StatusCode::OK);
+    let shown = super::shown(s.ctx.lang, error.as_ref());
+    let status = shown.status;
     let p = DeskPage {
         today: app.now().with_timezone(&tz).date_naive().to_string(),
         rows,
@@ -125,8 +123,8 @@ async fn desk_page(app: &App, s: Session, error: Option<Error>) -> Result<Respon
             .filter(|u| u.status == crate::domain::UserStatus::Active)
             .collect(),
         org,
-        error: error.as_ref().map(|e| super::message(s.ctx.lang, e)),
-        error_field: error.and_then(|e| e.field).unwrap_or_default(),
+        error: shown.message,
+        error_field: shown.field,
         ctx: s.ctx,
     };
     Ok((status, render(&p)).into_response())
@@ -238,10 +236,8 @@ async fn detail_page(
     let all = page(&s.ctx, transfers::list(app, &s.actor, None, Some(500)).await)?.items;
     let batches: Vec<Transfer> = all.into_iter().filter(|t| t.from_user_id == d.user_id).collect();
     let row = rows(app, &s, &org, vec![d], &names).await?.remove(0);
-    let status = error
-        .as_ref()
-        .map(|e| crate::http::error::status(e.kind))
-        .unwrap_or(axum::http::StatusCode::OK);
+    let shown = super::shown(s.ctx.lang, error.as_ref());
+    let status = shown.status;
     let p = DetailPage {
         row,
         plan,
@@ -250,7 +246,7 @@ async fn detail_page(
         transfers: batches,
         preview,
         notice,
-        error: error.as_ref().map(|e| super::message(s.ctx.lang, e)),
+        error: shown.message,
         ctx: s.ctx,
     };
     Ok((status, render(&p)).into_response())

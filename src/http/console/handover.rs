@@ -102,10 +102,8 @@ async fn handover_page(
         }
         None => (None, None, String::new()),
     };
-    let status = error
-        .as_ref()
-        .map(|e| crate::http::error::status(e.kind))
-        .unwrap_or(axum::http::StatusCode::OK);
+    let shown = super::shown(s.ctx.lang, error.as_ref());
+    let status = shown.status;
     let p = HandoverPage {
         owned: counts_text(&s.ctx, own.cards, own.contacts, own.tags),
         successors: users
@@ -125,7 +123,7 @@ async fn handover_page(
         plan,
         lines: (0..LINES).collect(),
         notice,
-        error: error.as_ref().map(|e| super::message(s.ctx.lang, e)),
+        error: shown.message,
         ctx: s.ctx,
     };
     Ok((status, render(&p)).into_response())

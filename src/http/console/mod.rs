@@ -227,6 +227,22 @@ pub fn message(lang: Lang, e: &Error) -> String {
     tr(lang, &format!("error.kind.{}", e.kind.code()))
 }
 
+/// What a page shows for the error of its last action, if any: the status, the message in
+/// the page's language, and the field to mark.
+pub struct Shown {
+    pub status: StatusCode,
+    pub message: Option<String>,
+    pub field: String,
+}
+
+pub fn shown(lang: Lang, error: Option<&Error>) -> Shown {
+    Shown {
+        status: error.map_or(StatusCode::OK, |e| crate::http::error::status(e.kind)),
+        message: error.map(|e| message(lang, e)),
+        field: error.and_then(|e| e.field.clone()).unwrap_or_default(),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {

@@ -42,16 +42,14 @@ async fn settings_page(
     let s = s.with_nav("settings");
     let org = page(&s.ctx, orgs::get(app, &s.actor).await)?;
     let archive = lifecycle::get_archive_account(app, &s.actor).await.ok();
-    let status = error
-        .as_ref()
-        .map(|e| crate::http::error::status(e.kind))
-        .unwrap_or(axum::http::StatusCode::OK);
+    let shown = super::shown(s.ctx.lang, error.as_ref());
+    let status = shown.status;
     let p = SettingsPage {
         org,
         archive,
         notice,
-        error: error.as_ref().map(|e| super::message(s.ctx.lang, e)),
-        error_field: error.and_then(|e| e.field).unwrap_or_default(),
+        error: shown.message,
+        error_field: shown.field,
         ctx: s.ctx,
     };
     Ok((status, render(&p)).into_response())

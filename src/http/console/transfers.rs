@@ -104,10 +104,8 @@ async fn transfers_page(
     let users = page(&s.ctx, all_users(app, &s.actor).await)?;
     let tags = page(&s.ctx, visible_tags(app, &s.actor).await)?;
     let history = page(&s.ctx, transfers::list(app, &s.actor, None, Some(100)).await)?.items;
-    let status = error
-        .as_ref()
-        .map(|e| crate::http::error::status(e.kind))
-        .unwrap_or(axum::http::StatusCode::OK);
+    let shown = super::shown(s.ctx.lang, error.as_ref());
+    let status = shown.status;
     let p = TransfersPage {
         names: Names::of_users(&users),
         users,
@@ -116,7 +114,7 @@ async fn transfers_page(
         f,
         preview,
         done,
-        error: error.as_ref().map(|e| super::message(s.ctx.lang, e)),
+        error: shown.message,
         ctx: s.ctx,
     };
     Ok((status, render(&p)).into_response())

@@ -67,14 +67,12 @@ async fn list_page(app: &App, s: Session, error: Option<Error>) -> Result<Respon
     let s = s.with_nav("users");
     let users = page(&s.ctx, all_users(app, &s.actor).await)?;
     let owned = page(&s.ctx, lifecycle::owned_counts(app, &s.actor).await)?;
-    let status = error
-        .as_ref()
-        .map(|e| crate::http::error::status(e.kind))
-        .unwrap_or(axum::http::StatusCode::OK);
+    let shown = super::shown(s.ctx.lang, error.as_ref());
+    let status = shown.status;
     let p = ListPage {
         users,
         owned,
-        error: error.as_ref().map(|e| super::message(s.ctx.lang, e)),
+        error: shown.message,
         ctx: s.ctx,
     };
     Ok((status, render(&p)).into_response())
@@ -140,14 +138,12 @@ async fn user_page(app: &App, s: Session, id: &str, error: Option<Error>) -> Res
     let s = s.with_nav("users");
     let user = page(&s.ctx, users::get(app, &s.actor, id).await)?;
     let owned = page(&s.ctx, lifecycle::owned(app, &s.actor, id).await)?;
-    let status = error
-        .as_ref()
-        .map(|e| crate::http::error::status(e.kind))
-        .unwrap_or(axum::http::StatusCode::OK);
+    let shown = super::shown(s.ctx.lang, error.as_ref());
+    let status = shown.status;
     let p = UserPage {
         user,
         owned,
-        error: error.as_ref().map(|e| super::message(s.ctx.lang, e)),
+        error: shown.message,
         ctx: s.ctx,
     };
     Ok((status, render(&p)).into_response())
