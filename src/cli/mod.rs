@@ -297,7 +297,10 @@ async fn serve(app: App, listener: tokio::net::TcpListener, every_secs: u64) -> 
         Ok(caught_up) => tracing::info!(?caught_up, "scheduler caught up"),
         Err(e) => tracing::error!(error = %e, "scheduler catch-up failed; it retries at every tick"),
     }
-    tokio::spawn(scheduler::run(app.clone(), std::time::Duration::from_secs(every_secs.max(1))));
+    tokio::spawn(scheduler::run(
+        app.clone(),
+        std::time::Duration::from_secs(every_secs.max(1)),
+    ));
     crate::http::serve(app, listener)
         .await
         .map_err(|e| Error::internal(format!("server: {e}")))

@@ -282,8 +282,21 @@ mod tests {
                 .any(|i| i.key == "news" && !i.available && i.count.is_none())
         );
         assert!(readiness(PlanStatus::Approved, &owned).ready);
-        assert!(!readiness(PlanStatus::Executed, &owned).ready, "owned again after the plan ran");
-        assert!(readiness(PlanStatus::Executed, &Owned { cards: 0, contacts: 0, tags: 0 }).ready);
+        assert!(
+            !readiness(PlanStatus::Executed, &owned).ready,
+            "owned again after the plan ran"
+        );
+        assert!(
+            readiness(
+                PlanStatus::Executed,
+                &Owned {
+                    cards: 0,
+                    contacts: 0,
+                    tags: 0
+                }
+            )
+            .ready
+        );
         assert!(
             readiness(
                 PlanStatus::None,

@@ -576,9 +576,21 @@ pub(crate) async fn run_due(app: &App, org_id: &str, d: &Departure) -> Result<bo
             let done = suspend_due(app, org_id, d, false).await?;
             if done {
                 let tx = app.store.write().await?;
-                let who = Who { org_id, actor_id: None, at: app.now() };
+                let who = Who {
+                    org_id,
+                    actor_id: None,
+                    at: app.now(),
+                };
                 let after = serde_json::json!({"error": e.message});
-                audit(&tx, who, "departure.plan_execute_failed", ("departure", &d.id), None, Some(after)).await?;
+                audit(
+                    &tx,
+                    who,
+                    "departure.plan_execute_failed",
+                    ("departure", &d.id),
+                    None,
+                    Some(after),
+                )
+                .await?;
                 store::commit(tx).await?;
             }
             Ok(done)
@@ -597,12 +609,24 @@ async fn suspend_due(app: &App, org_id: &str, d: &Departure, run_plan: bool) -> 
     if run_plan {
         execute_in(&tx, &Actor::system(org_id), d, now, false).await?;
     }
-    let who = Who { org_id, actor_id: None, at: now };
+    let who = Who {
+        org_id,
+        actor_id: None,
+        at: now,
+    };
     if let Some(u) = users::by_id(&tx, org_id, &d.user_id).await? {
         super::lifecycle::suspend_in(&tx, who, &org, &u.user).await?;
     }
     let after = st::get(&tx, org_id, &d.id).await?;
-    audit(&tx, who, "departure.suspend", ("departure", &d.id), snap(d), after.as_ref().and_then(snap)).await?;
+    audit(
+        &tx,
+        who,
+        "departure.suspend",
+        ("departure", &d.id),
+        snap(d),
+        after.as_ref().and_then(snap),
+    )
+    .await?;
     store::commit(tx).await?;
     Ok(true)
 }
