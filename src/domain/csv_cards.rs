@@ -5,6 +5,7 @@
 //! Shift_JIS is parsed as bytes and decoded field by field: its trail bytes (0x40–0xFC) never
 //! collide with `"`, `,`, CR or LF, so the CSV structure is the same in both encodings.
 
+use chrono::Datelike;
 use super::cards_io::{ExportRow, FileError, LineError, RawCard, TextEncoding, decode, is_utf8_japanese};
 use super::types::CardFields;
 use std::io::Read;
@@ -413,6 +414,14 @@ impl CsvOut {
         let f = &r.fields;
         let date = match (f.exchanged_on, self.lang) {
             (None, _) => String::new(),
+            // Written by hand for four-digit years: chrono's `format` parses its pattern for
+            // every card.
+            (Some(d), HeaderLang::En) if (0..=9999).contains(&d.year()) => {
+                format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+            }
+            (Some(d), HeaderLang::Ja) if (0..=9999).contains(&d.year()) => {
+                format!("{:04}/{:02}/{:02}", d.year(), d.month(), d.day())
+            }
             (Some(d), HeaderLang::En) => d.format("%Y-%m-%d").to_string(),
             (Some(d), HeaderLang::Ja) => d.format("%Y/%m/%d").to_string(),
         };

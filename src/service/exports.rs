@@ -13,7 +13,7 @@ use crate::store::{self, cards as st_cards, imports as st};
 use std::collections::HashMap;
 
 /// Cards read per query.
-const PAGE: usize = 2000;
+const PAGE: usize = 5000;
 
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
@@ -132,8 +132,13 @@ async fn produce(
             owner_id: owner.clone(),
             tag_id: o.tag_id.clone(),
         };
-        let owner_email = emails.get(&owner).cloned().unwrap_or_default();
+        // One row value per owner, refilled for each card: the owner's email is not copied per card.
+        let mut row = ExportRow {
+            owner: emails.get(&owner).cloned().unwrap_or_default(),
+            ..Default::default()
+        };
         let mut after: Option<String> = None;
+        let mut capacity = 0;
         loop {
             let page = st::export_page(c, &actor.org_id, &sel, after.as_deref(), PAGE).await?;
             let (Some(first), Some(last)) = (page.first(), page.last()) else {
@@ -142,14 +147,15 @@ async fn produce(
             let mut tags = st::tag_names_between(c, &actor.org_id, &owner, &first.id, &last.id, viewer).await?;
             after = Some(last.id.clone());
             let full = page.len() == PAGE;
-            let mut text = String::new();
+            let mut text = String::with_capacity(capacity);
             for card in page {
-                let row = ExportRow {
-                    fields: card.fields,
-                    tags: tags.remove(&card.id).unwrap_or_default(),
-                    owner: owner_email.clone(),
-                    extra: card.extra,
+                row.fields = card.fields;
+                row.tags = if tags.is_empty() {
+                    Vec::new()
+                } else {
+                    tags.remove(&card.id).unwrap_or_default()
                 };
+                row.extra = card.extra;
                 match o.format {
                     Format::Vcard => write_card(&mut text, &card.id, &row, o.version),
                     Format::Csv => csv.row(&row),
@@ -159,6 +165,7 @@ async fn produce(
                 Format::Vcard => text.into_bytes(),
                 Format::Csv => csv.take(),
             };
+            capacity = capacity.max(chunk.len());
             if !send(tx, chunk, o.encoding).await {
                 return Ok(()); // the client went away
             }

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use utoipa::ToSchema;
 
 /// Cards per batch between the reading thread and the inserting task.
-const BATCH: usize = 2000;
+const BATCH: usize = 5000;
 /// How much of the file is looked at to tell its format and encoding.
 const SNIFF: usize = 64 * 1024;
 
