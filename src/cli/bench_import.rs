@@ -371,7 +371,10 @@ pub async fn run(b: ImportBench) -> Result<()> {
         b.rows,
         bytes as f64 / 1e6
     );
-    println!("  load average {load_start} at the start, {} at the end", load_average());
+    println!(
+        "  load average {load_start} at the start, {} at the end",
+        load_average()
+    );
     if let Some((base, cpu, floor, floor_cpu)) = baseline {
         println!(
             "  sqlite3 .import (plain table)   {base:>8.2} s  {:>10.0} rows/s   {cpu:.2} s CPU",

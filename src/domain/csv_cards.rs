@@ -5,9 +5,9 @@
 //! Shift_JIS is parsed as bytes and decoded field by field: its trail bytes (0x40–0xFC) never
 //! collide with `"`, `,`, CR or LF, so the CSV structure is the same in both encodings.
 
-use chrono::Datelike;
 use super::cards_io::{ExportRow, FileError, LineError, RawCard, TextEncoding, decode, is_utf8_japanese};
 use super::types::CardFields;
+use chrono::Datelike;
 use std::io::Read;
 use unicode_normalization::UnicodeNormalization;
 
