@@ -19,6 +19,8 @@ use utoipa_axum::router::OpenApiRouter;
 #[openapi(
     info(title = "meishi", description = "Business cards and contacts, with offboarding (退職者対応) built in."),
     modifiers(&BearerAuth),
+    // Types that only query parameters name, which the paths alone do not register.
+    components(schemas(crate::domain::vcard::VcardVersion, crate::domain::csv_cards::HeaderLang)),
     tags(
         (name = "session", description = "Sign-in for the console"),
         (name = "users", description = "ユーザー"),
@@ -45,16 +47,62 @@ impl Modify for BearerAuth {
     }
 }
 
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    OpenApiRouter::<App>::with_openapi(ApiDoc::openapi())
+/// Documents the answers every operation shares: 401 on secured ones, 400 where there is
+/// input to be wrong.
+struct Errors;
+
+impl Modify for Errors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        // Every secured operation answers 401 without valid credentials: say so once, here.
+        let error = utoipa::openapi::Ref::from_schema_name("ErrorBody");
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    let response = utoipa::openapi::ResponseBuilder::new()
+                        .description("sign-in required: no valid bearer token or session cookie")
+                        .content("application/json", utoipa::openapi::Content::new(Some(error.clone())))
+                        .build();
+                    op.responses.responses.entry("401".into()).or_insert(response.into());
+                }
+                // A malformed query parameter or body is a 400 naming it, on every operation.
+                let query = op.parameters.iter().flatten().any(|p| {
+                    matches!(p, utoipa::openapi::RefOr::T(p) if p.parameter_in == utoipa::openapi::path::ParameterIn::Query)
+                });
+                if query || op.request_body.is_some() {
+                    let response = utoipa::openapi::ResponseBuilder::new()
+                        .description("bad input: the error names the parameter or field")
+                        .content("application/json", utoipa::openapi::Content::new(Some(error.clone())))
+                        .build();
+                    op.responses.responses.entry("400".into()).or_insert(response.into());
+                }
+            }
+        }
+    }
+}
+
+/// The API's routes and their document. The document is finished here, once every path is
+/// in it (the 401 and 400 answers are added per operation).
+fn api_and_document() -> (Router<App>, utoipa::openapi::OpenApi) {
+    let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(api::router())
-        .into_openapi()
+        .split_for_parts();
+    Errors.modify(&mut doc);
+    (api, doc)
+}
+
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_and_document().1
 }
 
 pub fn router(app: App) -> Router {
-    let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(api::router())
-        .split_for_parts();
+    let (api, doc) = api_and_document();
     let doc_json = serde_json::to_string(&doc).expect("OpenAPI document serialises");
     let docs_html = utoipa_scalar::Scalar::new(doc)
         .title("meishi API")

@@ -87,7 +87,11 @@ pub async fn resolve_org(app: &App, slug: Option<&str>) -> Result<Organization> 
 /// Checks the password and opens a console session; returns the session secret.
 pub async fn sign_in(app: &App, org_slug: Option<&str>, email: &str, password: &str) -> Result<(String, Actor)> {
     let wrong = || Error::new(crate::domain::ErrorKind::Unauthenticated, "email or password is wrong");
-    let org = resolve_org(app, org_slug).await?;
+    // An unknown organisation answers like a wrong password: sign-in tells nobody which exist.
+    let org = match resolve_org(app, org_slug).await {
+        Err(e) if e.kind == crate::domain::ErrorKind::NotFound => return Err(wrong()),
+        other => other?,
+    };
     let email = Email::parse("email", email)?;
     let row = store::users::by_email(app.store.conn(), &org.id, email.as_str()).await?;
     let usable = row

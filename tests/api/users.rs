@@ -169,6 +169,17 @@ async fn password_sign_in_sets_a_strict_http_only_session_cookie() {
     };
     let wrong = login("wrong password").await.unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let unknown_org = client
+        .post(format!("{}/api/v1/session", t.url))
+        .json(&json!({"organization": "nosuchorg", "email": "sato@acme.example.jp", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        unknown_org.status(),
+        StatusCode::UNAUTHORIZED,
+        "no way to learn which organisations exist"
+    );
     let res = login(PASSWORD).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
@@ -254,6 +265,25 @@ async fn openapi_document_describes_the_api() {
         "/api/v1/audit",
     ] {
         assert!(doc["paths"][path].is_object(), "missing {path}");
+    }
+    // Query parameters are documented as such, operation ids are unique, 401 is documented.
+    let cards = &doc["paths"]["/api/v1/cards"]["get"];
+    let limit = cards["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap();
+    assert_eq!(limit["in"], "query");
+    assert!(cards["responses"]["401"].is_object() && cards["responses"]["400"].is_object());
+    let mut ids: Vec<String> = Vec::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            if let Some(id) = op["operationId"].as_str() {
+                assert!(!ids.contains(&id.to_string()), "operationId {id} twice");
+                ids.push(id.to_string());
+            }
+        }
     }
     let res = t.http.get(format!("{}/api/docs", t.url)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     /// Only events of this action, e.g. `card.create`.
@@ -20,7 +21,7 @@ pub struct AuditParams {
 }
 
 /// The audit log, newest first (admins).
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
+#[utoipa::path(operation_id = "audit_list", get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
     responses((status = 200, body = Page<AuditEvent>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list(
     State(app): State<App>,

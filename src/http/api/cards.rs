@@ -11,6 +11,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CardParams {
     pub owner_id: Option<String>,
@@ -25,7 +26,7 @@ pub struct CardParams {
 }
 
 /// Register a card.
-#[utoipa::path(post, path = "/api/v1/cards", tag = "cards", request_body = cards::NewCard,
+#[utoipa::path(operation_id = "cards_create", post, path = "/api/v1/cards", tag = "cards", request_body = cards::NewCard,
     responses((status = 201, body = Card), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create(
@@ -37,7 +38,7 @@ pub async fn create(
 }
 
 /// List the organisation's cards, filtered, in pages.
-#[utoipa::path(get, path = "/api/v1/cards", tag = "cards", params(CardParams),
+#[utoipa::path(operation_id = "cards_list", get, path = "/api/v1/cards", tag = "cards", params(CardParams),
     responses((status = 200, body = Page<Card>), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list(State(app): State<App>, Auth(a): Auth, Params(q): Params<CardParams>) -> Result<Json<Page<Card>>> {
     let q = cards::CardQuery {
@@ -52,14 +53,14 @@ pub async fn list(State(app): State<App>, Auth(a): Auth, Params(q): Params<CardP
 }
 
 /// One card.
-#[utoipa::path(get, path = "/api/v1/cards/{id}", tag = "cards",
+#[utoipa::path(operation_id = "cards_get", get, path = "/api/v1/cards/{id}", tag = "cards",
     responses((status = 200, body = Card), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) -> Result<Json<Card>> {
     Ok(Json(cards::get(&app, &a, &id).await?))
 }
 
 /// Change a card's fields (owner or admin).
-#[utoipa::path(patch, path = "/api/v1/cards/{id}", tag = "cards", request_body = cards::CardPatch,
+#[utoipa::path(operation_id = "cards_update", patch, path = "/api/v1/cards/{id}", tag = "cards", request_body = cards::CardPatch,
     responses((status = 200, body = Card), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update(
@@ -72,7 +73,7 @@ pub async fn update(
 }
 
 /// Delete a card and its contacts (owner or admin).
-#[utoipa::path(delete, path = "/api/v1/cards/{id}", tag = "cards",
+#[utoipa::path(operation_id = "cards_delete", delete, path = "/api/v1/cards/{id}", tag = "cards",
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn delete(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) -> Result<StatusCode> {
     cards::delete(&app, &a, &id).await?;
@@ -80,7 +81,7 @@ pub async fn delete(State(app): State<App>, Auth(a): Auth, Path(id): Path<String
 }
 
 /// Record a contact (meeting, call, mail, note) on a card.
-#[utoipa::path(post, path = "/api/v1/cards/{id}/contacts", tag = "contacts", request_body = cards::NewContact,
+#[utoipa::path(operation_id = "cards_add_contact", post, path = "/api/v1/cards/{id}/contacts", tag = "contacts", request_body = cards::NewContact,
     responses((status = 201, body = Contact), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn add_contact(
@@ -93,7 +94,7 @@ pub async fn add_contact(
 }
 
 /// The contacts on a card, oldest first.
-#[utoipa::path(get, path = "/api/v1/cards/{id}/contacts", tag = "contacts", params(PageQuery),
+#[utoipa::path(operation_id = "cards_list_contacts", get, path = "/api/v1/cards/{id}/contacts", tag = "contacts", params(PageQuery),
     responses((status = 200, body = Page<Contact>), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list_contacts(
     State(app): State<App>,
@@ -107,7 +108,7 @@ pub async fn list_contacts(
 }
 
 /// Create a tag (personal unless `shared`).
-#[utoipa::path(post, path = "/api/v1/tags", tag = "tags", request_body = cards::NewTag,
+#[utoipa::path(operation_id = "cards_create_tag", post, path = "/api/v1/tags", tag = "tags", request_body = cards::NewTag,
     responses((status = 201, body = Tag), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_tag(
@@ -119,14 +120,14 @@ pub async fn create_tag(
 }
 
 /// Tags you can see: shared ones and your own (admins: all).
-#[utoipa::path(get, path = "/api/v1/tags", tag = "tags", params(PageQuery),
+#[utoipa::path(operation_id = "cards_list_tags", get, path = "/api/v1/tags", tag = "tags", params(PageQuery),
     responses((status = 200, body = Page<Tag>)), security(("bearer" = [])))]
 pub async fn list_tags(State(app): State<App>, Auth(a): Auth, Params(q): Params<PageQuery>) -> Result<Json<Page<Tag>>> {
     Ok(Json(cards::list_tags(&app, &a, q.cursor.as_deref(), q.limit).await?))
 }
 
 /// Attach a tag to a card (idempotent).
-#[utoipa::path(put, path = "/api/v1/cards/{id}/tags/{tag_id}", tag = "tags",
+#[utoipa::path(operation_id = "cards_attach_tag", put, path = "/api/v1/cards/{id}/tags/{tag_id}", tag = "tags",
     responses((status = 200, body = Card), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn attach_tag(
     State(app): State<App>,
@@ -137,7 +138,7 @@ pub async fn attach_tag(
 }
 
 /// Detach a tag from a card.
-#[utoipa::path(delete, path = "/api/v1/cards/{id}/tags/{tag_id}", tag = "tags",
+#[utoipa::path(operation_id = "cards_detach_tag", delete, path = "/api/v1/cards/{id}/tags/{tag_id}", tag = "tags",
     responses((status = 200, body = Card), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn detach_tag(
     State(app): State<App>,

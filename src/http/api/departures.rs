@@ -13,6 +13,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DepartureParams {
     /// upcoming, overdue, done or cancelled
@@ -25,6 +26,7 @@ pub struct DepartureParams {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExecuteParams {
     /// Report what would be transferred, change nothing.
@@ -33,7 +35,7 @@ pub struct ExecuteParams {
 }
 
 /// Register a departure (退職・出向) (admins).
-#[utoipa::path(post, path = "/api/v1/departures", tag = "departures", request_body = NewDeparture,
+#[utoipa::path(operation_id = "departures_create", post, path = "/api/v1/departures", tag = "departures", request_body = NewDeparture,
     responses((status = 201, body = Departure), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create(
@@ -45,7 +47,7 @@ pub async fn create(
 }
 
 /// Departures, soonest suspension first (admins: all; members: their own).
-#[utoipa::path(get, path = "/api/v1/departures", tag = "departures", params(DepartureParams),
+#[utoipa::path(operation_id = "departures_list", get, path = "/api/v1/departures", tag = "departures", params(DepartureParams),
     responses((status = 200, body = Page<Departure>), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list(
     State(app): State<App>,
@@ -62,14 +64,14 @@ pub async fn list(
 }
 
 /// One departure (admins, or the departing user).
-#[utoipa::path(get, path = "/api/v1/departures/{id}", tag = "departures",
+#[utoipa::path(operation_id = "departures_get", get, path = "/api/v1/departures/{id}", tag = "departures",
     responses((status = 200, body = Departure), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) -> Result<Json<Departure>> {
     Ok(Json(svc::get(&app, &a, &id).await?))
 }
 
 /// Change a scheduled departure's dates, kind, default successor or suspension time (admins).
-#[utoipa::path(patch, path = "/api/v1/departures/{id}", tag = "departures", request_body = DeparturePatch,
+#[utoipa::path(operation_id = "departures_update", patch, path = "/api/v1/departures/{id}", tag = "departures", request_body = DeparturePatch,
     responses((status = 200, body = Departure), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update(
@@ -82,14 +84,14 @@ pub async fn update(
 }
 
 /// Cancel a scheduled departure (admins).
-#[utoipa::path(delete, path = "/api/v1/departures/{id}", tag = "departures",
+#[utoipa::path(operation_id = "departures_cancel", delete, path = "/api/v1/departures/{id}", tag = "departures",
     responses((status = 200, body = Departure), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn cancel(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) -> Result<Json<Departure>> {
     Ok(Json(svc::cancel(&app, &a, &id).await?))
 }
 
 /// The handover plan (引き継ぎ計画).
-#[utoipa::path(get, path = "/api/v1/departures/{id}/plan", tag = "departures",
+#[utoipa::path(operation_id = "departures_get_plan", get, path = "/api/v1/departures/{id}/plan", tag = "departures",
     responses((status = 200, body = Plan), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get_plan(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) -> Result<Json<Plan>> {
     Ok(Json(svc::plan(&app, &a, &id).await?))
@@ -97,7 +99,7 @@ pub async fn get_plan(State(app): State<App>, Auth(a): Auth, Path(id): Path<Stri
 
 /// Report the handover plan: which successor takes which cards (the departing user or an
 /// admin; until approved).
-#[utoipa::path(put, path = "/api/v1/departures/{id}/plan", tag = "departures", request_body = PlanInput,
+#[utoipa::path(operation_id = "departures_report_plan", put, path = "/api/v1/departures/{id}/plan", tag = "departures", request_body = PlanInput,
     responses((status = 200, body = Plan), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn report_plan(
@@ -110,14 +112,14 @@ pub async fn report_plan(
 }
 
 /// Approve the reported plan; it is frozen from then on (admins).
-#[utoipa::path(post, path = "/api/v1/departures/{id}/plan/approve", tag = "departures",
+#[utoipa::path(operation_id = "departures_approve_plan", post, path = "/api/v1/departures/{id}/plan/approve", tag = "departures",
     responses((status = 200, body = Plan), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn approve_plan(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) -> Result<Json<Plan>> {
     Ok(Json(svc::approve_plan(&app, &a, &id).await?))
 }
 
 /// Execute the approved plan's transfers now, each an undoable batch (admins).
-#[utoipa::path(post, path = "/api/v1/departures/{id}/plan/execute", tag = "departures", params(ExecuteParams),
+#[utoipa::path(operation_id = "departures_execute_plan", post, path = "/api/v1/departures/{id}/plan/execute", tag = "departures", params(ExecuteParams),
     responses((status = 200, body = Execution), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn execute_plan(
     State(app): State<App>,
@@ -129,7 +131,7 @@ pub async fn execute_plan(
 }
 
 /// Readiness (引き継ぎ状況): what still blocks a clean departure, with counts.
-#[utoipa::path(get, path = "/api/v1/departures/{id}/readiness", tag = "departures",
+#[utoipa::path(operation_id = "departures_readiness", get, path = "/api/v1/departures/{id}/readiness", tag = "departures",
     responses((status = 200, body = Readiness), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn readiness(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) -> Result<Json<Readiness>> {
     Ok(Json(svc::readiness(&app, &a, &id).await?))

@@ -23,6 +23,7 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 use utoipa::IntoParams;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ImportParams {
     /// Owner of rows that name none (default: you; admins may name anyone).
@@ -64,8 +65,9 @@ fn charset_of(content_type: &str) -> Option<String> {
 /// the bad ones listed in the answer. Tags in a `タグ`/`tags` column (`;`-separated) or vCard
 /// `CATEGORIES` become the owner's personal tags (created when missing); an owner column
 /// (`名刺所有者ユーザID`/`owner`, an email) or vCard `X-MEISHI-OWNER` assigns owners per row.
-#[utoipa::path(post, path = "/api/v1/imports", tag = "import and export", params(ImportParams),
-    request_body(content = String, content_type = "text/csv", description = "the file: CSV or vCard (text/vcard), or multipart/form-data"),
+#[utoipa::path(operation_id = "imports_import", post, path = "/api/v1/imports", tag = "import and export", params(ImportParams),
+    request_body(description = "the file: CSV or vCard, as the body or as multipart/form-data",
+        content((String = "text/csv"), (String = "text/vcard"), (String = "multipart/form-data"))),
     responses((status = 200, body = ImportReport), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -115,6 +117,7 @@ pub async fn import(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExportParams {
     /// `vcard` (default) or `csv`.
@@ -132,8 +135,9 @@ pub struct ExportParams {
 }
 
 /// Export cards as vCard or CSV, streamed as a download.
-#[utoipa::path(get, path = "/api/v1/exports", tag = "import and export", params(ExportParams),
-    responses((status = 200, description = "the file (text/vcard or text/csv), as an attachment", content_type = "text/csv"),
+#[utoipa::path(operation_id = "imports_export", get, path = "/api/v1/exports", tag = "import and export", params(ExportParams),
+    responses((status = 200, description = "the file (text/vcard or text/csv), as an attachment",
+        content((String = "text/vcard"), (String = "text/csv"))),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn export(State(app): State<App>, Auth(a): Auth, Params(q): Params<ExportParams>) -> Result<Response> {

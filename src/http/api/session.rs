@@ -33,7 +33,7 @@ fn over_tls(headers: &HeaderMap) -> bool {
 }
 
 /// Sign in with a password; sets the session cookie used by the console.
-#[utoipa::path(post, path = "/api/v1/session", tag = "session", request_body = SignIn,
+#[utoipa::path(operation_id = "session_sign_in", post, path = "/api/v1/session", tag = "session", request_body = SignIn,
     responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
 pub async fn sign_in(State(app): State<App>, headers: HeaderMap, Body(b): Body<SignIn>) -> Result<Response> {
     let (secret, actor) = auth::sign_in(&app, b.organization.as_deref(), &b.email, &b.password).await?;
@@ -43,7 +43,7 @@ pub async fn sign_in(State(app): State<App>, headers: HeaderMap, Body(b): Body<S
 }
 
 /// Sign out: ends the session and clears the cookie.
-#[utoipa::path(delete, path = "/api/v1/session", tag = "session", responses((status = 204)))]
+#[utoipa::path(operation_id = "session_sign_out", delete, path = "/api/v1/session", tag = "session", responses((status = 204)))]
 pub async fn sign_out(State(app): State<App>, parts: Parts) -> Result<Response> {
     if let Some(s) = cookie(&parts.headers, auth::SESSION_COOKIE) {
         auth::sign_out(&app, s).await?;
@@ -53,7 +53,7 @@ pub async fn sign_out(State(app): State<App>, parts: Parts) -> Result<Response> 
 }
 
 /// The signed-in user.
-#[utoipa::path(get, path = "/api/v1/me", tag = "session",
+#[utoipa::path(operation_id = "session_me", get, path = "/api/v1/me", tag = "session",
     responses((status = 200, body = User), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn me(State(app): State<App>, Auth(actor): Auth) -> Result<Json<User>> {

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 ///
 /// Moves the selected cards of `from_user_id` with their contacts to `to_user_id` in one
 /// transaction, attaches the previous-owner tag and records an undoable batch.
-#[utoipa::path(post, path = "/api/v1/transfers", tag = "transfers", request_body = TransferRequest,
+#[utoipa::path(operation_id = "transfers_create", post, path = "/api/v1/transfers", tag = "transfers", request_body = TransferRequest,
     responses(
         (status = 201, description = "Transferred", body = Transfer),
         (status = 200, description = "Dry run: what would move", body = Preview),
@@ -28,21 +28,21 @@ pub async fn create(State(app): State<App>, Auth(a): Auth, Body(b): Body<Transfe
 }
 
 /// Transfer batches, newest first (admins).
-#[utoipa::path(get, path = "/api/v1/transfers", tag = "transfers", params(PageQuery),
+#[utoipa::path(operation_id = "transfers_list", get, path = "/api/v1/transfers", tag = "transfers", params(PageQuery),
     responses((status = 200, body = Page<Transfer>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list(State(app): State<App>, Auth(a): Auth, Params(q): Params<PageQuery>) -> Result<Json<Page<Transfer>>> {
     Ok(Json(transfers::list(&app, &a, q.cursor.as_deref(), q.limit).await?))
 }
 
 /// One transfer batch (admins).
-#[utoipa::path(get, path = "/api/v1/transfers/{id}", tag = "transfers",
+#[utoipa::path(operation_id = "transfers_get", get, path = "/api/v1/transfers/{id}", tag = "transfers",
     responses((status = 200, body = Transfer), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) -> Result<Json<Transfer>> {
     Ok(Json(transfers::get(&app, &a, &id).await?))
 }
 
 /// Undo a transfer: its cards go back, except those moved again since (admins; once).
-#[utoipa::path(post, path = "/api/v1/transfers/{id}/undo", tag = "transfers",
+#[utoipa::path(operation_id = "transfers_undo", post, path = "/api/v1/transfers/{id}/undo", tag = "transfers",
     responses((status = 200, body = UndoResult), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn undo(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) -> Result<Json<UndoResult>> {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// `next_cursor` of the previous page.
@@ -19,7 +20,7 @@ pub struct PageQuery {
 }
 
 /// Create a user (admins).
-#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = users::NewUser,
+#[utoipa::path(operation_id = "users_create", post, path = "/api/v1/users", tag = "users", request_body = users::NewUser,
     responses((status = 201, body = User), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create(
@@ -31,21 +32,21 @@ pub async fn create(
 }
 
 /// List the organisation's users.
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(PageQuery),
+#[utoipa::path(operation_id = "users_list", get, path = "/api/v1/users", tag = "users", params(PageQuery),
     responses((status = 200, body = Page<User>)), security(("bearer" = [])))]
 pub async fn list(State(app): State<App>, Auth(a): Auth, Params(q): Params<PageQuery>) -> Result<Json<Page<User>>> {
     Ok(Json(users::list(&app, &a, q.cursor.as_deref(), q.limit).await?))
 }
 
 /// One user.
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
+#[utoipa::path(operation_id = "users_get", get, path = "/api/v1/users/{id}", tag = "users",
     responses((status = 200, body = User), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) -> Result<Json<User>> {
     Ok(Json(users::get(&app, &a, &id).await?))
 }
 
 /// Change a user: admins anything; members their own display name and password.
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = users::UserPatch,
+#[utoipa::path(operation_id = "users_update", patch, path = "/api/v1/users/{id}", tag = "users", request_body = users::UserPatch,
     responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update(
