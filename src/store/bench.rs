@@ -102,16 +102,27 @@ pub async fn insert_chunk(
     Ok((n * (1 + CONTACTS_PER_CARD + TAGS_PER_CARD)) as u64)
 }
 
-/// Brings the database to a comparable state before each timed step (and after the load):
-/// SQLite's WAL written back and emptied; on PostgreSQL the previous step's dead rows
-/// vacuumed and the statistics refreshed, as autovacuum would. SQLite gets no ANALYZE:
-/// meishi never runs one, so the planner sees what it sees in production.
+/// Brings the database to a comparable state before each timed step: SQLite's WAL written
+/// back and emptied; on PostgreSQL the previous step's dead rows vacuumed and a checkpoint.
+/// Statistics are not refreshed between steps (an undo soon after its transfer meets stale
+/// ones too); only [`analyze`] after the load. SQLite gets no ANALYZE at all: meishi never
+/// runs one, so its planner sees what it sees in production.
 pub async fn settle(store: &Store) -> Result<()> {
     let c = store.conn();
     if store.is_sqlite() {
         c.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await?;
     } else {
-        c.execute_unprepared("VACUUM ANALYZE").await?;
+        c.execute_unprepared("VACUUM").await?;
+        // Needs superuser or pg_checkpoint; without it the step just starts less settled.
+        let _ = c.execute_unprepared("CHECKPOINT").await;
+    }
+    Ok(())
+}
+
+/// After the bulk load: PostgreSQL's statistics, as autovacuum would soon have them.
+pub async fn analyze(store: &Store) -> Result<()> {
+    if !store.is_sqlite() {
+        store.conn().execute_unprepared("VACUUM ANALYZE").await?;
     }
     Ok(())
 }

@@ -149,7 +149,14 @@ pub async fn move_cards(c: &impl Conn, org_id: &str, t: &NewTransfer<'_>, now: D
     .await?;
     let mut values: Vec<Value> = vec![t.to.into(), t.id.into(), to_micros(now).into()];
     values.extend(sel_values);
-    exec(c, &format!("UPDATE cards SET owner_id = ?, last_transfer_id = ?, updated_at = ? WHERE id IN (SELECT c.id FROM cards c WHERE {pred})"), values).await?;
+    // Straight on the selection's index: the same rows the items were taken from, without
+    // first listing their ids and looking each one up again by primary key.
+    exec(
+        c,
+        &format!("UPDATE cards AS c SET owner_id = ?, last_transfer_id = ?, updated_at = ? WHERE {pred}"),
+        values,
+    )
+    .await?;
     Ok(moved as i64)
 }
 
@@ -320,26 +327,29 @@ pub async fn unrestorable(c: &impl Conn, transfer_id: &str, limit: u64) -> Resul
 /// removes the previous-owner tag this batch added, and returns tags handed over.
 /// Returns the number of cards restored.
 pub async fn restore(c: &impl Conn, org_id: &str, t: &Transfer, now: DateTime<Utc>) -> Result<i64> {
+    // Per link of the tag, two primary-key look-ups. Written as scalar subqueries rather than a
+    // join so that no plan depends on statistics: right after a transfer PostgreSQL believes
+    // the batch has about no items, and with a join it may scan all of them once per link.
     exec(
         c,
-        "DELETE FROM card_tags WHERE tag_id = ? AND card_id IN (\
-           SELECT ti.card_id FROM transfer_items ti JOIN cards c ON c.id = ti.card_id \
-           WHERE ti.transfer_id = ? AND ti.tag_added AND c.last_transfer_id = ?)",
+        "DELETE FROM card_tags WHERE tag_id = ? \
+           AND (SELECT ti.tag_added FROM transfer_items ti WHERE ti.transfer_id = ? AND ti.card_id = card_tags.card_id) \
+           AND (SELECT c.last_transfer_id FROM cards c WHERE c.id = card_tags.card_id) = ?",
         vec![t.tag_id.as_str().into(), t.id.as_str().into(), t.id.as_str().into()],
     )
     .await?;
+    // Driven by the batch's items (one primary-key look-up of the card per item), not by a
+    // scan of all the organisation's cards with a subquery per card.
     let restored = exec(
         c,
-        "UPDATE cards SET owner_id = ?, updated_at = ?, last_transfer_id = (\
-           SELECT ti.prev_transfer_id FROM transfer_items ti WHERE ti.transfer_id = ? AND ti.card_id = cards.id) \
-         WHERE org_id = ? AND last_transfer_id = ? \
-           AND id IN (SELECT card_id FROM transfer_items WHERE transfer_id = ?)",
+        "UPDATE cards SET owner_id = ?, updated_at = ?, last_transfer_id = ti.prev_transfer_id \
+         FROM transfer_items ti \
+         WHERE ti.transfer_id = ? AND ti.card_id = cards.id AND cards.org_id = ? AND cards.last_transfer_id = ?",
         vec![
             t.from_user_id.as_str().into(),
             to_micros(now).into(),
             t.id.as_str().into(),
             org_id.into(),
-            t.id.as_str().into(),
             t.id.as_str().into(),
         ],
     )
