@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const BIN = process.env.MEISHI_BIN || join(here, '..', 'target', 'debug', 'meishi');
+export const BIN = process.env.MEISHI_BIN
+  || join(process.env.CARGO_TARGET_DIR || join(here, '..', 'target'), 'debug', 'meishi');
 export const SHOTS = join(here, 'screenshots');
 mkdirSync(SHOTS, { recursive: true });
 
