@@ -347,7 +347,8 @@ fn anonymous(headers: &HeaderMap, nav: &'static str) -> Ctx {
 /// Only local paths: never redirect off the site after sign-in.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") => n.to_string(),
+        // Browsers read `/\host` like `//host`: neither may follow the first slash.
+        Some(n) if n.starts_with('/') && !n[1..].starts_with(['/', '\\']) => n.to_string(),
         _ => "/".to_string(),
     }
 }
