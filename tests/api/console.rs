@@ -173,7 +173,12 @@ async fn sign_in_errors_the_language_switch_and_redirects() {
         .await
         .unwrap();
     assert_eq!(res.headers()[LOCATION], "/", "never redirected off the site");
-    let res = b.client.get(format!("{}/lang/ja?next=/%5Cevil.example.com", t.url)).send().await.unwrap();
+    let res = b
+        .client
+        .get(format!("{}/lang/ja?next=/%5Cevil.example.com", t.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()[LOCATION], "/", "nor by a backslash");
 }
 
