@@ -309,19 +309,12 @@ pub async fn update(app: &App, actor: &Actor, id: &str, p: DeparturePatch) -> Re
         d.suspend_at.as_deref(),
         now,
     )?;
-    d.attention_days = None;
+    // A flag belongs to a last working day: a new day starts the countdown again.
+    if d.last_working_day != before.last_working_day {
+        d.attention_days = None;
+    }
     d.updated_at = now;
-    st::save(&tx, &org.id, &d).await?;
-    audit(
-        &tx,
-        actor.at(now),
-        "departure.update",
-        ("departure", id),
-        snap(&before),
-        snap(&d),
-    )
-    .await?;
-    store::commit(tx).await?;
+    commit_change(tx, actor, now, "departure.update", &before, &d).await?;
     Ok(d)
 }
 
@@ -334,29 +327,38 @@ pub async fn cancel(app: &App, actor: &Actor, id: &str) -> Result<Departure> {
     let mut d = before.clone();
     d.status = DepartureStatus::Cancelled;
     d.updated_at = now;
-    st::save(&tx, &actor.org_id, &d).await?;
-    audit(
-        &tx,
-        actor.at(now),
-        "departure.cancel",
-        ("departure", id),
-        snap(&before),
-        snap(&d),
-    )
-    .await?;
-    store::commit(tx).await?;
+    commit_change(tx, actor, now, "departure.cancel", &before, &d).await?;
     Ok(d)
+}
+
+/// Saves a changed departure with its before/after audit event and commits.
+async fn commit_change(
+    tx: store::Tx,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    action: &str,
+    before: &Departure,
+    d: &Departure,
+) -> Result<()> {
+    st::save(&tx, &actor.org_id, d).await?;
+    audit(&tx, actor.at(now), action, ("departure", &d.id), snap(before), snap(d)).await?;
+    store::commit(tx).await
+}
+
+fn plan_of(d: Departure, items: Vec<PlanItem>) -> Plan {
+    Plan {
+        departure_id: d.id,
+        status: d.plan_status,
+        default_successor_id: d.successor_id,
+        items,
+    }
 }
 
 pub async fn plan(app: &App, actor: &Actor, id: &str) -> Result<Plan> {
     let c = app.store.conn();
     let d = find(c, actor, id).await?;
-    Ok(Plan {
-        departure_id: d.id.clone(),
-        status: d.plan_status,
-        default_successor_id: d.successor_id,
-        items: st::plan_items(c, &d.id).await?,
-    })
+    let items = st::plan_items(c, &d.id).await?;
+    Ok(plan_of(d, items))
 }
 
 /// The departing user (or an admin for them) reports the plan; it can be reported again
@@ -409,12 +411,7 @@ pub async fn report_plan(app: &App, actor: &Actor, id: &str, input: PlanInput) -
     )
     .await?;
     store::commit(tx).await?;
-    Ok(Plan {
-        departure_id: d.id,
-        status: d.plan_status,
-        default_successor_id: d.successor_id,
-        items,
-    })
+    Ok(plan_of(d, items))
 }
 
 pub async fn approve_plan(app: &App, actor: &Actor, id: &str) -> Result<Plan> {
@@ -433,25 +430,12 @@ pub async fn approve_plan(app: &App, actor: &Actor, id: &str) -> Result<Plan> {
     d.plan_status = PlanStatus::Approved;
     d.plan_approved_by = actor.user_id().map(str::to_string);
     d.plan_approved_at = Some(now);
+    // An approved plan makes the departure ready: it no longer needs attention.
+    d.attention_days = None;
     d.updated_at = now;
-    st::save(&tx, &actor.org_id, &d).await?;
-    audit(
-        &tx,
-        actor.at(now),
-        "departure.plan_approve",
-        ("departure", id),
-        snap(&before),
-        snap(&d),
-    )
-    .await?;
     let items = st::plan_items(&tx, id).await?;
-    store::commit(tx).await?;
-    Ok(Plan {
-        departure_id: d.id,
-        status: d.plan_status,
-        default_successor_id: d.successor_id,
-        items,
-    })
+    commit_change(tx, actor, now, "departure.plan_approve", &before, &d).await?;
+    Ok(plan_of(d, items))
 }
 
 /// Runs the approved plan's transfers in the caller's transaction: one batch per line that

@@ -307,14 +307,3 @@ pub async fn set_plan_executed(c: &impl Conn, org_id: &str, id: &str, now: DateT
     .await?;
     Ok(())
 }
-
-/// Lowers the attention flag (the departure became ready, or its dates moved).
-pub async fn clear_attention(c: &impl Conn, org_id: &str, id: &str) -> Result<()> {
-    exec(
-        c,
-        "UPDATE departures SET attention_days = NULL WHERE org_id = ? AND id = ?",
-        vec![org_id.into(), id.into()],
-    )
-    .await?;
-    Ok(())
-}

@@ -895,6 +895,14 @@ async fn a_departure_not_ready_is_flagged_seven_days_and_one_day_before() {
     f.t.clock.advance(Duration::hours(20));
     assert_eq!(tick(&f.t).await.flagged, 0, "not twice for the same threshold");
     assert_eq!(f.audit_of("departure.attention", &d).await.len(), 1);
+    // Changing something other than the last working day keeps the flag (and flags no twice).
+    let path = format!("/api/v1/departures/{d}");
+    let (st, patched) =
+        f.t.call(&f.org.admin, Method::PATCH, &path, Some(json!({"kind": "secondment"})))
+            .await;
+    assert_eq!(st, StatusCode::OK, "{patched}");
+    assert_eq!(patched["attention_days"], 7);
+    assert_eq!(tick(&f.t).await.flagged, 0);
 
     f.t.clock.set(at("2026-03-29T15:00:00Z")); // 30 March in Tokyo: one day left
     assert_eq!(tick(&f.t).await.flagged, 1);
@@ -911,6 +919,15 @@ async fn a_departure_not_ready_is_flagged_seven_days_and_one_day_before() {
 
     assert!(f.departure(&ready).await["attention_days"].is_null());
     assert!(f.audit_of("departure.attention", &ready).await.is_empty());
+
+    // Approving the plan makes the departure ready: it leaves the attention list.
+    assert_eq!(
+        f.put_plan(&f.org.admin, &d, json!({"items": []})).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(f.approve(&f.org.admin, &d).await.0, StatusCode::OK);
+    assert!(f.departure(&d).await["attention_days"].is_null());
+    assert!(f.list(&f.org.admin, "?attention=true").await.is_empty());
 }
 
 /// `meishi serve` with the clock two days ahead, and extra arguments; killed when dropped.
