@@ -98,17 +98,23 @@ pub async fn reactivate(app: &App, actor: &Actor, id: &str) -> Result<User> {
     }
     let org = org(&tx, &actor.org_id).await?;
     let name = without_retired_suffix(&user.display_name, &org.retired_suffix);
-    users::transition(&tx, &org.id, id, UserStatus::Suspended, UserStatus::Active, &name, now).await?;
-    let after = target(&tx, actor, id).await?;
-    audit(
-        &tx,
-        actor.at(now),
-        "user.reactivate",
-        ("user", id),
-        snap(&user),
-        snap(&after),
-    )
-    .await?;
+    commit_transition(tx, actor, now, &user, UserStatus::Active, &name, "user.reactivate").await
+}
+
+/// Moves `user` to status `to` under `name`, audits it before/after as `action`, commits, and
+/// returns the user as they are now.
+async fn commit_transition(
+    tx: store::Tx,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    user: &User,
+    to: UserStatus,
+    name: &str,
+    action: &str,
+) -> Result<User> {
+    users::transition(&tx, &actor.org_id, &user.id, user.status, to, name, now).await?;
+    let after = target(&tx, actor, &user.id).await?;
+    audit(&tx, actor.at(now), action, ("user", &user.id), snap(user), snap(&after)).await?;
     store::commit(tx).await?;
     Ok(after)
 }
@@ -269,19 +275,7 @@ pub async fn restore(app: &App, actor: &Actor, id: &str) -> Result<User> {
         )));
     }
     let name = with_retired_suffix(&user.display_name, &org.retired_suffix);
-    users::transition(&tx, &org.id, id, UserStatus::Deleted, UserStatus::Suspended, &name, now).await?;
-    let after = target(&tx, actor, id).await?;
-    audit(
-        &tx,
-        actor.at(now),
-        "user.restore",
-        ("user", id),
-        snap(&user),
-        snap(&after),
-    )
-    .await?;
-    store::commit(tx).await?;
-    Ok(after)
+    commit_transition(tx, actor, now, &user, UserStatus::Suspended, &name, "user.restore").await
 }
 
 /// Removes, for good, deleted users whose retention period is over (scheduler).
