@@ -4,7 +4,7 @@
 use crate::domain::cards_io::{Format, ImportMode, TextEncoding};
 use crate::domain::csv_cards::HeaderLang;
 use crate::domain::vcard::VcardVersion;
-use crate::domain::{Email, Error, Result};
+use crate::domain::{Error, Result};
 use crate::service::exports::{self, ExportOptions};
 use crate::service::imports::{self, ImportOptions, Progress};
 use crate::service::{Actor, App, auth};
@@ -76,19 +76,11 @@ pub struct ExportArgs {
     pub org: Option<String>,
 }
 
-async fn user_id(app: &App, org_id: &str, email: &str, field: &str) -> Result<String> {
-    let email = Email::parse(field, email)?;
-    store::users::by_email(app.store.conn(), org_id, email.as_str())
-        .await?
-        .map(|r| r.user.id)
-        .ok_or_else(|| Error::not_found(&format!("user {}", email.as_str())).with_field(field))
-}
-
 pub async fn import(app: &App, a: ImportArgs) -> Result<()> {
     let org = auth::resolve_org(app, a.org.as_deref()).await?;
     let actor = Actor::system(&org.id);
     let owner_id = match &a.owner {
-        Some(e) => Some(user_id(app, &org.id, e, "owner").await?),
+        Some(e) => Some(super::user_id(app, &org.id, e, "owner").await?),
         None => None,
     };
     let file = std::fs::File::open(&a.file)
@@ -183,7 +175,7 @@ pub async fn export(app: &App, a: ExportArgs) -> Result<()> {
     let org = auth::resolve_org(app, a.org.as_deref()).await?;
     let actor = Actor::system(&org.id);
     let owner_id = match &a.owner {
-        Some(e) => Some(user_id(app, &org.id, e, "owner").await?),
+        Some(e) => Some(super::user_id(app, &org.id, e, "owner").await?),
         None => None,
     };
     let tag_id = match &a.tag {

@@ -284,6 +284,15 @@ async fn open_with_clock(database: &str, clock: Arc<dyn crate::domain::Clock>) -
     Ok(App::new(store, clock))
 }
 
+/// The id of the user with this email in the organisation; `field` names the flag at fault.
+async fn user_id(app: &App, org_id: &str, email: &str, field: &str) -> Result<String, Error> {
+    let email = crate::domain::Email::parse(field, email)?;
+    crate::store::users::by_email(app.store.conn(), org_id, email.as_str())
+        .await?
+        .map(|r| r.user.id)
+        .ok_or_else(|| Error::not_found(&format!("user {}", email.as_str())).with_field(field))
+}
+
 async fn listen(addr: &str) -> Result<tokio::net::TcpListener, Error> {
     tokio::net::TcpListener::bind(addr)
         .await

@@ -1,7 +1,7 @@
 //! `meishi transfer …`: the transfer use case from the terminal, with a progress display.
 
 use crate::domain::transfer::SelectionInput;
-use crate::domain::{Email, Error, Result};
+use crate::domain::{Error, Result};
 use crate::service::transfers::{self, Outcome, TransferRequest};
 use crate::service::{Actor, App, auth};
 use crate::store;
@@ -26,14 +26,6 @@ fn spinner() -> ProgressBar {
     bar
 }
 
-async fn user_id(app: &App, org_id: &str, email: &str, field: &str) -> Result<String> {
-    let email = Email::parse(field, email)?;
-    store::users::by_email(app.store.conn(), org_id, email.as_str())
-        .await?
-        .map(|r| r.user.id)
-        .ok_or_else(|| Error::not_found(&format!("user {}", email.as_str())).with_field(field))
-}
-
 /// A tag named on the command line: the leaving user's own, else the single shared one.
 async fn tag_id(app: &App, org_id: &str, from: &str, name: &str) -> Result<String> {
     let tags = store::cards::tags_named(app.store.conn(), org_id, name.trim()).await?;
@@ -54,8 +46,8 @@ async fn tag_id(app: &App, org_id: &str, from: &str, name: &str) -> Result<Strin
 pub async fn run(app: &App, a: Args) -> Result<()> {
     let org = auth::resolve_org(app, a.org.as_deref()).await?;
     let actor = Actor::system(&org.id);
-    let from = user_id(app, &org.id, &a.from, "from").await?;
-    let to = user_id(app, &org.id, &a.to, "to").await?;
+    let from = super::user_id(app, &org.id, &a.from, "from").await?;
+    let to = super::user_id(app, &org.id, &a.to, "to").await?;
     let selection = match (&a.tag, &a.company, a.all) {
         (Some(t), None, false) => SelectionInput {
             tag_id: Some(tag_id(app, &org.id, &from, t).await?),

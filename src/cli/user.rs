@@ -1,7 +1,7 @@
 //! `meishi user …`, `meishi archive-account create`, `meishi departure readiness`: the
 //! lifecycle use cases from the terminal, acting as the system (audited without a user).
 
-use crate::domain::{Email, Error, Result};
+use crate::domain::{Error, Result};
 use crate::service::{Actor, App, auth, departures, lifecycle};
 use crate::store;
 
@@ -15,11 +15,8 @@ pub enum Action {
 
 async fn find(app: &App, org: Option<&str>, email: &str) -> Result<(Actor, String)> {
     let org = auth::resolve_org(app, org).await?;
-    let email = Email::parse("email", email)?;
-    let user = store::users::by_email(app.store.conn(), &org.id, email.as_str())
-        .await?
-        .ok_or_else(|| Error::not_found(&format!("user {}", email.as_str())).with_field("email"))?;
-    Ok((Actor::system(&org.id), user.user.id))
+    let id = super::user_id(app, &org.id, email, "email").await?;
+    Ok((Actor::system(&org.id), id))
 }
 
 pub async fn run(app: &App, org: Option<&str>, email: &str, action: Action) -> Result<()> {
