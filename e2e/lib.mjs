@@ -26,10 +26,11 @@ function waitFor(child, stream, re) {
   });
 }
 
-/** `meishi demo` on a fresh SQLite file; resolves with { url, db, child }. */
+/** `meishi demo` on a fresh database (SQLite unless set); resolves with { url, db, child }. */
 export async function startDemo() {
-  const dir = mkdtempSync(join(tmpdir(), 'meishi-e2e-'));
-  const db = `sqlite://${join(dir, 'demo.db')}`;
+  // MEISHI_E2E_DATABASE runs the story on another engine (an empty PostgreSQL database).
+  const db = process.env.MEISHI_E2E_DATABASE
+    || `sqlite://${join(mkdtempSync(join(tmpdir(), 'meishi-e2e-')), 'demo.db')}`;
   const child = spawn(BIN, ['demo', '--database', db, '--listen', '127.0.0.1:0', '--cards', '600'], { env: { ...process.env, RUST_LOG: 'warn' } });
   const m = await waitFor(child, 'stdout', /URL\s+(http:\/\/127\.0\.0\.1:\d+)\//);
   return { url: m[1], db, child };
