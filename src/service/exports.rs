@@ -104,6 +104,59 @@ pub async fn export(app: &App, actor: &Actor, o: ExportOptions) -> Result<Export
     })
 }
 
+/// One page of one owner's cards, with their tags' names by card id.
+struct Page {
+    owner: usize,
+    cards: st::ExportPage,
+    tags: HashMap<String, Vec<String>>,
+}
+
+/// Reads the selection a page at a time, owner by owner, ahead of the writer: the next page
+/// is read while the previous one is being written, so the database and the formatting run
+/// side by side. The channel holds at most two pages.
+async fn read_pages(
+    app: App,
+    org_id: String,
+    owners: Vec<String>,
+    tag_id: Option<String>,
+    viewer: Option<String>,
+    tx: tokio::sync::mpsc::Sender<Result<Page>>,
+) {
+    let c = app.store.conn();
+    for (i, owner) in owners.iter().enumerate() {
+        let sel = st::Selection {
+            owner_id: owner.clone(),
+            tag_id: tag_id.clone(),
+        };
+        let mut after: Option<String> = None;
+        loop {
+            let page = match st::export_page(c, &org_id, &sel, after.as_deref(), PAGE).await {
+                Ok(Some(p)) => p,
+                Ok(None) => break,
+                Err(e) => return drop(tx.send(Err(e)).await),
+            };
+            let tags = match st::tag_names_between(c, &org_id, owner, &page.first, &page.last, viewer.as_deref()).await
+            {
+                Ok(t) => t,
+                Err(e) => return drop(tx.send(Err(e)).await),
+            };
+            after = Some(page.last.clone());
+            let full = page.rows == PAGE;
+            let msg = Page {
+                owner: i,
+                cards: page,
+                tags,
+            };
+            if tx.send(Ok(msg)).await.is_err() {
+                return; // the writer stopped
+            }
+            if !full {
+                break;
+            }
+        }
+    }
+}
+
 async fn produce(
     app: &App,
     actor: &Actor,
@@ -111,9 +164,8 @@ async fn produce(
     o: &ExportOptions,
     tx: &tokio::sync::mpsc::Sender<std::result::Result<Vec<u8>, Error>>,
 ) -> Result<()> {
-    let c = app.store.conn();
-    let emails: HashMap<String, String> = st::user_emails(c, &actor.org_id).await?;
-    let viewer = (!actor.is_admin()).then_some(actor.user_id.as_str());
+    let emails: HashMap<String, String> = st::user_emails(app.store.conn(), &actor.org_id).await?;
+    let viewer = (!actor.is_admin()).then(|| actor.user_id.clone());
     let mut csv = CsvOut::new(o.header);
     if o.format == Format::Csv {
         csv.header();
@@ -127,51 +179,47 @@ async fn produce(
             all
         }
     };
-    for owner in owners {
-        let sel = st::Selection {
-            owner_id: owner.clone(),
-            tag_id: o.tag_id.clone(),
-        };
-        // One row value per owner, refilled for each card: the owner's email is not copied per card.
-        let mut row = ExportRow {
-            owner: emails.get(&owner).cloned().unwrap_or_default(),
-            ..Default::default()
-        };
-        let mut after: Option<String> = None;
-        let mut capacity = 0;
-        loop {
-            let page = st::export_page(c, &actor.org_id, &sel, after.as_deref(), PAGE).await?;
-            let (Some(first), Some(last)) = (page.first(), page.last()) else {
-                break;
+    let (pages_tx, mut pages) = tokio::sync::mpsc::channel(2);
+    let reader = tokio::spawn(read_pages(
+        app.clone(),
+        actor.org_id.clone(),
+        owners.clone(),
+        o.tag_id.clone(),
+        viewer,
+        pages_tx,
+    ));
+    // One row value, refilled for each card: the owner's email is not copied per card.
+    let mut row = ExportRow::default();
+    let mut current_owner = usize::MAX;
+    let mut capacity = 0;
+    while let Some(page) = pages.recv().await {
+        let Page { owner, cards, mut tags } = page?;
+        if owner != current_owner {
+            row.owner = emails.get(&owners[owner]).cloned().unwrap_or_default();
+            current_owner = owner;
+        }
+        let mut text = String::with_capacity(capacity);
+        for card in cards.cards()? {
+            row.fields = card.fields;
+            row.tags = if tags.is_empty() {
+                Vec::new()
+            } else {
+                tags.remove(&card.id).unwrap_or_default()
             };
-            let mut tags = st::tag_names_between(c, &actor.org_id, &owner, &first.id, &last.id, viewer).await?;
-            after = Some(last.id.clone());
-            let full = page.len() == PAGE;
-            let mut text = String::with_capacity(capacity);
-            for card in page {
-                row.fields = card.fields;
-                row.tags = if tags.is_empty() {
-                    Vec::new()
-                } else {
-                    tags.remove(&card.id).unwrap_or_default()
-                };
-                row.extra = card.extra;
-                match o.format {
-                    Format::Vcard => write_card(&mut text, &card.id, &row, o.version),
-                    Format::Csv => csv.row(&row),
-                }
+            row.extra = card.extra;
+            match o.format {
+                Format::Vcard => write_card(&mut text, &card.id, &row, o.version),
+                Format::Csv => csv.row(&row),
             }
-            let chunk = match o.format {
-                Format::Vcard => text.into_bytes(),
-                Format::Csv => csv.take(),
-            };
-            capacity = capacity.max(chunk.len());
-            if !send(tx, chunk, o.encoding).await {
-                return Ok(()); // the client went away
-            }
-            if !full {
-                break;
-            }
+        }
+        let chunk = match o.format {
+            Format::Vcard => text.into_bytes(),
+            Format::Csv => csv.take(),
+        };
+        capacity = capacity.max(chunk.len());
+        if !send(tx, chunk, o.encoding).await {
+            reader.abort();
+            return Ok(()); // the client went away
         }
     }
     if o.format == Format::Csv {

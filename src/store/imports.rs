@@ -226,56 +226,107 @@ pub async fn count_selection(c: &impl Conn, org_id: &str, owner_id: Option<&str>
 
 pub struct ExportCard {
     pub id: String,
-    pub owner_id: String,
     pub fields: CardFields,
     pub extra: Option<String>,
 }
 
-/// One page of the selection, in id order, after `after`.
+/// One exported card as the page's JSON carries it: an array in `export_page`'s column order.
+#[derive(serde::Deserialize)]
+struct JsonCard(
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+/// One page of an export as the database gave it: the cards as one JSON text, parsed by
+/// `cards` (on the writer's side, while the next page is being read).
+pub struct ExportPage {
+    pub rows: usize,
+    pub first: String,
+    pub last: String,
+    json: String,
+}
+
+impl ExportPage {
+    /// The page's cards, in id order.
+    pub fn cards(&self) -> Result<Vec<ExportCard>> {
+        let mut rows: Vec<JsonCard> = serde_json::from_str(&self.json)
+            .map_err(|e| crate::domain::Error::internal(format!("export page: {e}")))?;
+        rows.sort_by(|a, b| a.0.cmp(&b.0)); // most likely in order already: one pass
+        Ok(rows
+            .into_iter()
+            .map(|r| ExportCard {
+                id: r.0,
+                fields: CardFields {
+                    full_name: r.1,
+                    name_reading: r.2,
+                    company: r.3,
+                    department: r.4,
+                    title: r.5,
+                    email: r.6,
+                    phone: r.7,
+                    mobile: r.8,
+                    fax: r.9,
+                    postal_code: r.10,
+                    address: r.11,
+                    url: r.12,
+                    exchanged_on: super::date_from_text(&r.13),
+                },
+                extra: r.14,
+            })
+            .collect())
+    }
+}
+
+/// One page of the selection, in id order, after `after`; None when there is nothing more.
+///
+/// The database hands the page over as one JSON text (an array of rows, each an array of
+/// columns) instead of 15 values per card: the drivers' per-value cost (on SQLite a copy and a
+/// cross-thread free of every value) was most of an export's time; building and parsing the
+/// JSON costs a fraction of it (BENCHMARKS.md). The page's first and last ids come with it,
+/// so the next page can be asked for before this one is parsed.
 pub async fn export_page(
     c: &impl Conn,
     org_id: &str,
     s: &Selection,
     after: Option<&str>,
     limit: usize,
-) -> Result<Vec<ExportCard>> {
+) -> Result<Option<ExportPage>> {
     let mut values = Vec::new();
     let mut w = selection_where(org_id, s, &mut values);
     if let Some(a) = after {
         w.push_str(" AND c.id > ?");
         values.push(a.into());
     }
-    let text = format!(
-        "SELECT c.id, c.owner_id, c.full_name, c.name_reading, c.company, c.department, c.title, c.email, \
-         c.phone, c.mobile, c.fax, c.postal_code, c.address, c.url, c.exchanged_on, c.extra \
-         FROM cards c WHERE {w} ORDER BY c.id LIMIT {limit}"
-    );
-    let rows = c.query_all_raw(sql(c, &text, values)).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let s = |i: usize| r.try_get_by_index::<String>(i);
-        out.push(ExportCard {
-            id: s(0)?,
-            owner_id: s(1)?,
-            fields: CardFields {
-                full_name: s(2)?,
-                name_reading: s(3)?,
-                company: s(4)?,
-                department: s(5)?,
-                title: s(6)?,
-                email: s(7)?,
-                phone: s(8)?,
-                mobile: s(9)?,
-                fax: s(10)?,
-                postal_code: s(11)?,
-                address: s(12)?,
-                url: s(13)?,
-                exchanged_on: super::date_from_text(&r.try_get_by_index::<Option<String>>(14)?),
-            },
-            extra: r.try_get_by_index::<Option<String>>(15)?,
-        });
+    let columns = "c.id, c.full_name, c.name_reading, c.company, c.department, c.title, c.email, c.phone, \
+                   c.mobile, c.fax, c.postal_code, c.address, c.url, c.exchanged_on, c.extra";
+    let page = format!("SELECT {columns} FROM cards c WHERE {w} ORDER BY c.id LIMIT {limit}");
+    let text = super::json_rows_sql(c, &page, columns, "COUNT(*), MIN(c.id), MAX(c.id)");
+    let Some(row) = c.query_one_raw(sql(c, &text, values)).await? else {
+        return Ok(None);
+    };
+    let rows = row.try_get_by_index::<i64>(1)? as usize;
+    if rows == 0 {
+        return Ok(None);
     }
-    Ok(out)
+    Ok(Some(ExportPage {
+        rows,
+        first: row.try_get_by_index(2)?,
+        last: row.try_get_by_index(3)?,
+        json: row.try_get_by_index(0)?,
+    }))
 }
 
 /// Tag names on one owner's cards whose ids lie in `first..=last`, by card id, in name order.

@@ -116,8 +116,18 @@ pub fn date_to_text(d: Option<NaiveDate>) -> Option<String> {
     d.map(|d| d.format("%Y-%m-%d").to_string())
 }
 
+/// Reads what `date_to_text` wrote. `YYYY-MM-DD` is read by hand: chrono parsing its pattern
+/// for every card was a visible part of an export.
 pub fn date_from_text(s: &Option<String>) -> Option<NaiveDate> {
-    s.as_deref().and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+    let s = s.as_deref()?;
+    let b = s.as_bytes();
+    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        let num = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<u32>().ok());
+        if let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) {
+            return NaiveDate::from_ymd_opt(y as i32, m, d);
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
 /// A cursor is the last id of the previous page; anything else is bad input.
@@ -151,6 +161,20 @@ pub fn sql(c: &impl Conn, text: &str, values: Vec<sea_orm::Value>) -> sea_orm::S
         text.to_string()
     };
     sea_orm::Statement::from_sql_and_values(backend, text, values)
+}
+
+/// A query giving the rows of `page` (a `SELECT` whose result columns are `columns`, each
+/// written `c.name`) as one JSON text: an array of one array of column values per row; `[]`
+/// or NULL when there are none; then the aggregates `also` over the same rows. The drivers
+/// then hand over one value per page instead of one per column and row. The rows' order is
+/// not guaranteed (an aggregate `ORDER BY` would make SQLite sort them again in a temporary
+/// B-tree): the caller sorts. The only difference between the engines is the functions' names.
+pub fn json_rows_sql(c: &impl Conn, page: &str, columns: &str, also: &str) -> String {
+    if c.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        format!("SELECT json_agg(json_build_array({columns}))::text, {also} FROM ({page}) c")
+    } else {
+        format!("SELECT json_group_array(json_array({columns})), {also} FROM ({page}) c")
+    }
 }
 
 /// Runs a statement and returns the number of rows it changed.

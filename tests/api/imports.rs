@@ -545,3 +545,52 @@ async fn import_and_export_from_the_terminal() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("line 2: Email(1)"), "{stderr}");
 }
+
+/// An export larger than a page (the export reads 5,000 cards a page, ahead of the writer):
+/// every card comes out once, with its own tags and owner, whatever page it sits on.
+#[tokio::test]
+async fn an_export_of_many_pages_gives_every_card_once_with_its_tags() {
+    let t = spawn().await;
+    let a = t.org("pages").await;
+    let (_, sato) = t.user(&a, "sato@example.jp", "佐藤 美咲", "member").await;
+    let admin = "admin@pages.example.jp";
+    let mut file = String::from("full_name,company,tags,owner\n");
+    let mut want = Vec::new();
+    for i in 0..12_345 {
+        let owner = if i % 3 == 0 { "sato@example.jp" } else { admin };
+        let tags = match i % 4 {
+            0 => "展示会",
+            1 => "展示会;重要",
+            _ => "",
+        };
+        file.push_str(&format!("名刺 {i},会社{},{tags},{owner}\n", i % 17));
+        want.push(format!("名刺 {i}|{tags}|{owner}"));
+    }
+    let (s, r) = upload(&t, &a.admin, "", "text/csv", file.into_bytes()).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["imported"], 12_345, "{r}");
+
+    let (s, _, out) = download(&t, &a.admin, "?format=csv").await;
+    assert_eq!(s, StatusCode::OK);
+    let mut rdr = csv::Reader::from_reader(out.as_slice());
+    let head = rdr.headers().unwrap().clone();
+    let col = |n: &str| head.iter().position(|h| h == n).unwrap();
+    let (name, tags, owner) = (col("full_name"), col("tags"), col("owner"));
+    let mut got: Vec<String> = rdr
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            format!("{}|{}|{}", &r[name], &r[tags], &r[owner])
+        })
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got.len(), want.len());
+    assert_eq!(got, want);
+
+    // A member's export: their own cards only, all of them.
+    let (s, _, out) = download(&t, &sato, "?format=vcard").await;
+    assert_eq!(s, StatusCode::OK);
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.matches("BEGIN:VCARD").count(), 4_115);
+}
