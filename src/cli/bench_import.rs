@@ -220,7 +220,7 @@ async fn sql_floor(dir: &std::path::Path, plain: &std::path::Path) -> Result<f64
          company, company, department, title, email, phone, mobile, fax, postal_code, address, url, \
          NULLIF(exchanged_on, ''), 0, 0, NULL FROM b.cards_plain;\n\
          COMMIT;\n",
-        cache = store::imports::BULK_CACHE_KIB,
+        cache = store::BULK_CACHE_KIB,
         plain = plain.display(),
     );
     let started = Instant::now();
@@ -309,6 +309,12 @@ pub async fn run(b: ImportBench) -> Result<()> {
     let import_secs = started.elapsed().as_secs_f64();
     let import_cpu = cpu_secs().0 - cpu_before;
     let import_peak = rss_mb("VmHWM:");
+    // The WAL's copy into the database file, which the import leaves to the background:
+    // timed on its own, so that the figures say what the caller waits for and what follows.
+    let cpu_before = cpu_secs().0;
+    let started = Instant::now();
+    store.checkpoint_done().await;
+    let (checkpoint_secs, checkpoint_cpu) = (started.elapsed().as_secs_f64(), cpu_secs().0 - cpu_before);
     let stored = store::count(
         store.conn(),
         "SELECT COUNT(*) FROM cards WHERE org_id = ?",
@@ -391,11 +397,19 @@ pub async fn run(b: ImportBench) -> Result<()> {
         n / import_secs,
         report.tags_created
     );
+    if sqlite {
+        println!(
+            "  then the WAL checkpoint          {checkpoint_secs:>7.2} s                  {checkpoint_cpu:.2} s CPU (in the background; import + checkpoint {:.2} s, {:.0} rows/s)",
+            import_secs + checkpoint_secs,
+            n / (import_secs + checkpoint_secs)
+        );
+    }
     if let Some((base, cpu, _, _)) = baseline {
         println!(
-            "  ratio meishi / sqlite3          {:>8.2}            (CPU time ratio {:.2})",
+            "  ratio meishi / sqlite3          {:>8.2}            (CPU time ratio {:.2}; with the checkpoint {:.2})",
             import_secs / base,
-            import_cpu / cpu
+            import_cpu / cpu,
+            (import_secs + checkpoint_secs) / base
         );
     }
     println!("  peak RSS                        {import_peak:>8.0} MB (RSS {rss_before:.0} MB before the import)");

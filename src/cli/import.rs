@@ -120,6 +120,7 @@ pub async fn import(app: &App, a: ImportArgs) -> Result<()> {
     ticker.abort();
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
+    app.store.checkpoint_done().await; // the database file whole before the command ends
     match result {
         Ok(r) => {
             for w in &r.warnings {

@@ -306,6 +306,7 @@ pub async fn default_owner(c: &impl store::Conn, actor: &Actor, owner_id: Option
     Ok(Some(owner.user.id))
 }
 
+#[derive(Default)]
 struct Errors {
     listed: Vec<LineError>,
     total: u64,
@@ -320,6 +321,16 @@ impl Errors {
     }
 }
 
+/// What an import counted while preparing its batches.
+#[derive(Default)]
+struct Tally {
+    rows: u64,
+    imported: u64,
+    tags_created: u64,
+    errors: Errors,
+    done: Option<(Format, TextEncoding, Vec<LineError>)>,
+}
+
 /// Imports a file. `input` is read on a blocking thread (an HTTP body through `SyncIoBridge`,
 /// or a file).
 pub async fn import(
@@ -331,7 +342,7 @@ pub async fn import(
 ) -> Result<ImportReport> {
     let default_owner = default_owner(app.store.conn(), actor, opts.owner_id.as_deref()).await?;
     let progress = progress.unwrap_or_default();
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(4);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Msg>(4);
     let reader = {
         let progress = progress.clone();
         let (format, enc) = (opts.format, opts.encoding);
@@ -339,125 +350,151 @@ pub async fn import(
     };
     let now = app.now();
     let now_us = store::to_micros(now);
-    let mut owners = Owners {
-        by_email: HashMap::new(),
+    let txn = app.store.bulk_write().await?;
+    let (batches_tx, mut batches_rx) = tokio::sync::mpsc::channel::<st::CardBatch>(2);
+    // Inserting runs beside preparing: while the database writes one batch, the next one's
+    // owners and tags are resolved and its rows serialised. Both use the one transaction.
+    let insert = async {
+        while let Some(b) = batches_rx.recv().await {
+            st::insert_batch(&txn, &actor.org_id, b, now_us).await?;
+        }
+        Ok::<(), Error>(())
     };
-    let mut tags: HashMap<(String, String), String> = HashMap::new();
-    let mut errors = Errors {
-        listed: vec![],
-        total: 0,
-    };
-    let (mut rows, mut imported, mut tags_created) = (0u64, 0u64, 0u64);
-    let mut txn: Option<store::Tx> = None;
-    let mut done: Option<(Format, TextEncoding, Vec<LineError>)> = None;
-    while let Some(msg) = rx.recv().await {
-        match msg {
-            Msg::Fatal(e) => {
-                if let Some(t) = txn {
-                    let _ = st::bulk_cache(&t, false).await; // then dropped: rolled back
-                }
-                let _ = reader.await;
-                return Err(e.into_error());
-            }
-            Msg::Done {
-                format,
-                encoding,
-                warnings,
-            } => done = Some((format, encoding, warnings)),
-            Msg::Batch {
-                cards,
-                errors: bad,
-                rows: n,
-                owner_field,
-            } => {
-                rows += n;
-                progress.rows.fetch_add(n, Ordering::Relaxed);
-                for e in bad {
-                    errors.push(e);
-                }
-                if txn.is_none() {
-                    let t = app.store.write().await?;
-                    st::bulk_cache(&t, true).await?;
-                    txn = Some(t);
-                }
-                let c = txn.as_ref().expect("transaction");
-                // Owners first: an unknown owner is a row error like any other.
-                let mut ready = Vec::with_capacity(cards.len());
-                for card in cards {
-                    let owner = if card.owner.is_empty() {
-                        match &default_owner {
-                            Some(o) => Ok(o.clone()),
-                            None => Err("no owner: fill the owner column or give a default owner".to_string()),
-                        }
-                    } else {
-                        owners.resolve(c, actor, &card.owner).await?
-                    };
-                    match owner {
-                        Ok(o) => ready.push((o, card)),
-                        Err(m) => errors.push(LineError::new(card.line, owner_field.clone(), m)),
+    let prepare = async {
+        // Both dropped at the end: the inserting side then stops, and so does the reader,
+        // were it still reading (this side stopped early: an error).
+        let batches_tx = batches_tx;
+        let mut rx = rx;
+        let c = &txn;
+        let mut owners = Owners {
+            by_email: HashMap::new(),
+        };
+        let mut tags: HashMap<(String, String), String> = HashMap::new();
+        let mut t = Tally {
+            errors: Errors {
+                listed: vec![],
+                total: 0,
+            },
+            ..Default::default()
+        };
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                Msg::Fatal(e) => return Err(e.into_error()),
+                Msg::Done {
+                    format,
+                    encoding,
+                    warnings,
+                } => t.done = Some((format, encoding, warnings)),
+                Msg::Batch {
+                    cards,
+                    errors: bad,
+                    rows: n,
+                    owner_field,
+                } => {
+                    t.rows += n;
+                    progress.rows.fetch_add(n, Ordering::Relaxed);
+                    for e in bad {
+                        t.errors.push(e);
                     }
-                }
-                if opts.mode == ImportMode::AllOrNothing && errors.total > 0 {
-                    continue; // nothing will be kept: read on only to list the errors
-                }
-                // Tags by name: the owner's personal tags, created when missing.
-                let mut wanted: HashMap<String, HashSet<String>> = HashMap::new();
-                for (o, card) in &ready {
-                    for t in &card.tags {
-                        if !tags.contains_key(&(o.clone(), t.clone())) {
-                            wanted.entry(o.clone()).or_default().insert(t.clone());
-                        }
-                    }
-                }
-                for (owner, names) in wanted {
-                    let names: Vec<String> = names.into_iter().collect();
-                    let found = st::personal_tags(c, &actor.org_id, &owner, &names).await?;
-                    let mut new_tags = Vec::new();
-                    for name in names {
-                        let id = match found.get(&name) {
-                            Some(id) => id.clone(),
-                            None => {
-                                let t = Tag {
-                                    id: store::new_id(),
-                                    name: name.clone(),
-                                    creator_id: Some(owner.clone()),
-                                    shared: false,
-                                    created_at: now,
-                                };
-                                let id = t.id.clone();
-                                new_tags.push(t);
-                                id
+                    // Owners first: an unknown owner is a row error like any other.
+                    let mut ready = Vec::with_capacity(cards.len());
+                    for card in cards {
+                        let owner = if card.owner.is_empty() {
+                            match &default_owner {
+                                Some(o) => Ok(o.clone()),
+                                None => Err("no owner: fill the owner column or give a default owner".to_string()),
                             }
+                        } else {
+                            owners.resolve(c, actor, &card.owner).await?
                         };
-                        tags.insert((owner.clone(), name), id);
+                        match owner {
+                            Ok(o) => ready.push((o, card)),
+                            Err(m) => t.errors.push(LineError::new(card.line, owner_field.clone(), m)),
+                        }
                     }
-                    tags_created += new_tags.len() as u64;
-                    st_cards::insert_tags(c, &actor.org_id, &new_tags).await?;
-                }
-                let mut links = Vec::new();
-                let mut insert = Vec::with_capacity(ready.len());
-                for (owner, card) in ready {
-                    let id = store::new_id();
-                    for t in &card.tags {
-                        links.push((id.clone(), tags[&(owner.clone(), t.clone())].clone()));
+                    if opts.mode == ImportMode::AllOrNothing && t.errors.total > 0 {
+                        continue; // nothing will be kept: read on only to list the errors
                     }
-                    insert.push(st::ImportRow {
-                        id,
-                        owner_id: owner,
-                        fields: card.fields,
-                        company_key: card.company_key,
-                        extra: card.extra,
-                    });
+                    // Tags by name: the owner's personal tags, created when missing.
+                    let mut wanted: HashMap<String, HashSet<String>> = HashMap::new();
+                    for (o, card) in &ready {
+                        for tag in &card.tags {
+                            if !tags.contains_key(&(o.clone(), tag.clone())) {
+                                wanted.entry(o.clone()).or_default().insert(tag.clone());
+                            }
+                        }
+                    }
+                    for (owner, names) in wanted {
+                        let names: Vec<String> = names.into_iter().collect();
+                        let found = st::personal_tags(c, &actor.org_id, &owner, &names).await?;
+                        let mut new_tags = Vec::new();
+                        for name in names {
+                            let id = match found.get(&name) {
+                                Some(id) => id.clone(),
+                                None => {
+                                    let tag = Tag {
+                                        id: store::new_id(),
+                                        name: name.clone(),
+                                        creator_id: Some(owner.clone()),
+                                        shared: false,
+                                        created_at: now,
+                                    };
+                                    let id = tag.id.clone();
+                                    new_tags.push(tag);
+                                    id
+                                }
+                            };
+                            tags.insert((owner.clone(), name), id);
+                        }
+                        t.tags_created += new_tags.len() as u64;
+                        st_cards::insert_tags(c, &actor.org_id, &new_tags).await?;
+                    }
+                    let mut links = Vec::new();
+                    let mut insert = Vec::with_capacity(ready.len());
+                    for (owner, card) in ready {
+                        let id = store::new_id();
+                        for tag in &card.tags {
+                            links.push((id.clone(), tags[&(owner.clone(), tag.clone())].clone()));
+                        }
+                        insert.push(st::ImportRow {
+                            id,
+                            owner_id: owner,
+                            fields: card.fields,
+                            company_key: card.company_key,
+                            extra: card.extra,
+                        });
+                    }
+                    t.imported += insert.len() as u64;
+                    if batches_tx.send(st::CardBatch::new(insert, &links)?).await.is_err() {
+                        break; // the inserting side failed: its error is the import's
+                    }
                 }
-                imported += insert.len() as u64;
-                st::insert_cards(c, &actor.org_id, insert, now_us).await?;
-                st::insert_links(c, &actor.org_id, links).await?;
             }
         }
-    }
-    reader
-        .await
-        .map_err(|e| Error::internal(format!("import reader: {e}")))?;
+        Ok(t)
+    };
+    let (prepared, inserted) = tokio::join!(prepare, insert);
+    let read = reader.await;
+    let checked = (|| {
+        let t = prepared?;
+        inserted?;
+        read.map_err(|e| Error::internal(format!("import reader: {e}")))?;
+        Ok::<_, Error>(t)
+    })();
+    let t = match checked {
+        Ok(t) => t,
+        Err(e) => {
+            store::rollback(txn).await;
+            return Err(e);
+        }
+    };
+    let Tally {
+        rows,
+        imported,
+        tags_created,
+        mut errors,
+        done,
+    } = t;
     let Some((format, encoding, warnings)) = done else {
         return Err(Error::internal("the import reader stopped early"));
     };
@@ -475,9 +512,7 @@ pub async fn import(
         warnings,
     };
     if opts.mode == ImportMode::AllOrNothing && report.error_count > 0 {
-        if let Some(t) = txn {
-            let _ = st::bulk_cache(&t, false).await;
-        }
+        store::rollback(txn).await;
         let first = &report.errors[0];
         let message = format!(
             "nothing was imported: {} of {} rows have errors (the first: line {}, {}: {})",
@@ -492,11 +527,6 @@ pub async fn import(
         report.tags_created = 0;
         return Err(Error::bad_input("file", message).with_details(serde_json::to_value(&report).unwrap_or_default()));
     }
-    let txn = match txn {
-        Some(t) => t,
-        None => app.store.write().await?,
-    };
-    st::bulk_cache(&txn, false).await?;
     let summary = serde_json::json!({
         "format": report.format, "encoding": report.encoding, "mode": report.mode,
         "rows": report.rows, "imported": report.imported, "skipped": report.skipped,
@@ -513,6 +543,6 @@ pub async fn import(
         Some(summary),
     )
     .await?;
-    store::commit(txn).await?;
+    app.store.commit_bulk(txn).await?;
     Ok(report)
 }

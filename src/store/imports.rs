@@ -6,43 +6,6 @@ use super::{Conn, sql};
 use crate::domain::{CardFields, Result};
 use sea_orm::Value;
 use std::collections::HashMap;
-use std::fmt::Write;
-
-/// Cards per INSERT statement: 20 values each, well under SQLite's 32,766 and PostgreSQL's
-/// 65,535 bind limits. Measured with `meishi bench import` (BENCHMARKS.md).
-pub const CARD_CHUNK: usize = 500;
-const LINK_CHUNK: usize = 2000;
-
-const CARD_COLUMNS: &str = "id, org_id, owner_id, full_name, name_reading, company, company_key, department, title, \
-     email, phone, mobile, fax, postal_code, address, url, exchanged_on, created_at, updated_at, extra";
-const CARD_VALUES: usize = 20;
-
-/// SQLite's page cache for the import's connection, in KiB: the B-tree pages an import keeps
-/// touching (the last leaf of the table and of each index, one leaf per company in the company
-/// index) stay in memory instead of being spilled and read back. The default is 2 MiB. The
-/// cache also holds the transaction's dirty pages until it must spill them to the WAL, so a
-/// larger one spills less often; 160 MiB keeps the import's peak RSS under 300 MB
-/// (BENCHMARKS.md: 64 → 160 MiB, see the figures there).
-pub const BULK_CACHE_KIB: i64 = 160 * 1024;
-const DEFAULT_CACHE_KIB: i64 = 2000;
-
-/// Sizes the page cache of the transaction's connection for a bulk insert (`on`), or back to
-/// SQLite's default before the commit. Nothing to do on PostgreSQL.
-pub async fn bulk_cache(c: &impl Conn, on: bool) -> Result<()> {
-    if c.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
-        return Ok(());
-    }
-    let kib = if on {
-        std::env::var("MEISHI_IMPORT_CACHE_KIB")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(BULK_CACHE_KIB)
-    } else {
-        DEFAULT_CACHE_KIB
-    };
-    c.execute_unprepared(&format!("PRAGMA cache_size = -{kib}")).await?;
-    Ok(())
-}
 
 /// `YYYY-MM-DD`, as `super::date_to_text` writes it, without chrono parsing its pattern for
 /// every card.
@@ -62,86 +25,135 @@ pub struct ImportRow {
     pub extra: Option<String>,
 }
 
-fn insert_sql(table_and_columns: &str, per_row: usize, rows: usize) -> String {
-    let mut s = String::with_capacity(64 + rows * (per_row * 2 + 3));
-    let _ = write!(s, "INSERT INTO {table_and_columns} VALUES ");
-    let one = format!("({})", vec!["?"; per_row].join(","));
-    for i in 0..rows {
-        if i > 0 {
-            s.push(',');
-        }
-        s.push_str(&one);
-    }
-    s
+/// One card as the batch's JSON carries it: an array in `insert_cards_sql`'s column order,
+/// without the values every card of the batch shares (org_id, created_at, updated_at).
+#[derive(serde::Serialize)]
+struct JsonRow<'a>(
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    Option<String>,
+    Option<&'a str>,
+);
+
+const CARD_COLUMNS: &str = "id, owner_id, full_name, name_reading, company, company_key, department, title, email, \
+                            phone, mobile, fax, postal_code, address, url, exchanged_on, extra";
+
+/// The batch's JSON unpacked into rows: `SELECT j.value->>0, … FROM json_each(?)`.
+fn unpack_sql(c: &impl Conn, columns: usize) -> String {
+    let v: Vec<String> = (0..columns).map(|i| format!("j.value->>{i}")).collect();
+    format!("SELECT {} FROM {}", v.join(", "), super::json_each_sql(c))
 }
 
-/// Inserts the cards with multi-row statements of `CARD_CHUNK` rows.
+/// A batch of cards and their tag links, ready to insert: each as one JSON text. Made by
+/// `CardBatch::new` (pure work, done while the previous batch is being inserted), written by
+/// `insert_batch`.
+pub struct CardBatch {
+    cards: String,
+    links: Option<String>,
+}
+
+impl CardBatch {
+    /// `links`: (card_id, tag_id) pairs.
+    ///
+    /// The rows go in in company-key order (ids keep the file's order): the `(org_id,
+    /// company_key, id)` index then takes them leaf after leaf instead of jumping between
+    /// thousands of insertion points, and the other B-trees (the table by id, the owner index)
+    /// are appended to at their right edge either way. The order of inserts within the
+    /// transaction changes nothing else.
+    pub fn new(mut rows: Vec<ImportRow>, links: &[(String, String)]) -> Result<Self> {
+        rows.sort_by(|a, b| a.company_key.cmp(&b.company_key));
+        let json: Vec<JsonRow> = rows
+            .iter()
+            .map(|r| {
+                let f = &r.fields;
+                JsonRow(
+                    &r.id,
+                    &r.owner_id,
+                    &f.full_name,
+                    &f.name_reading,
+                    &f.company,
+                    &r.company_key,
+                    &f.department,
+                    &f.title,
+                    &f.email,
+                    &f.phone,
+                    &f.mobile,
+                    &f.fax,
+                    &f.postal_code,
+                    &f.address,
+                    &f.url,
+                    f.exchanged_on.map(iso_date),
+                    r.extra.as_deref(),
+                )
+            })
+            .collect();
+        Ok(Self {
+            cards: to_json(&json)?,
+            links: if links.is_empty() { None } else { Some(to_json(links)?) },
+        })
+    }
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| crate::domain::Error::internal(format!("import batch: {e}")))
+}
+
+/// Inserts a batch: one bound JSON text for its cards (and one for its tag links), unpacked by
+/// the database, instead of twenty bound values per card, each copied by the driver
+/// (BENCHMARKS.md).
 ///
-/// The rows go in in company-key order (ids keep the file's order): the `(org_id,
-/// company_key, id)` index then takes them leaf after leaf instead of jumping between
-/// thousands of insertion points, and the other B-trees (the table by id, the owner index)
-/// are appended to at their right edge either way. The order of inserts within the
-/// transaction changes nothing else.
-pub async fn insert_cards(c: &impl Conn, org_id: &str, mut rows: Vec<ImportRow>, now: i64) -> Result<()> {
-    rows.sort_by(|a, b| a.company_key.cmp(&b.company_key));
-    let full_sql = insert_sql(&format!("cards ({CARD_COLUMNS})"), CARD_VALUES, CARD_CHUNK);
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<ImportRow> = rows.by_ref().take(CARD_CHUNK).collect();
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * CARD_VALUES);
-        let n = chunk.len();
-        for r in chunk {
-            let f = r.fields;
-            values.extend([
-                r.id.into(),
-                org_id.into(),
-                r.owner_id.into(),
-                f.full_name.into(),
-                f.name_reading.into(),
-                f.company.into(),
-                r.company_key.into(),
-                f.department.into(),
-                f.title.into(),
-                f.email.into(),
-                f.phone.into(),
-                f.mobile.into(),
-                f.fax.into(),
-                f.postal_code.into(),
-                f.address.into(),
-                f.url.into(),
-                f.exchanged_on.map(iso_date).into(),
-                now.into(),
-                now.into(),
-                r.extra.into(),
-            ]);
-        }
-        let text = if n == CARD_CHUNK {
-            std::borrow::Cow::Borrowed(full_sql.as_str())
-        } else {
-            std::borrow::Cow::Owned(insert_sql(&format!("cards ({CARD_COLUMNS})"), CARD_VALUES, n))
-        };
-        c.execute_raw(sql(c, &text, values)).await?;
+/// PostgreSQL inserts straight from `json_array_elements`. SQLite first unpacks the batch into
+/// a temporary table and copies from there: a statement reading a virtual table such as
+/// `json_each` always keeps a statement journal (the original of every page it touches,
+/// a million page copies for a million cards), and `INSERT OR FAIL … SELECT` from a plain
+/// table keeps none.
+pub async fn insert_batch(c: &impl Conn, org_id: &str, batch: CardBatch, now: i64) -> Result<()> {
+    if c.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        let text = unpack_sql(c, 17).replacen("SELECT ", "SELECT ?, ?, ?, ", 1);
+        let text = format!("INSERT INTO cards (org_id, created_at, updated_at, {CARD_COLUMNS}) {text}");
+        c.execute_raw(sql(
+            c,
+            &text,
+            vec![org_id.into(), now.into(), now.into(), batch.cards.into()],
+        ))
+        .await?;
+    } else {
+        c.execute_unprepared(&format!(
+            "CREATE TEMP TABLE IF NOT EXISTS import_cards (seq INTEGER PRIMARY KEY, {CARD_COLUMNS})"
+        ))
+        .await?;
+        let stage = format!("INSERT INTO temp.import_cards ({CARD_COLUMNS}) {}", unpack_sql(c, 17));
+        c.execute_raw(sql(c, &stage, vec![batch.cards.into()])).await?;
+        let copy = format!(
+            "INSERT OR FAIL INTO cards ({CARD_COLUMNS}, org_id, created_at, updated_at) \
+             SELECT {CARD_COLUMNS}, ?, ?, ? FROM temp.import_cards ORDER BY seq"
+        );
+        c.execute_raw(sql(c, &copy, vec![org_id.into(), now.into(), now.into()]))
+            .await?;
+        c.execute_unprepared("DELETE FROM temp.import_cards").await?;
     }
-    Ok(())
-}
-
-/// Links cards to tags: (card_id, tag_id) pairs.
-pub async fn insert_links(c: &impl Conn, org_id: &str, links: Vec<(String, String)>) -> Result<()> {
-    let full_sql = insert_sql("card_tags (card_id, tag_id, org_id)", 3, LINK_CHUNK);
-    let mut links = links.into_iter().peekable();
-    while links.peek().is_some() {
-        let chunk: Vec<(String, String)> = links.by_ref().take(LINK_CHUNK).collect();
-        let n = chunk.len();
-        let mut values: Vec<Value> = Vec::with_capacity(n * 3);
-        for (card, tag) in chunk {
-            values.extend([card.into(), tag.into(), org_id.into()]);
-        }
-        let text = if n == LINK_CHUNK {
-            full_sql.clone()
-        } else {
-            insert_sql("card_tags (card_id, tag_id, org_id)", 3, n)
-        };
-        c.execute_raw(sql(c, &text, values)).await?;
+    if let Some(links) = batch.links {
+        // Few pages are touched (the right edges of card_tags and its index): the statement
+        // journal that `json_each` brings is small here.
+        let text = format!("INSERT INTO card_tags (card_id, tag_id, org_id) {}", unpack_sql(c, 2)).replacen(
+            "j.value->>1 FROM",
+            "j.value->>1, ? FROM",
+            1,
+        );
+        c.execute_raw(sql(c, &text, vec![org_id.into(), links.into()])).await?;
     }
     Ok(())
 }

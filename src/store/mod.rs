@@ -21,11 +21,23 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub use sea_orm::ConnectionTrait as Conn;
+
+/// SQLite's page cache for a bulk load's connection, in KiB: the B-tree pages an import keeps
+/// touching (the last leaf of the table and of each index, one leaf per company in the company
+/// index) stay in memory instead of being spilled and read back; the default is 2 MiB. The
+/// cache also holds the transaction's dirty pages until it must spill them to the WAL, so a
+/// larger one spills less often; 160 MiB keeps the import's peak RSS under 300 MB
+/// (BENCHMARKS.md: 64 → 160 MiB, see the figures there).
+pub const BULK_CACHE_KIB: i64 = 160 * 1024;
 pub type Tx = DatabaseTransaction;
 
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// How the pool's connections were opened (SQLite): `bulk_write` opens one more like them.
+    sqlite: Option<SqliteConnectOptions>,
+    /// The checkpoint started after the last bulk load (SQLite), for `checkpoint_done`.
+    checkpoint: std::sync::Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Store {
@@ -41,10 +53,14 @@ impl Store {
                 .foreign_keys(true);
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
-                .connect_with(opts)
+                .connect_with(opts.clone())
                 .await
                 .map_err(|e| Error::internal(format!("cannot open {url}: {e}")))?;
-            DatabaseConnection::from(pool)
+            return Ok(Self {
+                db: DatabaseConnection::from(pool),
+                sqlite: Some(opts),
+                checkpoint: Default::default(),
+            });
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let mut opts = sea_orm::ConnectOptions::new(url);
             opts.max_connections(16).sqlx_logging(false);
@@ -57,7 +73,11 @@ impl Store {
                 format!("'{url}' is neither a sqlite:// nor a postgres:// URL"),
             ));
         };
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            sqlite: None,
+            checkpoint: Default::default(),
+        })
     }
 
     pub async fn migrate(&self) -> Result<usize> {
@@ -79,6 +99,72 @@ impl Store {
         Ok(self.db.begin_with_options(opts).await?)
     }
 
+    /// A write transaction for a bulk load (an import of cards), on a connection of its own;
+    /// commit it with `commit_bulk`.
+    ///
+    /// On SQLite the connection is opened for this one transaction and closed after it:
+    /// - a page cache of `BULK_CACHE_KIB` (the B-tree pages the load keeps touching stay in
+    ///   memory), temporary tables in memory;
+    /// - foreign keys not enforced. With them enforced, SQLite keeps a statement journal for
+    ///   every many-row INSERT: the original of each page the statement touches, written to a
+    ///   temporary file, 6 GB for a million cards (BENCHMARKS.md). The caller guarantees what
+    ///   the keys would: it writes only rows of its organisation, whose owners and tags it has
+    ///   read or created in the same transaction;
+    /// - no checkpoint at the commit: the committed transaction is in the WAL, durable and
+    ///   visible to every reader; copying it into the database file (as long again as
+    ///   writing it, for a big load) is started by `commit_bulk` in the background, as
+    ///   SQLite's documentation suggests for applications that cannot wait for it.
+    ///
+    /// PostgreSQL: `write()`.
+    pub async fn bulk_write(&self) -> Result<Tx> {
+        let Some(opts) = &self.sqlite else {
+            return self.write().await;
+        };
+        let opts = opts
+            .clone()
+            .foreign_keys(false)
+            .pragma("cache_size", format!("-{BULK_CACHE_KIB}"))
+            .pragma("temp_store", "memory")
+            .pragma("wal_autocheckpoint", "0");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .connect_with(opts)
+            .await
+            .map_err(|e| Error::internal(format!("cannot open the database for an import: {e}")))?;
+        let opts = TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        Ok(DatabaseConnection::from(pool).begin_with_options(opts).await?)
+    }
+
+    /// Commits a `bulk_write` transaction, then (SQLite) starts copying the WAL into the
+    /// database file in the background; `checkpoint_done` waits for it.
+    pub async fn commit_bulk(&self, tx: Tx) -> Result<()> {
+        tx.commit().await?;
+        if self.sqlite.is_some() {
+            let db = self.db.clone();
+            let handle = tokio::spawn(async move {
+                if let Err(e) = db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)").await {
+                    tracing::warn!(error = %e, "checkpoint after an import failed (the next writer retries it)");
+                }
+            });
+            // A previous checkpoint still running goes on unwatched.
+            *self.checkpoint.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+        }
+        Ok(())
+    }
+
+    /// Waits for the checkpoint `commit_bulk` started, if any (the command line, before it
+    /// exits, so that the database file is whole).
+    pub async fn checkpoint_done(&self) {
+        let handle = self.checkpoint.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = handle {
+            let _ = h.await;
+        }
+    }
+
     pub fn is_sqlite(&self) -> bool {
         self.db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite
     }
@@ -86,6 +172,15 @@ impl Store {
 
 pub async fn commit(tx: Tx) -> Result<()> {
     Ok(tx.commit().await?)
+}
+
+/// Rolls a transaction back now. Dropping one only queues the rollback: on PostgreSQL the
+/// connection goes back to the pool with its locks held until it is next used (an import
+/// that failed after creating a tag kept the next import of that tag waiting ~17 s).
+pub async fn rollback(tx: Tx) {
+    if let Err(e) = tx.rollback().await {
+        tracing::warn!(error = %e, "rollback failed (the connection is discarded)");
+    }
 }
 
 impl From<DbErr> for Error {
@@ -174,6 +269,16 @@ pub fn json_rows_sql(c: &impl Conn, page: &str, columns: &str, also: &str) -> St
         format!("SELECT json_agg(json_build_array({columns}))::text, {also} FROM ({page}) c")
     } else {
         format!("SELECT json_group_array(json_array({columns})), {also} FROM ({page}) c")
+    }
+}
+
+/// A `FROM` item unpacking one bound JSON array into rows, the element as `j.value` (read
+/// its members with `j.value->>0`, `j.value->>1`, …, the same on both engines).
+pub fn json_each_sql(c: &impl Conn) -> &'static str {
+    if c.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        "json_array_elements(CAST(? AS json)) AS j(value)"
+    } else {
+        "jsonb_each(?) AS j"
     }
 }
 

@@ -594,3 +594,51 @@ async fn an_export_of_many_pages_gives_every_card_once_with_its_tags() {
     let text = String::from_utf8(out).unwrap();
     assert_eq!(text.matches("BEGIN:VCARD").count(), 4_115);
 }
+
+/// Problems found after several batches were already written (an import writes 5,000 cards a
+/// batch while it reads on): still nothing is kept, in either mode for a broken file.
+#[tokio::test]
+async fn a_problem_after_the_first_batches_still_imports_nothing() {
+    let t = spawn().await;
+    let org = t.org("late").await;
+    let rows = |n: usize| -> String {
+        let mut s = String::from("full_name,company,tags\n");
+        for i in 0..n {
+            s.push_str(&format!("名刺 {i},会社{},展示会\n", i % 7));
+        }
+        s
+    };
+    // A bad row near the end, all or nothing.
+    let mut file = rows(12_000);
+    file.push_str(",,重要\n"); // no name, no company
+    file.push_str(&rows(10)[23..]);
+    let (s, v) = upload(&t, &org.admin, "", "text/csv", file.clone().into_bytes()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["details"]["errors"][0]["line"], 12_002, "{v}");
+    // A file cut off inside a quoted field, after 12,000 good rows: a broken file.
+    let mut cut = rows(12_000);
+    cut.push_str("\"名刺 の途中,会社");
+    for mode in ["", "?mode=valid_rows"] {
+        let (s, v) = upload(&t, &org.admin, mode, "text/csv", cut.clone().into_bytes()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{mode}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains("truncated"), "{v}");
+    }
+    let (_, listed) = t.get(&org.admin, "/api/v1/cards?limit=1").await;
+    assert!(listed["items"].as_array().unwrap().is_empty(), "nothing kept: {listed}");
+    let (_, tags) = t.get(&org.admin, "/api/v1/tags?limit=10").await;
+    assert!(tags["items"].as_array().unwrap().is_empty(), "no tag kept: {tags}");
+
+    // valid_rows with the bad row: the 12,010 good rows land, with their tag.
+    let (s, r) = upload(&t, &org.admin, "?mode=valid_rows", "text/csv", file.into_bytes()).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        (r["imported"].as_u64(), r["error_count"].as_u64()),
+        (Some(12_010), Some(1)),
+        "{r}"
+    );
+    let (s, _, out) = download(&t, &org.admin, "?format=csv").await;
+    assert_eq!(s, StatusCode::OK);
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.lines().count(), 12_011, "a header and every card");
+    assert_eq!(text.matches(",展示会,").count(), 12_010);
+}
