@@ -104,11 +104,10 @@ pub async fn export(app: &App, actor: &Actor, o: ExportOptions) -> Result<Export
     })
 }
 
-/// One page of one owner's cards, with their tags' names by card id.
+/// One page of one owner's cards.
 struct Page {
     owner: usize,
     cards: st::ExportPage,
-    tags: HashMap<String, Vec<String>>,
 }
 
 /// Reads the selection a page at a time, owner by owner, ahead of the writer: the next page
@@ -130,23 +129,14 @@ async fn read_pages(
         };
         let mut after: Option<String> = None;
         loop {
-            let page = match st::export_page(c, &org_id, &sel, after.as_deref(), PAGE).await {
+            let page = match st::export_page(c, &org_id, &sel, after.as_deref(), PAGE, viewer.as_deref()).await {
                 Ok(Some(p)) => p,
                 Ok(None) => break,
                 Err(e) => return drop(tx.send(Err(e)).await),
             };
-            let tags = match st::tag_names_between(c, &org_id, owner, &page.first, &page.last, viewer.as_deref()).await
-            {
-                Ok(t) => t,
-                Err(e) => return drop(tx.send(Err(e)).await),
-            };
             after = Some(page.last.clone());
             let full = page.rows == PAGE;
-            let msg = Page {
-                owner: i,
-                cards: page,
-                tags,
-            };
+            let msg = Page { owner: i, cards: page };
             if tx.send(Ok(msg)).await.is_err() {
                 return; // the writer stopped
             }
@@ -193,7 +183,7 @@ async fn produce(
     let mut current_owner = usize::MAX;
     let mut capacity = 0;
     while let Some(page) = pages.recv().await {
-        let Page { owner, cards, mut tags } = page?;
+        let Page { owner, cards } = page?;
         if owner != current_owner {
             row.owner = emails.get(&owners[owner]).cloned().unwrap_or_default();
             current_owner = owner;
@@ -201,11 +191,7 @@ async fn produce(
         let mut text = String::with_capacity(capacity);
         for card in cards.cards()? {
             row.fields = card.fields;
-            row.tags = if tags.is_empty() {
-                Vec::new()
-            } else {
-                tags.remove(&card.id).unwrap_or_default()
-            };
+            row.tags = card.tags;
             row.extra = card.extra;
             match o.format {
                 Format::Vcard => write_card(&mut text, &card.id, &row, o.version),

@@ -240,6 +240,8 @@ pub struct ExportCard {
     pub id: String,
     pub fields: CardFields,
     pub extra: Option<String>,
+    /// Tag names, in name order.
+    pub tags: Vec<String>,
 }
 
 /// One exported card as the page's JSON carries it: an array in `export_page`'s column order.
@@ -260,6 +262,8 @@ struct JsonCard(
     String,
     Option<String>,
     Option<String>,
+    /// The card's tag names (None: PostgreSQL's json_agg of no rows).
+    Option<Vec<String>>,
 );
 
 /// One page of an export as the database gave it: the cards as one JSON text, parsed by
@@ -297,6 +301,11 @@ impl ExportPage {
                     exchanged_on: super::date_from_text(&r.13),
                 },
                 extra: r.14,
+                tags: {
+                    let mut t = r.15.unwrap_or_default();
+                    t.sort();
+                    t
+                },
             })
             .collect())
     }
@@ -315,17 +324,45 @@ pub async fn export_page(
     s: &Selection,
     after: Option<&str>,
     limit: usize,
+    viewer: Option<&str>,
 ) -> Result<Option<ExportPage>> {
-    let mut values = Vec::new();
+    // The card's tag names, as a JSON array: one primary-key range per card in card_tags.
+    // `viewer`: only the tags this member may see (shared, their own, the organisation's).
+    let mut values: Vec<Value> = Vec::new();
+    let mut tags =
+        String::from("SELECT t.name FROM card_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.card_id = c.id");
+    if let Some(v) = viewer {
+        tags.push_str(" AND (t.shared = ? OR t.creator_id IS NULL OR t.creator_id = ?)");
+        values.push(true.into());
+        values.push(v.into());
+    }
+    let tags = if c.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        format!("(SELECT json_agg(x.name) FROM ({tags}) x)")
+    } else {
+        format!("(SELECT json_group_array(x.name) FROM ({tags}) x)")
+    };
     let mut w = selection_where(org_id, s, &mut values);
     if let Some(a) = after {
         w.push_str(" AND c.id > ?");
         values.push(a.into());
     }
-    let columns = "c.id, c.full_name, c.name_reading, c.company, c.department, c.title, c.email, c.phone, \
-                   c.mobile, c.fax, c.postal_code, c.address, c.url, c.exchanged_on, c.extra";
-    let page = format!("SELECT {columns} FROM cards c WHERE {w} ORDER BY c.id LIMIT {limit}");
-    let text = super::json_rows_sql(c, &page, columns, "COUNT(*), MIN(c.id), MAX(c.id)");
+    // json(): the tags stay a JSON array inside the row's array (SQLite marks JSON values by a
+    // subtype that does not survive the subquery); PostgreSQL's json_agg is of type json.
+    let columns = format!(
+        "c.id, c.full_name, c.name_reading, c.company, c.department, c.title, c.email, c.phone, c.mobile, c.fax, \
+         c.postal_code, c.address, c.url, c.exchanged_on, c.extra, {}",
+        if c.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            "c.tags"
+        } else {
+            "json(c.tags)"
+        }
+    );
+    let page = format!(
+        "SELECT c.id, c.full_name, c.name_reading, c.company, c.department, c.title, c.email, c.phone, \
+         c.mobile, c.fax, c.postal_code, c.address, c.url, c.exchanged_on, c.extra, {tags} AS tags \
+         FROM cards c WHERE {w} ORDER BY c.id LIMIT {limit}"
+    );
+    let text = super::json_rows_sql(c, &page, &columns, "COUNT(*), MIN(c.id), MAX(c.id)");
     let Some(row) = c.query_one_raw(sql(c, &text, values)).await? else {
         return Ok(None);
     };
@@ -339,35 +376,4 @@ pub async fn export_page(
         last: row.try_get_by_index(3)?,
         json: row.try_get_by_index(0)?,
     }))
-}
-
-/// Tag names on one owner's cards whose ids lie in `first..=last`, by card id, in name order.
-/// `viewer`: only tags this member may see (shared, their own, the organisation's); None for all.
-pub async fn tag_names_between(
-    c: &impl Conn,
-    org_id: &str,
-    owner_id: &str,
-    first: &str,
-    last: &str,
-    viewer: Option<&str>,
-) -> Result<HashMap<String, Vec<String>>> {
-    let mut values: Vec<Value> = vec![org_id.into(), owner_id.into(), first.into(), last.into()];
-    let mut text = String::from(
-        "SELECT ct.card_id, t.name FROM cards c JOIN card_tags ct ON ct.card_id = c.id JOIN tags t ON t.id = ct.tag_id \
-         WHERE c.org_id = ? AND c.owner_id = ? AND c.id >= ? AND c.id <= ?",
-    );
-    if let Some(v) = viewer {
-        text.push_str(" AND (t.shared = ? OR t.creator_id IS NULL OR t.creator_id = ?)");
-        values.push(true.into());
-        values.push(v.into());
-    }
-    text.push_str(" ORDER BY ct.card_id, t.name");
-    let rows = c.query_all_raw(sql(c, &text, values)).await?;
-    let mut out: HashMap<String, Vec<String>> = HashMap::new();
-    for r in rows {
-        out.entry(r.try_get_by_index::<String>(0)?)
-            .or_default()
-            .push(r.try_get_by_index::<String>(1)?);
-    }
-    Ok(out)
 }

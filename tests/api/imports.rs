@@ -444,6 +444,29 @@ async fn members_import_and_export_their_own_cards_only() {
     let (s, _, body) = download(&t, &ito, &format!("?format=vcard&owner_id={sato_id}")).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{}", String::from_utf8_lossy(&body));
     assert_eq!(t.audit(&org, "cards.export").await.len(), 2);
+
+    // Tags in an export: a member sees shared tags and her own, not the admin's personal ones.
+    let (_, cards) = t.get(&sato, &format!("/api/v1/cards?owner_id={sato_id}")).await;
+    let card = cards["items"][0]["id"].as_str().unwrap().to_string();
+    for (token, tag) in [
+        (&org.admin, json!({"name": "社内メモ"})),
+        (&org.admin, json!({"name": "共有", "shared": true})),
+        (&sato, json!({"name": "私の"})),
+    ] {
+        let (_, tg) = t.post(token, "/api/v1/tags", tag).await;
+        let path = format!("/api/v1/cards/{card}/tags/{}", tg["id"].as_str().unwrap());
+        let (s, v) = t.call(token, reqwest::Method::PUT, &path, None).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let tags_of = |body: Vec<u8>| {
+        let mut r = csv::Reader::from_reader(body.as_slice());
+        let i = r.headers().unwrap().iter().position(|h| h == "tags").unwrap();
+        r.records().next().unwrap().unwrap()[i].to_string()
+    };
+    let (_, _, body) = download(&t, &sato, "?format=csv").await;
+    assert_eq!(tags_of(body), "共有;私の");
+    let (_, _, body) = download(&t, &org.admin, &format!("?format=csv&owner_id={sato_id}")).await;
+    assert_eq!(tags_of(body), "共有;社内メモ;私の");
 }
 
 #[tokio::test]
