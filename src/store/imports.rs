@@ -1,6 +1,8 @@
-//! Set-based statements for card import and export: multi-row INSERTs whose SQL text is the
-//! same for every full chunk (so the driver prepares it once per connection and reuses it),
-//! and keyset-paged reads for streaming exports. Both engines, the same SQL.
+//! Set-based statements for card import and export. An import batch and an export page each
+//! cross the driver as one JSON text, unpacked or built by the database (`json_each` /
+//! `json_group_array` on SQLite, `json_array_elements` / `json_agg` on PostgreSQL): the
+//! drivers' cost per bound or returned value was most of the time (BENCHMARKS.md). Export
+//! pages are keyset-paged on the owner index. Both engines; only function names differ.
 
 use super::{Conn, sql};
 use crate::domain::{CardFields, Result};
@@ -25,7 +27,7 @@ pub struct ImportRow {
     pub extra: Option<String>,
 }
 
-/// One card as the batch's JSON carries it: an array in `insert_cards_sql`'s column order,
+/// One card as the batch's JSON carries it: an array in `CARD_COLUMNS` order,
 /// without the values every card of the batch shares (org_id, created_at, updated_at).
 #[derive(serde::Serialize)]
 struct JsonRow<'a>(
