@@ -370,13 +370,7 @@ pub async fn import(
             by_email: HashMap::new(),
         };
         let mut tags: HashMap<(String, String), String> = HashMap::new();
-        let mut t = Tally {
-            errors: Errors {
-                listed: vec![],
-                total: 0,
-            },
-            ..Default::default()
-        };
+        let mut t = Tally::default();
         while let Some(msg) = rx.recv().await {
             match msg {
                 Msg::Fatal(e) => return Err(e.into_error()),
