@@ -105,9 +105,10 @@ impl Store {
     /// On SQLite the connection is opened for this one transaction and closed after it:
     /// - a page cache of `BULK_CACHE_KIB` (the B-tree pages the load keeps touching stay in
     ///   memory), temporary tables in memory;
-    /// - foreign keys not enforced. With them enforced, SQLite keeps a statement journal for
-    ///   every many-row INSERT: the original of each page the statement touches, written to a
-    ///   temporary file, 6 GB for a million cards (BENCHMARKS.md). The caller guarantees what
+    /// - foreign keys not enforced. With them enforced (or with any SQL function in the
+    ///   statement), SQLite keeps a statement journal for every many-row INSERT: the original
+    ///   of each page the statement touches, written to a temporary file, 6 GB for a million
+    ///   cards (BENCHMARKS.md; `imports::insert_batch`). The caller guarantees what
     ///   the keys would: it writes only rows of its organisation, whose owners and tags it has
     ///   read or created in the same transaction;
     /// - no checkpoint at the commit: the committed transaction is in the WAL, durable and
@@ -179,7 +180,7 @@ pub async fn commit(tx: Tx) -> Result<()> {
 /// that failed after creating a tag kept the next import of that tag waiting ~17 s).
 pub async fn rollback(tx: Tx) {
     if let Err(e) = tx.rollback().await {
-        tracing::warn!(error = %e, "rollback failed (the connection is discarded)");
+        tracing::warn!(error = %e, "rollback failed");
     }
 }
 
