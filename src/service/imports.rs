@@ -2,9 +2,10 @@
 //!
 //! A blocking thread reads the file and checks each card with the card-creation rules
 //! (`CardFields::parse`, through `cards_io::check`), and hands batches to this task, which
-//! resolves owners and tags and inserts with multi-row statements, all in one transaction:
-//! nothing is half-imported. Memory stays flat whatever the file's size: at most a few
-//! batches are in flight. `all_or_nothing` stops inserting at the first bad row but reads on,
+//! resolves owners and tags and prepares each batch (one JSON text) while the previous one is
+//! being inserted, all in one bulk transaction (`Store::bulk_write`): nothing is
+//! half-imported, and a failed import rolls back at once. Memory stays flat whatever the
+//! file's size: at most a few batches are in flight. `all_or_nothing` stops inserting at the first bad row but reads on,
 //! to list every error (the first `MAX_LISTED_ERRORS`, and the total); `valid_rows` imports
 //! the good rows. A problem with the file itself (not a card file, truncated, wrong
 //! encoding) imports nothing in either mode. One audit event per import, with the counts.
