@@ -53,9 +53,13 @@ struct JsonRow<'a>(
 const CARD_COLUMNS: &str = "id, owner_id, full_name, name_reading, company, company_key, department, title, email, \
                             phone, mobile, fax, postal_code, address, url, exchanged_on, extra";
 
-/// The batch's JSON unpacked into rows: `SELECT j.value->>0, … FROM json_each(?)`.
-fn unpack_sql(c: &impl Conn, columns: usize) -> String {
-    let v: Vec<String> = (0..columns).map(|i| format!("j.value->>{i}")).collect();
+/// The batch's JSON unpacked into rows: `SELECT j.value->>0, …, {also} FROM json_each(?)`
+/// (`also`: values every row shares, bound before the JSON).
+fn unpack_sql(c: &impl Conn, columns: usize, also: &str) -> String {
+    let mut v: Vec<String> = (0..columns).map(|i| format!("j.value->>{i}")).collect();
+    if !also.is_empty() {
+        v.push(also.to_string());
+    }
     format!("SELECT {} FROM {}", v.join(", "), super::json_each_sql(c))
 }
 
@@ -118,14 +122,16 @@ fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String> {
 /// (BENCHMARKS.md).
 ///
 /// PostgreSQL inserts straight from `json_array_elements`. SQLite first unpacks the batch into
-/// a temporary table and copies from there: a statement reading a virtual table such as
-/// `json_each` always keeps a statement journal (the original of every page it touches,
+/// a temporary table and copies from there: a many-row INSERT that calls an SQL function
+/// (here `->>`) always keeps a statement journal (the original of every page it touches,
 /// a million page copies for a million cards), and `INSERT OR FAIL … SELECT` from a plain
 /// table keeps none.
 pub async fn insert_batch(c: &impl Conn, org_id: &str, batch: CardBatch, now: i64) -> Result<()> {
     if c.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        let text = unpack_sql(c, 17).replacen("SELECT ", "SELECT ?, ?, ?, ", 1);
-        let text = format!("INSERT INTO cards (org_id, created_at, updated_at, {CARD_COLUMNS}) {text}");
+        let text = format!(
+            "INSERT INTO cards ({CARD_COLUMNS}, org_id, created_at, updated_at) {}",
+            unpack_sql(c, 17, "?, ?, ?")
+        );
         c.execute_raw(sql(
             c,
             &text,
@@ -137,7 +143,10 @@ pub async fn insert_batch(c: &impl Conn, org_id: &str, batch: CardBatch, now: i6
             "CREATE TEMP TABLE IF NOT EXISTS import_cards (seq INTEGER PRIMARY KEY, {CARD_COLUMNS})"
         ))
         .await?;
-        let stage = format!("INSERT INTO temp.import_cards ({CARD_COLUMNS}) {}", unpack_sql(c, 17));
+        let stage = format!(
+            "INSERT INTO temp.import_cards ({CARD_COLUMNS}) {}",
+            unpack_sql(c, 17, "")
+        );
         c.execute_raw(sql(c, &stage, vec![batch.cards.into()])).await?;
         let copy = format!(
             "INSERT OR FAIL INTO cards ({CARD_COLUMNS}, org_id, created_at, updated_at) \
@@ -149,11 +158,10 @@ pub async fn insert_batch(c: &impl Conn, org_id: &str, batch: CardBatch, now: i6
     }
     if let Some(links) = batch.links {
         // Few pages are touched (the right edges of card_tags and its index): the statement
-        // journal that `json_each` brings is small here.
-        let text = format!("INSERT INTO card_tags (card_id, tag_id, org_id) {}", unpack_sql(c, 2)).replacen(
-            "j.value->>1 FROM",
-            "j.value->>1, ? FROM",
-            1,
+        // journal that `->>` brings is small here.
+        let text = format!(
+            "INSERT INTO card_tags (card_id, tag_id, org_id) {}",
+            unpack_sql(c, 2, "?")
         );
         c.execute_raw(sql(c, &text, vec![org_id.into(), links.into()])).await?;
     }

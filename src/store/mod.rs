@@ -92,11 +92,7 @@ impl Store {
     /// A write transaction. On SQLite it is `BEGIN IMMEDIATE`, so that two writers queue on
     /// the busy timeout instead of failing when a read lock would have to be upgraded.
     pub async fn write(&self) -> Result<Tx> {
-        let opts = TransactionOptions {
-            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-            ..Default::default()
-        };
-        Ok(self.db.begin_with_options(opts).await?)
+        Ok(self.db.begin_with_options(immediate()).await?)
     }
 
     /// A write transaction for a bulk load (an import of cards), on a connection of its own;
@@ -133,11 +129,7 @@ impl Store {
             .connect_with(opts)
             .await
             .map_err(|e| Error::internal(format!("cannot open the database for an import: {e}")))?;
-        let opts = TransactionOptions {
-            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-            ..Default::default()
-        };
-        Ok(DatabaseConnection::from(pool).begin_with_options(opts).await?)
+        Ok(DatabaseConnection::from(pool).begin_with_options(immediate()).await?)
     }
 
     /// Commits a `bulk_write` transaction, then (SQLite) starts copying the WAL into the
@@ -168,6 +160,14 @@ impl Store {
 
     pub fn is_sqlite(&self) -> bool {
         self.db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite
+    }
+}
+
+/// `BEGIN IMMEDIATE` on SQLite (nothing special on PostgreSQL).
+fn immediate() -> TransactionOptions {
+    TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
     }
 }
 
