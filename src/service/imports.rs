@@ -351,15 +351,16 @@ pub async fn import(
     };
     let now = app.now();
     let now_us = store::to_micros(now);
-    let txn = app.store.bulk_write().await?;
+    let (txn, feed) = app.store.bulk_write().await?;
     let (batches_tx, mut batches_rx) = tokio::sync::mpsc::channel::<st::CardBatch>(2);
     // Inserting runs beside preparing: while the database writes one batch, the next one's
     // owners and tags are resolved and its rows serialised. Both use the one transaction.
     let insert = async {
+        let mut writer = st::CardWriter::start(&txn, feed).await?;
         while let Some(b) = batches_rx.recv().await {
-            st::insert_batch(&txn, &actor.org_id, b, now_us).await?;
+            writer.write(&txn, &actor.org_id, b, now_us).await?;
         }
-        Ok::<(), Error>(())
+        Ok::<_, Error>(writer)
     };
     let prepare = async {
         // Both dropped at the end: the inserting side then stops, and so does the reader,
@@ -460,7 +461,7 @@ pub async fn import(
                         });
                     }
                     t.imported += insert.len() as u64;
-                    if batches_tx.send(st::CardBatch::new(insert, &links)?).await.is_err() {
+                    if batches_tx.send(st::CardBatch::new(c, insert, links)?).await.is_err() {
                         break; // the inserting side failed: its error is the import's
                     }
                 }
@@ -472,12 +473,12 @@ pub async fn import(
     let read = reader.await;
     let checked = (|| {
         let t = prepared?;
-        inserted?;
+        let writer = inserted?;
         read.map_err(|e| Error::internal(format!("import reader: {e}")))?;
-        Ok::<_, Error>(t)
+        Ok::<_, Error>((t, writer))
     })();
-    let t = match checked {
-        Ok(t) => t,
+    let (t, writer) = match checked {
+        Ok(v) => v,
         Err(e) => {
             store::rollback(txn).await;
             return Err(e);
@@ -528,6 +529,10 @@ pub async fn import(
         "tags_created": report.tags_created, "error_count": report.error_count,
         "owner_id": default_owner,
     });
+    if let Err(e) = writer.finish(&txn).await {
+        store::rollback(txn).await;
+        return Err(e);
+    }
     let import_id = store::new_id();
     audit(
         &txn,

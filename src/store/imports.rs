@@ -1,9 +1,13 @@
-//! Set-based statements for card import and export. An import batch and an export page each
-//! cross the driver as one JSON text, unpacked or built by the database (`json_each` /
-//! `json_group_array` on SQLite, `json_array_elements` / `json_agg` on PostgreSQL): the
-//! drivers' cost per bound or returned value was most of the time (BENCHMARKS.md). Export
-//! pages are keyset-paged on the owner index. Both engines; only function names differ.
+//! Set-based statements for card import and export.
+//!
+//! An import batch goes in with one statement per table: on SQLite read straight from Rust
+//! memory through the `import_rows` table-valued function (`row_feed.rs`), on PostgreSQL as one
+//! JSON text unpacked by `json_array_elements`; large imports into SQLite build the indexes of
+//! `cards` once at the end (`CardWriter`). An export page crosses the driver as one JSON text
+//! built by the database (`json_group_array` / `json_agg`), keyset-paged on the owner index.
+//! Why (the drivers' cost per bound or returned value was most of the time): BENCHMARKS.md.
 
+use super::row_feed::{COLUMNS, RowFeed, RowSource};
 use super::{Conn, sql};
 use crate::domain::{CardFields, Result};
 use sea_orm::Value;
@@ -27,48 +31,73 @@ pub struct ImportRow {
     pub extra: Option<String>,
 }
 
-/// One card as the batch's JSON carries it: an array in `CARD_COLUMNS` order,
-/// without the values every card of the batch shares (org_id, created_at, updated_at).
-#[derive(serde::Serialize)]
-struct JsonRow<'a>(
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a str,
-    Option<String>,
-    Option<&'a str>,
-);
-
 const CARD_COLUMNS: &str = "id, owner_id, full_name, name_reading, company, company_key, department, title, email, \
                             phone, mobile, fax, postal_code, address, url, exchanged_on, extra";
 
-/// The batch's JSON unpacked into rows: `SELECT j.value->>0, …, {also} FROM json_each(?)`
-/// (`also`: values every row shares, bound before the JSON).
-fn unpack_sql(c: &impl Conn, columns: usize, also: &str) -> String {
+/// PostgreSQL: a batch's JSON unpacked into rows, `SELECT j.value->>0, …, {also} FROM
+/// json_array_elements(?)` (`also`: values every row shares, bound before the JSON).
+fn unpack_sql(columns: usize, also: &str) -> String {
     let mut v: Vec<String> = (0..columns).map(|i| format!("j.value->>{i}")).collect();
-    if !also.is_empty() {
-        v.push(also.to_string());
-    }
-    format!("SELECT {} FROM {}", v.join(", "), super::json_each_sql(c))
+    v.push(also.to_string());
+    format!(
+        "SELECT {} FROM json_array_elements(CAST(? AS json)) AS j(value)",
+        v.join(", ")
+    )
 }
 
-/// A batch of cards and their tag links, ready to insert: each as one JSON text. Made by
-/// `CardBatch::new` (pure work, done while the previous batch is being inserted), written by
-/// `insert_batch`.
-pub struct CardBatch {
-    cards: String,
-    links: Option<String>,
+/// A batch's cards, each read as the values of `CARD_COLUMNS` (without the ones every card of
+/// the batch shares: org_id, created_at, updated_at).
+pub struct CardRows {
+    rows: Vec<ImportRow>,
+    dates: Vec<Option<String>>,
+}
+
+impl RowSource for CardRows {
+    fn rows(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn text(&self, row: usize, column: usize) -> Option<&str> {
+        let r = &self.rows[row];
+        let f = &r.fields;
+        Some(match column {
+            0 => &r.id,
+            1 => &r.owner_id,
+            2 => &f.full_name,
+            3 => &f.name_reading,
+            4 => &f.company,
+            5 => &r.company_key,
+            6 => &f.department,
+            7 => &f.title,
+            8 => &f.email,
+            9 => &f.phone,
+            10 => &f.mobile,
+            11 => &f.fax,
+            12 => &f.postal_code,
+            13 => &f.address,
+            14 => &f.url,
+            15 => return self.dates[row].as_deref(),
+            16 => return r.extra.as_deref(),
+            _ => return None,
+        })
+    }
+}
+
+/// A batch of cards and their tag links, ready to insert. Made by `CardBatch::new` (pure work,
+/// done while the previous batch is being inserted), written by `CardWriter::write`.
+pub enum CardBatch {
+    /// SQLite: the rows themselves, read through `import_rows` (`row_feed.rs`).
+    Rows {
+        cards: CardRows,
+        links: Vec<(String, String)>,
+    },
+    /// PostgreSQL: each as one JSON text (an array of rows, each an array of values), unpacked
+    /// by `json_array_elements`: one bound value per batch instead of twenty per card.
+    Json {
+        rows: u64,
+        cards: String,
+        links: Option<String>,
+    },
 }
 
 impl CardBatch {
@@ -79,36 +108,20 @@ impl CardBatch {
     /// thousands of insertion points, and the other B-trees (the table by id, the owner index)
     /// are appended to at their right edge either way. The order of inserts within the
     /// transaction changes nothing else.
-    pub fn new(mut rows: Vec<ImportRow>, links: &[(String, String)]) -> Result<Self> {
+    pub fn new(c: &impl Conn, mut rows: Vec<ImportRow>, links: Vec<(String, String)>) -> Result<Self> {
         rows.sort_by(|a, b| a.company_key.cmp(&b.company_key));
-        let json: Vec<JsonRow> = rows
-            .iter()
-            .map(|r| {
-                let f = &r.fields;
-                JsonRow(
-                    &r.id,
-                    &r.owner_id,
-                    &f.full_name,
-                    &f.name_reading,
-                    &f.company,
-                    &r.company_key,
-                    &f.department,
-                    &f.title,
-                    &f.email,
-                    &f.phone,
-                    &f.mobile,
-                    &f.fax,
-                    &f.postal_code,
-                    &f.address,
-                    &f.url,
-                    f.exchanged_on.map(iso_date),
-                    r.extra.as_deref(),
-                )
-            })
+        let dates = rows.iter().map(|r| r.fields.exchanged_on.map(iso_date)).collect();
+        let cards = CardRows { rows, dates };
+        if is_sqlite(c) {
+            return Ok(Self::Rows { cards, links });
+        }
+        let json: Vec<Vec<Option<&str>>> = (0..cards.rows())
+            .map(|row| (0..COLUMNS).map(|column| cards.text(row, column)).collect())
             .collect();
-        Ok(Self {
+        Ok(Self::Json {
+            rows: cards.rows() as u64,
             cards: to_json(&json)?,
-            links: if links.is_empty() { None } else { Some(to_json(links)?) },
+            links: if links.is_empty() { None } else { Some(to_json(&links)?) },
         })
     }
 }
@@ -117,55 +130,147 @@ fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| crate::domain::Error::internal(format!("import batch: {e}")))
 }
 
-/// Inserts a batch: one bound JSON text for its cards (and one for its tag links), unpacked by
-/// the database, instead of twenty bound values per card, each copied by the driver
-/// (BENCHMARKS.md).
+/// Below this many rows written, an import keeps the indexes of `cards` up to date as it goes
+/// (see `CardWriter`): a small import then changes no schema. Two batches: the tests' larger
+/// imports take the other way too.
+const DEFER_INDEXES_AFTER: u64 = 10_000;
+
+/// The page cache, in KiB, while `CardWriter::finish` builds the deferred indexes.
+pub const SORT_CACHE_KIB: i64 = 32 * 1024;
+
+/// Writes an import's batches into `cards` and `card_tags`, in the import's transaction.
 ///
-/// PostgreSQL inserts straight from `json_array_elements`. SQLite first unpacks the batch into
-/// a temporary table and copies from there: a many-row INSERT that calls an SQL function
-/// (here `->>`) always keeps a statement journal (the original of every page it touches,
-/// a million page copies for a million cards), and `INSERT OR FAIL … SELECT` from a plain
-/// table keeps none.
-pub async fn insert_batch(c: &impl Conn, org_id: &str, batch: CardBatch, now: i64) -> Result<()> {
-    if c.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        let text = format!(
-            "INSERT INTO cards ({CARD_COLUMNS}, org_id, created_at, updated_at) {}",
-            unpack_sql(c, 17, "?, ?, ?")
-        );
-        c.execute_raw(sql(
-            c,
-            &text,
-            vec![org_id.into(), now.into(), now.into(), batch.cards.into()],
-        ))
-        .await?;
-    } else {
-        c.execute_unprepared(&format!(
-            "CREATE TEMP TABLE IF NOT EXISTS import_cards (seq INTEGER PRIMARY KEY, {CARD_COLUMNS})"
-        ))
-        .await?;
-        let stage = format!(
-            "INSERT INTO temp.import_cards ({CARD_COLUMNS}) {}",
-            unpack_sql(c, 17, "")
-        );
-        c.execute_raw(sql(c, &stage, vec![batch.cards.into()])).await?;
-        let copy = format!(
-            "INSERT OR FAIL INTO cards ({CARD_COLUMNS}, org_id, created_at, updated_at) \
-             SELECT {CARD_COLUMNS}, ?, ?, ? FROM temp.import_cards ORDER BY seq"
-        );
-        c.execute_raw(sql(c, &copy, vec![org_id.into(), now.into(), now.into()]))
+/// SQLite reads each batch from Rust memory through `import_rows` (`row_feed.rs`) with
+/// `INSERT OR FAIL … SELECT`: no value is bound, no SQL function is called, so SQLite keeps no
+/// statement journal. PostgreSQL unpacks each batch's JSON (`json_array_elements`).
+///
+/// **Deferred indexes (SQLite).** Keeping the two secondary indexes of `cards` up to date row
+/// by row costs more than writing the rows themselves (the company index takes each batch's
+/// entries at thousands of points). Building an index afresh sorts its entries once and
+/// writes its pages in order. So once an import has written at least `DEFER_INDEXES_AFTER`
+/// rows, and at least as many as the table held when it began (so that rebuilding the whole
+/// table's indexes costs less than the rest of the import would have), the writer drops the
+/// indexes of `cards` and `finish` creates them again, from the same definitions, before the
+/// commit. All in the one transaction: a failed import rolls the indexes back with the rows,
+/// and other connections read their last committed snapshot, indexes and all, meanwhile (WAL);
+/// writers wait for the import's transaction as they always do. PostgreSQL keeps its indexes:
+/// dropping one takes an exclusive lock that would stop every organisation's reads of `cards`
+/// for the whole import.
+pub struct CardWriter {
+    /// SQLite: the connection's `import_rows` feed.
+    feed: Option<RowFeed>,
+    /// Rows in `cards` when the import began (SQLite: the largest rowid, an upper bound read
+    /// from the table's last page instead of a count).
+    existing: u64,
+    written: u64,
+    /// The `CREATE INDEX` statements of the dropped indexes, for `finish`.
+    deferred: Option<Vec<String>>,
+}
+
+impl CardWriter {
+    /// `feed`: what `Store::bulk_write` gave with the transaction.
+    pub async fn start(c: &impl Conn, feed: Option<RowFeed>) -> Result<Self> {
+        let existing = if is_sqlite(c) {
+            super::count(c, "SELECT COALESCE(MAX(rowid), 0) FROM cards", vec![]).await? as u64
+        } else {
+            0
+        };
+        Ok(Self {
+            feed,
+            existing,
+            written: 0,
+            deferred: None,
+        })
+    }
+
+    pub async fn write(&mut self, c: &impl Conn, org_id: &str, batch: CardBatch, now: i64) -> Result<()> {
+        let into = format!("INTO cards ({CARD_COLUMNS}, org_id, created_at, updated_at)");
+        let shared = || -> Vec<Value> { vec![org_id.into(), now.into(), now.into()] };
+        match batch {
+            CardBatch::Rows { cards, links } => {
+                let Some(feed) = &self.feed else {
+                    return Err(crate::domain::Error::internal("an SQLite import without its row feed"));
+                };
+                if self.deferred.is_none() && self.written >= DEFER_INDEXES_AFTER && self.written >= self.existing {
+                    self.deferred = Some(drop_indexes(c, "cards").await?);
+                }
+                self.written += cards.rows() as u64;
+                let columns = (0..COLUMNS).map(|i| format!("c{i}")).collect::<Vec<_>>().join(", ");
+                feed.put(Box::new(cards));
+                let text = format!("INSERT OR FAIL {into} SELECT {columns}, ?, ?, ? FROM import_rows");
+                c.execute_raw(sql(c, &text, shared())).await?;
+                if !links.is_empty() {
+                    feed.put(Box::new(links));
+                    let text =
+                        "INSERT OR FAIL INTO card_tags (card_id, tag_id, org_id) SELECT c0, c1, ? FROM import_rows";
+                    c.execute_raw(sql(c, text, vec![org_id.into()])).await?;
+                }
+            }
+            CardBatch::Json { rows, cards, links } => {
+                self.written += rows;
+                let mut values = shared();
+                values.push(cards.into());
+                c.execute_raw(sql(
+                    c,
+                    &format!("INSERT {into} {}", unpack_sql(COLUMNS, "?, ?, ?")),
+                    values,
+                ))
+                .await?;
+                if let Some(links) = links {
+                    let text = format!("INSERT INTO card_tags (card_id, tag_id, org_id) {}", unpack_sql(2, "?"));
+                    c.execute_raw(sql(c, &text, vec![org_id.into(), links.into()])).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the deferred indexes again; call it before committing.
+    ///
+    /// SQLite sorts an index's entries in as much memory as its page cache may hold, and
+    /// the import's cache is large (`BULK_CACHE_KIB`): both together would take the import's
+    /// memory past 300 MB for a million cards. So the cache is made small first and the sort
+    /// spills sorted runs to temporary files instead.
+    pub async fn finish(self, c: &impl Conn) -> Result<()> {
+        let Some(creates) = self.deferred else {
+            return Ok(());
+        };
+        c.execute_unprepared(&format!("PRAGMA cache_size = -{SORT_CACHE_KIB}"))
             .await?;
-        c.execute_unprepared("DELETE FROM temp.import_cards").await?;
+        for create in creates {
+            c.execute_unprepared(&create).await?;
+        }
+        Ok(())
     }
-    if let Some(links) = batch.links {
-        // Few pages are touched (the right edges of card_tags and its index): the statement
-        // journal that `->>` brings is small here.
-        let text = format!(
-            "INSERT INTO card_tags (card_id, tag_id, org_id) {}",
-            unpack_sql(c, 2, "?")
-        );
-        c.execute_raw(sql(c, &text, vec![org_id.into(), links.into()])).await?;
+}
+
+fn is_sqlite(c: &impl Conn) -> bool {
+    c.get_database_backend() == sea_orm::DatabaseBackend::Sqlite
+}
+
+/// A table's explicit indexes (SQLite; not the primary key's): name and `CREATE INDEX`
+/// statement, as the schema holds them.
+pub async fn index_definitions(c: &impl Conn, table: &str) -> Result<Vec<(String, String)>> {
+    let rows = c
+        .query_all_raw(sql(
+            c,
+            "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+            vec![table.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?)))
+        .collect()
+}
+
+/// Drops a table's explicit indexes (SQLite) and returns the statements that create them again.
+async fn drop_indexes(c: &impl Conn, table: &str) -> Result<Vec<String>> {
+    let mut creates = Vec::new();
+    for (name, create) in index_definitions(c, table).await? {
+        c.execute_unprepared(&format!("DROP INDEX \"{name}\"")).await?;
+        creates.push(create);
     }
-    Ok(())
+    Ok(creates)
 }
 
 /// The ids of a user's personal tags with these names: name → id.

@@ -10,11 +10,13 @@ pub mod entities;
 pub mod imports;
 pub mod migrate;
 pub mod orgs;
+pub mod row_feed;
 pub mod transfers;
 pub mod users;
 
 use crate::domain::{Error, Result};
 use chrono::{DateTime, NaiveDate, Utc};
+use row_feed::RowFeed;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, TransactionOptions, TransactionTrait};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
@@ -29,6 +31,12 @@ pub use sea_orm::ConnectionTrait as Conn;
 /// larger one spills less often; 160 MiB keeps the import's peak RSS under 300 MB
 /// (BENCHMARKS.md: 64 → 160 MiB, see the figures there).
 pub const BULK_CACHE_KIB: i64 = 160 * 1024;
+/// The page size of a new SQLite database: 8 KiB (PostgreSQL's), not SQLite's default 4 KiB.
+/// Bulk work writes and reads half as many pages, each a system call (a million-card
+/// import −0.4 s and its checkpoint −0.5 s, a million-card transfer −2 s: BENCHMARKS.md); a
+/// small write's WAL frame is 8 KiB instead of 4. A database keeps the size it was made with
+/// (in WAL mode only a VACUUM outside WAL changes it), so this applies to new files only.
+pub const SQLITE_PAGE_SIZE: u32 = 8192;
 pub type Tx = DatabaseTransaction;
 
 #[derive(Clone)]
@@ -47,6 +55,7 @@ impl Store {
             let opts = SqliteConnectOptions::from_str(url)
                 .map_err(|e| Error::bad_input("database", format!("bad SQLite URL '{url}': {e}")))?
                 .create_if_missing(true)
+                .page_size(SQLITE_PAGE_SIZE)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30))
@@ -96,15 +105,16 @@ impl Store {
     }
 
     /// A write transaction for a bulk load (an import of cards), on a connection of its own;
-    /// commit it with `commit_bulk`.
+    /// commit it with `commit_bulk`. On SQLite it comes with the connection's `RowFeed`, the
+    /// rows `SELECT … FROM import_rows` reads (`row_feed.rs`).
     ///
     /// On SQLite the connection is opened for this one transaction and closed after it:
     /// - a page cache of `BULK_CACHE_KIB` (the B-tree pages the load keeps touching stay in
-    ///   memory), temporary tables in memory;
+    ///   memory);
     /// - foreign keys not enforced. With them enforced (or with any SQL function in the
     ///   statement), SQLite keeps a statement journal for every many-row INSERT: the original
     ///   of each page the statement touches, written to a temporary file, 6 GB for a million
-    ///   cards (BENCHMARKS.md; `imports::insert_batch`). The caller guarantees what
+    ///   cards (BENCHMARKS.md; `imports::CardWriter`). The caller guarantees what
     ///   the keys would: it writes only rows of its organisation, whose owners and tags it has
     ///   read or created in the same transaction;
     /// - no checkpoint at the commit: the committed transaction is in the WAL, durable and
@@ -112,24 +122,34 @@ impl Store {
     ///   writing it, for a big load) is started by `commit_bulk` in the background, as
     ///   SQLite's documentation suggests for applications that cannot wait for it.
     ///
-    /// PostgreSQL: `write()`.
-    pub async fn bulk_write(&self) -> Result<Tx> {
+    /// PostgreSQL: `write()`, and no feed.
+    pub async fn bulk_write(&self) -> Result<(Tx, Option<RowFeed>)> {
         let Some(opts) = &self.sqlite else {
-            return self.write().await;
+            return Ok((self.write().await?, None));
         };
         let opts = opts
             .clone()
             .foreign_keys(false)
             .pragma("cache_size", format!("-{BULK_CACHE_KIB}"))
-            .pragma("temp_store", "memory")
             .pragma("wal_autocheckpoint", "0");
+        let feed = RowFeed::default();
+        let registered = feed.clone();
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(0)
+            .after_connect(move |conn, _| {
+                let feed = registered.clone();
+                Box::pin(async move {
+                    let mut handle = conn.lock_handle().await?;
+                    // SAFETY: the handle is locked away from sqlx's worker thread.
+                    unsafe { feed.register(handle.as_raw_handle().as_ptr()) }.map_err(sqlx::Error::Protocol)
+                })
+            })
             .connect_with(opts)
             .await
             .map_err(|e| Error::internal(format!("cannot open the database for an import: {e}")))?;
-        Ok(DatabaseConnection::from(pool).begin_with_options(immediate()).await?)
+        let tx = DatabaseConnection::from(pool).begin_with_options(immediate()).await?;
+        Ok((tx, Some(feed)))
     }
 
     /// Commits a `bulk_write` transaction, then (SQLite) starts copying the WAL into the
@@ -270,16 +290,6 @@ pub fn json_rows_sql(c: &impl Conn, page: &str, columns: &str, also: &str) -> St
         format!("SELECT json_agg(json_build_array({columns}))::text, {also} FROM ({page}) c")
     } else {
         format!("SELECT json_group_array(json_array({columns})), {also} FROM ({page}) c")
-    }
-}
-
-/// A `FROM` item unpacking one bound JSON array into rows, the element as `j.value` (read
-/// its members with `j.value->>0`, `j.value->>1`, …, the same on both engines).
-pub fn json_each_sql(c: &impl Conn) -> &'static str {
-    if c.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        "json_array_elements(CAST(? AS json)) AS j(value)"
-    } else {
-        "jsonb_each(?) AS j"
     }
 }
 
