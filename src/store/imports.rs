@@ -12,6 +12,7 @@ use super::{Conn, sql};
 use crate::domain::{CardFields, Result};
 use sea_orm::Value;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// `YYYY-MM-DD`, as `super::date_to_text` writes it, without chrono parsing its pattern for
 /// every card.
@@ -96,7 +97,7 @@ pub enum CardBatch {
     Json {
         rows: u64,
         cards: String,
-        links: Option<String>,
+        links: Option<(u64, String)>,
     },
 }
 
@@ -121,7 +122,11 @@ impl CardBatch {
         Ok(Self::Json {
             rows: cards.rows() as u64,
             cards: to_json(&json)?,
-            links: if links.is_empty() { None } else { Some(to_json(&links)?) },
+            links: if links.is_empty() {
+                None
+            } else {
+                Some((links.len() as u64, to_json(&links)?))
+            },
         })
     }
 }
@@ -196,29 +201,30 @@ impl CardWriter {
                 }
                 self.written += cards.rows() as u64;
                 let columns = (0..COLUMNS).map(|i| format!("c{i}")).collect::<Vec<_>>().join(", ");
-                feed.put(Box::new(cards));
+                let n = cards.rows() as u64;
+                feed.put(Arc::new(cards));
                 let text = format!("INSERT OR FAIL {into} SELECT {columns}, ?, ?, ? FROM import_rows");
-                c.execute_raw(sql(c, &text, shared())).await?;
+                all_written(c.execute_raw(sql(c, &text, shared())).await?, n)?;
                 if !links.is_empty() {
-                    feed.put(Box::new(links));
+                    let n = links.len() as u64;
+                    feed.put(Arc::new(links));
                     let text =
                         "INSERT OR FAIL INTO card_tags (card_id, tag_id, org_id) SELECT c0, c1, ? FROM import_rows";
-                    c.execute_raw(sql(c, text, vec![org_id.into()])).await?;
+                    all_written(c.execute_raw(sql(c, text, vec![org_id.into()])).await?, n)?;
                 }
             }
             CardBatch::Json { rows, cards, links } => {
                 self.written += rows;
                 let mut values = shared();
                 values.push(cards.into());
-                c.execute_raw(sql(
-                    c,
-                    &format!("INSERT {into} {}", unpack_sql(COLUMNS, "?, ?, ?")),
-                    values,
-                ))
-                .await?;
-                if let Some(links) = links {
+                let text = format!("INSERT {into} {}", unpack_sql(COLUMNS, "?, ?, ?"));
+                all_written(c.execute_raw(sql(c, &text, values)).await?, rows)?;
+                if let Some((n, links)) = links {
                     let text = format!("INSERT INTO card_tags (card_id, tag_id, org_id) {}", unpack_sql(2, "?"));
-                    c.execute_raw(sql(c, &text, vec![org_id.into(), links.into()])).await?;
+                    all_written(
+                        c.execute_raw(sql(c, &text, vec![org_id.into(), links.into()])).await?,
+                        n,
+                    )?;
                 }
             }
         }
@@ -241,6 +247,19 @@ impl CardWriter {
             c.execute_unprepared(&create).await?;
         }
         Ok(())
+    }
+}
+
+/// A batch's INSERT wrote every row it was given (a check that costs nothing: were the rows
+/// ever not read, the import must fail rather than report them imported).
+fn all_written(done: sea_orm::ExecResult, rows: u64) -> Result<()> {
+    if done.rows_affected() == rows {
+        Ok(())
+    } else {
+        Err(crate::domain::Error::internal(format!(
+            "an import batch of {rows} rows wrote {}",
+            done.rows_affected()
+        )))
     }
 }
 

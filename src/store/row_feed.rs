@@ -26,7 +26,7 @@ const DECLARATION: &std::ffi::CStr =
     c"CREATE TABLE x(c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16)";
 
 /// Rows of text (or NULL) values, read by column number.
-pub trait RowSource: Send {
+pub trait RowSource: Send + Sync {
     fn rows(&self) -> usize;
     fn text(&self, row: usize, column: usize) -> Option<&str>;
 }
@@ -42,20 +42,19 @@ impl RowSource for Vec<(String, String)> {
     }
 }
 
-type Slot = Option<Box<dyn RowSource>>;
+type Slot = Option<Arc<dyn RowSource>>;
 
-/// The rows the next `SELECT … FROM import_rows` on the connection reads (once: the scan takes
-/// them).
+/// The rows every `SELECT … FROM import_rows` on the connection reads, until the next `put`.
 #[derive(Clone, Default)]
 pub struct RowFeed(Arc<Mutex<Slot>>);
 
 impl RowFeed {
-    pub fn put(&self, rows: Box<dyn RowSource>) {
+    pub fn put(&self, rows: Arc<dyn RowSource>) {
         *self.slot() = Some(rows);
     }
 
-    fn take(&self) -> Slot {
-        self.slot().take()
+    fn get(&self) -> Slot {
+        self.slot().clone()
     }
 
     fn slot(&self) -> std::sync::MutexGuard<'_, Slot> {
@@ -183,7 +182,7 @@ unsafe extern "C" fn filter(
     unsafe {
         let c = &mut *(cursor as *mut Cursor);
         let table = &*(c.base.pVtab as *const Table);
-        c.rows = table.feed.take();
+        c.rows = table.feed.get();
         c.at = 0;
     }
     ffi::SQLITE_OK
