@@ -283,6 +283,8 @@ pub async fn index_definitions(c: &impl Conn, table: &str) -> Result<Vec<(String
 }
 
 /// Drops a table's explicit indexes (SQLite) and returns the statements that create them again.
+/// meishi never runs ANALYZE; in a database someone has analysed, the dropped indexes'
+/// `sqlite_stat1` rows go with them until the next ANALYZE (the planner's defaults meanwhile).
 async fn drop_indexes(c: &impl Conn, table: &str) -> Result<Vec<String>> {
     let mut creates = Vec::new();
     for (name, create) in index_definitions(c, table).await? {
