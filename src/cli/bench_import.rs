@@ -186,11 +186,11 @@ fn sqlite3_import(csv: &std::path::Path, db: &std::path::Path) -> Result<f64> {
 /// Not the target's baseline, a diagnostic: what SQLite alone takes to put the same rows into
 /// meishi's real `cards` table the way a large import does (`store::imports::CardWriter`): in
 /// one transaction, the two indexes dropped, the rows copied (WAL, the import's page cache),
-/// the indexes created again with the smaller cache; timed until committed, the checkpoint left
-/// out as meishi's is; no application code at all. `sqlite3` runs `INSERT INTO cards SELECT … FROM` the baseline's
-/// plain table (ids made by printf, as wide and as ordered as UUIDv7s; the company as its key;
-/// no tag links). The gap between this and `.import` is the price of the schema; the gap
-/// between meishi and this is meishi's own.
+/// the indexes created again with the smaller cache; timed until committed, the checkpoint
+/// left out as meishi's is; no application code at all. `sqlite3` runs `INSERT INTO cards
+/// SELECT … FROM` the baseline's plain table (ids made by printf, as wide and as ordered as
+/// UUIDv7s; the company as its key; no tag links). The gap between this and `.import` is the
+/// price of the schema; the gap between meishi and this is meishi's own.
 async fn sql_floor(dir: &std::path::Path, plain: &std::path::Path) -> Result<f64> {
     let db = dir.join("floor.db");
     remove_sqlite(&db);

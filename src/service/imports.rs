@@ -2,13 +2,14 @@
 //!
 //! A blocking thread reads the file and checks each card with the card-creation rules
 //! (`CardFields::parse`, through `cards_io::check`), and hands batches to this task, which
-//! resolves owners and tags and prepares each batch (one JSON text) while the previous one is
-//! being inserted, all in one bulk transaction (`Store::bulk_write`): nothing is
-//! half-imported, and a failed import rolls back at once. Memory stays flat whatever the
-//! file's size: at most a few batches are in flight. `all_or_nothing` stops inserting at the first bad row but reads on,
-//! to list every error (the first `MAX_LISTED_ERRORS`, and the total); `valid_rows` imports
-//! the good rows. A problem with the file itself (not a card file, truncated, wrong
-//! encoding) imports nothing in either mode. One audit event per import, with the counts.
+//! resolves owners and tags and prepares each batch (`store::imports::CardBatch`) while the
+//! previous one is being written (`CardWriter`), all in one bulk transaction
+//! (`Store::bulk_write`): nothing is half-imported, and a failed import rolls back at once.
+//! Memory stays flat whatever the file's size: at most a few batches are in flight.
+//! `all_or_nothing` stops inserting at the first bad row but reads on, to list every error
+//! (the first `MAX_LISTED_ERRORS`, and the total); `valid_rows` imports the good rows. A
+//! problem with the file itself (not a card file, truncated, wrong encoding) imports nothing
+//! in either mode. One audit event per import, with the counts.
 
 use super::{Actor, App, audit};
 use crate::domain::cards_io::{
@@ -354,7 +355,7 @@ pub async fn import(
     let (txn, feed) = app.store.bulk_write().await?;
     let (batches_tx, mut batches_rx) = tokio::sync::mpsc::channel::<st::CardBatch>(2);
     // Inserting runs beside preparing: while the database writes one batch, the next one's
-    // owners and tags are resolved and its rows serialised. Both use the one transaction.
+    // owners and tags are resolved and its rows made ready. Both use the one transaction.
     let insert = async {
         let mut writer = st::CardWriter::start(&txn, feed).await?;
         while let Some(b) = batches_rx.recv().await {
