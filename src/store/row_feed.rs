@@ -37,8 +37,12 @@ impl RowSource for Vec<(String, String)> {
         self.len()
     }
     fn text(&self, row: usize, column: usize) -> Option<&str> {
-        let (a, b) = &self[row];
-        Some(if column == 0 { a } else { b })
+        let (card, tag) = &self[row];
+        match column {
+            0 => Some(card),
+            1 => Some(tag),
+            _ => None,
+        }
     }
 }
 
