@@ -8,7 +8,7 @@
 //! Why (the drivers' cost per bound or returned value was most of the time): BENCHMARKS.md.
 
 use super::row_feed::{COLUMNS, RowFeed, RowSource};
-use super::{Conn, sql};
+use super::{Conn, is_sqlite, sql};
 use crate::domain::{CardFields, Result};
 use sea_orm::Value;
 use std::collections::HashMap;
@@ -263,10 +263,6 @@ fn all_written(done: sea_orm::ExecResult, rows: u64) -> Result<()> {
     }
 }
 
-fn is_sqlite(c: &impl Conn) -> bool {
-    c.get_database_backend() == sea_orm::DatabaseBackend::Sqlite
-}
-
 /// A table's explicit indexes (SQLite; not the primary key's): name and `CREATE INDEX`
 /// statement, as the schema holds them.
 pub async fn index_definitions(c: &impl Conn, table: &str) -> Result<Vec<(String, String)>> {
@@ -406,7 +402,6 @@ struct JsonCard(
 /// `cards` (on the writer's side, while the next page is being read).
 pub struct ExportPage {
     pub rows: usize,
-    pub first: String,
     pub last: String,
     json: String,
 }
@@ -452,7 +447,7 @@ impl ExportPage {
 /// The database hands the page over as one JSON text (an array of rows, each an array of
 /// columns) instead of 15 values per card: the drivers' per-value cost (on SQLite a copy and a
 /// cross-thread free of every value) was most of an export's time; building and parsing the
-/// JSON costs a fraction of it (BENCHMARKS.md). The page's first and last ids come with it,
+/// JSON costs a fraction of it (BENCHMARKS.md). The page's count and last id come with it,
 /// so the next page can be asked for before this one is parsed.
 pub async fn export_page(
     c: &impl Conn,
@@ -472,10 +467,11 @@ pub async fn export_page(
         values.push(true.into());
         values.push(v.into());
     }
-    let tags = if c.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        format!("(SELECT json_agg(x.name) FROM ({tags}) x)")
-    } else {
+    let sqlite = is_sqlite(c);
+    let tags = if sqlite {
         format!("(SELECT json_group_array(x.name) FROM ({tags}) x)")
+    } else {
+        format!("(SELECT json_agg(x.name) FROM ({tags}) x)")
     };
     let mut w = selection_where(org_id, s, &mut values);
     if let Some(a) = after {
@@ -484,21 +480,11 @@ pub async fn export_page(
     }
     // json(): the tags stay a JSON array inside the row's array (SQLite marks JSON values by a
     // subtype that does not survive the subquery); PostgreSQL's json_agg is of type json.
-    let columns = format!(
-        "c.id, c.full_name, c.name_reading, c.company, c.department, c.title, c.email, c.phone, c.mobile, c.fax, \
-         c.postal_code, c.address, c.url, c.exchanged_on, c.extra, {}",
-        if c.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            "c.tags"
-        } else {
-            "json(c.tags)"
-        }
-    );
-    let page = format!(
-        "SELECT c.id, c.full_name, c.name_reading, c.company, c.department, c.title, c.email, c.phone, \
-         c.mobile, c.fax, c.postal_code, c.address, c.url, c.exchanged_on, c.extra, {tags} AS tags \
-         FROM cards c WHERE {w} ORDER BY c.id LIMIT {limit}"
-    );
-    let text = super::json_rows_sql(c, &page, &columns, "COUNT(*), MIN(c.id), MAX(c.id)");
+    const CARD: &str = "c.id, c.full_name, c.name_reading, c.company, c.department, c.title, c.email, c.phone, \
+                        c.mobile, c.fax, c.postal_code, c.address, c.url, c.exchanged_on, c.extra";
+    let columns = format!("{CARD}, {}", if sqlite { "json(c.tags)" } else { "c.tags" });
+    let page = format!("SELECT {CARD}, {tags} AS tags FROM cards c WHERE {w} ORDER BY c.id LIMIT {limit}");
+    let text = super::json_rows_sql(c, &page, &columns, "COUNT(*), MAX(c.id)");
     let Some(row) = c.query_one_raw(sql(c, &text, values)).await? else {
         return Ok(None);
     };
@@ -508,8 +494,7 @@ pub async fn export_page(
     }
     Ok(Some(ExportPage {
         rows,
-        first: row.try_get_by_index(2)?,
-        last: row.try_get_by_index(3)?,
+        last: row.try_get_by_index(2)?,
         json: row.try_get_by_index(0)?,
     }))
 }

@@ -179,8 +179,13 @@ impl Store {
     }
 
     pub fn is_sqlite(&self) -> bool {
-        self.db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite
+        is_sqlite(&self.db)
     }
+}
+
+/// Whether a connection or transaction is on SQLite (else PostgreSQL).
+pub fn is_sqlite(c: &impl Conn) -> bool {
+    c.get_database_backend() == sea_orm::DatabaseBackend::Sqlite
 }
 
 /// `BEGIN IMMEDIATE` on SQLite (nothing special on PostgreSQL).
