@@ -1,16 +1,26 @@
-//! Departures (退職・出向): when a departing user's account is suspended, which departures
-//! need attention, and what readiness (引き継ぎ状況) means. Pure: the time is passed in.
+//! Departures (退職・出向): the departure and its handover plan as records, their status
+//! machines, the rules that guard each change (open, plan frozen, cancel), when a departure
+//! needs attention, and what readiness (引き継ぎ状況) means. Pure: the time is passed in.
 
 use super::error::{Error, Result};
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
-use chrono_tz::Tz;
+use super::ids::{DepartureId, TransferId, UserId};
+use super::lifecycle::Holdings;
+use super::transfer::SelectionInput;
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// The organisation's default suspension time: the end of the last working day.
-pub const DEFAULT_SUSPEND_AT: &str = "23:59";
+pub use super::policy::{DEFAULT_SUSPEND_AT, parse_time_of_day};
+
 /// Days before the last working day on which a departure that is not ready is flagged.
 pub const ATTENTION_DAYS: [i64; 2] = [7, 1];
+/// A plan has at most this many lines.
+pub const MAX_PLAN_ITEMS: usize = 100;
+
+/// Reads a stored status text; text that names no status is an error, never a default.
+fn stored<T>(what: &str, raw: &str, parsed: Option<T>) -> Result<T> {
+    parsed.ok_or_else(|| Error::internal(format!("stored {what} '{raw}' is not known")))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -28,12 +38,13 @@ impl DepartureKind {
             DepartureKind::Secondment => "secondment",
         }
     }
-    pub fn parse(s: &str) -> Self {
-        if s == "secondment" {
-            DepartureKind::Secondment
-        } else {
-            DepartureKind::Retirement
-        }
+    pub fn from_stored(s: &str) -> Result<Self> {
+        let k = match s {
+            "retirement" => Some(DepartureKind::Retirement),
+            "secondment" => Some(DepartureKind::Secondment),
+            _ => None,
+        };
+        stored("departure kind", s, k)
     }
 }
 
@@ -54,12 +65,19 @@ impl DepartureStatus {
             DepartureStatus::Cancelled => "cancelled",
         }
     }
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "done" => DepartureStatus::Done,
-            "cancelled" => DepartureStatus::Cancelled,
-            _ => DepartureStatus::Scheduled,
-        }
+    pub fn from_stored(s: &str) -> Result<Self> {
+        let v = match s {
+            "scheduled" => Some(DepartureStatus::Scheduled),
+            "done" => Some(DepartureStatus::Done),
+            "cancelled" => Some(DepartureStatus::Cancelled),
+            _ => None,
+        };
+        stored("departure status", s, v)
+    }
+    /// The machine: a scheduled departure ends once, done or cancelled.
+    pub fn can_become(self, next: DepartureStatus) -> bool {
+        use DepartureStatus::*;
+        matches!((self, next), (Scheduled, Done | Cancelled))
     }
 }
 
@@ -83,37 +101,324 @@ impl PlanStatus {
             PlanStatus::Executed => "executed",
         }
     }
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "reported" => PlanStatus::Reported,
-            "approved" => PlanStatus::Approved,
-            "executed" => PlanStatus::Executed,
-            _ => PlanStatus::None,
-        }
+    pub fn from_stored(s: &str) -> Result<Self> {
+        let v = match s {
+            "none" => Some(PlanStatus::None),
+            "reported" => Some(PlanStatus::Reported),
+            "approved" => Some(PlanStatus::Approved),
+            "executed" => Some(PlanStatus::Executed),
+            _ => None,
+        };
+        stored("plan status", s, v)
     }
-}
-
-/// `HH:MM`, a time of day in the organisation's time zone.
-pub fn parse_time_of_day(field: &str, raw: &str) -> Result<NaiveTime> {
-    NaiveTime::parse_from_str(raw.trim(), "%H:%M").map_err(|_| {
-        Error::bad_input(
-            field,
-            format!("'{raw}' is not a time of day (HH:MM, for example 23:59)"),
+    /// The machine: reported (again) until approved, approved once, executed once.
+    pub fn can_become(self, next: PlanStatus) -> bool {
+        use PlanStatus::*;
+        matches!(
+            (self, next),
+            (None | Reported, Reported) | (Reported, Approved) | (Approved, Executed)
         )
-    })
+    }
+    /// An approved plan is frozen: its lines and its default successor no longer change.
+    pub fn frozen(self) -> bool {
+        matches!(self, PlanStatus::Approved | PlanStatus::Executed)
+    }
 }
 
-/// The moment the account stops: the last working day at `at`, in the organisation's zone.
-/// A local time that does not exist (a daylight-saving gap) moves forward to the next that does.
-pub fn suspension_moment(last_working_day: NaiveDate, at: NaiveTime, tz: Tz) -> DateTime<Utc> {
-    let mut local = last_working_day.and_time(at);
-    for _ in 0..180 {
-        if let Some(t) = tz.from_local_datetime(&local).earliest() {
-            return t.with_timezone(&Utc);
+/// A departure (退職・出向) as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Departure {
+    #[schema(value_type = String)]
+    pub id: DepartureId,
+    #[schema(value_type = String)]
+    pub user_id: UserId,
+    pub kind: DepartureKind,
+    pub retirement_date: NaiveDate,
+    pub last_working_day: NaiveDate,
+    /// Takes whatever the plan does not give to someone else.
+    #[schema(value_type = String)]
+    pub successor_id: UserId,
+    /// Per-departure suspension time (HH:MM local), overriding the organisation's.
+    pub suspend_at: Option<String>,
+    /// When the account will be (or was due to be) suspended.
+    pub suspend_moment: DateTime<Utc>,
+    pub status: DepartureStatus,
+    pub plan_status: PlanStatus,
+    #[schema(value_type = Option<String>)]
+    pub plan_reported_by: Option<UserId>,
+    pub plan_reported_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<String>)]
+    pub plan_approved_by: Option<UserId>,
+    pub plan_approved_at: Option<DateTime<Utc>>,
+    pub plan_executed_at: Option<DateTime<Utc>>,
+    /// Flagged to admins: not ready this many days (7 or 1) before the last working day.
+    pub attention_days: Option<i64>,
+    pub suspended_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<String>)]
+    pub created_by: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One line of a handover plan: these cards go to that successor.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PlanItem {
+    pub position: i64,
+    pub selection: SelectionInput,
+    #[schema(value_type = String)]
+    pub successor_id: UserId,
+    /// The transfer that carried it out, once executed.
+    #[schema(value_type = Option<String>)]
+    pub transfer_id: Option<TransferId>,
+}
+
+/// A departure's handover plan (引き継ぎ計画).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Plan {
+    #[schema(value_type = String)]
+    pub departure_id: DepartureId,
+    pub status: PlanStatus,
+    #[schema(value_type = String)]
+    pub default_successor_id: UserId,
+    pub items: Vec<PlanItem>,
+}
+
+impl Plan {
+    pub fn of(d: &Departure, items: Vec<PlanItem>) -> Plan {
+        Plan {
+            departure_id: d.id.clone(),
+            status: d.plan_status,
+            default_successor_id: d.successor_id.clone(),
+            items,
         }
-        local += Duration::minutes(1);
     }
-    Utc.from_utc_datetime(&last_working_day.and_time(at))
+}
+
+/// One transfer of an executing plan: a plan line, or (position none) the remainder with the
+/// user's tags to the default successor.
+#[derive(Debug, Clone)]
+pub struct PlanLine {
+    pub position: Option<i64>,
+    pub selection: SelectionInput,
+    pub successor_id: UserId,
+    pub include_tags: bool,
+}
+
+/// What a new departure says: who leaves, when, and who takes over.
+pub struct DepartureDraft {
+    pub id: DepartureId,
+    pub user_id: UserId,
+    pub kind: DepartureKind,
+    pub retirement_date: NaiveDate,
+    pub last_working_day: NaiveDate,
+    pub successor_id: UserId,
+    pub suspend_at: Option<String>,
+    pub created_by: Option<UserId>,
+}
+
+impl Departure {
+    /// A scheduled departure, its suspension moment computed by the policy and checked.
+    pub fn new(draft: DepartureDraft, policy: &super::policy::Policy, now: DateTime<Utc>) -> Result<Departure> {
+        let mut d = Departure {
+            id: draft.id,
+            user_id: draft.user_id,
+            kind: draft.kind,
+            retirement_date: draft.retirement_date,
+            last_working_day: draft.last_working_day,
+            successor_id: draft.successor_id,
+            suspend_at: draft.suspend_at.map(|s| s.trim().to_string()),
+            suspend_moment: now,
+            status: DepartureStatus::Scheduled,
+            plan_status: PlanStatus::None,
+            plan_reported_by: None,
+            plan_reported_at: None,
+            plan_approved_by: None,
+            plan_approved_at: None,
+            plan_executed_at: None,
+            attention_days: None,
+            suspended_at: None,
+            created_by: draft.created_by,
+            created_at: now,
+            updated_at: now,
+        };
+        d.reschedule(policy, now)?;
+        Ok(d)
+    }
+
+    /// Checks the dates against today and recomputes the suspension moment, which must lie
+    /// ahead.
+    pub fn reschedule(&mut self, policy: &super::policy::Policy, now: DateTime<Utc>) -> Result<()> {
+        check_dates(self.retirement_date, self.last_working_day, policy.today(now))?;
+        let moment = policy.suspension_moment(self.last_working_day, self.own_suspend_at()?);
+        if moment <= now {
+            return Err(Error::bad_input(
+                "suspend_at",
+                format!("the suspension moment {moment} has already passed"),
+            ));
+        }
+        self.suspend_moment = moment;
+        Ok(())
+    }
+
+    /// Recomputes the suspension moment after the organisation's policy changed (no date
+    /// checks: the dates were accepted when set).
+    pub fn follow_policy(&mut self, policy: &super::policy::Policy) -> Result<()> {
+        self.suspend_moment = policy.suspension_moment(self.last_working_day, self.own_suspend_at()?);
+        Ok(())
+    }
+
+    /// The departure's own suspension time, if it has one.
+    pub fn own_suspend_at(&self) -> Result<Option<NaiveTime>> {
+        self.suspend_at
+            .as_deref()
+            .map(|s| parse_time_of_day("suspend_at", s))
+            .transpose()
+    }
+
+    /// Only a scheduled departure changes.
+    pub fn ensure_open(&self) -> Result<()> {
+        if self.status != DepartureStatus::Scheduled {
+            return Err(Error::conflict(format!(
+                "this departure is {} and can no longer change",
+                self.status.as_str()
+            )));
+        }
+        Ok(())
+    }
+
+    fn step(&self, next: DepartureStatus, now: DateTime<Utc>) -> Result<Departure> {
+        self.ensure_open()?;
+        if !self.status.can_become(next) {
+            return Err(Error::conflict(format!(
+                "a {} departure cannot become {}",
+                self.status.as_str(),
+                next.as_str()
+            )));
+        }
+        Ok(Departure {
+            status: next,
+            updated_at: now,
+            ..self.clone()
+        })
+    }
+
+    fn plan_step(&self, next: PlanStatus, now: DateTime<Utc>) -> Result<Departure> {
+        self.ensure_open()?;
+        if !self.plan_status.can_become(next) {
+            let message = match next {
+                PlanStatus::Reported => "the plan is approved and frozen".to_string(),
+                PlanStatus::Approved => format!(
+                    "only a reported plan can be approved; this one is {}",
+                    self.plan_status.as_str()
+                ),
+                _ => format!(
+                    "only an approved plan can be executed; this one is {}",
+                    self.plan_status.as_str()
+                ),
+            };
+            return Err(Error::conflict(message));
+        }
+        Ok(Departure {
+            plan_status: next,
+            updated_at: now,
+            ..self.clone()
+        })
+    }
+
+    /// Cancelling: a scheduled departure only.
+    pub fn cancelled(&self, now: DateTime<Utc>) -> Result<Departure> {
+        self.step(DepartureStatus::Cancelled, now)
+    }
+
+    /// The suspension ran: the departure is done.
+    pub fn suspended(&self, now: DateTime<Utc>) -> Result<Departure> {
+        Ok(Departure {
+            suspended_at: Some(now),
+            ..self.step(DepartureStatus::Done, now)?
+        })
+    }
+
+    /// The departing user (or an admin) reported the plan; again and again until approved.
+    pub fn plan_reported(&self, by: Option<UserId>, now: DateTime<Utc>) -> Result<Departure> {
+        Ok(Departure {
+            plan_reported_by: by,
+            plan_reported_at: Some(now),
+            ..self.plan_step(PlanStatus::Reported, now)?
+        })
+    }
+
+    /// An admin approved the reported plan. An approved plan makes the departure ready: it
+    /// no longer needs attention.
+    pub fn plan_approved(&self, by: Option<UserId>, now: DateTime<Utc>) -> Result<Departure> {
+        Ok(Departure {
+            plan_approved_by: by,
+            plan_approved_at: Some(now),
+            attention_days: None,
+            ..self.plan_step(PlanStatus::Approved, now)?
+        })
+    }
+
+    /// Whether the approved plan may run now.
+    pub fn ensure_executable(&self) -> Result<()> {
+        self.plan_step(PlanStatus::Executed, self.updated_at).map(|_| ())
+    }
+
+    /// The plan's transfers ran.
+    pub fn plan_executed(&self, now: DateTime<Utc>) -> Result<Departure> {
+        Ok(Departure {
+            plan_executed_at: Some(now),
+            ..self.plan_step(PlanStatus::Executed, now)?
+        })
+    }
+
+    /// A new default successor; refused once the plan is frozen.
+    pub fn set_successor(&mut self, successor: UserId) -> Result<()> {
+        if self.plan_status.frozen() && successor != self.successor_id {
+            return Err(
+                Error::conflict("the plan is approved: its default successor is frozen").with_field("successor_id")
+            );
+        }
+        self.successor_id = successor;
+        Ok(())
+    }
+
+    /// A new last working day starts the attention countdown again: a flag belongs to a day.
+    pub fn set_last_working_day(&mut self, day: NaiveDate) {
+        if day != self.last_working_day {
+            self.attention_days = None;
+        }
+        self.last_working_day = day;
+    }
+
+    /// The attention level to raise today, if a threshold (7 or 1 days before the last
+    /// working day) has been reached and the departure is not flagged at it yet.
+    pub fn attention_due(&self, today: NaiveDate) -> Option<i64> {
+        let days = attention_threshold(self.last_working_day, today)?;
+        (!self.attention_days.is_some_and(|a| a <= days)).then_some(days)
+    }
+
+    /// What executing the plan does, in order: each line, then the remainder (every card no
+    /// line took, with the user's tags) to the default successor.
+    pub fn execution_lines(&self, items: &[PlanItem]) -> Vec<PlanLine> {
+        items
+            .iter()
+            .map(|i| PlanLine {
+                position: Some(i.position),
+                selection: i.selection.clone(),
+                successor_id: i.successor_id.clone(),
+                include_tags: false,
+            })
+            .chain(std::iter::once(PlanLine {
+                position: None,
+                selection: SelectionInput {
+                    all: Some(true),
+                    ..Default::default()
+                },
+                successor_id: self.successor_id.clone(),
+                include_tags: true,
+            }))
+            .collect()
+    }
 }
 
 /// Checks a departure's dates against today (in the organisation's zone).
@@ -161,17 +466,10 @@ pub struct Readiness {
     pub items: Vec<ReadinessItem>,
 }
 
-/// What the user still owns, as the store counts it.
-pub struct Owned {
-    pub cards: i64,
-    pub contacts: i64,
-    pub tags: i64,
-}
-
 /// The checklist. An approved plan covers every owned card (what no item names goes to the
 /// default successor) and hands the user's tags over with the last batch. Once it has run,
 /// whatever the user owns again (a new card, an undone batch) is open.
-pub fn readiness(plan: PlanStatus, owned: &Owned) -> Readiness {
+pub fn readiness(plan: PlanStatus, owned: &Holdings) -> Readiness {
     let covered = matches!(plan, PlanStatus::Approved | PlanStatus::Executed);
     let open = |n: i64| if plan == PlanStatus::Approved { 0 } else { n };
     let item = |key: &str, count: Option<i64>, ja: &str, en: &str| ReadinessItem {
@@ -232,20 +530,6 @@ mod tests {
     }
 
     #[test]
-    fn suspension_is_the_end_of_the_last_working_day_in_tokyo() {
-        let at = parse_time_of_day("suspend_at", DEFAULT_SUSPEND_AT).unwrap();
-        let moment = suspension_moment(d("2026-03-31"), at, chrono_tz::Asia::Tokyo);
-        assert_eq!(moment.to_rfc3339(), "2026-03-31T14:59:00+00:00");
-    }
-
-    #[test]
-    fn a_time_in_a_daylight_saving_gap_moves_forward() {
-        let at = parse_time_of_day("suspend_at", "02:30").unwrap();
-        let moment = suspension_moment(d("2026-03-08"), at, chrono_tz::America::New_York);
-        assert_eq!(moment.to_rfc3339(), "2026-03-08T07:00:00+00:00");
-    }
-
-    #[test]
     fn dates_are_checked() {
         assert!(check_dates(d("2026-03-31"), d("2026-03-31"), d("2026-03-01")).is_ok());
         assert_eq!(
@@ -256,7 +540,6 @@ mod tests {
             Some("last_working_day")
         );
         assert!(check_dates(d("2026-03-31"), d("2026-02-27"), d("2026-03-01")).is_err());
-        assert!(parse_time_of_day("suspend_at", "24:00").is_err());
     }
 
     #[test]
@@ -268,10 +551,11 @@ mod tests {
 
     #[test]
     fn readiness_needs_an_approved_plan() {
-        let owned = Owned {
+        let owned = Holdings {
             cards: 10,
             contacts: 4,
             tags: 2,
+            templates: 0,
         };
         let r = readiness(PlanStatus::Reported, &owned);
         assert!(!r.ready);
@@ -289,22 +573,14 @@ mod tests {
         assert!(
             readiness(
                 PlanStatus::Executed,
-                &Owned {
-                    cards: 0,
-                    contacts: 0,
-                    tags: 0
-                }
+                &Holdings::default()
             )
             .ready
         );
         assert!(
             readiness(
                 PlanStatus::None,
-                &Owned {
-                    cards: 0,
-                    contacts: 0,
-                    tags: 0
-                }
+                &Holdings::default()
             )
             .items[1]
                 .done

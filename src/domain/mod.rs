@@ -6,12 +6,17 @@ pub mod csv_cards;
 pub mod demo_data;
 pub mod departure;
 pub mod error;
+pub mod ids;
+pub mod lifecycle;
 pub mod model;
 pub mod normalize;
+pub mod policy;
 pub mod transfer;
 pub mod types;
 pub mod vcard;
 
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use error::{Error, ErrorKind, Result};
+pub use ids::{CardId, DepartureId, TagId, TransferId, UserId};
+pub use policy::Policy;
 pub use types::*;

@@ -25,6 +25,13 @@ pub struct Organization {
     pub created_at: DateTime<Utc>,
 }
 
+impl Organization {
+    /// The rules its settings make (zone, suspension time, suffix, tag format, trash).
+    pub fn policy(&self) -> super::Result<super::Policy> {
+        super::Policy::of(self)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct User {
     pub id: String,

@@ -1,13 +1,13 @@
-//! Ownership transfer (所有者変更) rules: what a selection is, and what the previous-owner
-//! tag is called.
+//! Ownership transfer (所有者変更): what a selection is, and the recorded batch. The
+//! previous-owner tag's name is the organisation's policy (`policy.rs`); who may receive
+//! cards is `lifecycle::check_recipient`.
 
 use super::error::{Error, Result};
-use super::types::without_retired_suffix;
-use chrono::NaiveDate;
+use super::ids::{CardId, TagId, TransferId, UserId};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub const DEFAULT_TAG_FORMAT: &str = "旧所有者: {name} ({date})";
 /// Explicit ids are bound as parameters; this keeps one statement under every engine's limit.
 pub const MAX_CARD_IDS: usize = 10_000;
 
@@ -15,10 +15,10 @@ pub const MAX_CARD_IDS: usize = 10_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selection {
     All,
-    Tag(String),
+    Tag(TagId),
     /// Matched on the normalised company name.
     Company(String),
-    CardIds(Vec<String>),
+    CardIds(Vec<CardId>),
 }
 
 /// The wire form: exactly one of `all: true`, `tag_id`, `company`, `card_ids`.
@@ -54,7 +54,7 @@ impl Selection {
             return Ok(Selection::All);
         }
         if let Some(t) = &input.tag_id {
-            return Ok(Selection::Tag(t.trim().to_string()));
+            return Ok(Selection::Tag(TagId::from(t.trim())));
         }
         if let Some(c) = &input.company {
             let key = super::normalize::company(c);
@@ -70,7 +70,7 @@ impl Selection {
                 format!("give between 1 and {MAX_CARD_IDS} card ids"),
             ));
         }
-        let mut ids: Vec<String> = ids.into_iter().map(|i| i.trim().to_string()).collect();
+        let mut ids: Vec<CardId> = ids.into_iter().map(|i| CardId::from(i.trim())).collect();
         ids.sort();
         ids.dedup();
         Ok(Selection::CardIds(ids))
@@ -83,7 +83,7 @@ impl Selection {
                 ..Default::default()
             },
             Selection::Tag(t) => SelectionInput {
-                tag_id: Some(t.clone()),
+                tag_id: Some(t.to_string()),
                 ..Default::default()
             },
             Selection::Company(c) => SelectionInput {
@@ -91,49 +91,58 @@ impl Selection {
                 ..Default::default()
             },
             Selection::CardIds(ids) => SelectionInput {
-                card_ids: Some(ids.clone()),
+                card_ids: Some(ids.iter().map(|i| i.to_string()).collect()),
                 ..Default::default()
             },
         }
     }
 }
 
-/// `旧所有者: 山田 賢治 (2026-03-31)`: the previous owner's name without the retired suffix,
-/// and the day of the transfer in the organisation's time zone.
-pub fn previous_owner_tag(format: &str, from_name: &str, retired_suffix: &str, day: NaiveDate) -> String {
-    let name = without_retired_suffix(from_name, retired_suffix);
-    let tag = format
-        .replace("{name}", name.trim())
-        .replace("{date}", &day.format("%Y-%m-%d").to_string());
-    tag.chars().take(100).collect()
+impl SelectionInput {
+    /// Reads a selection the store kept as JSON; one that does not parse is an error.
+    pub fn from_stored(json: &str) -> Result<Self> {
+        serde_json::from_str(json).map_err(|e| Error::internal(format!("stored selection '{json}': {e}")))
+    }
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
 }
 
-/// A tag format must name the previous owner; the date is optional.
-pub fn check_tag_format(format: &str) -> Result<String> {
-    let f = super::types::required_text("previous_owner_tag_format", format, 80)?;
-    if !f.contains("{name}") {
-        return Err(Error::bad_input(
-            "previous_owner_tag_format",
-            "the format must contain {name}",
-        ));
-    }
-    Ok(f)
+/// A recorded transfer batch.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Transfer {
+    #[schema(value_type = String)]
+    pub id: TransferId,
+    /// Who ran it; none when run from the command line or by the scheduler.
+    #[schema(value_type = Option<String>)]
+    pub actor_id: Option<UserId>,
+    #[schema(value_type = String)]
+    pub from_user_id: UserId,
+    #[schema(value_type = String)]
+    pub to_user_id: UserId,
+    pub selection: SelectionInput,
+    pub include_tags: bool,
+    /// The previous-owner tag put on every moved card.
+    #[schema(value_type = String)]
+    pub tag_id: TagId,
+    pub tag_name: String,
+    pub cards: i64,
+    pub contacts: i64,
+    /// Tags handed over (with `include_tags`).
+    pub tags: i64,
+    pub created_at: DateTime<Utc>,
+    pub undone_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<String>)]
+    pub undone_by: Option<UserId>,
+    /// Cards given back by the undo.
+    pub restored: Option<i64>,
+    /// Cards the undo left alone because they had moved again or were deleted.
+    pub skipped: Option<i64>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tag_name_drops_the_retired_suffix() {
-        let day = NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
-        let tag = previous_owner_tag(DEFAULT_TAG_FORMAT, "山田 賢治(退職済み)", "(退職済み)", day);
-        assert_eq!(tag, "旧所有者: 山田 賢治 (2026-03-31)");
-        assert_eq!(
-            previous_owner_tag("前任 {name}", "佐藤", "(退職済み)", day),
-            "前任 佐藤"
-        );
-    }
 
     #[test]
     fn exactly_one_selection() {

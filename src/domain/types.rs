@@ -154,23 +154,18 @@ impl UserStatus {
             (Active, Suspended) | (Suspended, Active) | (Active | Suspended, Deleted) | (Deleted, Suspended)
         )
     }
-}
 
-/// `山田 賢治` → `山田 賢治(退職済み)`; already suffixed names are left alone.
-pub fn with_retired_suffix(name: &str, suffix: &str) -> String {
-    if suffix.is_empty() || name.ends_with(suffix) {
-        name.to_string()
-    } else {
-        format!("{name}{suffix}")
-    }
-}
-
-/// Removes exactly the suffix and nothing else.
-pub fn without_retired_suffix(name: &str, suffix: &str) -> String {
-    if suffix.is_empty() {
-        name.to_string()
-    } else {
-        name.strip_suffix(suffix).unwrap_or(name).to_string()
+    /// `next`, if the machine allows the step from `self`; else a conflict naming both.
+    pub fn step(self, next: UserStatus) -> Result<UserStatus> {
+        if self.can_become(next) {
+            Ok(next)
+        } else {
+            Err(Error::conflict(format!(
+                "a user who is {} cannot become {}",
+                self.as_str(),
+                next.as_str()
+            )))
+        }
     }
 }
 
@@ -262,19 +257,6 @@ mod tests {
         assert!(Deleted.can_become(Suspended));
         assert!(!Deleted.can_become(Active));
         assert!(!Active.can_become(Active));
-    }
-
-    #[test]
-    fn retired_suffix_round_trip() {
-        let s = "(退職済み)";
-        let on = with_retired_suffix("山田 賢治", s);
-        assert_eq!(on, "山田 賢治(退職済み)");
-        assert_eq!(with_retired_suffix(&on, s), on);
-        assert_eq!(without_retired_suffix(&on, s), "山田 賢治");
-        assert_eq!(
-            without_retired_suffix("山田 (退職済み) 賢治", s),
-            "山田 (退職済み) 賢治"
-        );
     }
 
     #[test]

@@ -58,14 +58,14 @@ fn actor(org_id: String, row: store::users::UserRow) -> Actor {
 }
 
 pub async fn actor_from_token(app: &App, token: &str) -> Result<Actor> {
-    match st::user_by_token(app.store.conn(), &hash_secret(token)).await? {
+    match st::user_by_token(app.read(), &hash_secret(token)).await? {
         Some((org, row)) => Ok(actor(org, row)),
         None => Err(Error::unauthenticated()),
     }
 }
 
 pub async fn actor_from_session(app: &App, session: &str) -> Result<Actor> {
-    match st::user_by_session(app.store.conn(), &hash_secret(session), app.now()).await? {
+    match st::user_by_session(app.read(), &hash_secret(session), app.now()).await? {
         Some((org, row)) => Ok(actor(org, row)),
         None => Err(Error::unauthenticated()),
     }
@@ -73,7 +73,7 @@ pub async fn actor_from_session(app: &App, session: &str) -> Result<Actor> {
 
 /// The organisation named at sign-in, or the only one when the server has just one.
 pub async fn resolve_org(app: &App, slug: Option<&str>) -> Result<Organization> {
-    let c = app.store.conn();
+    let c = app.read();
     let found = match slug.map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => orgs::by_slug(c, &s.to_lowercase()).await?,
         None => orgs::the_only_one(c).await?,
@@ -93,7 +93,7 @@ pub async fn sign_in(app: &App, org_slug: Option<&str>, email: &str, password: &
         other => other?,
     };
     let email = Email::parse("email", email)?;
-    let row = store::users::by_email(app.store.conn(), &org.id, email.as_str()).await?;
+    let row = store::users::by_email(app.read(), &org.id, email.as_str()).await?;
     let usable = row
         .as_ref()
         .is_some_and(|r| r.user.status == crate::domain::UserStatus::Active && !r.user.is_archive);
@@ -102,53 +102,36 @@ pub async fn sign_in(app: &App, org_slug: Option<&str>, email: &str, password: &
     }
     let row = row.expect("checked above");
     let secret = new_secret("mss_");
-    let now = app.now();
-    let tx = app.store.write().await?;
-    st::insert_session(
-        &tx,
-        &org.id,
-        &row.user.id,
-        &hash_secret(&secret),
-        now,
-        now + Duration::days(SESSION_DAYS),
-    )
+    let acting = actor(org.id, row);
+    app.write(&acting, async |tx, who| {
+        let expires = who.at + Duration::days(SESSION_DAYS);
+        st::insert_session(tx, who.org_id, &acting.user_id, &hash_secret(&secret), who.at, expires).await?;
+        audit(tx, who, "user.sign_in", ("user", &acting.user_id), None, None).await
+    })
     .await?;
-    audit(
-        &tx,
-        Who {
-            org_id: &org.id,
-            actor_id: Some(&row.user.id),
-            at: now,
-        },
-        "user.sign_in",
-        ("user", &row.user.id),
-        None,
-        None,
-    )
-    .await?;
-    store::commit(tx).await?;
-    Ok((secret, actor(org.id, row)))
+    Ok((secret, acting))
 }
 
 pub async fn sign_out(app: &App, session: &str) -> Result<()> {
-    let now = app.now();
-    let tx = app.store.write().await?;
-    if let Some((org_id, user_id)) = st::delete_session(&tx, &hash_secret(session)).await? {
-        let who = Who {
-            org_id: &org_id,
-            actor_id: Some(&user_id),
-            at: now,
-        };
-        audit(&tx, who, "user.sign_out", ("user", &user_id), None, None).await?;
-    }
-    store::commit(tx).await
+    app.write_at(async |tx, at| {
+        if let Some((org_id, user_id)) = st::delete_session(tx, &hash_secret(session)).await? {
+            let who = Who {
+                org_id: &org_id,
+                actor_id: Some(&user_id),
+                at,
+            };
+            audit(tx, who, "user.sign_out", ("user", &user_id), None, None).await?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// A new API token for a user (from the command line); only its hash is kept.
 pub async fn create_token(app: &App, org_slug: Option<&str>, email: &str, name: &str) -> Result<String> {
     let org = resolve_org(app, org_slug).await?;
     let email = Email::parse("email", email)?;
-    let row = store::users::by_email(app.store.conn(), &org.id, email.as_str())
+    let row = store::users::by_email(app.read(), &org.id, email.as_str())
         .await?
         .ok_or_else(|| Error::not_found("user").with_field("email"))?;
     if row.user.status != crate::domain::UserStatus::Active || row.user.is_archive {
@@ -156,23 +139,11 @@ pub async fn create_token(app: &App, org_slug: Option<&str>, email: &str, name: 
     }
     let name = crate::domain::required_text("name", name, 100)?;
     let secret = new_secret("msh_");
-    let now = app.now();
-    let tx = app.store.write().await?;
-    let id = st::insert_token(&tx, &org.id, &row.user.id, &name, &hash_secret(&secret), now).await?;
-    let after = serde_json::json!({"user_id": row.user.id, "name": name});
-    audit(
-        &tx,
-        Who {
-            org_id: &org.id,
-            actor_id: None,
-            at: now,
-        },
-        "token.create",
-        ("api_token", &id),
-        None,
-        Some(after),
-    )
+    app.write(&Actor::system(&org.id), async |tx, who| {
+        let id = st::insert_token(tx, &org.id, &row.user.id, &name, &hash_secret(&secret), who.at).await?;
+        let after = serde_json::json!({"user_id": row.user.id, "name": name});
+        audit(tx, who, "token.create", ("api_token", &id), None, Some(after)).await
+    })
     .await?;
-    store::commit(tx).await?;
     Ok(secret)
 }

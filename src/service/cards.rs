@@ -148,29 +148,29 @@ async fn owner_for(c: &impl store::Conn, actor: &Actor, owner_id: Option<&str>) 
 
 pub async fn create(app: &App, actor: &Actor, n: NewCard) -> Result<Card> {
     let fields = fields_of(&n)?;
-    let now = app.now();
-    let tx = app.store.write().await?;
-    let owner_id = owner_for(&tx, actor, n.owner_id.as_deref()).await?;
-    let id = store::new_id();
-    st::insert_cards(
-        &tx,
-        &actor.org_id,
-        vec![st::NewCard {
-            id: id.clone(),
-            owner_id,
-            fields,
-        }],
-        now,
-    )
-    .await?;
-    let card = card_in_org(&tx, actor, &id).await?;
-    audit(&tx, actor.at(now), "card.create", ("card", &id), None, snap(&card)).await?;
-    store::commit(tx).await?;
-    Ok(card)
+    app.write(actor, async |tx, who| {
+        let owner_id = owner_for(tx, actor, n.owner_id.as_deref()).await?;
+        let id = store::new_id();
+        st::insert_cards(
+            tx,
+            &actor.org_id,
+            vec![st::NewCard {
+                id: id.clone(),
+                owner_id,
+                fields,
+            }],
+            who.at,
+        )
+        .await?;
+        let card = card_in_org(tx, actor, &id).await?;
+        audit(tx, who, "card.create", ("card", &id), None, snap(&card)).await?;
+        Ok(card)
+    })
+    .await
 }
 
 pub async fn get(app: &App, actor: &Actor, id: &str) -> Result<Card> {
-    card_in_org(app.store.conn(), actor, id).await
+    card_in_org(app.read(), actor, id).await
 }
 
 pub struct CardQuery<'a> {
@@ -192,98 +192,99 @@ pub async fn list(app: &App, actor: &Actor, q: CardQuery<'_>) -> Result<Page<Car
         company: q.company.map(str::to_string).filter(|c| !c.trim().is_empty()),
         q: q.q.map(str::to_string).filter(|c| !c.trim().is_empty()),
     };
-    let items = st::list_cards(app.store.conn(), &actor.org_id, filter, after, limit + 1).await?;
+    let items = st::list_cards(app.read(), &actor.org_id, filter, after, limit + 1).await?;
     Ok(paginate(items, limit, |c| c.id.clone()))
 }
 
 pub async fn update(app: &App, actor: &Actor, id: &str, p: CardPatch) -> Result<Card> {
-    let now = app.now();
-    let tx = app.store.write().await?;
-    let before = card_in_org(&tx, actor, id).await?;
-    may_change(actor, &before)?;
-    let pick = |new: Option<String>, old: &str| new.unwrap_or_else(|| old.to_string());
-    let exchanged_on = match p.exchanged_on {
-        None => before.exchanged_on,
-        Some(v) => parse_date("exchanged_on", v.as_deref())?,
-    };
-    let fields = CardFields::parse(CardFields {
-        full_name: pick(p.full_name, &before.full_name),
-        name_reading: pick(p.name_reading, &before.name_reading),
-        company: pick(p.company, &before.company),
-        department: pick(p.department, &before.department),
-        title: pick(p.title, &before.title),
-        email: pick(p.email, &before.email),
-        phone: pick(p.phone, &before.phone),
-        mobile: pick(p.mobile, &before.mobile),
-        fax: pick(p.fax, &before.fax),
-        postal_code: pick(p.postal_code, &before.postal_code),
-        address: pick(p.address, &before.address),
-        url: pick(p.url, &before.url),
-        exchanged_on,
-    })?;
-    st::update_card(&tx, &actor.org_id, id, fields, now).await?;
-    let after = card_in_org(&tx, actor, id).await?;
-    audit(
-        &tx,
-        actor.at(now),
-        "card.update",
-        ("card", id),
-        snap(&before),
-        snap(&after),
-    )
-    .await?;
-    store::commit(tx).await?;
-    Ok(after)
+    app.write(actor, async |tx, who| {
+        let before = card_in_org(tx, actor, id).await?;
+        may_change(actor, &before)?;
+        let pick = |new: Option<String>, old: &str| new.unwrap_or_else(|| old.to_string());
+        let exchanged_on = match p.exchanged_on {
+            None => before.exchanged_on,
+            Some(v) => parse_date("exchanged_on", v.as_deref())?,
+        };
+        let fields = CardFields::parse(CardFields {
+            full_name: pick(p.full_name, &before.full_name),
+            name_reading: pick(p.name_reading, &before.name_reading),
+            company: pick(p.company, &before.company),
+            department: pick(p.department, &before.department),
+            title: pick(p.title, &before.title),
+            email: pick(p.email, &before.email),
+            phone: pick(p.phone, &before.phone),
+            mobile: pick(p.mobile, &before.mobile),
+            fax: pick(p.fax, &before.fax),
+            postal_code: pick(p.postal_code, &before.postal_code),
+            address: pick(p.address, &before.address),
+            url: pick(p.url, &before.url),
+            exchanged_on,
+        })?;
+        st::update_card(tx, &actor.org_id, id, fields, who.at).await?;
+        let after = card_in_org(tx, actor, id).await?;
+        audit(
+            tx,
+            who,
+            "card.update",
+            ("card", id),
+            snap(&before),
+            snap(&after),
+        )
+        .await?;
+        Ok(after)
+    })
+    .await
 }
 
 /// Deletes a card with its contacts; the audit event keeps what was deleted.
 pub async fn delete(app: &App, actor: &Actor, id: &str) -> Result<()> {
-    let now = app.now();
-    let tx = app.store.write().await?;
-    let card = card_in_org(&tx, actor, id).await?;
-    may_change(actor, &card)?;
-    let contacts = st::count_contacts_of_card(&tx, &actor.org_id, id).await?;
-    st::delete_card(&tx, &actor.org_id, id).await?;
-    let mut before = snap(&card);
-    if let Some(serde_json::Value::Object(m)) = &mut before {
-        m.insert("contacts_deleted".into(), contacts.into());
-    }
-    audit(&tx, actor.at(now), "card.delete", ("card", id), before, None).await?;
-    store::commit(tx).await
+    app.write(actor, async |tx, who| {
+        let card = card_in_org(tx, actor, id).await?;
+        may_change(actor, &card)?;
+        let contacts = st::count_contacts_of_card(tx, &actor.org_id, id).await?;
+        st::delete_card(tx, &actor.org_id, id).await?;
+        let mut before = snap(&card);
+        if let Some(serde_json::Value::Object(m)) = &mut before {
+            m.insert("contacts_deleted".into(), contacts.into());
+        }
+        audit(tx, who, "card.delete", ("card", id), before, None).await?;
+        Ok(())
+    })
+    .await
 }
 
 // --- contacts ---
 
 pub async fn add_contact(app: &App, actor: &Actor, card_id: &str, n: NewContact) -> Result<Contact> {
     let body = optional_text("body", &n.body, 10_000)?;
-    let now = app.now();
-    let tx = app.store.write().await?;
-    let card = card_in_org(&tx, actor, card_id).await?;
-    may_change(actor, &card)?;
-    let id = store::new_id();
-    let row = st::NewContact {
-        id: id.clone(),
-        card_id: card.id.clone(),
-        author_id: actor.user_id.clone(),
-        kind: n.kind,
-        occurred_at: n.occurred_at.unwrap_or(now),
-        body,
-    };
-    st::insert_contacts(&tx, &actor.org_id, vec![row], now).await?;
-    let contact = st::get_contact(&tx, &actor.org_id, &id)
-        .await?
-        .ok_or_else(|| Error::internal("contact vanished"))?;
-    audit(
-        &tx,
-        actor.at(now),
-        "contact.create",
-        ("contact", &id),
-        None,
-        snap(&contact),
-    )
-    .await?;
-    store::commit(tx).await?;
-    Ok(contact)
+    app.write(actor, async |tx, who| {
+        let card = card_in_org(tx, actor, card_id).await?;
+        may_change(actor, &card)?;
+        let id = store::new_id();
+        let row = st::NewContact {
+            id: id.clone(),
+            card_id: card.id.clone(),
+            author_id: actor.user_id.clone(),
+            kind: n.kind,
+            occurred_at: n.occurred_at.unwrap_or(who.at),
+            body,
+        };
+        st::insert_contacts(tx, &actor.org_id, vec![row], who.at).await?;
+        let contact = st::get_contact(tx, &actor.org_id, &id)
+            .await?
+            .ok_or_else(|| Error::internal("contact vanished"))?;
+        audit(
+            tx,
+            who,
+            "contact.create",
+            ("contact", &id),
+            None,
+            snap(&contact),
+        )
+        .await?;
+        Ok(contact)
+    })
+    .await
 }
 
 pub async fn list_contacts(
@@ -295,7 +296,7 @@ pub async fn list_contacts(
 ) -> Result<Page<Contact>> {
     let limit = page_limit(limit)?;
     let after = store::parse_cursor(cursor)?;
-    let c = app.store.conn();
+    let c = app.read();
     card_in_org(c, actor, card_id).await?;
     let items = st::list_contacts(c, &actor.org_id, card_id, after, limit + 1).await?;
     Ok(paginate(items, limit, |c| c.id.clone()))
@@ -305,32 +306,32 @@ pub async fn list_contacts(
 
 pub async fn create_tag(app: &App, actor: &Actor, n: NewTag) -> Result<Tag> {
     let name = required_text("name", &n.name, 100)?;
-    let now = app.now();
-    let tx = app.store.write().await?;
-    if st::tag_by_name(&tx, &actor.org_id, Some(&actor.user_id), &name)
-        .await?
-        .is_some()
-    {
-        return Err(Error::conflict(format!("you already have a tag named '{name}'")).with_field("name"));
-    }
-    let tag = Tag {
-        id: store::new_id(),
-        name,
-        creator_id: Some(actor.user_id.clone()),
-        shared: n.shared,
-        created_at: now,
-    };
-    st::insert_tags(&tx, &actor.org_id, std::slice::from_ref(&tag)).await?;
-    audit(&tx, actor.at(now), "tag.create", ("tag", &tag.id), None, snap(&tag)).await?;
-    store::commit(tx).await?;
-    Ok(tag)
+    app.write(actor, async |tx, who| {
+        if st::tag_by_name(tx, &actor.org_id, Some(&actor.user_id), &name)
+            .await?
+            .is_some()
+        {
+            return Err(Error::conflict(format!("you already have a tag named '{name}'")).with_field("name"));
+        }
+        let tag = Tag {
+            id: store::new_id(),
+            name,
+            creator_id: Some(actor.user_id.clone()),
+            shared: n.shared,
+            created_at: who.at,
+        };
+        st::insert_tags(tx, &actor.org_id, std::slice::from_ref(&tag)).await?;
+        audit(tx, who, "tag.create", ("tag", &tag.id), None, snap(&tag)).await?;
+        Ok(tag)
+    })
+    .await
 }
 
 pub async fn list_tags(app: &App, actor: &Actor, cursor: Option<&str>, limit: Option<u64>) -> Result<Page<Tag>> {
     let limit = page_limit(limit)?;
     let after = store::parse_cursor(cursor)?;
     let items = st::list_tags(
-        app.store.conn(),
+        app.read(),
         &actor.org_id,
         &actor.user_id,
         actor.is_admin(),
@@ -354,48 +355,48 @@ async fn visible_tag(c: &impl store::Conn, actor: &Actor, tag_id: &str) -> Resul
 }
 
 pub async fn attach_tag(app: &App, actor: &Actor, card_id: &str, tag_id: &str) -> Result<Card> {
-    let now = app.now();
-    let tx = app.store.write().await?;
-    let card = card_in_org(&tx, actor, card_id).await?;
-    may_change(actor, &card)?;
-    visible_tag(&tx, actor, tag_id).await?;
-    if st::attach(&tx, &actor.org_id, card_id, tag_id).await? {
-        let link = serde_json::json!({"card_id": card_id, "tag_id": tag_id});
-        audit(
-            &tx,
-            actor.at(now),
-            "card.tag_attach",
-            ("card", card_id),
-            None,
-            Some(link),
-        )
-        .await?;
-    }
-    let card = card_in_org(&tx, actor, card_id).await?;
-    store::commit(tx).await?;
-    Ok(card)
+    app.write(actor, async |tx, who| {
+        let card = card_in_org(tx, actor, card_id).await?;
+        may_change(actor, &card)?;
+        visible_tag(tx, actor, tag_id).await?;
+        if st::attach(tx, &actor.org_id, card_id, tag_id).await? {
+            let link = serde_json::json!({"card_id": card_id, "tag_id": tag_id});
+            audit(
+                tx,
+                who,
+                "card.tag_attach",
+                ("card", card_id),
+                None,
+                Some(link),
+            )
+            .await?;
+        }
+        let card = card_in_org(tx, actor, card_id).await?;
+        Ok(card)
+    })
+    .await
 }
 
 pub async fn detach_tag(app: &App, actor: &Actor, card_id: &str, tag_id: &str) -> Result<Card> {
-    let now = app.now();
-    let tx = app.store.write().await?;
-    let card = card_in_org(&tx, actor, card_id).await?;
-    may_change(actor, &card)?;
-    visible_tag(&tx, actor, tag_id).await?;
-    if !st::detach(&tx, &actor.org_id, card_id, tag_id).await? {
-        return Err(Error::not_found("tag on this card"));
-    }
-    let link = serde_json::json!({"card_id": card_id, "tag_id": tag_id});
-    audit(
-        &tx,
-        actor.at(now),
-        "card.tag_detach",
-        ("card", card_id),
-        Some(link),
-        None,
-    )
-    .await?;
-    let card = card_in_org(&tx, actor, card_id).await?;
-    store::commit(tx).await?;
-    Ok(card)
+    app.write(actor, async |tx, who| {
+        let card = card_in_org(tx, actor, card_id).await?;
+        may_change(actor, &card)?;
+        visible_tag(tx, actor, tag_id).await?;
+        if !st::detach(tx, &actor.org_id, card_id, tag_id).await? {
+            return Err(Error::not_found("tag on this card"));
+        }
+        let link = serde_json::json!({"card_id": card_id, "tag_id": tag_id});
+        audit(
+            tx,
+            who,
+            "card.tag_detach",
+            ("card", card_id),
+            Some(link),
+            None,
+        )
+        .await?;
+        let card = card_in_org(tx, actor, card_id).await?;
+        Ok(card)
+    })
+    .await
 }

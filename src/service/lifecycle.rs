@@ -2,130 +2,98 @@
 //! purge after the retention period, export before deletion, and the archive account.
 
 use super::transfers::{self, TransferRequest};
-use super::{Actor, App, Who, audit, snap};
+use super::{Actor, App, Who, audit, org, snap};
+use crate::domain::lifecycle::{ARCHIVE_NAME, Holdings, guard_removal, transition};
 use crate::domain::model::{Card, Contact, Organization, Tag, User};
 use crate::domain::transfer::SelectionInput;
-use crate::domain::{Error, Result, Role, UserStatus, with_retired_suffix, without_retired_suffix};
+use crate::domain::{Error, Result, Role, UserId, UserStatus};
 use crate::store::{self, departures, users};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-pub const ARCHIVE_NAME: &str = "退職者の名刺管理用アカウント";
-
-async fn org(c: &impl store::Conn, org_id: &str) -> Result<Organization> {
-    store::orgs::by_id(c, org_id)
-        .await?
-        .ok_or_else(|| Error::not_found("organization"))
-}
-
-async fn target(c: &impl store::Conn, actor: &Actor, id: &str) -> Result<User> {
-    users::by_id(c, &actor.org_id, id)
+async fn target(c: &impl store::Conn, org_id: &str, id: &str) -> Result<User> {
+    users::by_id(c, org_id, id)
         .await?
         .map(|r| r.user)
         .ok_or_else(|| Error::not_found("user"))
 }
 
-/// An admin may not lock themself out, nor remove the last active administrator.
-async fn guard_admins(c: &impl store::Conn, actor: &Actor, user: &User, verb: &str) -> Result<()> {
-    if actor.user_id == user.id {
-        return Err(Error::unprocessable(format!("you cannot {verb} yourself")));
-    }
-    if user.is_archive {
-        return Err(Error::unprocessable(format!("the archive account cannot be {verb}ed")));
-    }
-    if user.role == Role::Admin
-        && user.status == UserStatus::Active
-        && users::count_active_admins(c, &actor.org_id).await? <= 1
-    {
-        return Err(Error::unprocessable(format!(
-            "you cannot {verb} the last active administrator"
-        )));
-    }
-    Ok(())
+/// Loads what `domain::lifecycle::guard_removal` decides on, and asks it.
+async fn guard_admins(c: &impl store::Conn, who: Who<'_>, user: &User, verb: &str) -> Result<()> {
+    let admins = users::count_active_admins(c, who.org_id).await?;
+    guard_removal(who.actor_id.map(UserId::from).as_ref(), user, admins, verb)
 }
 
-/// Suspends inside the caller's transaction: the suffix goes on, every session and token is
+/// Moves `user` to status `to` through the status machine (the retired suffix follows) with
+/// a conditional write, and audits it before/after as `action`. Returns the user as they are
+/// now, or None when someone else changed the status first.
+async fn apply_transition(
+    tx: &store::Tx,
+    who: Who<'_>,
+    org: &Organization,
+    user: &User,
+    to: UserStatus,
+    action: &str,
+) -> Result<Option<User>> {
+    let t = transition(user, to, &org.policy()?)?;
+    if !users::transition(tx, &org.id, &user.id, t.from, t.to, &t.display_name, who.at).await? {
+        return Ok(None);
+    }
+    if to != UserStatus::Active {
+        users::revoke_access(tx, &org.id, &user.id, who.at).await?;
+    }
+    let after = target(tx, &org.id, &user.id).await?;
+    audit(tx, who, action, ("user", &user.id), snap(user), snap(&after)).await?;
+    Ok(Some(after))
+}
+
+/// Suspends inside the caller's unit of work: the suffix goes on, every session and token is
 /// revoked. Conditional on the user being active; returns whether this call suspended them.
 pub(crate) async fn suspend_in(tx: &store::Tx, who: Who<'_>, org: &Organization, user: &User) -> Result<bool> {
-    let name = with_retired_suffix(&user.display_name, &org.retired_suffix);
-    if !users::transition(
-        tx,
-        &org.id,
-        &user.id,
-        UserStatus::Active,
-        UserStatus::Suspended,
-        &name,
-        who.at,
-    )
-    .await?
-    {
+    if user.status != UserStatus::Active {
         return Ok(false);
     }
-    users::revoke_access(tx, &org.id, &user.id, who.at).await?;
-    let after = target(tx, &Actor::system(&org.id), &user.id).await?;
-    audit(tx, who, "user.suspend", ("user", &user.id), snap(user), snap(&after)).await?;
-    Ok(true)
+    Ok(apply_transition(tx, who, org, user, UserStatus::Suspended, "user.suspend")
+        .await?
+        .is_some())
 }
 
 pub async fn suspend(app: &App, actor: &Actor, id: &str) -> Result<User> {
     actor.require_admin()?;
-    let now = app.now();
-    let tx = app.store.write().await?;
-    let user = target(&tx, actor, id).await?;
-    match user.status {
-        UserStatus::Suspended => return Ok(user),
-        UserStatus::Deleted => return Err(Error::unprocessable("the user is deleted; restore them first")),
-        UserStatus::Active => {}
-    }
-    guard_admins(&tx, actor, &user, "suspend").await?;
-    let org = org(&tx, &actor.org_id).await?;
-    suspend_in(&tx, actor.at(now), &org, &user).await?;
-    let after = target(&tx, actor, id).await?;
-    store::commit(tx).await?;
-    Ok(after)
+    app.write(actor, async |tx, who| {
+        let user = target(tx, &actor.org_id, id).await?;
+        match user.status {
+            UserStatus::Suspended => return Ok(user),
+            UserStatus::Deleted => return Err(Error::unprocessable("the user is deleted; restore them first")),
+            UserStatus::Active => {}
+        }
+        guard_admins(tx, who, &user, "suspend").await?;
+        let org = org(tx, &actor.org_id).await?;
+        suspend_in(tx, who, &org, &user).await?;
+        target(tx, &actor.org_id, id).await
+    })
+    .await
 }
 
 pub async fn reactivate(app: &App, actor: &Actor, id: &str) -> Result<User> {
     actor.require_admin()?;
-    let now = app.now();
-    let tx = app.store.write().await?;
-    let user = target(&tx, actor, id).await?;
-    match user.status {
-        UserStatus::Active => return Ok(user),
-        UserStatus::Deleted => return Err(Error::unprocessable("the user is deleted; restore them first")),
-        UserStatus::Suspended => {}
-    }
-    let org = org(&tx, &actor.org_id).await?;
-    let name = without_retired_suffix(&user.display_name, &org.retired_suffix);
-    commit_transition(tx, actor, now, &user, UserStatus::Active, &name, "user.reactivate").await
+    app.write(actor, async |tx, who| {
+        let user = target(tx, &actor.org_id, id).await?;
+        match user.status {
+            UserStatus::Active => return Ok(user),
+            UserStatus::Deleted => return Err(Error::unprocessable("the user is deleted; restore them first")),
+            UserStatus::Suspended => {}
+        }
+        let org = org(tx, &actor.org_id).await?;
+        changed(apply_transition(tx, who, &org, &user, UserStatus::Active, "user.reactivate").await?)
+    })
+    .await
 }
 
-/// Moves `user` to status `to` under `name`, audits it before/after as `action`, commits, and
-/// returns the user as they are now.
-async fn commit_transition(
-    tx: store::Tx,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    user: &User,
-    to: UserStatus,
-    name: &str,
-    action: &str,
-) -> Result<User> {
-    users::transition(&tx, &actor.org_id, &user.id, user.status, to, name, now).await?;
-    let after = target(&tx, actor, &user.id).await?;
-    audit(&tx, actor.at(now), action, ("user", &user.id), snap(user), snap(&after)).await?;
-    store::commit(tx).await?;
-    Ok(after)
-}
-
-/// What blocks a deletion, counted.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Blockers {
-    pub cards: i64,
-    pub contacts: i64,
-    pub tags: i64,
-    pub templates: i64,
+/// A transition another writer overtook is a conflict.
+fn changed(after: Option<User>) -> Result<User> {
+    after.ok_or_else(|| Error::conflict("the user's status changed meanwhile; load it again"))
 }
 
 /// The archive account of the organisation, created on demand. Returns (account, created).
@@ -158,147 +126,76 @@ pub(crate) async fn archive_in(tx: &store::Tx, who: Who<'_>, org: &Organization)
 
 pub async fn archive_account(app: &App, actor: &Actor) -> Result<(User, bool)> {
     actor.require_admin()?;
-    let now = app.now();
-    let tx = app.store.write().await?;
-    let org = org(&tx, &actor.org_id).await?;
-    let result = archive_in(&tx, actor.at(now), &org).await?;
-    store::commit(tx).await?;
-    Ok(result)
+    app.write(actor, async |tx, who| {
+        let org = org(tx, &actor.org_id).await?;
+        archive_in(tx, who, &org).await
+    })
+    .await
 }
 
 pub async fn get_archive_account(app: &App, actor: &Actor) -> Result<User> {
-    users::archive_account(app.store.conn(), &actor.org_id)
+    users::archive_account(app.read(), &actor.org_id)
         .await?
         .ok_or_else(|| Error::not_found("archive account"))
 }
 
-/// Deletes a user who owns nothing. With `archive`, first transfers everything they own to
+/// Deletes a user who holds nothing. With `archive`, first transfers everything they hold to
 /// the archive account (one batch, previous-owner tag, their tags included), all in one
-/// transaction. Refused with the counts otherwise.
+/// unit of work. Refused with the counts otherwise (`Holdings::guard_deletion`).
 pub async fn delete(app: &App, actor: &Actor, id: &str, archive: bool) -> Result<User> {
     actor.require_admin()?;
-    let now = app.now();
-    let tx = app.store.write().await?;
-    let user = target(&tx, actor, id).await?;
-    if user.status == UserStatus::Deleted {
-        return Err(Error::conflict(format!("{} is already deleted", user.display_name)));
-    }
-    guard_admins(&tx, actor, &user, "delete").await?;
-    let org = org(&tx, &actor.org_id).await?;
-    let owned = users::owned(&tx, &org.id, id).await?;
-    if archive && (owned.cards > 0 || owned.tags > 0) {
-        let (account, _) = archive_in(&tx, actor.at(now), &org).await?;
-        let req = TransferRequest {
-            from_user_id: user.id.clone(),
-            to_user_id: account.id,
-            selection: SelectionInput {
-                all: Some(true),
-                ..Default::default()
-            },
-            include_tags: true,
-            dry_run: false,
-        };
-        transfers::run(&tx, actor, &req, now, &|_| {}).await?;
-    } else if owned.cards > 0 || owned.contacts > 0 || owned.tags > 0 {
-        let blockers = Blockers {
-            cards: owned.cards,
-            contacts: owned.contacts,
-            tags: owned.tags,
-            templates: 0,
-        };
-        return Err(Error::conflict(format!(
-            "{} still owns {} cards, {} contacts and {} tags. Nothing is deleted silently: transfer them to a \
-             successor (POST /api/v1/transfers) or to the archive account (DELETE /api/v1/users/{id}?archive=true) first",
-            user.display_name, owned.cards, owned.contacts, owned.tags
-        ))
-        .with_details(serde_json::to_value(&blockers).unwrap_or_default()));
-    }
-    users::transition(
-        &tx,
-        &org.id,
-        id,
-        user.status,
-        UserStatus::Deleted,
-        &user.display_name,
-        now,
-    )
-    .await?;
-    users::revoke_access(&tx, &org.id, id, now).await?;
-    if let Some(open) = departures::open_for_user(&tx, &org.id, id).await? {
-        let mut d = open.clone();
-        d.status = crate::domain::departure::DepartureStatus::Cancelled;
-        d.updated_at = now;
-        departures::save(&tx, &org.id, &d).await?;
-        audit(
-            &tx,
-            actor.at(now),
-            "departure.cancel",
-            ("departure", &d.id),
-            snap(&open),
-            snap(&d),
-        )
-        .await?;
-    }
-    let after = target(&tx, actor, id).await?;
-    audit(
-        &tx,
-        actor.at(now),
-        "user.delete",
-        ("user", id),
-        snap(&user),
-        snap(&after),
-    )
-    .await?;
-    store::commit(tx).await?;
-    Ok(after)
-}
-
-fn retention_end(org: &Organization, deleted_at: DateTime<Utc>) -> DateTime<Utc> {
-    deleted_at + Duration::days(org.trash_days)
+    app.write(actor, async |tx, who| {
+        let user = target(tx, &actor.org_id, id).await?;
+        if user.status == UserStatus::Deleted {
+            return Err(Error::conflict(format!("{} is already deleted", user.display_name)));
+        }
+        guard_admins(tx, who, &user, "delete").await?;
+        let org = org(tx, &actor.org_id).await?;
+        let holdings = users::holdings(tx, &org.id, id).await?;
+        if archive && holdings.movable() {
+            let (account, _) = archive_in(tx, who, &org).await?;
+            let req = TransferRequest {
+                from_user_id: user.id.clone(),
+                to_user_id: account.id,
+                selection: SelectionInput {
+                    all: Some(true),
+                    ..Default::default()
+                },
+                include_tags: true,
+                dry_run: false,
+            };
+            transfers::run(tx, who, &req, &|_| {}).await?;
+        } else {
+            holdings.guard_deletion(&user)?;
+        }
+        if let Some(open) = departures::open_for_user(tx, &org.id, id).await? {
+            let d = open.cancelled(who.at)?;
+            super::departures::save_change(tx, who, "departure.cancel", &open, &d).await?;
+        }
+        changed(apply_transition(tx, who, &org, &user, UserStatus::Deleted, "user.delete").await?)
+    })
+    .await
 }
 
 /// Brings a deleted user back from the trash, suspended, within the retention period.
 pub async fn restore(app: &App, actor: &Actor, id: &str) -> Result<User> {
     actor.require_admin()?;
-    let now = app.now();
-    let tx = app.store.write().await?;
-    let user = target(&tx, actor, id).await?;
-    if user.status != UserStatus::Deleted {
-        return Err(Error::conflict(format!("{} is not deleted", user.display_name)));
-    }
-    let org = org(&tx, &actor.org_id).await?;
-    let end = retention_end(&org, user.deleted_at.unwrap_or(now));
-    if end <= now {
-        return Err(Error::unprocessable(format!(
-            "the trash keeps users for {} days; this one is due for purge",
-            org.trash_days
-        )));
-    }
-    let name = with_retired_suffix(&user.display_name, &org.retired_suffix);
-    commit_transition(tx, actor, now, &user, UserStatus::Suspended, &name, "user.restore").await
-}
-
-/// Removes, for good, deleted users whose retention period is over (scheduler).
-pub async fn purge_due(app: &App) -> Result<usize> {
-    let now = app.now();
-    let mut purged = 0;
-    for org in store::orgs::all(app.store.conn()).await? {
-        let cutoff = now - Duration::days(org.trash_days);
-        for user in users::purgeable(app.store.conn(), &org.id, cutoff).await? {
-            let tx = app.store.write().await?;
-            if users::purge(&tx, &org.id, &user.id).await? {
-                let who = Who {
-                    org_id: &org.id,
-                    actor_id: None,
-                    at: now,
-                };
-                audit(&tx, who, "user.purge", ("user", &user.id), snap(&user), None).await?;
-                purged += 1;
-            }
-            store::commit(tx).await?;
+    app.write(actor, async |tx, who| {
+        let user = target(tx, &actor.org_id, id).await?;
+        if user.status != UserStatus::Deleted {
+            return Err(Error::conflict(format!("{} is not deleted", user.display_name)));
         }
-    }
-    Ok(purged)
+        let org = org(tx, &actor.org_id).await?;
+        let policy = org.policy()?;
+        if policy.trash_end(user.deleted_at.unwrap_or(who.at)) <= who.at {
+            return Err(Error::unprocessable(format!(
+                "the trash keeps users for {} days; this one is due for purge",
+                org.trash_days
+            )));
+        }
+        changed(apply_transition(tx, who, &org, &user, UserStatus::Suspended, "user.restore").await?)
+    })
+    .await
 }
 
 /// Everything a user owns, for keeping before a deletion.
@@ -318,8 +215,8 @@ pub async fn export(app: &App, actor: &Actor, id: &str) -> Result<UserExport> {
     if !actor.is_admin() && actor.user_id != id {
         return Err(Error::forbidden("only administrators may export another user's data"));
     }
-    let c = app.store.conn();
-    let user = target(c, actor, id).await?;
+    let c = app.read();
+    let user = target(c, &actor.org_id, id).await?;
     let filter = || store::cards::CardFilter {
         owner_id: Some(id.to_string()),
         ..Default::default()
@@ -347,18 +244,17 @@ pub async fn export(app: &App, actor: &Actor, id: &str) -> Result<UserExport> {
     })
 }
 
-/// What each user owns (admins), for the users page.
-pub async fn owned_counts(
-    app: &App,
-    actor: &Actor,
-) -> Result<std::collections::HashMap<String, crate::domain::departure::Owned>> {
+/// What each user holds (admins), for the users page.
+pub async fn holdings_of_all(app: &App, actor: &Actor) -> Result<std::collections::HashMap<String, Holdings>> {
     actor.require_admin()?;
-    users::owned_by_all(app.store.conn(), &actor.org_id).await
+    users::holdings_of_all(app.read(), &actor.org_id).await
 }
 
-/// What one user owns (admins).
-pub async fn owned(app: &App, actor: &Actor, id: &str) -> Result<crate::domain::departure::Owned> {
-    actor.require_admin()?;
-    target(app.store.conn(), actor, id).await?;
-    users::owned(app.store.conn(), &actor.org_id, id).await
+/// What one user holds: an admin for anyone, a user for themself.
+pub async fn holdings(app: &App, actor: &Actor, id: &str) -> Result<Holdings> {
+    if !actor.is_admin() && actor.user_id != id {
+        return Err(Error::forbidden("only administrators may see what another user holds"));
+    }
+    target(app.read(), &actor.org_id, id).await?;
+    users::holdings(app.read(), &actor.org_id, id).await
 }

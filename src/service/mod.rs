@@ -1,5 +1,7 @@
-//! Use cases. Each public function is one transaction: it checks who may do it, does it,
-//! writes the audit event in the same transaction, and commits.
+//! Use cases. Each public function that changes state is one unit of work (`App::write`):
+//! it checks who may do it, loads what the decision needs, lets the domain decide, writes,
+//! and records the audit event, all in one transaction that commits on success and is rolled
+//! back explicitly on an error or a panic. Reads use `App::read` outside a transaction.
 
 pub mod audit;
 pub mod auth;
@@ -17,7 +19,9 @@ pub mod users;
 use crate::domain::{Clock, Error, Result, Role};
 use crate::store::{self, Store, audit::NewEvent};
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
 use serde::Serialize;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 /// Everything a use case needs: the store and the clock.
@@ -33,6 +37,69 @@ impl App {
     }
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// Opens the database at `url` (SQLite file or PostgreSQL), brings its schema up to date,
+    /// and returns the app on it.
+    pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<Self> {
+        let store = Store::connect(url).await?;
+        store.migrate().await?;
+        Ok(Self::new(store, clock))
+    }
+
+    /// Connection for reads outside a unit of work.
+    pub(crate) fn read(&self) -> &store::Db {
+        self.store.conn()
+    }
+
+    /// The one way to change state: begins a write transaction (`BEGIN IMMEDIATE` on SQLite),
+    /// reads the clock once, runs `work` with the transaction and who acts when, commits if
+    /// it returns `Ok`, and rolls back explicitly if it returns `Err` or panics. No
+    /// transaction is ever left to a drop (on PostgreSQL a dropped one kept its locks until
+    /// its connection was next used).
+    pub async fn write<T>(&self, actor: &Actor, work: impl AsyncFnOnce(&store::Tx, Who<'_>) -> Result<T>) -> Result<T> {
+        self.unit(true, |now| actor.at(now), work).await
+    }
+
+    /// `write` for a use case with a dry run: with `dry_run` the same work runs, so its counts
+    /// are exact, and is rolled back even when it succeeds.
+    pub async fn write_or_rehearse<T>(
+        &self,
+        actor: &Actor,
+        dry_run: bool,
+        work: impl AsyncFnOnce(&store::Tx, Who<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.unit(!dry_run, |now| actor.at(now), work).await
+    }
+
+    /// `write` for the rare use case that learns who acts only inside the transaction (signing
+    /// out a session): `work` gets the moment instead of a `Who`.
+    pub async fn write_at<T>(&self, work: impl AsyncFnOnce(&store::Tx, DateTime<Utc>) -> Result<T>) -> Result<T> {
+        self.unit(true, |now| now, work).await
+    }
+
+    async fn unit<A, T>(
+        &self,
+        commit: bool,
+        arg: impl FnOnce(DateTime<Utc>) -> A,
+        work: impl AsyncFnOnce(&store::Tx, A) -> Result<T>,
+    ) -> Result<T> {
+        let tx = self.store.write().await?;
+        let outcome = AssertUnwindSafe(work(&tx, arg(self.now()))).catch_unwind().await;
+        match outcome {
+            Ok(Ok(value)) if commit => {
+                store::commit(tx).await?;
+                Ok(value)
+            }
+            Ok(result) => {
+                store::rollback(tx).await;
+                result
+            }
+            Err(panic) => {
+                store::rollback(tx).await;
+                std::panic::resume_unwind(panic)
+            }
+        }
     }
 }
 
@@ -60,7 +127,7 @@ impl Actor {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
-    pub(crate) fn at(&self, at: DateTime<Utc>) -> Who<'_> {
+    pub fn at(&self, at: DateTime<Utc>) -> Who<'_> {
         Who {
             org_id: &self.org_id,
             actor_id: self.user_id(),
@@ -74,6 +141,13 @@ impl Actor {
             Err(Error::forbidden("only administrators may do this"))
         }
     }
+}
+
+/// The organisation, read inside or outside a unit of work.
+pub(crate) async fn org(c: &impl store::Conn, org_id: &str) -> Result<crate::domain::model::Organization> {
+    store::orgs::by_id(c, org_id)
+        .await?
+        .ok_or_else(|| Error::not_found("organization"))
 }
 
 /// Writes one audit event inside the caller's transaction.
@@ -96,9 +170,10 @@ pub(crate) async fn audit(
     store::audit::insert(tx, who.org_id, event, who.at).await
 }
 
-/// Who acted, in which organisation, and when: the first half of every audit event.
+/// Who acts, in which organisation, and when (the unit of work's one reading of the clock):
+/// the first half of every audit event.
 #[derive(Clone, Copy)]
-pub(crate) struct Who<'a> {
+pub struct Who<'a> {
     pub org_id: &'a str,
     /// None when the system acted (command line, scheduler).
     pub actor_id: Option<&'a str>,

@@ -1,11 +1,21 @@
 //! The scheduler: runs due suspensions, raises attention flags and purges the trash. It runs
 //! once when the server starts (catching up on anything that fell due while it was down) and
-//! then at an interval. Every step is a conditional update, so several servers on one
-//! database do each thing exactly once.
+//! then at an interval.
+//!
+//! Each departure and each purged user is its own unit of work, so one that fails is logged
+//! and does not hold up the others (it is retried at the next tick). The organisations are
+//! read once per tick. Several servers on one database do each thing once: a due departure is
+//! loaded under a row lock (PostgreSQL; SQLite's `BEGIN IMMEDIATE` serialises writers) and
+//! every status change is a conditional write.
 
-use super::{App, departures, lifecycle};
-use crate::domain::Result;
-use crate::store;
+use super::departures::{execute_in, readiness_of};
+use super::{Actor, App, Who, audit, lifecycle, snap};
+use crate::domain::departure::{Departure, DepartureStatus, PlanStatus};
+use crate::domain::model::{Organization, User};
+use crate::domain::{Error, Result};
+use crate::store::{self, departures as st, users};
+use sea_orm::TransactionTrait;
+use std::collections::HashMap;
 use std::time::Duration;
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -15,25 +25,39 @@ pub struct Tick {
     pub purged: usize,
 }
 
-/// One round. A departure that fails is logged and does not hold up the others; it is
-/// retried at the next tick.
+/// One round.
 pub async fn tick(app: &App) -> Result<Tick> {
     let mut t = Tick::default();
-    for (org_id, d) in store::departures::due(app.store.conn(), app.now()).await? {
-        match departures::run_due(app, &org_id, &d).await {
+    let orgs: HashMap<String, Organization> = store::orgs::all(app.read())
+        .await?
+        .into_iter()
+        .map(|o| (o.id.clone(), o))
+        .collect();
+    let of = |org_id: &str| orgs.get(org_id).ok_or_else(|| Error::not_found("organization"));
+    for (org_id, d) in st::due(app.read(), app.now()).await? {
+        match async { run_due(app, of(&org_id)?, &d).await }.await {
             Ok(true) => t.suspended += 1,
             Ok(false) => {}
             Err(e) => tracing::error!(departure = %d.id, error = %e, "suspension failed; retrying at the next tick"),
         }
     }
-    for (org_id, d) in store::departures::scheduled(app.store.conn()).await? {
-        match departures::flag_if_needed(app, &org_id, &d).await {
+    for (org_id, d) in st::scheduled(app.read()).await? {
+        match async { flag_if_needed(app, of(&org_id)?, &d).await }.await {
             Ok(true) => t.flagged += 1,
             Ok(false) => {}
             Err(e) => tracing::error!(departure = %d.id, error = %e, "attention check failed"),
         }
     }
-    t.purged = lifecycle::purge_due(app).await?;
+    for org in orgs.values() {
+        let cutoff = org.policy()?.purge_cutoff(app.now());
+        for user in users::purgeable(app.read(), &org.id, cutoff).await? {
+            match purge(app, org, &user).await {
+                Ok(true) => t.purged += 1,
+                Ok(false) => {}
+                Err(e) => tracing::error!(user = %user.id, error = %e, "purge failed; retrying at the next tick"),
+            }
+        }
+    }
     Ok(t)
 }
 
@@ -47,4 +71,99 @@ pub async fn run(app: App, every: Duration) {
         }
         tokio::time::sleep(every).await;
     }
+}
+
+/// Suspends the departing user of a due departure, in one unit of work, after running its
+/// approved plan if the organisation asks for it. A plan that cannot run (a successor left
+/// since, say) is rolled back to its savepoint and recorded; the account still stops on time
+/// and the plan stays approved for an admin to run. Returns whether this call did it.
+async fn run_due(app: &App, org: &Organization, due: &Departure) -> Result<bool> {
+    let policy = org.policy()?;
+    app.write(&Actor::system(&org.id), async |tx, who| {
+        let Some(mut d) = st::get_locked(tx, &org.id, due.id.as_str()).await? else {
+            return Ok(false);
+        };
+        if d.status != DepartureStatus::Scheduled {
+            return Ok(false);
+        }
+        let before = d.clone();
+        if policy.execute_plan_before_suspension && d.plan_status == PlanStatus::Approved {
+            d = run_plan_or_record(tx, who, d).await?;
+        }
+        let done = d.suspended(who.at)?;
+        if !st::save(tx, &org.id, &d, &done).await? {
+            return Ok(false);
+        }
+        if let Some(u) = users::by_id(tx, &org.id, d.user_id.as_str()).await? {
+            lifecycle::suspend_in(tx, who, org, &u.user).await?;
+        }
+        audit(
+            tx,
+            who,
+            "departure.suspend",
+            ("departure", d.id.as_str()),
+            snap(&before),
+            snap(&done),
+        )
+        .await?;
+        Ok(true)
+    })
+    .await
+}
+
+/// Runs the plan under a savepoint: on success the departure as it is after, on failure the
+/// savepoint is rolled back, the failure audited, and the departure returned unchanged.
+async fn run_plan_or_record(tx: &store::Tx, who: Who<'_>, d: Departure) -> Result<Departure> {
+    let savepoint = tx.begin().await?;
+    match execute_in(&savepoint, who, &d, false).await {
+        Ok((after, _)) => {
+            savepoint.commit().await?;
+            Ok(after)
+        }
+        Err(e) => {
+            savepoint.rollback().await?;
+            tracing::warn!(departure = %d.id, error = %e, "handover plan failed before suspension");
+            let after = serde_json::json!({"error": e.message});
+            audit(
+                tx,
+                who,
+                "departure.plan_execute_failed",
+                ("departure", d.id.as_str()),
+                None,
+                Some(after),
+            )
+            .await?;
+            Ok(d)
+        }
+    }
+}
+
+/// Flags a scheduled departure that is not ready 7 days and 1 day before the last working day.
+async fn flag_if_needed(app: &App, org: &Organization, d: &Departure) -> Result<bool> {
+    let policy = org.policy()?;
+    let Some(days) = d.attention_due(policy.today(app.now())) else {
+        return Ok(false);
+    };
+    app.write(&Actor::system(&org.id), async |tx, who| {
+        let readiness = readiness_of(tx, &org.id, d).await?;
+        if readiness.ready || !st::flag(tx, &org.id, d.id.as_str(), days, who.at).await? {
+            return Ok(false);
+        }
+        let after = serde_json::json!({"attention_days": days, "readiness": readiness});
+        audit(tx, who, "departure.attention", ("departure", d.id.as_str()), None, Some(after)).await?;
+        Ok(true)
+    })
+    .await
+}
+
+/// Removes a deleted user whose time in the trash is over, for good.
+async fn purge(app: &App, org: &Organization, user: &User) -> Result<bool> {
+    app.write(&Actor::system(&org.id), async |tx, who| {
+        if !users::purge(tx, &org.id, &user.id).await? {
+            return Ok(false);
+        }
+        audit(tx, who, "user.purge", ("user", &user.id), snap(user), None).await?;
+        Ok(true)
+    })
+    .await
 }

@@ -1,15 +1,16 @@
 //! Ownership transfer (所有者変更): moves cards with their contacts from one user to another
 //! in one transaction, tags them with the previous owner, records the batch for undo.
 
-use super::{Actor, App, audit, page_limit, paginate};
+use super::{Actor, App, Who, audit, page_limit, paginate};
+use crate::domain::lifecycle::check_recipient;
 use crate::domain::model::{Page, User};
-use crate::domain::transfer::{Selection, SelectionInput, previous_owner_tag};
-use crate::domain::{Error, Result, UserStatus};
+use crate::domain::transfer::{Selection, SelectionInput};
+use crate::domain::{Error, Result, UserId, UserStatus};
 use crate::store::{self, transfers as st, users};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub use crate::store::transfers::Transfer;
+pub use crate::domain::transfer::Transfer;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -57,22 +58,22 @@ pub struct UndoResult {
 /// Progress of a long run, for the command line's display.
 pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
 
-async fn party(c: &impl store::Conn, actor: &Actor, id: &str, field: &str) -> Result<User> {
-    users::by_id(c, &actor.org_id, id)
+async fn party(c: &impl store::Conn, org_id: &str, id: &str, field: &str) -> Result<User> {
+    users::by_id(c, org_id, id)
         .await?
         .map(|r| r.user)
         .ok_or_else(|| Error::unprocessable(format!("no user {id} in this organisation")).with_field(field))
 }
 
 /// A named tag must exist; explicit card ids must all be cards of `from`.
-async fn check_selection(c: &impl store::Conn, actor: &Actor, from: &User, selection: &Selection) -> Result<()> {
+async fn check_selection(c: &impl store::Conn, org_id: &str, from: &User, selection: &Selection) -> Result<()> {
     if let Selection::Tag(tag) = selection
-        && store::cards::get_tag(c, &actor.org_id, tag).await?.is_none()
+        && store::cards::get_tag(c, org_id, tag.as_str()).await?.is_none()
     {
         return Err(Error::unprocessable(format!("no tag {tag} in this organisation")).with_field("selection.tag_id"));
     }
     if let Selection::CardIds(ids) = selection {
-        let foreign = st::foreign_card_ids(c, &actor.org_id, &from.id, ids).await?;
+        let foreign = st::foreign_card_ids(c, org_id, &from.id, ids).await?;
         if !foreign.is_empty() {
             let shown: Vec<_> = foreign.iter().take(20).collect();
             let message = format!(
@@ -90,67 +91,39 @@ async fn check_selection(c: &impl store::Conn, actor: &Actor, from: &User, selec
 
 pub async fn transfer(app: &App, actor: &Actor, req: TransferRequest, progress: Progress<'_>) -> Result<Outcome> {
     actor.require_admin()?;
-    let now = app.now();
     progress("checking");
-    let tx = app.store.write().await?;
-    let outcome = run(&tx, actor, &req, now, progress).await?;
-    match outcome {
-        Outcome::Preview(_) => tx.rollback().await?,
-        Outcome::Done(_) => {
-            progress("committing");
-            store::commit(tx).await?
-        }
-    }
+    let outcome = app
+        .write_or_rehearse(actor, req.dry_run, async |tx, who| {
+            let outcome = run(tx, who, &req, progress).await?;
+            if matches!(outcome, Outcome::Done(_)) {
+                progress("committing");
+            }
+            Ok(outcome)
+        })
+        .await?;
     Ok(outcome)
 }
 
-/// The transfer inside the caller's transaction (used alone, by deletion to the archive
-/// account, and by handover plans). Commits nothing; a preview changes nothing.
-pub(crate) async fn run(
-    tx: &store::Tx,
-    actor: &Actor,
-    req: &TransferRequest,
-    now: chrono::DateTime<chrono::Utc>,
-    progress: Progress<'_>,
-) -> Result<Outcome> {
+/// The transfer inside the caller's unit of work (used alone, by deletion to the archive
+/// account, and by handover plans). A preview changes nothing.
+pub(crate) async fn run(tx: &store::Tx, who: Who<'_>, req: &TransferRequest, progress: Progress<'_>) -> Result<Outcome> {
+    let org_id = who.org_id;
     let selection = Selection::parse(&req.selection)?;
 
-    let from = party(tx, actor, &req.from_user_id, "from_user_id").await?;
-    let to = party(tx, actor, &req.to_user_id, "to_user_id").await?;
-    if from.id == to.id {
-        return Err(Error::unprocessable("a transfer needs two different users").with_field("to_user_id"));
-    }
+    let from = party(tx, org_id, &req.from_user_id, "from_user_id").await?;
+    let to = party(tx, org_id, &req.to_user_id, "to_user_id").await?;
+    check_recipient(&to, &UserId::from(from.id.as_str()), "to_user_id")?;
     if from.status == UserStatus::Deleted {
         return Err(Error::unprocessable(format!("{} is deleted", from.display_name)).with_field("from_user_id"));
     }
-    if to.status != UserStatus::Active {
-        let state = if to.status == UserStatus::Deleted {
-            "deleted"
-        } else {
-            "suspended"
-        };
-        return Err(
-            Error::unprocessable(format!("{} is {state} and cannot receive cards", to.display_name))
-                .with_field("to_user_id"),
-        );
-    }
-    check_selection(tx, actor, &from, &selection).await?;
-    let org = store::orgs::by_id(tx, &actor.org_id)
-        .await?
-        .ok_or_else(|| Error::not_found("organization"))?;
-    let tz = crate::domain::time_zone("time_zone", &org.time_zone)?;
-    let day = now.with_timezone(&tz).date_naive();
-    let tag_name = previous_owner_tag(
-        &org.previous_owner_tag_format,
-        &from.display_name,
-        &org.retired_suffix,
-        day,
-    );
+    check_selection(tx, org_id, &from, &selection).await?;
+    let policy = super::org(tx, org_id).await?.policy()?;
+    let tag_name = policy.previous_owner_tag(&from.display_name, who.at);
 
     if req.dry_run {
-        let (cards, contacts) = st::count_selection(tx, &actor.org_id, &from.id, &selection).await?;
+        let (cards, contacts) = st::count_selection(tx, org_id, &from.id, &selection).await?;
         let tags = if req.include_tags {
-            st::count_tags_created_by(tx, &actor.org_id, &from.id).await?
+            st::count_tags_created_by(tx, org_id, &from.id).await?
         } else {
             0
         };
@@ -169,10 +142,10 @@ pub(crate) async fn run(
 
     progress("tagging and moving cards");
     let id = store::new_id();
-    let tag_id = st::org_tag(tx, &actor.org_id, &tag_name, now).await?;
+    let tag_id = st::org_tag(tx, org_id, &tag_name, who.at).await?;
     let new = st::NewTransfer {
         id: &id,
-        actor_id: actor.user_id(),
+        actor_id: who.actor_id,
         from: &from.id,
         to: &to.id,
         selection: &selection,
@@ -180,13 +153,13 @@ pub(crate) async fn run(
         tag_id: &tag_id,
         tag_name: &tag_name,
     };
-    let cards = st::move_cards(tx, &actor.org_id, &new, now).await?;
+    let cards = st::move_cards(tx, org_id, &new, who.at).await?;
     progress("counting contacts");
     let contacts = st::count_contacts_of_batch(tx, &id).await?;
     let tags = if req.include_tags {
         progress("handing over tags");
-        let from_name = crate::domain::without_retired_suffix(&from.display_name, &org.retired_suffix);
-        st::hand_over_tags(tx, &actor.org_id, &id, &from.id, &to.id, &from_name).await?
+        let clash_suffix = policy.handed_over_tag_suffix(&from.display_name);
+        st::hand_over_tags(tx, org_id, &id, &from.id, &to.id, &clash_suffix).await?
     } else {
         0
     };
@@ -197,24 +170,16 @@ pub(crate) async fn run(
         );
     }
     st::set_counts(tx, &id, cards, contacts, tags).await?;
-    let batch = st::get(tx, &actor.org_id, &id)
+    let batch = st::get(tx, org_id, &id)
         .await?
         .ok_or_else(|| Error::internal("transfer vanished"))?;
-    audit(
-        tx,
-        actor.at(now),
-        "transfer.create",
-        ("transfer", &id),
-        None,
-        super::snap(&batch),
-    )
-    .await?;
+    audit(tx, who, "transfer.create", ("transfer", &id), None, super::snap(&batch)).await?;
     Ok(Outcome::Done(batch))
 }
 
 pub async fn get(app: &App, actor: &Actor, id: &str) -> Result<Transfer> {
     actor.require_admin()?;
-    st::get(app.store.conn(), &actor.org_id, id)
+    st::get(app.read(), &actor.org_id, id)
         .await?
         .ok_or_else(|| Error::not_found("transfer"))
 }
@@ -223,53 +188,45 @@ pub async fn list(app: &App, actor: &Actor, cursor: Option<&str>, limit: Option<
     actor.require_admin()?;
     let limit = page_limit(limit)?;
     let before = store::parse_cursor(cursor)?;
-    let items = st::list(app.store.conn(), &actor.org_id, before, limit + 1).await?;
-    Ok(paginate(items, limit, |t| t.id.clone()))
+    let items = st::list(app.read(), &actor.org_id, before, limit + 1).await?;
+    Ok(paginate(items, limit, |t| t.id.to_string()))
 }
 
 /// Gives the batch's cards back to their previous owner, except those that moved again.
 pub async fn undo(app: &App, actor: &Actor, id: &str, progress: Progress<'_>) -> Result<UndoResult> {
     actor.require_admin()?;
-    let now = app.now();
     progress("checking");
-    let tx = app.store.write().await?;
-    let batch = st::get(&tx, &actor.org_id, id)
-        .await?
-        .ok_or_else(|| Error::not_found("transfer"))?;
-    let from = party(&tx, actor, &batch.from_user_id, "from_user_id").await?;
-    if from.status == UserStatus::Deleted {
-        return Err(Error::unprocessable(format!(
-            "{} has been deleted; the cards cannot go back",
-            from.display_name
-        )));
-    }
-    if !st::mark_undone(&tx, &actor.org_id, id, actor.user_id(), now).await? {
-        return Err(Error::conflict("this transfer has already been undone"));
-    }
-    let skipped_card_ids = st::unrestorable(&tx, id, 100).await?;
-    progress("restoring cards");
-    let restored = st::restore(&tx, &actor.org_id, &batch, now).await?;
-    let skipped = batch.cards - restored;
-    st::set_undo_counts(&tx, id, restored, skipped).await?;
-    let transfer = st::get(&tx, &actor.org_id, id)
-        .await?
-        .ok_or_else(|| Error::internal("transfer vanished"))?;
-    let after = serde_json::json!({"restored": restored, "skipped": skipped, "skipped_card_ids": skipped_card_ids});
-    audit(
-        &tx,
-        actor.at(now),
-        "transfer.undo",
-        ("transfer", id),
-        super::snap(&batch),
-        Some(after),
-    )
-    .await?;
-    progress("committing");
-    store::commit(tx).await?;
-    Ok(UndoResult {
-        transfer,
-        restored,
-        skipped,
-        skipped_card_ids,
+    app.write(actor, async |tx, who| {
+        let batch = st::get(tx, &actor.org_id, id)
+            .await?
+            .ok_or_else(|| Error::not_found("transfer"))?;
+        let from = party(tx, &actor.org_id, batch.from_user_id.as_str(), "from_user_id").await?;
+        if from.status == UserStatus::Deleted {
+            return Err(Error::unprocessable(format!(
+                "{} has been deleted; the cards cannot go back",
+                from.display_name
+            )));
+        }
+        if !st::mark_undone(tx, &actor.org_id, id, who.actor_id, who.at).await? {
+            return Err(Error::conflict("this transfer has already been undone"));
+        }
+        let skipped_card_ids = st::unrestorable(tx, id, 100).await?;
+        progress("restoring cards");
+        let restored = st::restore(tx, &actor.org_id, &batch, who.at).await?;
+        let skipped = batch.cards - restored;
+        st::set_undo_counts(tx, id, restored, skipped).await?;
+        let transfer = st::get(tx, &actor.org_id, id)
+            .await?
+            .ok_or_else(|| Error::internal("transfer vanished"))?;
+        let after = serde_json::json!({"restored": restored, "skipped": skipped, "skipped_card_ids": skipped_card_ids});
+        audit(tx, who, "transfer.undo", ("transfer", id), super::snap(&batch), Some(after)).await?;
+        progress("committing");
+        Ok(UndoResult {
+            transfer,
+            restored,
+            skipped,
+            skipped_card_ids,
+        })
     })
+    .await
 }

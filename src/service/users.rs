@@ -34,26 +34,23 @@ pub async fn create(app: &App, actor: &Actor, n: NewUser) -> Result<User> {
     let email = Email::parse("email", &n.email)?;
     let display_name = required_text("display_name", &n.display_name, 200)?;
     let hash = n.password.as_deref().map(hash_password).transpose()?;
-    let now = app.now();
-    let user = User::new(
-        store::new_id(),
-        email.as_str(),
-        &display_name,
-        n.role.unwrap_or(Role::Member),
-        now,
-    );
-    let tx = app.store.write().await?;
-    if users::by_email(&tx, &actor.org_id, &user.email).await?.is_some() {
-        return Err(Error::conflict(format!("a user with email {} already exists", user.email)).with_field("email"));
-    }
-    users::insert(&tx, &actor.org_id, &user, hash).await?;
-    audit(&tx, actor.at(now), "user.create", ("user", &user.id), None, snap(&user)).await?;
-    store::commit(tx).await?;
-    Ok(user)
+    let role = n.role.unwrap_or(Role::Member);
+    app.write(actor, async |tx, who| {
+        let user = User::new(store::new_id(), email.as_str(), &display_name, role, who.at);
+        if users::by_email(tx, &actor.org_id, &user.email).await?.is_some() {
+            return Err(
+                Error::conflict(format!("a user with email {} already exists", user.email)).with_field("email")
+            );
+        }
+        users::insert(tx, &actor.org_id, &user, hash).await?;
+        audit(tx, who, "user.create", ("user", &user.id), None, snap(&user)).await?;
+        Ok(user)
+    })
+    .await
 }
 
 pub async fn get(app: &App, actor: &Actor, id: &str) -> Result<User> {
-    users::by_id(app.store.conn(), &actor.org_id, id)
+    users::by_id(app.read(), &actor.org_id, id)
         .await?
         .map(|r| r.user)
         .ok_or_else(|| Error::not_found("user"))
@@ -62,7 +59,7 @@ pub async fn get(app: &App, actor: &Actor, id: &str) -> Result<User> {
 pub async fn list(app: &App, actor: &Actor, cursor: Option<&str>, limit: Option<u64>) -> Result<Page<User>> {
     let limit = page_limit(limit)?;
     let after = store::parse_cursor(cursor)?;
-    let items = users::list(app.store.conn(), &actor.org_id, after, limit + 1).await?;
+    let items = users::list(app.read(), &actor.org_id, after, limit + 1).await?;
     Ok(paginate(items, limit, |u| u.id.clone()))
 }
 
@@ -78,48 +75,49 @@ pub async fn update(app: &App, actor: &Actor, id: &str, p: UserPatch) -> Result<
         .map(|n| required_text("display_name", n, 200))
         .transpose()?;
     let password_hash = p.password.as_deref().map(hash_password).transpose()?;
-    let now = app.now();
-    let tx = app.store.write().await?;
-    let before = users::by_id(&tx, &actor.org_id, id)
+    app.write(actor, async |tx, who| {
+        let before = users::by_id(tx, &actor.org_id, id)
+            .await?
+            .ok_or_else(|| Error::not_found("user"))?
+            .user;
+        if before.is_archive {
+            return Err(Error::unprocessable("the archive account cannot be changed"));
+        }
+        if p.role == Some(Role::Member)
+            && before.role == Role::Admin
+            && before.status == UserStatus::Active
+            && users::count_active_admins(tx, &actor.org_id).await? <= 1
+        {
+            return Err(
+                Error::unprocessable("the last active administrator cannot lose the admin role").with_field("role"),
+            );
+        }
+        let change = users::UserChange {
+            display_name,
+            role: p.role,
+            password_hash,
+        };
+        let password_changed = change.password_hash.is_some();
+        users::update(tx, &actor.org_id, id, change, who.at).await?;
+        let after = users::by_id(tx, &actor.org_id, id)
+            .await?
+            .ok_or_else(|| Error::not_found("user"))?
+            .user;
+        let mut after_json = snap(&after);
+        if let (Some(serde_json::Value::Object(m)), true) = (&mut after_json, password_changed) {
+            m.insert("password_changed".into(), true.into());
+        }
+        audit(tx, who, "user.update", ("user", id), snap(&before), after_json).await?;
+        Ok(after)
+    })
+    .await
+}
+
+/// A user of the organisation by email (the command line names users by email).
+pub async fn by_email(app: &App, actor: &Actor, email: &str) -> Result<User> {
+    let email = Email::parse("email", email)?;
+    users::by_email(app.read(), &actor.org_id, email.as_str())
         .await?
-        .ok_or_else(|| Error::not_found("user"))?
-        .user;
-    if before.is_archive {
-        return Err(Error::unprocessable("the archive account cannot be changed"));
-    }
-    if p.role == Some(Role::Member)
-        && before.role == Role::Admin
-        && before.status == UserStatus::Active
-        && users::count_active_admins(&tx, &actor.org_id).await? <= 1
-    {
-        return Err(
-            Error::unprocessable("the last active administrator cannot lose the admin role").with_field("role"),
-        );
-    }
-    let change = users::UserChange {
-        display_name,
-        role: p.role,
-        password_hash,
-    };
-    let password_changed = change.password_hash.is_some();
-    users::update(&tx, &actor.org_id, id, change, now).await?;
-    let after = users::by_id(&tx, &actor.org_id, id)
-        .await?
-        .ok_or_else(|| Error::not_found("user"))?
-        .user;
-    let mut after_json = snap(&after);
-    if let (Some(serde_json::Value::Object(m)), true) = (&mut after_json, password_changed) {
-        m.insert("password_changed".into(), true.into());
-    }
-    audit(
-        &tx,
-        actor.at(now),
-        "user.update",
-        ("user", id),
-        snap(&before),
-        after_json,
-    )
-    .await?;
-    store::commit(tx).await?;
-    Ok(after)
+        .map(|r| r.user)
+        .ok_or_else(|| Error::not_found("user").with_field("email"))
 }

@@ -73,7 +73,7 @@ async fn active_user(c: &impl Conn, org_id: &str, user_id: &str) -> Result<Optio
         .filter(user::Column::IsArchive.eq(false))
         .one(c)
         .await?;
-    Ok(found.map(|m| (org_id.to_string(), view(m))))
+    found.map(|m| Ok((org_id.to_string(), view(m)?))).transpose()
 }
 
 pub async fn user_by_token(c: &impl Conn, hash: &str) -> Result<Option<(String, UserRow)>> {

@@ -221,16 +221,18 @@ pub async fn count_contacts_of_card(c: &impl Conn, org_id: &str, card_id: &str) 
 
 // --- contacts ---
 
-fn contact_view(m: contact::Model) -> Contact {
-    Contact {
-        kind: ContactKind::parse("kind", &m.kind).unwrap_or(ContactKind::Note),
+/// A stored contact; a kind that does not parse is an error.
+fn contact_view(m: contact::Model) -> Result<Contact> {
+    Ok(Contact {
+        kind: ContactKind::parse("kind", &m.kind)
+            .map_err(|e| crate::domain::Error::internal(format!("contact {}: stored {}", m.id, e.message)))?,
         id: m.id,
         card_id: m.card_id,
         author_id: m.author_id,
         occurred_at: from_micros(m.occurred_at),
         body: m.body,
         created_at: from_micros(m.created_at),
-    }
+    })
 }
 
 pub struct NewContact {
@@ -265,11 +267,12 @@ pub async fn insert_contacts(c: &impl Conn, org_id: &str, items: Vec<NewContact>
 }
 
 pub async fn get_contact(c: &impl Conn, org_id: &str, id: &str) -> Result<Option<Contact>> {
-    Ok(contact::Entity::find_by_id(id)
+    contact::Entity::find_by_id(id)
         .filter(contact::Column::OrgId.eq(org_id))
         .one(c)
         .await?
-        .map(contact_view))
+        .map(contact_view)
+        .transpose()
 }
 
 pub async fn list_contacts(
@@ -286,7 +289,7 @@ pub async fn list_contacts(
         q = q.filter(contact::Column::Id.gt(a));
     }
     let rows = q.order_by_asc(contact::Column::Id).limit(limit).all(c).await?;
-    Ok(rows.into_iter().map(contact_view).collect())
+    rows.into_iter().map(contact_view).collect()
 }
 
 // --- tags ---
@@ -438,7 +441,7 @@ pub async fn contacts_of_owner(c: &impl Conn, org_id: &str, owner_id: &str) -> R
         .order_by_asc(contact::Column::Id)
         .all(c)
         .await?;
-    Ok(rows.into_iter().map(contact_view).collect())
+    rows.into_iter().map(contact_view).collect()
 }
 
 pub async fn tags_created_by(c: &impl Conn, org_id: &str, user_id: &str) -> Result<Vec<Tag>> {

@@ -38,6 +38,7 @@ pub const BULK_CACHE_KIB: i64 = 160 * 1024;
 /// (in WAL mode only a VACUUM outside WAL changes it), so this applies to new files only.
 pub const SQLITE_PAGE_SIZE: u32 = 8192;
 pub type Tx = DatabaseTransaction;
+pub type Db = DatabaseConnection;
 
 #[derive(Clone)]
 pub struct Store {
@@ -231,6 +232,12 @@ pub fn to_micros(t: DateTime<Utc>) -> i64 {
 
 pub fn from_micros(us: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(us).unwrap_or_default()
+}
+
+/// Reads a date the store wrote as `YYYY-MM-DD`; anything else is an error, not a default.
+pub fn stored_date(what: &str, s: &str) -> Result<NaiveDate> {
+    date_from_text(&Some(s.to_string()))
+        .ok_or_else(|| Error::internal(format!("stored {what} '{s}' is not a date")))
 }
 
 pub fn date_to_text(d: Option<NaiveDate>) -> Option<String> {

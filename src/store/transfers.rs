@@ -6,12 +6,10 @@
 
 use super::entities::transfer;
 use super::{Conn, count, exec, from_micros, to_micros};
-use crate::domain::transfer::{Selection, SelectionInput};
+use crate::domain::transfer::{Selection, SelectionInput, Transfer};
 use crate::domain::{Result, normalize};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value};
-use serde::Serialize;
-use utoipa::ToSchema;
 
 /// The predicate on `cards c` that a selection stands for, with its values.
 fn selection_sql(org_id: &str, from: &str, sel: &Selection) -> (String, Vec<Value>) {
@@ -59,7 +57,12 @@ pub async fn count_tags_created_by(c: &impl Conn, org_id: &str, user_id: &str) -
 }
 
 /// Of the given ids, those that are not cards of `from` in this organisation.
-pub async fn foreign_card_ids(c: &impl Conn, org_id: &str, from: &str, ids: &[String]) -> Result<Vec<String>> {
+pub async fn foreign_card_ids(
+    c: &impl Conn,
+    org_id: &str,
+    from: &str,
+    ids: &[crate::domain::CardId],
+) -> Result<Vec<String>> {
     let marks = vec!["?"; ids.len()].join(", ");
     let mut values: Vec<Value> = vec![org_id.into(), from.into()];
     values.extend(ids.iter().map(|i| Value::from(i.as_str())));
@@ -74,7 +77,11 @@ pub async fn foreign_card_ids(c: &impl Conn, org_id: &str, from: &str, ids: &[St
         .iter()
         .filter_map(|r| r.try_get_by_index::<String>(0).ok())
         .collect();
-    Ok(ids.iter().filter(|i| !owned.contains(*i)).cloned().collect())
+    Ok(ids
+        .iter()
+        .filter(|i| !owned.contains(i.as_str()))
+        .map(ToString::to_string)
+        .collect())
 }
 
 /// The organisation-owned, shared tag with this name; created when missing.
@@ -107,7 +114,7 @@ pub struct NewTransfer<'a> {
 /// Records the batch, then moves the selected cards: four statements in all.
 /// Returns the number of cards moved.
 pub async fn move_cards(c: &impl Conn, org_id: &str, t: &NewTransfer<'_>, now: DateTime<Utc>) -> Result<i64> {
-    let selection = serde_json::to_string(&t.selection.to_input()).unwrap_or_default();
+    let selection = t.selection.to_input().to_stored();
     exec(
         c,
         "INSERT INTO transfers (id, org_id, actor_id, from_user_id, to_user_id, selection, include_tags, tag_id, \
@@ -169,15 +176,15 @@ pub async fn count_contacts_of_batch(c: &impl Conn, transfer_id: &str) -> Result
     .await
 }
 
-/// Hands the tags `from` created over to `to`. A tag whose name `to` already uses is renamed
-/// `name (from's name)`; undo restores both creator and name.
+/// Hands the tags `from` created over to `to`. A tag whose name `to` already uses gets
+/// `clash_suffix` appended (the policy's ` (from's name)`); undo restores both creator and name.
 pub async fn hand_over_tags(
     c: &impl Conn,
     org_id: &str,
     transfer_id: &str,
     from: &str,
     to: &str,
-    from_name: &str,
+    clash_suffix: &str,
 ) -> Result<i64> {
     let n = exec(
         c,
@@ -192,7 +199,7 @@ pub async fn hand_over_tags(
          WHERE id IN (SELECT tag_id FROM transfer_tags WHERE transfer_id = ?) \
            AND name IN (SELECT name FROM tags WHERE org_id = ? AND creator_id = ?)",
         vec![
-            format!(" ({from_name})").into(),
+            clash_suffix.into(),
             transfer_id.into(),
             org_id.into(),
             to.into(),
@@ -218,59 +225,35 @@ pub async fn set_counts(c: &impl Conn, transfer_id: &str, cards: i64, contacts: 
     Ok(())
 }
 
-/// A recorded batch.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Transfer {
-    pub id: String,
-    /// Who ran it; none when run from the command line or by the scheduler.
-    pub actor_id: Option<String>,
-    pub from_user_id: String,
-    pub to_user_id: String,
-    pub selection: SelectionInput,
-    pub include_tags: bool,
-    /// The previous-owner tag put on every moved card.
-    pub tag_id: String,
-    pub tag_name: String,
-    pub cards: i64,
-    pub contacts: i64,
-    /// Tags handed over (with `include_tags`).
-    pub tags: i64,
-    pub created_at: DateTime<Utc>,
-    pub undone_at: Option<DateTime<Utc>>,
-    pub undone_by: Option<String>,
-    /// Cards given back by the undo.
-    pub restored: Option<i64>,
-    /// Cards the undo left alone because they had moved again or were deleted.
-    pub skipped: Option<i64>,
-}
-
-fn view(m: transfer::Model) -> Transfer {
-    Transfer {
-        selection: serde_json::from_str(&m.selection).unwrap_or_default(),
-        id: m.id,
-        actor_id: m.actor_id,
-        from_user_id: m.from_user_id,
-        to_user_id: m.to_user_id,
+/// A stored batch as the domain's record; a selection that does not parse is an error.
+fn view(m: transfer::Model) -> Result<Transfer> {
+    Ok(Transfer {
+        selection: SelectionInput::from_stored(&m.selection)?,
+        id: m.id.into(),
+        actor_id: m.actor_id.map(Into::into),
+        from_user_id: m.from_user_id.into(),
+        to_user_id: m.to_user_id.into(),
         include_tags: m.include_tags,
-        tag_id: m.tag_id,
+        tag_id: m.tag_id.into(),
         tag_name: m.tag_name,
         cards: m.cards,
         contacts: m.contacts,
         tags: m.tags,
         created_at: from_micros(m.created_at),
         undone_at: m.undone_at.map(from_micros),
-        undone_by: m.undone_by,
+        undone_by: m.undone_by.map(Into::into),
         restored: m.restored,
         skipped: m.skipped,
-    }
+    })
 }
 
 pub async fn get(c: &impl Conn, org_id: &str, id: &str) -> Result<Option<Transfer>> {
-    Ok(transfer::Entity::find_by_id(id)
+    transfer::Entity::find_by_id(id)
         .filter(transfer::Column::OrgId.eq(org_id))
         .one(c)
         .await?
-        .map(view))
+        .map(view)
+        .transpose()
 }
 
 /// Newest first.
@@ -279,13 +262,13 @@ pub async fn list(c: &impl Conn, org_id: &str, before: Option<String>, limit: u6
     if let Some(b) = before {
         q = q.filter(transfer::Column::Id.lt(b));
     }
-    Ok(q.order_by_desc(transfer::Column::Id)
+    q.order_by_desc(transfer::Column::Id)
         .limit(limit)
         .all(c)
         .await?
         .into_iter()
         .map(view)
-        .collect())
+        .collect()
 }
 
 /// Claims the batch for undo; false when it was already undone (by anyone, at any time).

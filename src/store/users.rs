@@ -1,5 +1,6 @@
 use super::entities::user;
 use super::{Conn, from_micros, to_micros};
+use crate::domain::lifecycle::Holdings;
 use crate::domain::{Result, Role, UserStatus, model::User};
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
@@ -10,21 +11,27 @@ pub struct UserRow {
     pub password_hash: Option<String>,
 }
 
-pub(super) fn view(m: user::Model) -> UserRow {
-    UserRow {
+/// A stored row as the domain's user; a role or status text that does not parse is an error.
+pub(super) fn view(m: user::Model) -> Result<UserRow> {
+    let stored = |e: crate::domain::Error| crate::domain::Error::internal(format!("user {}: stored {}", m.id, e.message));
+    Ok(UserRow {
         user: User {
+            role: Role::parse("role", &m.role).map_err(stored)?,
+            status: UserStatus::parse("status", &m.status).map_err(stored)?,
             id: m.id,
             email: m.email,
             display_name: m.display_name,
-            role: Role::parse("role", &m.role).unwrap_or(Role::Member),
-            status: UserStatus::parse("status", &m.status).unwrap_or(UserStatus::Suspended),
             is_archive: m.is_archive,
             deleted_at: m.deleted_at.map(from_micros),
             created_at: from_micros(m.created_at),
             updated_at: from_micros(m.updated_at),
         },
         password_hash: m.password_hash,
-    }
+    })
+}
+
+fn users(rows: Vec<user::Model>) -> Result<Vec<User>> {
+    rows.into_iter().map(|m| Ok(view(m)?.user)).collect()
 }
 
 pub async fn insert(c: &impl Conn, org_id: &str, u: &User, password_hash: Option<String>) -> Result<()> {
@@ -47,20 +54,22 @@ pub async fn insert(c: &impl Conn, org_id: &str, u: &User, password_hash: Option
 }
 
 pub async fn by_id(c: &impl Conn, org_id: &str, id: &str) -> Result<Option<UserRow>> {
-    Ok(user::Entity::find_by_id(id)
+    user::Entity::find_by_id(id)
         .filter(user::Column::OrgId.eq(org_id))
         .one(c)
         .await?
-        .map(view))
+        .map(view)
+        .transpose()
 }
 
 pub async fn by_email(c: &impl Conn, org_id: &str, email: &str) -> Result<Option<UserRow>> {
-    Ok(user::Entity::find()
+    user::Entity::find()
         .filter(user::Column::OrgId.eq(org_id))
         .filter(user::Column::Email.eq(email))
         .one(c)
         .await?
-        .map(view))
+        .map(view)
+        .transpose()
 }
 
 pub async fn list(c: &impl Conn, org_id: &str, after: Option<String>, limit: u64) -> Result<Vec<User>> {
@@ -69,7 +78,7 @@ pub async fn list(c: &impl Conn, org_id: &str, after: Option<String>, limit: u64
         q = q.filter(user::Column::Id.gt(after));
     }
     let rows = q.order_by_asc(user::Column::Id).limit(limit).all(c).await?;
-    Ok(rows.into_iter().map(|m| view(m).user).collect())
+    users(rows)
 }
 
 pub struct UserChange {
@@ -159,10 +168,10 @@ pub async fn revoke_access(c: &impl Conn, org_id: &str, id: &str, now: DateTime<
     Ok(())
 }
 
-/// What a user owns: cards, the contacts on those cards, and the tags they created.
-pub async fn owned(c: &impl Conn, org_id: &str, id: &str) -> Result<crate::domain::departure::Owned> {
+/// What a user holds: cards, the contacts on those cards, and the tags they created.
+pub async fn holdings(c: &impl Conn, org_id: &str, id: &str) -> Result<Holdings> {
     let v = || vec![sea_orm::Value::from(org_id), sea_orm::Value::from(id)];
-    Ok(crate::domain::departure::Owned {
+    Ok(Holdings {
         cards: super::count(c, "SELECT COUNT(*) FROM cards WHERE org_id = ? AND owner_id = ?", v()).await?,
         contacts: super::count(
             c,
@@ -171,29 +180,30 @@ pub async fn owned(c: &impl Conn, org_id: &str, id: &str) -> Result<crate::domai
         )
         .await?,
         tags: super::count(c, "SELECT COUNT(*) FROM tags WHERE org_id = ? AND creator_id = ?", v()).await?,
+        templates: 0,
     })
 }
 
 pub async fn archive_account(c: &impl Conn, org_id: &str) -> Result<Option<User>> {
-    Ok(user::Entity::find()
+    user::Entity::find()
         .filter(user::Column::OrgId.eq(org_id))
         .filter(user::Column::IsArchive.eq(true))
         .one(c)
         .await?
-        .map(|m| view(m).user))
+        .map(|m| Ok(view(m)?.user))
+        .transpose()
 }
 
 /// Deleted users whose time in the trash is over, across organisations.
 pub async fn purgeable(c: &impl Conn, org_id: &str, deleted_before: DateTime<Utc>) -> Result<Vec<User>> {
-    Ok(user::Entity::find()
-        .filter(user::Column::OrgId.eq(org_id))
-        .filter(user::Column::Status.eq(UserStatus::Deleted.as_str()))
-        .filter(user::Column::DeletedAt.lte(to_micros(deleted_before)))
-        .all(c)
-        .await?
-        .into_iter()
-        .map(|m| view(m).user)
-        .collect())
+    users(
+        user::Entity::find()
+            .filter(user::Column::OrgId.eq(org_id))
+            .filter(user::Column::Status.eq(UserStatus::Deleted.as_str()))
+            .filter(user::Column::DeletedAt.lte(to_micros(deleted_before)))
+            .all(c)
+            .await?,
+    )
 }
 
 /// Removes a deleted user for good. They own nothing (deletion requires it); their tokens
@@ -211,13 +221,9 @@ pub async fn purge(c: &impl Conn, org_id: &str, id: &str) -> Result<bool> {
     Ok(n == 1)
 }
 
-/// What each user of the organisation owns, in three grouped queries.
-pub async fn owned_by_all(
-    c: &impl Conn,
-    org_id: &str,
-) -> Result<std::collections::HashMap<String, crate::domain::departure::Owned>> {
-    use crate::domain::departure::Owned;
-    let mut out: std::collections::HashMap<String, Owned> = std::collections::HashMap::new();
+/// What each user of the organisation holds, in three grouped queries.
+pub async fn holdings_of_all(c: &impl Conn, org_id: &str) -> Result<std::collections::HashMap<String, Holdings>> {
+    let mut out: std::collections::HashMap<String, Holdings> = std::collections::HashMap::new();
     let queries = [
         "SELECT owner_id, COUNT(*) FROM cards WHERE org_id = ? GROUP BY owner_id",
         "SELECT c.owner_id, COUNT(*) FROM contacts k JOIN cards c ON c.id = k.card_id WHERE c.org_id = ? GROUP BY c.owner_id",
@@ -226,11 +232,7 @@ pub async fn owned_by_all(
     for (i, q) in queries.iter().enumerate() {
         for row in c.query_all_raw(super::sql(c, q, vec![org_id.into()])).await? {
             let (id, n): (String, i64) = (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
-            let e = out.entry(id).or_insert(Owned {
-                cards: 0,
-                contacts: 0,
-                tags: 0,
-            });
+            let e = out.entry(id).or_default();
             match i {
                 0 => e.cards = n,
                 1 => e.contacts = n,

@@ -7,10 +7,11 @@ use super::{Ctx, Session, form, page, render};
 use crate::domain::Error;
 use crate::domain::departure::{DepartureKind, Readiness};
 use crate::domain::model::{Organization, User};
-use crate::service::departures::{self as svc, Execution, Plan};
+use crate::domain::departure::Plan;
+use crate::service::departures::{self as svc, Execution};
 use crate::service::{App, orgs, transfers};
-use crate::store::departures::Departure;
-use crate::store::transfers::Transfer;
+use crate::domain::departure::Departure;
+use crate::domain::transfer::Transfer;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -199,7 +200,7 @@ impl DetailPage {
             None => self.ctx.t("departures.rest"),
         }
     }
-    fn plan_line(&self, item: &crate::store::departures::PlanItem) -> String {
+    fn plan_line(&self, item: &crate::domain::departure::PlanItem) -> String {
         describe_selection(&self.ctx, &item.selection, &self.tag_names)
     }
 }

@@ -9,9 +9,10 @@ use crate::domain::departure::Readiness;
 use crate::domain::model::{Tag, User};
 use crate::domain::transfer::SelectionInput;
 use crate::domain::{Error, UserStatus};
-use crate::service::departures::{self as svc, Plan, PlanInput, PlanItemInput};
+use crate::domain::departure::Plan;
+use crate::service::departures::{self as svc, PlanInput, PlanItemInput};
 use crate::service::{App, orgs};
-use crate::store::departures::Departure;
+use crate::domain::departure::Departure;
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
@@ -58,7 +59,7 @@ impl HandoverPage {
     fn line_no(&self, i: &usize) -> String {
         self.ctx.t("handover.line").replace("%{n}", &(i + 1).to_string())
     }
-    fn plan_line(&self, item: &crate::store::departures::PlanItem) -> String {
+    fn plan_line(&self, item: &crate::domain::departure::PlanItem) -> String {
         describe_selection(&self.ctx, &item.selection, &self.tag_names)
     }
     fn frozen(&self) -> bool {
@@ -89,7 +90,7 @@ async fn handover_page(
     let tags = page(&s.ctx, visible_tags(app, &s.actor).await)?;
     let own = page(
         &s.ctx,
-        crate::store::users::owned(app.store.conn(), &s.actor.org_id, &s.actor.user_id).await,
+        crate::service::lifecycle::holdings(app, &s.actor, &s.actor.user_id).await,
     )?;
     let (readiness, plan, moment) = match &mine {
         Some(d) => {

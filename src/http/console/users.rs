@@ -3,7 +3,7 @@
 
 use super::cards::all_users;
 use super::{Ctx, Session, form, page, render};
-use crate::domain::departure::Owned;
+use crate::domain::lifecycle::Holdings;
 use crate::domain::model::User;
 use crate::domain::{Error, Role};
 use crate::service::{App, lifecycle, users};
@@ -36,7 +36,7 @@ fn admin(s: &Session) -> Result<(), Response> {
 struct ListPage {
     ctx: Ctx,
     users: Vec<User>,
-    owned: HashMap<String, Owned>,
+    owned: HashMap<String, Holdings>,
     error: Option<String>,
 }
 
@@ -66,7 +66,7 @@ async fn list_page(app: &App, s: Session, error: Option<Error>) -> Result<Respon
     admin(&s)?;
     let s = s.with_nav("users");
     let users = page(&s.ctx, all_users(app, &s.actor).await)?;
-    let owned = page(&s.ctx, lifecycle::owned_counts(app, &s.actor).await)?;
+    let owned = page(&s.ctx, lifecycle::holdings_of_all(app, &s.actor).await)?;
     let shown = super::shown(s.ctx.lang, error.as_ref());
     let status = shown.status;
     let p = ListPage {
@@ -110,7 +110,7 @@ async fn create(State(app): State<App>, s: Session, headers: HeaderMap, body: St
 struct UserPage {
     ctx: Ctx,
     user: User,
-    owned: Owned,
+    owned: Holdings,
     error: Option<String>,
 }
 
@@ -137,7 +137,7 @@ async fn user_page(app: &App, s: Session, id: &str, error: Option<Error>) -> Res
     admin(&s)?;
     let s = s.with_nav("users");
     let user = page(&s.ctx, users::get(app, &s.actor, id).await)?;
-    let owned = page(&s.ctx, lifecycle::owned(app, &s.actor, id).await)?;
+    let owned = page(&s.ctx, lifecycle::holdings(app, &s.actor, id).await)?;
     let shown = super::shown(s.ctx.lang, error.as_ref());
     let status = shown.status;
     let p = UserPage {
