@@ -8,7 +8,6 @@ use crate::domain::{Error, Result};
 use crate::service::exports::{self, ExportOptions};
 use crate::service::imports::{self, ImportOptions, Progress};
 use crate::service::{Actor, App, auth};
-use crate::store;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
@@ -120,7 +119,7 @@ pub async fn import(app: &App, a: ImportArgs) -> Result<()> {
     ticker.abort();
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
-    app.store.checkpoint_done().await; // the database file whole before the command ends
+    app.checkpoint_done().await; // the database file whole before the command ends
     match result {
         Ok(r) => {
             for w in &r.warnings {
@@ -181,18 +180,7 @@ pub async fn export(app: &App, a: ExportArgs) -> Result<()> {
     };
     let tag_id = match &a.tag {
         None => None,
-        Some(name) => {
-            let tags = store::cards::tags_named(app.store.conn(), &org.id, name.trim()).await?;
-            let own = tags
-                .iter()
-                .find(|t| owner_id.is_some() && t.creator_id == owner_id)
-                .or_else(|| tags.iter().find(|t| t.shared))
-                .or(tags.first());
-            Some(
-                own.map(|t| t.id.clone())
-                    .ok_or_else(|| Error::not_found(&format!("tag '{name}'")).with_field("tag"))?,
-            )
-        }
+        Some(name) => Some(crate::service::cards::tag_named(app, &actor, name, owner_id.as_deref()).await?),
     };
     let version = match a.version.as_str() {
         "4.0" | "4" => VcardVersion::V4,

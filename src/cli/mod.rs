@@ -8,7 +8,6 @@ mod user;
 
 use crate::domain::{Error, SystemClock};
 use crate::service::{App, auth, demo, orgs, scheduler};
-use crate::store::Store;
 use clap::{Args, Parser, Subcommand};
 use std::io::Read;
 use std::process::ExitCode;
@@ -279,18 +278,19 @@ async fn open(database: &str) -> Result<App, Error> {
 }
 
 async fn open_with_clock(database: &str, clock: Arc<dyn crate::domain::Clock>) -> Result<App, Error> {
-    let store = Store::connect(database).await?;
-    store.migrate().await?;
-    Ok(App::new(store, clock))
+    App::open(database, clock).await
 }
 
 /// The id of the user with this email in the organisation; `field` names the flag at fault.
 async fn user_id(app: &App, org_id: &str, email: &str, field: &str) -> Result<String, Error> {
-    let email = crate::domain::Email::parse(field, email)?;
-    crate::store::users::by_email(app.store.conn(), org_id, email.as_str())
-        .await?
-        .map(|r| r.user.id)
-        .ok_or_else(|| Error::not_found(&format!("user {}", email.as_str())).with_field(field))
+    let actor = crate::service::Actor::system(org_id);
+    crate::service::users::by_email(app, &actor, email)
+        .await
+        .map(|u| u.id)
+        .map_err(|e| match e.kind {
+            crate::domain::ErrorKind::NotFound => Error::not_found(&format!("user {}", email.trim())).with_field(field),
+            _ => e.with_field(field),
+        })
 }
 
 async fn listen(addr: &str) -> Result<tokio::net::TcpListener, Error> {
@@ -346,8 +346,7 @@ async fn run(command: Command) -> Result<(), Error> {
             Ok(())
         }
         Command::Migrate { db } => {
-            let store = Store::connect(&db.database).await?;
-            let n = store.migrate().await?;
+            let n = crate::service::migrate(&db.database).await?;
             println!("{n} migration(s) applied");
             Ok(())
         }

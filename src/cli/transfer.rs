@@ -3,8 +3,7 @@
 use crate::domain::transfer::SelectionInput;
 use crate::domain::{Error, Result};
 use crate::service::transfers::{self, Outcome, TransferRequest};
-use crate::service::{Actor, App, auth};
-use crate::store;
+use crate::service::{Actor, App, auth, cards};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::time::{Duration, Instant};
 
@@ -26,23 +25,6 @@ fn spinner() -> ProgressBar {
     bar
 }
 
-/// A tag named on the command line: the leaving user's own, else the single shared one.
-async fn tag_id(app: &App, org_id: &str, from: &str, name: &str) -> Result<String> {
-    let tags = store::cards::tags_named(app.store.conn(), org_id, name.trim()).await?;
-    if let Some(own) = tags.iter().find(|t| t.creator_id.as_deref() == Some(from)) {
-        return Ok(own.id.clone());
-    }
-    let shared: Vec<_> = tags.iter().filter(|t| t.shared).collect();
-    match shared.as_slice() {
-        [one] => Ok(one.id.clone()),
-        [] => Err(Error::not_found(&format!("tag '{name}'")).with_field("tag")),
-        _ => Err(Error::bad_input(
-            "tag",
-            format!("several shared tags are named '{name}'; use the API with a tag id"),
-        )),
-    }
-}
-
 pub async fn run(app: &App, a: Args) -> Result<()> {
     let org = auth::resolve_org(app, a.org.as_deref()).await?;
     let actor = Actor::system(&org.id);
@@ -50,7 +32,7 @@ pub async fn run(app: &App, a: Args) -> Result<()> {
     let to = super::user_id(app, &org.id, &a.to, "to").await?;
     let selection = match (&a.tag, &a.company, a.all) {
         (Some(t), None, false) => SelectionInput {
-            tag_id: Some(tag_id(app, &org.id, &from, t).await?),
+            tag_id: Some(cards::tag_named(app, &actor, t, Some(&from)).await?),
             ..Default::default()
         },
         (None, Some(c), false) => SelectionInput {

@@ -3,7 +3,6 @@
 
 use crate::domain::{Error, Result};
 use crate::service::{Actor, App, auth, departures, lifecycle};
-use crate::store;
 
 pub enum Action {
     Suspend,
@@ -48,7 +47,7 @@ pub async fn create_archive(app: &App, org: Option<&str>) -> Result<()> {
 /// The readiness checklist of a user's scheduled departure.
 pub async fn readiness(app: &App, org: Option<&str>, email: &str) -> Result<()> {
     let (actor, id) = find(app, org, email).await?;
-    let d = store::departures::open_for_user(app.store.conn(), &actor.org_id, &id)
+    let d = departures::open_for_user(app, &actor, &id)
         .await?
         .ok_or_else(|| Error::not_found(&format!("scheduled departure of {email}")))?;
     let r = departures::readiness(app, &actor, &d.id).await?;

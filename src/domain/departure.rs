@@ -570,20 +570,7 @@ mod tests {
             !readiness(PlanStatus::Executed, &owned).ready,
             "owned again after the plan ran"
         );
-        assert!(
-            readiness(
-                PlanStatus::Executed,
-                &Holdings::default()
-            )
-            .ready
-        );
-        assert!(
-            readiness(
-                PlanStatus::None,
-                &Holdings::default()
-            )
-            .items[1]
-                .done
-        );
+        assert!(readiness(PlanStatus::Executed, &Holdings::default()).ready);
+        assert!(readiness(PlanStatus::None, &Holdings::default()).items[1].done);
     }
 }

@@ -114,6 +114,29 @@ pub struct Tag {
     pub created_at: DateTime<Utc>,
 }
 
+impl Tag {
+    /// The one rule for a tag named in words (the command line): among the organisation's tags
+    /// of that name, `owner`'s own; else the single shared one. None is "not found", several
+    /// shared ones are ambiguous.
+    pub fn pick_named<'a>(tags: &'a [Tag], owner: Option<&str>, name: &str) -> super::Result<&'a Tag> {
+        if let Some(own) = tags
+            .iter()
+            .find(|t| owner.is_some() && t.creator_id.as_deref() == owner)
+        {
+            return Ok(own);
+        }
+        let shared: Vec<&Tag> = tags.iter().filter(|t| t.shared).collect();
+        match shared.as_slice() {
+            [one] => Ok(one),
+            [] => Err(super::Error::not_found(&format!("tag '{name}'")).with_field("tag")),
+            _ => Err(super::Error::bad_input(
+                "tag",
+                format!("several shared tags are named '{name}'; use the API with a tag id"),
+            )),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AuditEvent {
     pub id: String,

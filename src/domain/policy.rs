@@ -236,7 +236,10 @@ mod tests {
     fn tag_name_drops_the_retired_suffix() {
         let now = "2026-03-31T03:00:00Z".parse::<DateTime<Utc>>().unwrap();
         let p = tokyo();
-        assert_eq!(p.previous_owner_tag("山田 賢治(退職済み)", now), "旧所有者: 山田 賢治 (2026-03-31)");
+        assert_eq!(
+            p.previous_owner_tag("山田 賢治(退職済み)", now),
+            "旧所有者: 山田 賢治 (2026-03-31)"
+        );
         let p = Policy {
             tag_format: "前任 {name}".into(),
             ..tokyo()

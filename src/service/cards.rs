@@ -222,15 +222,7 @@ pub async fn update(app: &App, actor: &Actor, id: &str, p: CardPatch) -> Result<
         })?;
         st::update_card(tx, &actor.org_id, id, fields, who.at).await?;
         let after = card_in_org(tx, actor, id).await?;
-        audit(
-            tx,
-            who,
-            "card.update",
-            ("card", id),
-            snap(&before),
-            snap(&after),
-        )
-        .await?;
+        audit(tx, who, "card.update", ("card", id), snap(&before), snap(&after)).await?;
         Ok(after)
     })
     .await
@@ -273,15 +265,7 @@ pub async fn add_contact(app: &App, actor: &Actor, card_id: &str, n: NewContact)
         let contact = st::get_contact(tx, &actor.org_id, &id)
             .await?
             .ok_or_else(|| Error::internal("contact vanished"))?;
-        audit(
-            tx,
-            who,
-            "contact.create",
-            ("contact", &id),
-            None,
-            snap(&contact),
-        )
-        .await?;
+        audit(tx, who, "contact.create", ("contact", &id), None, snap(&contact)).await?;
         Ok(contact)
     })
     .await
@@ -342,6 +326,12 @@ pub async fn list_tags(app: &App, actor: &Actor, cursor: Option<&str>, limit: Op
     Ok(paginate(items, limit, |t| t.id.clone()))
 }
 
+/// The id of the tag named `name` (`Tag::pick_named`: `owner`'s own, else the one shared tag).
+pub async fn tag_named(app: &App, actor: &Actor, name: &str, owner: Option<&str>) -> Result<String> {
+    let tags = st::tags_named(app.read(), &actor.org_id, name.trim()).await?;
+    Ok(Tag::pick_named(&tags, owner, name)?.id.clone())
+}
+
 /// A tag the actor may see: shared, their own, or any for admins. Others are "not found".
 async fn visible_tag(c: &impl store::Conn, actor: &Actor, tag_id: &str) -> Result<Tag> {
     let tag = st::get_tag(c, &actor.org_id, tag_id)
@@ -361,15 +351,7 @@ pub async fn attach_tag(app: &App, actor: &Actor, card_id: &str, tag_id: &str) -
         visible_tag(tx, actor, tag_id).await?;
         if st::attach(tx, &actor.org_id, card_id, tag_id).await? {
             let link = serde_json::json!({"card_id": card_id, "tag_id": tag_id});
-            audit(
-                tx,
-                who,
-                "card.tag_attach",
-                ("card", card_id),
-                None,
-                Some(link),
-            )
-            .await?;
+            audit(tx, who, "card.tag_attach", ("card", card_id), None, Some(link)).await?;
         }
         let card = card_in_org(tx, actor, card_id).await?;
         Ok(card)
@@ -386,15 +368,7 @@ pub async fn detach_tag(app: &App, actor: &Actor, card_id: &str, tag_id: &str) -
             return Err(Error::not_found("tag on this card"));
         }
         let link = serde_json::json!({"card_id": card_id, "tag_id": tag_id});
-        audit(
-            tx,
-            who,
-            "card.tag_detach",
-            ("card", card_id),
-            Some(link),
-            None,
-        )
-        .await?;
+        audit(tx, who, "card.tag_detach", ("card", card_id), Some(link), None).await?;
         let card = card_in_org(tx, actor, card_id).await?;
         Ok(card)
     })

@@ -147,7 +147,15 @@ pub async fn create(app: &App, actor: &Actor, n: NewDeparture) -> Result<Departu
             );
         }
         st::insert(tx, &org.id, &d).await?;
-        audit(tx, who, "departure.create", ("departure", d.id.as_str()), None, snap(&d)).await?;
+        audit(
+            tx,
+            who,
+            "departure.create",
+            ("departure", d.id.as_str()),
+            None,
+            snap(&d),
+        )
+        .await?;
         Ok(d)
     })
     .await

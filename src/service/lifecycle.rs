@@ -54,9 +54,11 @@ pub(crate) async fn suspend_in(tx: &store::Tx, who: Who<'_>, org: &Organization,
     if user.status != UserStatus::Active {
         return Ok(false);
     }
-    Ok(apply_transition(tx, who, org, user, UserStatus::Suspended, "user.suspend")
-        .await?
-        .is_some())
+    Ok(
+        apply_transition(tx, who, org, user, UserStatus::Suspended, "user.suspend")
+            .await?
+            .is_some(),
+    )
 }
 
 pub async fn suspend(app: &App, actor: &Actor, id: &str) -> Result<User> {

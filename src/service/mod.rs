@@ -47,6 +47,13 @@ impl App {
         Ok(Self::new(store, clock))
     }
 
+    /// Waits until the database file holds everything committed (after a bulk import on
+    /// SQLite, whose checkpoint runs in the background); the command line calls it before it
+    /// exits.
+    pub async fn checkpoint_done(&self) {
+        self.store.checkpoint_done().await
+    }
+
     /// Connection for reads outside a unit of work.
     pub(crate) fn read(&self) -> &store::Db {
         self.store.conn()
@@ -101,6 +108,11 @@ impl App {
             }
         }
     }
+}
+
+/// Brings the schema of the database at `url` up to date; returns how many migrations ran.
+pub async fn migrate(url: &str) -> Result<usize> {
+    Store::connect(url).await?.migrate().await
 }
 
 /// Who is acting: a signed-in user of one organisation, or the system itself (command line,

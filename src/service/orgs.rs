@@ -53,7 +53,15 @@ pub async fn init(app: &App, n: NewOrganization<'_>) -> Result<(Organization, Us
         orgs::insert(tx, &org).await?;
         let admin = User::new(store::new_id(), email.as_str(), &admin_name, Role::Admin, who.at);
         users::insert(tx, &org.id, &admin, Some(hash)).await?;
-        audit(tx, who, "organization.create", ("organization", &org.id), None, snap(&org)).await?;
+        audit(
+            tx,
+            who,
+            "organization.create",
+            ("organization", &org.id),
+            None,
+            snap(&org),
+        )
+        .await?;
         audit(tx, who, "user.create", ("user", &admin.id), None, snap(&admin)).await?;
         Ok((org, admin))
     })

@@ -150,7 +150,15 @@ async fn flag_if_needed(app: &App, org: &Organization, d: &Departure) -> Result<
             return Ok(false);
         }
         let after = serde_json::json!({"attention_days": days, "readiness": readiness});
-        audit(tx, who, "departure.attention", ("departure", d.id.as_str()), None, Some(after)).await?;
+        audit(
+            tx,
+            who,
+            "departure.attention",
+            ("departure", d.id.as_str()),
+            None,
+            Some(after),
+        )
+        .await?;
         Ok(true)
     })
     .await

@@ -106,7 +106,12 @@ pub async fn transfer(app: &App, actor: &Actor, req: TransferRequest, progress: 
 
 /// The transfer inside the caller's unit of work (used alone, by deletion to the archive
 /// account, and by handover plans). A preview changes nothing.
-pub(crate) async fn run(tx: &store::Tx, who: Who<'_>, req: &TransferRequest, progress: Progress<'_>) -> Result<Outcome> {
+pub(crate) async fn run(
+    tx: &store::Tx,
+    who: Who<'_>,
+    req: &TransferRequest,
+    progress: Progress<'_>,
+) -> Result<Outcome> {
     let org_id = who.org_id;
     let selection = Selection::parse(&req.selection)?;
 
@@ -219,7 +224,15 @@ pub async fn undo(app: &App, actor: &Actor, id: &str, progress: Progress<'_>) ->
             .await?
             .ok_or_else(|| Error::internal("transfer vanished"))?;
         let after = serde_json::json!({"restored": restored, "skipped": skipped, "skipped_card_ids": skipped_card_ids});
-        audit(tx, who, "transfer.undo", ("transfer", id), super::snap(&batch), Some(after)).await?;
+        audit(
+            tx,
+            who,
+            "transfer.undo",
+            ("transfer", id),
+            super::snap(&batch),
+            Some(after),
+        )
+        .await?;
         progress("committing");
         Ok(UndoResult {
             transfer,

@@ -39,7 +39,7 @@ pub async fn create(app: &App, actor: &Actor, n: NewUser) -> Result<User> {
         let user = User::new(store::new_id(), email.as_str(), &display_name, role, who.at);
         if users::by_email(tx, &actor.org_id, &user.email).await?.is_some() {
             return Err(
-                Error::conflict(format!("a user with email {} already exists", user.email)).with_field("email")
+                Error::conflict(format!("a user with email {} already exists", user.email)).with_field("email"),
             );
         }
         users::insert(tx, &actor.org_id, &user, hash).await?;

@@ -236,8 +236,7 @@ pub fn from_micros(us: i64) -> DateTime<Utc> {
 
 /// Reads a date the store wrote as `YYYY-MM-DD`; anything else is an error, not a default.
 pub fn stored_date(what: &str, s: &str) -> Result<NaiveDate> {
-    date_from_text(&Some(s.to_string()))
-        .ok_or_else(|| Error::internal(format!("stored {what} '{s}' is not a date")))
+    date_from_text(&Some(s.to_string())).ok_or_else(|| Error::internal(format!("stored {what} '{s}' is not a date")))
 }
 
 pub fn date_to_text(d: Option<NaiveDate>) -> Option<String> {

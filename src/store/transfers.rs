@@ -198,12 +198,7 @@ pub async fn hand_over_tags(
         "UPDATE tags SET name = name || ? \
          WHERE id IN (SELECT tag_id FROM transfer_tags WHERE transfer_id = ?) \
            AND name IN (SELECT name FROM tags WHERE org_id = ? AND creator_id = ?)",
-        vec![
-            clash_suffix.into(),
-            transfer_id.into(),
-            org_id.into(),
-            to.into(),
-        ],
+        vec![clash_suffix.into(), transfer_id.into(), org_id.into(), to.into()],
     )
     .await?;
     exec(

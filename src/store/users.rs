@@ -13,7 +13,8 @@ pub struct UserRow {
 
 /// A stored row as the domain's user; a role or status text that does not parse is an error.
 pub(super) fn view(m: user::Model) -> Result<UserRow> {
-    let stored = |e: crate::domain::Error| crate::domain::Error::internal(format!("user {}: stored {}", m.id, e.message));
+    let stored =
+        |e: crate::domain::Error| crate::domain::Error::internal(format!("user {}: stored {}", m.id, e.message));
     Ok(UserRow {
         user: User {
             role: Role::parse("role", &m.role).map_err(stored)?,

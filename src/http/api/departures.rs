@@ -1,12 +1,12 @@
 use crate::domain::Result;
+use crate::domain::departure::Departure;
+use crate::domain::departure::Plan;
 use crate::domain::departure::Readiness;
 use crate::domain::model::Page;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Auth, Body, Params};
 use crate::service::App;
-use crate::domain::departure::Plan;
 use crate::service::departures::{self as svc, DeparturePatch, Execution, NewDeparture, PlanInput};
-use crate::domain::departure::Departure;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

@@ -239,10 +239,7 @@ impl CardPage {
         self.card.exchanged_on.map(|d| d.to_string()).unwrap_or_default()
     }
     fn when(&self, c: &Contact) -> String {
-        c.occurred_at
-            .with_timezone(&chrono_tz::Asia::Tokyo)
-            .format("%Y-%m-%d %H:%M")
-            .to_string()
+        self.ctx.minute(c.occurred_at)
     }
 }
 

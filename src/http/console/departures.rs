@@ -5,20 +5,19 @@
 use super::cards::{Names, all_users, visible_tags};
 use super::{Ctx, Session, form, page, render};
 use crate::domain::Error;
+use crate::domain::departure::Departure;
+use crate::domain::departure::Plan;
 use crate::domain::departure::{DepartureKind, Readiness};
 use crate::domain::model::{Organization, User};
-use crate::domain::departure::Plan;
+use crate::domain::transfer::Transfer;
 use crate::service::departures::{self as svc, Execution};
 use crate::service::{App, orgs, transfers};
-use crate::domain::departure::Departure;
-use crate::domain::transfer::Transfer;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -36,11 +35,6 @@ pub struct Row {
     pub successor: String,
     pub readiness: Readiness,
     pub moment: String,
-}
-
-pub fn local(org: &Organization, t: DateTime<Utc>) -> String {
-    let tz: chrono_tz::Tz = org.time_zone.parse().unwrap_or(chrono_tz::Asia::Tokyo);
-    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
 }
 
 fn admin(s: &Session) -> Result<(), Response> {
@@ -71,20 +65,14 @@ impl DeskPage {
     }
 }
 
-async fn rows(
-    app: &App,
-    s: &Session,
-    org: &Organization,
-    list: Vec<Departure>,
-    names: &Names,
-) -> Result<Vec<Row>, Response> {
+async fn rows(app: &App, s: &Session, list: Vec<Departure>, names: &Names) -> Result<Vec<Row>, Response> {
     let mut out = Vec::new();
     for d in list {
         let readiness = page(&s.ctx, svc::readiness(app, &s.actor, &d.id).await)?;
         out.push(Row {
             name: names.get(&d.user_id),
             successor: names.get(&d.successor_id),
-            moment: local(org, d.suspend_moment),
+            moment: s.ctx.moment(d.suspend_moment),
             readiness,
             d,
         });
@@ -112,12 +100,12 @@ async fn desk_page(app: &App, s: Session, error: Option<Error>) -> Result<Respon
         limit: Some(500),
     };
     list.splice(0..0, page(&s.ctx, svc::list(app, &s.actor, q).await)?.items);
-    let rows = rows(app, &s, &org, list, &names).await?;
-    let tz: chrono_tz::Tz = org.time_zone.parse().unwrap_or(chrono_tz::Asia::Tokyo);
+    let rows = rows(app, &s, list, &names).await?;
+    let policy = page(&s.ctx, org.policy())?;
     let shown = super::shown(s.ctx.lang, error.as_ref());
     let status = shown.status;
     let p = DeskPage {
-        today: app.now().with_timezone(&tz).date_naive().to_string(),
+        today: policy.today(app.now()).to_string(),
         rows,
         users: users
             .into_iter()
@@ -227,7 +215,6 @@ async fn detail_page(
 ) -> Result<Response, Response> {
     admin(&s)?;
     let s = s.with_nav("departures");
-    let org = page(&s.ctx, orgs::get(app, &s.actor).await)?;
     let d = page(&s.ctx, svc::get(app, &s.actor, id).await)?;
     let users = page(&s.ctx, all_users(app, &s.actor).await)?;
     let names = Names::of_users(&users);
@@ -236,7 +223,7 @@ async fn detail_page(
     // The departing user's transfer history: the plan's batches and any other.
     let all = page(&s.ctx, transfers::list(app, &s.actor, None, Some(500)).await)?.items;
     let batches: Vec<Transfer> = all.into_iter().filter(|t| t.from_user_id == d.user_id).collect();
-    let row = rows(app, &s, &org, vec![d], &names).await?.remove(0);
+    let row = rows(app, &s, vec![d], &names).await?.remove(0);
     let shown = super::shown(s.ctx.lang, error.as_ref());
     let status = shown.status;
     let p = DetailPage {

@@ -2,17 +2,17 @@
 //! tag, per company, the rest to the default successor), its status, my open duties.
 
 use super::cards::{Names, all_users, visible_tags};
-use super::departures::{describe_selection, local};
+use super::departures::describe_selection;
 use super::users::counts_text;
 use super::{Ctx, Session, form, page, render};
+use crate::domain::departure::Departure;
+use crate::domain::departure::Plan;
 use crate::domain::departure::Readiness;
 use crate::domain::model::{Tag, User};
 use crate::domain::transfer::SelectionInput;
 use crate::domain::{Error, UserStatus};
-use crate::domain::departure::Plan;
+use crate::service::App;
 use crate::service::departures::{self as svc, PlanInput, PlanItemInput};
-use crate::service::{App, orgs};
-use crate::domain::departure::Departure;
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
@@ -93,14 +93,11 @@ async fn handover_page(
         crate::service::lifecycle::holdings(app, &s.actor, &s.actor.user_id).await,
     )?;
     let (readiness, plan, moment) = match &mine {
-        Some(d) => {
-            let org = page(&s.ctx, orgs::get(app, &s.actor).await)?;
-            (
-                Some(page(&s.ctx, svc::readiness(app, &s.actor, &d.id).await)?),
-                Some(page(&s.ctx, svc::plan(app, &s.actor, &d.id).await)?),
-                local(&org, d.suspend_moment),
-            )
-        }
+        Some(d) => (
+            Some(page(&s.ctx, svc::readiness(app, &s.actor, &d.id).await)?),
+            Some(page(&s.ctx, svc::plan(app, &s.actor, &d.id).await)?),
+            s.ctx.moment(d.suspend_moment),
+        ),
         None => (None, None, String::new()),
     };
     let shown = super::shown(s.ctx.lang, error.as_ref());

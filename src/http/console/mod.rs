@@ -15,7 +15,7 @@ mod transfers;
 mod users;
 
 use crate::domain::{Error, ErrorKind};
-use crate::service::{Actor, App, auth, users as user_svc};
+use crate::service::{Actor, App, auth, orgs, users as user_svc};
 use askama::Template;
 use axum::Router;
 use axum::extract::{FromRequestParts, Query, State};
@@ -97,9 +97,19 @@ pub struct Ctx {
     pub csrf: String,
     pub nav: &'static str,
     pub path: String,
+    /// The organisation's time zone (Asia/Tokyo before anyone signs in).
+    pub zone: chrono_tz::Tz,
 }
 
 impl Ctx {
+    /// A moment in the organisation's zone, to the minute: `2026-03-31 23:59`.
+    pub fn minute(&self, t: chrono::DateTime<chrono::Utc>) -> String {
+        t.with_timezone(&self.zone).format("%Y-%m-%d %H:%M").to_string()
+    }
+    /// A moment in the organisation's zone with the zone's name: `2026-03-31 23:59 JST`.
+    pub fn moment(&self, t: chrono::DateTime<chrono::Utc>) -> String {
+        t.with_timezone(&self.zone).format("%Y-%m-%d %H:%M %Z").to_string()
+    }
     pub fn t(&self, key: &str) -> String {
         tr(self.lang, key)
     }
@@ -159,7 +169,12 @@ impl FromRequestParts<App> for Session {
         };
         let actor = auth::actor_from_session(app, &secret).await.map_err(|_| login())?;
         let user = user_svc::get(app, &actor, &actor.user_id).await.map_err(|_| login())?;
+        let zone = match orgs::get(app, &actor).await.and_then(|o| o.policy()) {
+            Ok(p) => p.zone,
+            Err(e) => return Err(error_page(&anonymous(&parts.headers, ""), &e)),
+        };
         let ctx = Ctx {
+            zone,
             lang: Lang::detect(&parts.headers),
             user_name: user.display_name,
             user_id: user.id,
@@ -341,6 +356,9 @@ fn anonymous(headers: &HeaderMap, nav: &'static str) -> Ctx {
         csrf: String::new(),
         nav,
         path: "/login".into(),
+        zone: crate::domain::policy::DEFAULT_TIME_ZONE
+            .parse()
+            .unwrap_or(chrono_tz::Asia::Tokyo),
     }
 }
 

@@ -79,10 +79,7 @@ impl TransfersPage {
             .replace("%{skipped}", &t.skipped.unwrap_or(0).to_string())
     }
     fn when(&self, t: &Transfer) -> String {
-        t.created_at
-            .with_timezone(&chrono_tz::Asia::Tokyo)
-            .format("%Y-%m-%d %H:%M")
-            .to_string()
+        self.ctx.minute(t.created_at)
     }
     fn checked(&self, mode: &str) -> bool {
         self.f.mode == mode || (self.f.mode.is_empty() && mode == "all")

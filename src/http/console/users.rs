@@ -116,20 +116,13 @@ struct UserPage {
 
 impl UserPage {
     fn owns_anything(&self) -> bool {
-        self.owned.cards > 0 || self.owned.contacts > 0 || self.owned.tags > 0
+        !self.owned.is_empty()
     }
     fn counts(&self) -> String {
         counts_text(&self.ctx, self.owned.cards, self.owned.contacts, self.owned.tags)
     }
     fn deleted_at(&self) -> String {
-        self.user
-            .deleted_at
-            .map(|d| {
-                d.with_timezone(&chrono_tz::Asia::Tokyo)
-                    .format("%Y-%m-%d %H:%M")
-                    .to_string()
-            })
-            .unwrap_or_default()
+        self.user.deleted_at.map(|d| self.ctx.minute(d)).unwrap_or_default()
     }
 }
 
