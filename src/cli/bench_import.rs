@@ -6,10 +6,10 @@
 //! See BENCHMARKS.md.
 
 use crate::cli::bench::BenchCommand;
-use crate::domain::cards_io::{Format, ImportMode, TextEncoding};
-use crate::domain::csv_cards::{EN_HEADER, HeaderLang};
-use crate::domain::vcard::VcardVersion;
 use crate::domain::{Error, Result, SystemClock};
+use crate::formats::csv::{EN_HEADER, HeaderLang};
+use crate::formats::vcard::VcardVersion;
+use crate::formats::{Format, ImportMode, TextEncoding};
 use crate::service::exports::{self, ExportOptions};
 use crate::service::imports::{self, ImportOptions};
 use crate::service::{Actor, App, orgs};

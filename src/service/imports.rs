@@ -1,7 +1,7 @@
 //! Card import (vCard 2.1/3.0/4.0, CSV in UTF-8 or Shift_JIS), streamed.
 //!
 //! A blocking thread reads the file and checks each card with the card-creation rules
-//! (`CardFields::parse`, through `cards_io::check`), and hands batches to this task, which
+//! (`CardFields::parse`, through `formats::check`), and hands batches to this task, which
 //! resolves owners and tags and prepares each batch (`store::imports::CardBatch`) while the
 //! previous one is being written (`CardWriter`), all in one bulk transaction
 //! (`Store::bulk_write`): nothing is half-imported, and a failed import rolls back at once.
@@ -12,13 +12,11 @@
 //! in either mode. One audit event per import, with the counts.
 
 use super::{Actor, App, audit};
-use crate::domain::cards_io::{
-    self, CheckedCard, FileError, Format, ImportMode, LineError, MAX_LISTED_ERRORS, TextEncoding,
-};
-use crate::domain::csv_cards::CsvCards;
 use crate::domain::model::Tag;
-use crate::domain::vcard::{self, VcardFile};
 use crate::domain::{Error, Result, UserStatus};
+use crate::formats::csv::CsvCards;
+use crate::formats::vcard::{self, VcardFile};
+use crate::formats::{self, CheckedCard, FileError, Format, ImportMode, LineError, MAX_LISTED_ERRORS, TextEncoding};
 use crate::store::{self, cards as st_cards, imports as st, users};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -126,7 +124,7 @@ fn sniff(
     });
     let encoding = match enc {
         TextEncoding::Auto if prefix.starts_with(b"\xEF\xBB\xBF") => TextEncoding::Utf8,
-        TextEncoding::Auto if cards_io::looks_utf8(prefix, complete) => TextEncoding::Utf8,
+        TextEncoding::Auto if formats::looks_utf8(prefix, complete) => TextEncoding::Utf8,
         // vCard decides per property (CHARSET=, or UTF-8 unless not valid).
         TextEncoding::Auto if format == Format::Vcard => TextEncoding::Auto,
         TextEncoding::Auto => TextEncoding::ShiftJis,
@@ -199,7 +197,7 @@ fn read_file(
                 match next {
                     Err(e) => return fatal(&tx, e),
                     Ok(Err(e)) => errors.push(e),
-                    Ok(Ok(raw)) => match cards_io::check(raw, |f| csv.column_name(f)) {
+                    Ok(Ok(raw)) => match formats::check(raw, |f| csv.column_name(f)) {
                         Ok(c) => batch.push(c),
                         Err(e) => errors.push(e),
                     },
@@ -236,7 +234,7 @@ fn read_file(
                 match vcard::parse_card(&lines, enc) {
                     Err(e) => return fatal(&tx, e),
                     Ok(Err(e)) => errors.push(e),
-                    Ok(Ok(vc)) => match cards_io::check(vc.card.clone(), str::to_string) {
+                    Ok(Ok(vc)) => match formats::check(vc.card.clone(), str::to_string) {
                         Ok(c) => batch.push(c),
                         Err(e) => errors.push(vc.locate(e)),
                     },
