@@ -1,7 +1,6 @@
 //! Pure types and rules. Nothing in here does I/O or reads the current time.
 
 pub mod clock;
-pub mod demo_data;
 pub mod departure;
 pub mod error;
 pub mod model;
