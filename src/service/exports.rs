@@ -9,7 +9,7 @@ use crate::domain::{Error, Result};
 use crate::formats::csv::{CsvOut, HeaderLang};
 use crate::formats::vcard::{VcardVersion, write_card};
 use crate::formats::{ExportRow, Format, TextEncoding, to_shift_jis};
-use crate::store::{self, cards as st_cards, imports as st};
+use crate::store::{self, cards as st_cards, exports as st};
 use std::collections::HashMap;
 
 /// Cards read per query.
