@@ -3,6 +3,9 @@
 
 pub mod cli;
 pub mod domain;
+/// Card file formats: vCard 2.1/3.0/4.0, Sansan-style CSV, in UTF-8 or Shift_JIS. Pure, no I/O
+/// (bytes in, cards out); used by the import and export services.
+pub mod formats;
 pub mod http;
 pub mod service;
 pub mod store;

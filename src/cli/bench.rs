@@ -1,18 +1,16 @@
 //! `meishi bench transfer`: builds one user's N cards (2 contacts, 2 tags each), then times,
 //! on the same engine and data, a hand-written SQL transfer of all of them and its undo
-//! (`store::bench`), and meishi's own transfer and undo (the service, as the API and the
-//! command line run it). Prints both times, their ratio and the process's peak memory.
-//! See BENCHMARKS.md.
+//! (`service::bench`, its SQL in `store::bench`), and meishi's own transfer and undo (the
+//! service, as the API and the command line run it). Prints both times, their ratio and the
+//! process's peak memory. See BENCHMARKS.md.
 
-use crate::domain::model::User;
 use crate::domain::transfer::SelectionInput;
-use crate::domain::{Error, Result, Role, SystemClock, UserStatus};
+use crate::domain::{Error, Result};
+use crate::service::bench::{self as sb, Parties};
 use crate::service::transfers::{self, Outcome, TransferRequest};
 use crate::service::{Actor, App, orgs};
-use crate::store::{self, Store, bench as sb};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Subcommand)]
@@ -84,26 +82,6 @@ fn check(what: &str, got: i64, want: i64) -> Result<()> {
     Ok(())
 }
 
-struct Parties {
-    org_id: String,
-    from: String,
-    to: String,
-}
-
-fn user(email: &str, name: &str, now: chrono::DateTime<chrono::Utc>) -> User {
-    User {
-        id: store::new_id(),
-        email: email.into(),
-        display_name: name.into(),
-        role: Role::Member,
-        status: UserStatus::Active,
-        is_archive: false,
-        deleted_at: None,
-        created_at: now,
-        updated_at: now,
-    }
-}
-
 async fn setup(app: &App, n: usize, chunk: usize) -> Result<Parties> {
     let (org, _admin) = orgs::init(
         app,
@@ -117,13 +95,9 @@ async fn setup(app: &App, n: usize, chunk: usize) -> Result<Parties> {
     )
     .await?;
     let now = app.now();
-    let from = user(FROM_EMAIL, "退職 予定", now);
-    let to = user(TO_EMAIL, "後任 担当", now);
-    let tx = app.store.write().await?;
-    store::users::insert(&tx, &org.id, &from, None).await?;
-    store::users::insert(&tx, &org.id, &to, None).await?;
-    store::commit(tx).await?;
-    let tag_ids = sb::create_tags(&app.store, &org.id, &from.id, now).await?;
+    let [from, to] =
+        sb::insert_members(app, &org.id, [(FROM_EMAIL, "退職 予定"), (TO_EMAIL, "後任 担当")], now).await?;
+    let tag_ids = sb::create_tags(app, &org.id, &from, now).await?;
 
     let bar = ProgressBar::new(n as u64);
     bar.set_style(
@@ -137,7 +111,7 @@ async fn setup(app: &App, n: usize, chunk: usize) -> Result<Parties> {
     let mut done = 0;
     while done < n {
         let k = chunk.min(n - done);
-        rows += sb::insert_chunk(&app.store, &org.id, &from.id, &tag_ids, done, k, now).await?;
+        rows += sb::insert_chunk(app, &org.id, &from, &tag_ids, done, k, now).await?;
         done += k;
         bar.set_position(done as u64);
         let rate = rows as f64 / started.elapsed().as_secs_f64().max(1e-9);
@@ -146,28 +120,16 @@ async fn setup(app: &App, n: usize, chunk: usize) -> Result<Parties> {
     bar.finish();
     Ok(Parties {
         org_id: org.id,
-        from: from.id,
-        to: to.id,
+        from,
+        to,
     })
 }
 
 async fn existing(app: &App) -> Result<Parties> {
     let missing = || Error::bad_input("reuse", "no benchmark data here: run once with --setup-only first");
-    let org = store::orgs::by_slug(app.store.conn(), SLUG)
+    sb::find_parties(app, SLUG, FROM_EMAIL, TO_EMAIL)
         .await?
-        .ok_or_else(missing)?;
-    let c = app.store.conn();
-    let from = store::users::by_email(c, &org.id, FROM_EMAIL)
-        .await?
-        .ok_or_else(missing)?;
-    let to = store::users::by_email(c, &org.id, TO_EMAIL)
-        .await?
-        .ok_or_else(missing)?;
-    Ok(Parties {
-        org_id: org.id,
-        from: from.user.id,
-        to: to.user.id,
-    })
+        .ok_or_else(missing)
 }
 
 /// Wall-clock and CPU seconds of one step.
@@ -195,44 +157,31 @@ fn proc_cpu(pid: &str) -> f64 {
 /// for a PostgreSQL server on this machine, the backends serving this database. Unlike the
 /// wall clock it does not grow when other work competes for the cores; it leaves out waiting
 /// for the disk, and PostgreSQL's background writers.
-async fn cpu_seconds(store: &Store) -> Result<f64> {
+async fn cpu_seconds(app: &App) -> Result<f64> {
     let mut total = proc_cpu("self");
-    if !store.is_sqlite() {
-        use sea_orm::ConnectionTrait;
-        let rows = store
-            .conn()
-            .query_all_raw(store::sql(
-                store.conn(),
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()",
-                vec![],
-            ))
-            .await?;
-        for r in rows {
-            // A server elsewhere has its own pids: count only PostgreSQL processes seen here.
-            let Ok(pid) = r.try_get_by_index::<i32>(0).map(|p| p.to_string()) else {
-                continue;
-            };
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            if comm.trim() == "postgres" {
-                total += proc_cpu(&pid);
-            }
+    for pid in sb::backend_pids(app).await? {
+        // A server elsewhere has its own pids: count only PostgreSQL processes seen here.
+        let pid = pid.to_string();
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == "postgres" {
+            total += proc_cpu(&pid);
         }
     }
     Ok(total)
 }
 
 /// Runs one timed step after bringing the database to a settled state.
-async fn timed<T>(store: &Store, label: &str, step: impl std::future::Future<Output = Result<T>>) -> Result<(T, Secs)> {
-    sb::settle(store).await?;
+async fn timed<T>(app: &App, label: &str, step: impl std::future::Future<Output = Result<T>>) -> Result<(T, Secs)> {
+    sb::settle(app).await?;
     let bar = ProgressBar::new_spinner();
     bar.set_style(ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}").expect("template"));
     bar.set_message(label.to_string());
     bar.enable_steady_tick(Duration::from_millis(200));
-    let cpu = cpu_seconds(store).await?;
+    let cpu = cpu_seconds(app).await?;
     let started = Instant::now();
     let out = step.await;
     let wall = started.elapsed().as_secs_f64();
-    let cpu = cpu_seconds(store).await? - cpu;
+    let cpu = cpu_seconds(app).await? - cpu;
     bar.finish_and_clear();
     let out = out?;
     eprintln!("{label}: {wall:.2} s (cpu {cpu:.2} s)");
@@ -247,35 +196,35 @@ struct Expect {
 }
 
 /// (a) The hand-written SQL, then its undo, which leaves the data as it was.
-async fn baseline(store: &Store, app: &App, p: &Parties, e: &Expect, round: usize) -> Result<(Secs, Secs)> {
+async fn baseline(app: &App, p: &Parties, e: &Expect, round: usize) -> Result<(Secs, Secs)> {
     let label = |s: &str| format!("round {round}: baseline {s}");
     let (b, secs) = timed(
-        store,
+        app,
         &label("transfer"),
-        sb::baseline_transfer(store, &p.org_id, &p.from, &p.to, app.now()),
+        sb::baseline_transfer(app, &p.org_id, &p.from, &p.to, app.now()),
     )
     .await?;
     check("baseline: cards moved", b.cards, e.n)?;
     check("baseline: contacts", b.contacts, e.n * sb::CONTACTS_PER_CARD as i64)?;
     check(
         "baseline: cards of the successor",
-        sb::count_owned(store, &p.org_id, &p.to).await?,
+        sb::count_owned(app, &p.org_id, &p.to).await?,
         e.n,
     )?;
-    check("baseline: tag links", sb::count_links(store).await?, e.links + e.n)?;
+    check("baseline: tag links", sb::count_links(app).await?, e.links + e.n)?;
     let (restored, undo_secs) = timed(
-        store,
+        app,
         &label("undo"),
-        sb::baseline_undo(store, &p.org_id, &p.from, &b, app.now()),
+        sb::baseline_undo(app, &p.org_id, &p.from, &b, app.now()),
     )
     .await?;
     check("baseline undo: cards restored", restored, e.n)?;
-    restored_as_before(store, p, e, "baseline undo").await?;
+    restored_as_before(app, p, e, "baseline undo").await?;
     Ok((secs, undo_secs))
 }
 
 /// (b) meishi, through the service, as the API and `meishi transfer` call it; then its undo.
-async fn meishi(store: &Store, app: &App, p: &Parties, e: &Expect, round: usize) -> Result<(Secs, Secs)> {
+async fn meishi(app: &App, p: &Parties, e: &Expect, round: usize) -> Result<(Secs, Secs)> {
     let label = |s: &str| format!("round {round}: meishi {s}");
     let actor = Actor::system(&p.org_id);
     let req = TransferRequest {
@@ -288,12 +237,7 @@ async fn meishi(store: &Store, app: &App, p: &Parties, e: &Expect, round: usize)
         include_tags: false,
         dry_run: false,
     };
-    let (outcome, secs) = timed(
-        store,
-        &label("transfer"),
-        transfers::transfer(app, &actor, req, &|_| {}),
-    )
-    .await?;
+    let (outcome, secs) = timed(app, &label("transfer"), transfers::transfer(app, &actor, req, &|_| {})).await?;
     let t = match outcome {
         Outcome::Done(t) => t,
         Outcome::Preview(_) => return Err(Error::internal("the transfer ran as a dry run")),
@@ -302,32 +246,32 @@ async fn meishi(store: &Store, app: &App, p: &Parties, e: &Expect, round: usize)
     check("meishi: contacts", t.contacts, e.n * sb::CONTACTS_PER_CARD as i64)?;
     check(
         "meishi: cards of the successor",
-        sb::count_owned(store, &p.org_id, &p.to).await?,
+        sb::count_owned(app, &p.org_id, &p.to).await?,
         e.n,
     )?;
     check(
         "meishi: cards of the batch",
-        sb::count_last_transfer(store, &p.org_id, Some(&t.id)).await?,
+        sb::count_last_transfer(app, &p.org_id, Some(&t.id)).await?,
         e.n,
     )?;
-    check("meishi: tag links", sb::count_links(store).await?, e.links + e.n)?;
-    let (u, undo_secs) = timed(store, &label("undo"), transfers::undo(app, &actor, &t.id, &|_| {})).await?;
+    check("meishi: tag links", sb::count_links(app).await?, e.links + e.n)?;
+    let (u, undo_secs) = timed(app, &label("undo"), transfers::undo(app, &actor, &t.id, &|_| {})).await?;
     check("meishi undo: cards restored", u.restored, e.n)?;
     check("meishi undo: cards skipped", u.skipped, 0)?;
-    restored_as_before(store, p, e, "meishi undo").await?;
+    restored_as_before(app, p, e, "meishi undo").await?;
     Ok((secs, undo_secs))
 }
 
-async fn restored_as_before(store: &Store, p: &Parties, e: &Expect, what: &str) -> Result<()> {
+async fn restored_as_before(app: &App, p: &Parties, e: &Expect, what: &str) -> Result<()> {
     check(
         &format!("{what}: cards of the leaving user"),
-        sb::count_owned(store, &p.org_id, &p.from).await?,
+        sb::count_owned(app, &p.org_id, &p.from).await?,
         e.n,
     )?;
-    check(&format!("{what}: tag links"), sb::count_links(store).await?, e.links)?;
+    check(&format!("{what}: tag links"), sb::count_links(app).await?, e.links)?;
     check(
         &format!("{what}: cards never transferred"),
-        sb::count_last_transfer(store, &p.org_id, None).await?,
+        sb::count_last_transfer(app, &p.org_id, None).await?,
         e.cards,
     )
 }
@@ -355,26 +299,24 @@ pub async fn run(c: BenchCommand) -> Result<()> {
     if sqlite && !reuse {
         remove_sqlite_file(&database)?;
     }
-    let store = Store::connect(&database).await?;
-    store.migrate().await?;
-    let app = App::new(store.clone(), Arc::new(SystemClock));
+    let app = super::open(&database).await?;
     let engine = if sqlite { "sqlite" } else { "postgres" };
 
     let p = if reuse {
         existing(&app).await?
     } else {
-        if sb::warm_up(&store).await?.0 != 0 {
+        if sb::warm_up(&app).await?.0 != 0 {
             return Err(Error::bad_input(
                 "database",
                 "the database already has cards: give a freshly created one",
             ));
         }
         let p = setup(&app, n, chunk.max(1)).await?;
-        sb::analyze(&store).await?;
-        sb::settle(&store).await?;
+        sb::analyze(&app).await?;
+        sb::settle(&app).await?;
         p
     };
-    let (cards, contacts, links) = sb::warm_up(&store).await?;
+    let (cards, contacts, links) = sb::warm_up(&app).await?;
     let e = Expect {
         n: n as i64,
         cards,
@@ -382,7 +324,7 @@ pub async fn run(c: BenchCommand) -> Result<()> {
     };
     check(
         "cards of the leaving user",
-        sb::count_owned(&store, &p.org_id, &p.from).await?,
+        sb::count_owned(&app, &p.org_id, &p.from).await?,
         e.n,
     )?;
     eprintln!("data: {cards} cards, {contacts} contacts, {links} tag links ({engine})");
@@ -397,16 +339,16 @@ pub async fn run(c: BenchCommand) -> Result<()> {
     // data therefore costs about half of every later one. One untimed cycle brings the data
     // to that steady state before either contender is timed.
     eprintln!("conditioning: one baseline transfer and undo, not counted");
-    baseline(&store, &app, &p, &e, 0).await?;
+    baseline(&app, &p, &e, 0).await?;
     let load_before = load_average();
     let mut steps: [Vec<Secs>; 4] = Default::default();
     for round in 1..=rounds.max(1) {
         let (b, m) = if round % 2 == 1 {
-            let b = baseline(&store, &app, &p, &e, round).await?;
-            (b, meishi(&store, &app, &p, &e, round).await?)
+            let b = baseline(&app, &p, &e, round).await?;
+            (b, meishi(&app, &p, &e, round).await?)
         } else {
-            let m = meishi(&store, &app, &p, &e, round).await?;
-            (baseline(&store, &app, &p, &e, round).await?, m)
+            let m = meishi(&app, &p, &e, round).await?;
+            (baseline(&app, &p, &e, round).await?, m)
         };
         for (i, s) in [b.0, b.1, m.0, m.1].into_iter().enumerate() {
             steps[i].push(s);

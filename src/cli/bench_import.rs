@@ -6,17 +6,15 @@
 //! See BENCHMARKS.md.
 
 use crate::cli::bench::BenchCommand;
-use crate::domain::cards_io::{Format, ImportMode, TextEncoding};
-use crate::domain::csv_cards::{EN_HEADER, HeaderLang};
-use crate::domain::vcard::VcardVersion;
-use crate::domain::{Error, Result, SystemClock};
+use crate::domain::{Error, Result};
+use crate::formats::csv::{EN_HEADER, HeaderLang};
+use crate::formats::vcard::VcardVersion;
+use crate::formats::{Format, ImportMode, TextEncoding};
 use crate::service::exports::{self, ExportOptions};
 use crate::service::imports::{self, ImportOptions};
-use crate::service::{Actor, App, orgs};
-use crate::store::{self, Store};
+use crate::service::{Actor, bench, orgs};
 use clap::{Args, Subcommand};
 use std::io::Write;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// `meishi bench …`: the transfer benchmark (bench.rs) and this one.
@@ -190,14 +188,13 @@ fn sqlite3_import(csv: &std::path::Path, db: &std::path::Path) -> Result<f64> {
 /// left out as meishi's is; no application code at all. `sqlite3` runs `INSERT INTO cards
 /// SELECT … FROM` the baseline's plain table (ids made by printf, as wide and as ordered as
 /// UUIDv7s; the company as its key; no tag links). The gap between this and `.import` is the
-/// price of the schema; the gap between meishi and this is meishi's own.
+/// price of the schema; the gap between meishi and this is meishi's own. The script is
+/// `store::bench::sql_floor_script`.
 async fn sql_floor(dir: &std::path::Path, plain: &std::path::Path) -> Result<f64> {
     let db = dir.join("floor.db");
     remove_sqlite(&db);
-    let (org_id, owner_id, indexes) = {
-        let store = Store::connect(&format!("sqlite://{}", db.display())).await?;
-        store.migrate().await?;
-        let app = App::new(store.clone(), Arc::new(SystemClock));
+    let script = {
+        let app = super::open(&format!("sqlite://{}", db.display())).await?;
         let (org, admin) = orgs::init(
             &app,
             orgs::NewOrganization {
@@ -209,34 +206,8 @@ async fn sql_floor(dir: &std::path::Path, plain: &std::path::Path) -> Result<f64
             },
         )
         .await?;
-        let indexes = store::imports::index_definitions(store.conn(), "cards").await?;
-        store.conn().clone().close().await?;
-        (org.id, admin.id, indexes)
+        bench::sql_floor_script(app, &org.id, &admin.id, plain).await?
     };
-    let drop: String = indexes
-        .iter()
-        .map(|(name, _)| format!("DROP INDEX {name};\n"))
-        .collect();
-    let create: String = indexes.iter().map(|(_, sql)| format!("{sql};\n")).collect();
-    let script = format!(
-        ".dbconfig no_ckpt_on_close on\n\
-         PRAGMA cache_size = -{cache};\n\
-         PRAGMA wal_autocheckpoint = 0;\n\
-         ATTACH '{plain}' AS b;\n\
-         BEGIN IMMEDIATE;\n\
-         {drop}\
-         INSERT INTO cards (id, org_id, owner_id, full_name, name_reading, company, company_key, department, \
-         title, email, phone, mobile, fax, postal_code, address, url, exchanged_on, created_at, updated_at, extra) \
-         SELECT printf('00000000-0000-7000-8000-%012x', rowid), '{org_id}', '{owner_id}', full_name, name_reading, \
-         company, company, department, title, email, phone, mobile, fax, postal_code, address, url, \
-         NULLIF(exchanged_on, ''), 0, 0, NULL FROM b.cards_plain;\n\
-         PRAGMA cache_size = -{sort_cache};\n\
-         {create}\
-         COMMIT;\n",
-        cache = store::BULK_CACHE_KIB,
-        sort_cache = store::imports::SORT_CACHE_KIB,
-        plain = plain.display(),
-    );
     let started = Instant::now();
     let mut child = std::process::Command::new("sqlite3")
         .arg(&db)
@@ -294,9 +265,7 @@ pub async fn run(b: ImportBench) -> Result<()> {
         None
     };
 
-    let store = Store::connect(&b.database).await?;
-    store.migrate().await?;
-    let app = App::new(store.clone(), Arc::new(SystemClock));
+    let app = super::open(&b.database).await?;
     let (org, admin) = orgs::init(
         &app,
         orgs::NewOrganization {
@@ -327,14 +296,9 @@ pub async fn run(b: ImportBench) -> Result<()> {
     // timed on its own, so that the figures say what the caller waits for and what follows.
     let cpu_before = cpu_secs().0;
     let started = Instant::now();
-    store.checkpoint_done().await;
+    bench::checkpoint_done(&app).await;
     let (checkpoint_secs, checkpoint_cpu) = (started.elapsed().as_secs_f64(), cpu_secs().0 - cpu_before);
-    let stored = store::count(
-        store.conn(),
-        "SELECT COUNT(*) FROM cards WHERE org_id = ?",
-        vec![org.id.as_str().into()],
-    )
-    .await?;
+    let stored = bench::count_cards(&app, &org.id).await?;
     if report.imported != b.rows as u64 || stored != b.rows as i64 {
         return Err(Error::internal(format!(
             "benchmark check failed: imported {}, stored {stored}, expected {}",

@@ -1,10 +1,10 @@
 //! `meishi import FILE` and `meishi export`: the import and export use cases from the
 //! terminal, with a progress bar (rows, rate, ETA) and a summary for imports.
 
-use crate::domain::cards_io::{Format, ImportMode, TextEncoding};
-use crate::domain::csv_cards::HeaderLang;
-use crate::domain::vcard::VcardVersion;
 use crate::domain::{Error, Result};
+use crate::formats::csv::HeaderLang;
+use crate::formats::vcard::VcardVersion;
+use crate::formats::{Format, ImportMode, TextEncoding};
 use crate::service::exports::{self, ExportOptions};
 use crate::service::imports::{self, ImportOptions, Progress};
 use crate::service::{Actor, App, auth};

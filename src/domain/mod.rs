@@ -1,9 +1,6 @@
 //! Pure types and rules. Nothing in here does I/O or reads the current time.
 
-pub mod cards_io;
 pub mod clock;
-pub mod csv_cards;
-pub mod demo_data;
 pub mod departure;
 pub mod error;
 pub mod ids;
@@ -13,7 +10,6 @@ pub mod normalize;
 pub mod policy;
 pub mod transfer;
 pub mod types;
-pub mod vcard;
 
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use error::{Error, ErrorKind, Result};

@@ -20,7 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
     info(title = "meishi", description = "Business cards and contacts, with offboarding (退職者対応) built in."),
     modifiers(&BearerAuth),
     // Types that only query parameters name, which the paths alone do not register.
-    components(schemas(crate::domain::vcard::VcardVersion, crate::domain::csv_cards::HeaderLang)),
+    components(schemas(crate::formats::vcard::VcardVersion, crate::formats::csv::HeaderLang)),
     tags(
         (name = "session", description = "Sign-in for the console"),
         (name = "users", description = "ユーザー"),

@@ -5,11 +5,11 @@
 //! One audit event per export, written before the first byte goes out.
 
 use super::{Actor, App, audit};
-use crate::domain::cards_io::{ExportRow, Format, TextEncoding, to_shift_jis};
-use crate::domain::csv_cards::{CsvOut, HeaderLang};
-use crate::domain::vcard::{VcardVersion, write_card};
 use crate::domain::{Error, Result};
-use crate::store::{self, cards as st_cards, imports as st};
+use crate::formats::csv::{CsvOut, HeaderLang};
+use crate::formats::vcard::{VcardVersion, write_card};
+use crate::formats::{ExportRow, Format, TextEncoding, to_shift_jis};
+use crate::store::{self, cards as st_cards, exports as st};
 use std::collections::HashMap;
 
 /// Cards read per query.

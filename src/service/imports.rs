@@ -1,7 +1,7 @@
 //! Card import (vCard 2.1/3.0/4.0, CSV in UTF-8 or Shift_JIS), streamed.
 //!
 //! A blocking thread reads the file and checks each card with the card-creation rules
-//! (`CardFields::parse`, through `cards_io::check`), and hands batches to this task, which
+//! (`CardFields::parse`, through `formats::check`), and hands batches to this task, which
 //! resolves owners and tags and prepares each batch (`store::imports::CardBatch`) while the
 //! previous one is being written (`CardWriter`), all in one bulk transaction
 //! (`Store::bulk_write`): nothing is half-imported, and a failed import rolls back at once.
@@ -12,14 +12,13 @@
 //! in either mode. One audit event per import, with the counts.
 
 use super::{Actor, App, audit};
-use crate::domain::cards_io::{
-    self, CheckedCard, FileError, Format, ImportMode, LineError, MAX_LISTED_ERRORS, TextEncoding,
-};
-use crate::domain::csv_cards::CsvCards;
 use crate::domain::model::Tag;
-use crate::domain::vcard::{self, VcardFile};
 use crate::domain::{Error, Result, UserStatus};
+use crate::formats::csv::CsvCards;
+use crate::formats::vcard::{self, VcardFile};
+use crate::formats::{self, CheckedCard, FileError, Format, ImportMode, LineError, MAX_LISTED_ERRORS, TextEncoding};
 use crate::store::{self, cards as st_cards, imports as st, users};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::io::{BufReader, Read};
@@ -126,7 +125,7 @@ fn sniff(
     });
     let encoding = match enc {
         TextEncoding::Auto if prefix.starts_with(b"\xEF\xBB\xBF") => TextEncoding::Utf8,
-        TextEncoding::Auto if cards_io::looks_utf8(prefix, complete) => TextEncoding::Utf8,
+        TextEncoding::Auto if formats::looks_utf8(prefix, complete) => TextEncoding::Utf8,
         // vCard decides per property (CHARSET=, or UTF-8 unless not valid).
         TextEncoding::Auto if format == Format::Vcard => TextEncoding::Auto,
         TextEncoding::Auto => TextEncoding::ShiftJis,
@@ -199,7 +198,7 @@ fn read_file(
                 match next {
                     Err(e) => return fatal(&tx, e),
                     Ok(Err(e)) => errors.push(e),
-                    Ok(Ok(raw)) => match cards_io::check(raw, |f| csv.column_name(f)) {
+                    Ok(Ok(raw)) => match formats::check(raw, |f| csv.column_name(f)) {
                         Ok(c) => batch.push(c),
                         Err(e) => errors.push(e),
                     },
@@ -236,7 +235,7 @@ fn read_file(
                 match vcard::parse_card(&lines, enc) {
                     Err(e) => return fatal(&tx, e),
                     Ok(Err(e)) => errors.push(e),
-                    Ok(Ok(vc)) => match cards_io::check(vc.card.clone(), str::to_string) {
+                    Ok(Ok(vc)) => match formats::check(vc.card.clone(), str::to_string) {
                         Ok(c) => batch.push(c),
                         Err(e) => errors.push(vc.locate(e)),
                     },
@@ -344,35 +343,94 @@ pub async fn import(
 ) -> Result<ImportReport> {
     let default_owner = default_owner(app.store.conn(), actor, opts.owner_id.as_deref()).await?;
     let progress = progress.unwrap_or_default();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Msg>(4);
-    let reader = {
-        let progress = progress.clone();
-        let (format, enc) = (opts.format, opts.encoding);
-        tokio::task::spawn_blocking(move || read_file(input, format, enc, progress, tx))
-    };
+    let (reader, rx) = start_reader(input, &opts, progress.clone());
     let now = app.now();
     let now_us = store::to_micros(now);
     let (txn, feed) = app.store.bulk_write().await?;
-    let (batches_tx, mut batches_rx) = tokio::sync::mpsc::channel::<st::CardBatch>(2);
+    let (batches_tx, batches_rx) = tokio::sync::mpsc::channel::<st::CardBatch>(2);
     // Inserting runs beside preparing: while the database writes one batch, the next one's
     // owners and tags are resolved and its rows made ready. Both use the one transaction.
-    let insert = async {
-        let mut writer = st::CardWriter::start(&txn, feed).await?;
-        while let Some(b) = batches_rx.recv().await {
-            writer.write(&txn, &actor.org_id, b, now_us).await?;
+    let insert = insert_batches(&txn, feed, &actor.org_id, batches_rx, now_us);
+    let prepare = Preparer::new(&txn, actor, default_owner.as_ref(), now).run(rx, batches_tx, opts.mode, &progress);
+    let (prepared, inserted) = tokio::join!(prepare, insert);
+    let (t, writer) = match settle(prepared, inserted, reader.await) {
+        Ok(v) => v,
+        Err(e) => {
+            store::rollback(txn).await;
+            return Err(e);
         }
-        Ok::<_, Error>(writer)
     };
-    let prepare = async {
+    let report = into_report(t, opts.mode)?;
+    if opts.mode == ImportMode::AllOrNothing && report.error_count > 0 {
+        store::rollback(txn).await;
+        return Err(nothing_imported(report));
+    }
+    commit(app, actor, txn, writer, &report, default_owner.as_deref(), now).await?;
+    Ok(report)
+}
+
+/// Starts the reading thread (format and encoding told, cards parsed, checked and batched).
+fn start_reader(
+    input: Box<dyn Read + Send>,
+    opts: &ImportOptions,
+    progress: Arc<Progress>,
+) -> (tokio::task::JoinHandle<()>, tokio::sync::mpsc::Receiver<Msg>) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Msg>(4);
+    let (format, enc) = (opts.format, opts.encoding);
+    let reader = tokio::task::spawn_blocking(move || read_file(input, format, enc, progress, tx));
+    (reader, rx)
+}
+
+/// Writes the prepared batches as they come, in the import's transaction.
+async fn insert_batches(
+    txn: &store::Tx,
+    feed: Option<store::row_feed::RowFeed>,
+    org_id: &str,
+    mut batches_rx: tokio::sync::mpsc::Receiver<st::CardBatch>,
+    now_us: i64,
+) -> Result<st::CardWriter> {
+    let mut writer = st::CardWriter::start(txn, feed).await?;
+    while let Some(b) = batches_rx.recv().await {
+        writer.write(txn, org_id, b, now_us).await?;
+    }
+    Ok(writer)
+}
+
+/// Prepares the reader's batches for inserting: what it keeps from one batch to the next.
+struct Preparer<'a> {
+    c: &'a store::Tx,
+    actor: &'a Actor,
+    default_owner: Option<&'a String>,
+    now: DateTime<Utc>,
+    owners: Owners,
+    /// (owner, tag name) → tag id.
+    tags: HashMap<(String, String), String>,
+}
+
+impl<'a> Preparer<'a> {
+    fn new(c: &'a store::Tx, actor: &'a Actor, default_owner: Option<&'a String>, now: DateTime<Utc>) -> Self {
+        Self {
+            c,
+            actor,
+            default_owner,
+            now,
+            owners: Owners {
+                by_email: HashMap::new(),
+            },
+            tags: HashMap::new(),
+        }
+    }
+
+    /// The preparing loop: owners, then tags, then rows, batch after batch, sent to the inserting side.
+    async fn run(
+        mut self,
         // Both dropped at the end: the inserting side then stops, and so does the reader,
         // were it still reading (this side stopped early: an error).
-        let batches_tx = batches_tx;
-        let mut rx = rx;
-        let c = &txn;
-        let mut owners = Owners {
-            by_email: HashMap::new(),
-        };
-        let mut tags: HashMap<(String, String), String> = HashMap::new();
+        mut rx: tokio::sync::mpsc::Receiver<Msg>,
+        batches_tx: tokio::sync::mpsc::Sender<st::CardBatch>,
+        mode: ImportMode,
+        progress: &Progress,
+    ) -> Result<Tally> {
         let mut t = Tally::default();
         while let Some(msg) = rx.recv().await {
             match msg {
@@ -394,97 +452,125 @@ pub async fn import(
                         t.errors.push(e);
                     }
                     // Owners first: an unknown owner is a row error like any other.
-                    let mut ready = Vec::with_capacity(cards.len());
-                    for card in cards {
-                        let owner = if card.owner.is_empty() {
-                            match &default_owner {
-                                Some(o) => Ok(o.clone()),
-                                None => Err("no owner: fill the owner column or give a default owner".to_string()),
-                            }
-                        } else {
-                            owners.resolve(c, actor, &card.owner).await?
-                        };
-                        match owner {
-                            Ok(o) => ready.push((o, card)),
-                            Err(m) => t.errors.push(LineError::new(card.line, owner_field.clone(), m)),
-                        }
-                    }
-                    if opts.mode == ImportMode::AllOrNothing && t.errors.total > 0 {
+                    let ready = self.owners_of(cards, &owner_field, &mut t.errors).await?;
+                    if mode == ImportMode::AllOrNothing && t.errors.total > 0 {
                         continue; // nothing will be kept: read on only to list the errors
                     }
-                    // Tags by name: the owner's personal tags, created when missing.
-                    let mut wanted: HashMap<String, HashSet<String>> = HashMap::new();
-                    for (o, card) in &ready {
-                        for tag in &card.tags {
-                            if !tags.contains_key(&(o.clone(), tag.clone())) {
-                                wanted.entry(o.clone()).or_default().insert(tag.clone());
-                            }
-                        }
-                    }
-                    for (owner, names) in wanted {
-                        let names: Vec<String> = names.into_iter().collect();
-                        let found = st::personal_tags(c, &actor.org_id, &owner, &names).await?;
-                        let mut new_tags = Vec::new();
-                        for name in names {
-                            let id = match found.get(&name) {
-                                Some(id) => id.clone(),
-                                None => {
-                                    let tag = Tag {
-                                        id: store::new_id(),
-                                        name: name.clone(),
-                                        creator_id: Some(owner.clone()),
-                                        shared: false,
-                                        created_at: now,
-                                    };
-                                    let id = tag.id.clone();
-                                    new_tags.push(tag);
-                                    id
-                                }
-                            };
-                            tags.insert((owner.clone(), name), id);
-                        }
-                        t.tags_created += new_tags.len() as u64;
-                        st_cards::insert_tags(c, &actor.org_id, &new_tags).await?;
-                    }
-                    let mut links = Vec::new();
-                    let mut insert = Vec::with_capacity(ready.len());
-                    for (owner, card) in ready {
-                        let id = store::new_id();
-                        for tag in &card.tags {
-                            links.push((id.clone(), tags[&(owner.clone(), tag.clone())].clone()));
-                        }
-                        insert.push(st::ImportRow {
-                            id,
-                            owner_id: owner,
-                            fields: card.fields,
-                            company_key: card.company_key,
-                            extra: card.extra,
-                        });
-                    }
+                    t.tags_created += self.find_or_create_tags(&ready).await?;
+                    let (insert, links) = self.rows_and_links(ready);
                     t.imported += insert.len() as u64;
-                    if batches_tx.send(st::CardBatch::new(c, insert, links)?).await.is_err() {
+                    if batches_tx
+                        .send(st::CardBatch::new(self.c, insert, links)?)
+                        .await
+                        .is_err()
+                    {
                         break; // the inserting side failed: its error is the import's
                     }
                 }
             }
         }
         Ok(t)
-    };
-    let (prepared, inserted) = tokio::join!(prepare, insert);
-    let read = reader.await;
-    let checked = (|| {
-        let t = prepared?;
-        let writer = inserted?;
-        read.map_err(|e| Error::internal(format!("import reader: {e}")))?;
-        Ok::<_, Error>((t, writer))
-    })();
-    let (t, writer) = match checked {
-        Ok(v) => v,
-        Err(e) => {
-            store::rollback(txn).await;
-            return Err(e);
+    }
+
+    /// Each card with its owner's id; a card whose owner is unknown or not allowed is a row error.
+    async fn owners_of(
+        &mut self,
+        cards: Vec<CheckedCard>,
+        owner_field: &str,
+        errors: &mut Errors,
+    ) -> Result<Vec<(String, CheckedCard)>> {
+        let mut ready = Vec::with_capacity(cards.len());
+        for card in cards {
+            let owner = if card.owner.is_empty() {
+                match self.default_owner {
+                    Some(o) => Ok(o.clone()),
+                    None => Err("no owner: fill the owner column or give a default owner".to_string()),
+                }
+            } else {
+                self.owners.resolve(self.c, self.actor, &card.owner).await?
+            };
+            match owner {
+                Ok(o) => ready.push((o, card)),
+                Err(m) => errors.push(LineError::new(card.line, owner_field.to_string(), m)),
+            }
         }
-    };
+        Ok(ready)
+    }
+
+    /// Tags by name: the owner's personal tags, created when missing. Returns how many were created.
+    async fn find_or_create_tags(&mut self, ready: &[(String, CheckedCard)]) -> Result<u64> {
+        let mut created = 0;
+        let mut wanted: HashMap<String, HashSet<String>> = HashMap::new();
+        for (o, card) in ready {
+            for tag in &card.tags {
+                if !self.tags.contains_key(&(o.clone(), tag.clone())) {
+                    wanted.entry(o.clone()).or_default().insert(tag.clone());
+                }
+            }
+        }
+        for (owner, names) in wanted {
+            let names: Vec<String> = names.into_iter().collect();
+            let found = st::personal_tags(self.c, &self.actor.org_id, &owner, &names).await?;
+            let mut new_tags = Vec::new();
+            for name in names {
+                let id = match found.get(&name) {
+                    Some(id) => id.clone(),
+                    None => {
+                        let tag = Tag {
+                            id: store::new_id(),
+                            name: name.clone(),
+                            creator_id: Some(owner.clone()),
+                            shared: false,
+                            created_at: self.now,
+                        };
+                        let id = tag.id.clone();
+                        new_tags.push(tag);
+                        id
+                    }
+                };
+                self.tags.insert((owner.clone(), name), id);
+            }
+            created += new_tags.len() as u64;
+            st_cards::insert_tags(self.c, &self.actor.org_id, &new_tags).await?;
+        }
+        Ok(created)
+    }
+
+    /// The batch's rows to insert, each with a new id, and their (card id, tag id) links.
+    fn rows_and_links(&self, ready: Vec<(String, CheckedCard)>) -> (Vec<st::ImportRow>, Vec<(String, String)>) {
+        let mut links = Vec::new();
+        let mut insert = Vec::with_capacity(ready.len());
+        for (owner, card) in ready {
+            let id = store::new_id();
+            for tag in &card.tags {
+                links.push((id.clone(), self.tags[&(owner.clone(), tag.clone())].clone()));
+            }
+            insert.push(st::ImportRow {
+                id,
+                owner_id: owner,
+                fields: card.fields,
+                company_key: card.company_key,
+                extra: card.extra,
+            });
+        }
+        (insert, links)
+    }
+}
+
+/// The first error of the three sides (preparing, inserting, reading), or the tally and the writer.
+fn settle(
+    prepared: Result<Tally>,
+    inserted: Result<st::CardWriter>,
+    read: std::result::Result<(), tokio::task::JoinError>,
+) -> Result<(Tally, st::CardWriter)> {
+    let t = prepared?;
+    let writer = inserted?;
+    read.map_err(|e| Error::internal(format!("import reader: {e}")))?;
+    Ok((t, writer))
+}
+
+/// The report from the tally; an error if the reader stopped before the end of the file.
+fn into_report(t: Tally, mode: ImportMode) -> Result<ImportReport> {
     let Tally {
         rows,
         imported,
@@ -496,10 +582,10 @@ pub async fn import(
         return Err(Error::internal("the import reader stopped early"));
     };
     errors.listed.sort_by_key(|e| e.line);
-    let mut report = ImportReport {
+    Ok(ImportReport {
         format,
         encoding: encoding.as_str().to_string(),
-        mode: opts.mode,
+        mode,
         rows,
         imported,
         skipped: rows.saturating_sub(imported),
@@ -507,23 +593,36 @@ pub async fn import(
         errors: errors.listed,
         error_count: errors.total,
         warnings,
-    };
-    if opts.mode == ImportMode::AllOrNothing && report.error_count > 0 {
-        store::rollback(txn).await;
-        let first = &report.errors[0];
-        let message = format!(
-            "nothing was imported: {} of {} rows have errors (the first: line {}, {}: {})",
-            report.error_count,
-            report.rows,
-            first.line,
-            if first.field.is_empty() { "row" } else { &first.field },
-            first.message
-        );
-        report.imported = 0;
-        report.skipped = report.rows;
-        report.tags_created = 0;
-        return Err(Error::bad_input("file", message).with_details(serde_json::to_value(&report).unwrap_or_default()));
-    }
+    })
+}
+
+/// The error of an `all_or_nothing` import with bad rows: the first error, and the report (nothing imported).
+fn nothing_imported(mut report: ImportReport) -> Error {
+    let first = &report.errors[0];
+    let message = format!(
+        "nothing was imported: {} of {} rows have errors (the first: line {}, {}: {})",
+        report.error_count,
+        report.rows,
+        first.line,
+        if first.field.is_empty() { "row" } else { &first.field },
+        first.message
+    );
+    report.imported = 0;
+    report.skipped = report.rows;
+    report.tags_created = 0;
+    Error::bad_input("file", message).with_details(serde_json::to_value(&report).unwrap_or_default())
+}
+
+/// Builds the deferred indexes, writes the audit event with the counts, and commits.
+async fn commit(
+    app: &App,
+    actor: &Actor,
+    txn: store::Tx,
+    writer: st::CardWriter,
+    report: &ImportReport,
+    default_owner: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let summary = serde_json::json!({
         "format": report.format, "encoding": report.encoding, "mode": report.mode,
         "rows": report.rows, "imported": report.imported, "skipped": report.skipped,
@@ -545,5 +644,5 @@ pub async fn import(
     )
     .await?;
     app.store.commit_bulk(txn).await?;
-    Ok(report)
+    Ok(())
 }

@@ -1,12 +1,14 @@
 //! The SQL of `meishi bench transfer`: bulk setup of one user's N cards, and the hand-written
 //! baseline that does a transfer's work (and its undo) directly, for comparison with meishi's
 //! own statements in `transfers.rs`. Nothing here holds more than one chunk of rows at a time.
+//! And the SQL of `meishi bench import`: its count, and the `sqlite3` script of its SQL floor.
 
 use super::cards::{NewCard, NewContact, attach_many, insert_cards, insert_contacts, insert_tags};
-use super::{Conn, Store, commit, count, exec, new_id, to_micros};
+use super::{Conn, Store, commit, count, exec, new_id, sql, to_micros};
 use crate::domain::model::Tag;
 use crate::domain::{CardFields, ContactKind, Result};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use std::path::Path;
 
 /// Personal tags the owner created; every card carries two of them.
 pub const TAGS: usize = 10;
@@ -316,4 +318,60 @@ pub async fn baseline_undo(store: &Store, org_id: &str, from: &str, b: &Baseline
     exec(&tx, "DELETE FROM tags WHERE id = ?", vec![b.tag_id.as_str().into()]).await?;
     commit(tx).await?;
     Ok(restored)
+}
+
+/// PostgreSQL: the pids of the server processes serving this database (the benchmark counts
+/// their CPU time); a row whose pid cannot be read is left out.
+pub async fn backend_pids(store: &Store) -> Result<Vec<i32>> {
+    let rows = store
+        .conn()
+        .query_all_raw(sql(
+            store.conn(),
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()",
+            vec![],
+        ))
+        .await?;
+    Ok(rows.iter().filter_map(|r| r.try_get_by_index::<i32>(0).ok()).collect())
+}
+
+/// The organisation's cards (the import benchmark's check).
+pub async fn count_cards(store: &Store, org_id: &str) -> Result<i64> {
+    count(
+        store.conn(),
+        "SELECT COUNT(*) FROM cards WHERE org_id = ?",
+        vec![org_id.into()],
+    )
+    .await
+}
+
+/// The `sqlite3` script of the import benchmark's SQL floor: in one transaction, `indexes`
+/// (the `cards` indexes' names and `CREATE INDEX` statements) dropped, the rows of the
+/// baseline's plain table (`cards_plain` in the database at `plain`) copied into `cards` with
+/// the import's page cache (ids made by printf, as wide and as ordered as UUIDv7s; the company
+/// as its key; no tag links), and the indexes created again with the smaller sort cache.
+pub fn sql_floor_script(indexes: &[(String, String)], org_id: &str, owner_id: &str, plain: &Path) -> String {
+    let drop: String = indexes
+        .iter()
+        .map(|(name, _)| format!("DROP INDEX {name};\n"))
+        .collect();
+    let create: String = indexes.iter().map(|(_, create)| format!("{create};\n")).collect();
+    format!(
+        ".dbconfig no_ckpt_on_close on\n\
+         PRAGMA cache_size = -{cache};\n\
+         PRAGMA wal_autocheckpoint = 0;\n\
+         ATTACH '{plain}' AS b;\n\
+         BEGIN IMMEDIATE;\n\
+         {drop}\
+         INSERT INTO cards (id, org_id, owner_id, full_name, name_reading, company, company_key, department, \
+         title, email, phone, mobile, fax, postal_code, address, url, exchanged_on, created_at, updated_at, extra) \
+         SELECT printf('00000000-0000-7000-8000-%012x', rowid), '{org_id}', '{owner_id}', full_name, name_reading, \
+         company, company, department, title, email, phone, mobile, fax, postal_code, address, url, \
+         NULLIF(exchanged_on, ''), 0, 0, NULL FROM b.cards_plain;\n\
+         PRAGMA cache_size = -{sort_cache};\n\
+         {create}\
+         COMMIT;\n",
+        cache = super::BULK_CACHE_KIB,
+        sort_cache = super::imports::SORT_CACHE_KIB,
+        plain = plain.display(),
+    )
 }

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod cards;
 pub mod departures;
 pub mod entities;
+pub mod exports;
 pub mod imports;
 pub mod migrate;
 pub mod orgs;

@@ -387,7 +387,7 @@ async fn round_trip_into_an_empty_organisation() {
         let file = if query.contains("shift_jis") {
             let (text, _, _) = encoding_rs::SHIFT_JIS.decode(&file);
             let mut out = Vec::new();
-            meishi::domain::cards_io::to_shift_jis(&text.replace(a_admin, &b_admin), &mut out);
+            meishi::formats::to_shift_jis(&text.replace(a_admin, &b_admin), &mut out);
             out
         } else {
             String::from_utf8(file).unwrap().replace(a_admin, &b_admin).into_bytes()

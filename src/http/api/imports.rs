@@ -2,10 +2,10 @@
 //! `GET /api/v1/exports` (streamed). Both stream: the upload is read as it arrives, the
 //! download is written as it is read from the database.
 
-use crate::domain::cards_io::{Format, ImportMode, TextEncoding};
-use crate::domain::csv_cards::HeaderLang;
-use crate::domain::vcard::VcardVersion;
 use crate::domain::{Error, Result};
+use crate::formats::csv::HeaderLang;
+use crate::formats::vcard::VcardVersion;
+use crate::formats::{Format, ImportMode, TextEncoding};
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Auth, Params};
 use crate::service::App;

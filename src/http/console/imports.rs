@@ -4,8 +4,8 @@
 use super::cards::all_users;
 use super::{Ctx, Session, page, render};
 use crate::domain::Error;
-use crate::domain::cards_io::{ImportMode, TextEncoding};
 use crate::domain::model::User;
+use crate::formats::{ImportMode, TextEncoding};
 use crate::service::App;
 use crate::service::imports::{self, ImportOptions};
 use askama::Template;

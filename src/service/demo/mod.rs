@@ -1,8 +1,9 @@
 //! The demo organisation: a Japanese trading company with its staff, one of whom is leaving,
 //! and a few thousand business cards with contacts and tags. Loaded in one transaction.
 
+mod data;
+
 use super::{App, Who, audit, auth::hash_password, orgs};
-use crate::domain::demo_data as data;
 use crate::domain::model::{Organization, Tag, User};
 use crate::domain::{CardFields, ContactKind, Result, Role};
 use crate::store::{self, cards as st, users};

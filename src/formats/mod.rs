@@ -6,9 +6,12 @@
 //! `{"vcard": ["NOTE:…", "item2.EMAIL;TYPE=home:…"], "csv": {"会社名（英語）": "…"}}`.
 //! An export writes them back (vCard lines into a vCard, the whole object into CSV's `extra`).
 
-use super::error::{Error, Result};
-use super::normalize;
-use super::types::{CardFields, Email, optional_text};
+pub mod csv;
+pub mod vcard;
+
+use crate::domain::error::{Error, Result};
+use crate::domain::normalize;
+use crate::domain::types::{CardFields, Email, optional_text};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

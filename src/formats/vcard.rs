@@ -30,7 +30,7 @@
 //! `extra.vcard` as a 4.0 line and written back on export. `VERSION`, `PRODID`, `REV`, `UID`
 //! and `N` (covered by `FN`) are not kept.
 
-use super::cards_io::{ExportRow, FileError, LineError, RawCard, TextEncoding, is_utf8_japanese};
+use super::{ExportRow, FileError, LineError, RawCard, TextEncoding, is_utf8_japanese};
 use calcard::vcard::{
     VCard, VCardEntry, VCardParameterName, VCardParameterValue, VCardProperty, VCardType, VCardValue,
 };
@@ -842,7 +842,7 @@ mod tests {
     fn outlook_2_1_shift_jis_and_qp() {
         let mut sjis = Vec::new();
         let body = "BEGIN:VCARD\r\nVERSION:2.1\r\nN;LANGUAGE=ja;CHARSET=SHIFT_JIS:髙橋;花子\r\nFN;CHARSET=SHIFT_JIS:髙橋 花子\r\nSOUND;X-IRMC-N;CHARSET=SHIFT_JIS:ﾀｶﾊｼ;ﾊﾅｺ;;;\r\nORG;CHARSET=SHIFT_JIS:株式会社サンプル①;開発部\r\nTEL;WORK;VOICE:03-0000-0000\r\nTEL;CELL;VOICE:080-0000-0000\r\nEMAIL;PREF;INTERNET:hanako@sample.co.jp\r\nEND:VCARD\r\n";
-        crate::domain::cards_io::to_shift_jis(body, &mut sjis);
+        crate::formats::to_shift_jis(body, &mut sjis);
         let c = &read(&sjis, TextEncoding::Auto)[0];
         assert_eq!(c.fields.full_name, "髙橋 花子");
         assert_eq!(c.fields.name_reading, "ﾀｶﾊｼ ﾊﾅｺ");

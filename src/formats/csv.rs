@@ -5,8 +5,8 @@
 //! Shift_JIS is parsed as bytes and decoded field by field: its trail bytes (0x40–0xFC) never
 //! collide with `"`, `,`, CR or LF, so the CSV structure is the same in both encodings.
 
-use super::cards_io::{ExportRow, FileError, LineError, RawCard, TextEncoding, decode, is_utf8_japanese};
-use super::types::CardFields;
+use super::{ExportRow, FileError, LineError, RawCard, TextEncoding, decode, is_utf8_japanese};
+use crate::domain::CardFields;
 use chrono::Datelike;
 use std::io::Read;
 use unicode_normalization::UnicodeNormalization;
@@ -484,7 +484,7 @@ pub fn en_row(f: &CardFields, tags: &str, owner: &str) -> [String; 16] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::cards_io::{check, to_shift_jis};
+    use crate::formats::{check, to_shift_jis};
 
     fn all(input: &[u8], enc: TextEncoding) -> (Vec<RawCard>, Vec<LineError>, Vec<LineError>) {
         let mut r = CsvCards::new(input, enc).unwrap();

@@ -1,0 +1,155 @@
+//! What `meishi bench` needs besides the use cases it times: the transfer benchmark's data
+//! (bulk setup), the database brought to a settled state before each timed step, the counts
+//! every step is checked against, the hand-written SQL meishi is measured against, and the
+//! import benchmark's SQL floor. The SQL itself is in `store::bench`; the command line
+//! (`cli/bench.rs`, `cli/bench_import.rs`) parses the arguments, times the steps and prints.
+
+use super::App;
+use crate::domain::model::User;
+use crate::domain::{Result, Role, UserStatus};
+use crate::store::{self, bench as sb};
+use chrono::{DateTime, Utc};
+use std::path::Path;
+
+pub use sb::{Baseline, CONTACTS_PER_CARD};
+
+/// The transfer benchmark's organisation, the leaving user and the successor.
+pub struct Parties {
+    pub org_id: String,
+    pub from: String,
+    pub to: String,
+}
+
+/// Adds these active members (email, display name), in one transaction; returns their ids in
+/// the same order.
+pub async fn insert_members<const N: usize>(
+    app: &App,
+    org_id: &str,
+    members: [(&str, &str); N],
+    now: DateTime<Utc>,
+) -> Result<[String; N]> {
+    let users = members.map(|(email, name)| User {
+        id: store::new_id(),
+        email: email.into(),
+        display_name: name.into(),
+        role: Role::Member,
+        status: UserStatus::Active,
+        is_archive: false,
+        deleted_at: None,
+        created_at: now,
+        updated_at: now,
+    });
+    let tx = app.store.write().await?;
+    for u in &users {
+        store::users::insert(&tx, org_id, u, None).await?;
+    }
+    store::commit(tx).await?;
+    Ok(users.map(|u| u.id))
+}
+
+/// The organisation with this slug and its two users with these emails, if all three are there.
+pub async fn find_parties(app: &App, slug: &str, from_email: &str, to_email: &str) -> Result<Option<Parties>> {
+    let Some(org) = store::orgs::by_slug(app.store.conn(), slug).await? else {
+        return Ok(None);
+    };
+    let c = app.store.conn();
+    let Some(from) = store::users::by_email(c, &org.id, from_email).await? else {
+        return Ok(None);
+    };
+    let Some(to) = store::users::by_email(c, &org.id, to_email).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Parties {
+        org_id: org.id,
+        from: from.user.id,
+        to: to.user.id,
+    }))
+}
+
+/// Creates the owner's personal tags (`store::bench::TAGS`); returns their ids.
+pub async fn create_tags(app: &App, org_id: &str, owner: &str, now: DateTime<Utc>) -> Result<Vec<String>> {
+    sb::create_tags(&app.store, org_id, owner, now).await
+}
+
+/// Inserts cards `first..first+n` of `owner` with their contacts and tag links, in one
+/// transaction; returns the number of rows written.
+pub async fn insert_chunk(
+    app: &App,
+    org_id: &str,
+    owner: &str,
+    tag_ids: &[String],
+    first: usize,
+    n: usize,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    sb::insert_chunk(&app.store, org_id, owner, tag_ids, first, n, now).await
+}
+
+/// Brings the database to a comparable state before a timed step (`store::bench::settle`).
+pub async fn settle(app: &App) -> Result<()> {
+    sb::settle(&app.store).await
+}
+
+/// After the bulk load: PostgreSQL's statistics (`store::bench::analyze`).
+pub async fn analyze(app: &App) -> Result<()> {
+    sb::analyze(&app.store).await
+}
+
+/// Reads the tables once; returns the numbers of cards, contacts and tag links.
+pub async fn warm_up(app: &App) -> Result<(i64, i64, i64)> {
+    sb::warm_up(&app.store).await
+}
+
+/// The owner's cards.
+pub async fn count_owned(app: &App, org_id: &str, owner: &str) -> Result<i64> {
+    sb::count_owned(&app.store, org_id, owner).await
+}
+
+/// Every tag link.
+pub async fn count_links(app: &App) -> Result<i64> {
+    sb::count_links(&app.store).await
+}
+
+/// The cards this transfer moved last (None: the cards never transferred).
+pub async fn count_last_transfer(app: &App, org_id: &str, transfer_id: Option<&str>) -> Result<i64> {
+    sb::count_last_transfer(&app.store, org_id, transfer_id).await
+}
+
+/// The hand-written transfer of all of `from`'s cards to `to` (`store::bench::baseline_transfer`).
+pub async fn baseline_transfer(app: &App, org_id: &str, from: &str, to: &str, now: DateTime<Utc>) -> Result<Baseline> {
+    sb::baseline_transfer(&app.store, org_id, from, to, now).await
+}
+
+/// The hand-written undo of `baseline_transfer`; returns the number of cards given back.
+pub async fn baseline_undo(app: &App, org_id: &str, from: &str, b: &Baseline, now: DateTime<Utc>) -> Result<i64> {
+    sb::baseline_undo(&app.store, org_id, from, b, now).await
+}
+
+/// The pids of the PostgreSQL server processes serving this database, whose CPU time the
+/// engine's work includes; none on SQLite (it runs inside this process).
+pub async fn backend_pids(app: &App) -> Result<Vec<i32>> {
+    if app.store.is_sqlite() {
+        return Ok(Vec::new());
+    }
+    sb::backend_pids(&app.store).await
+}
+
+/// Waits for the WAL checkpoint the import's commit started (SQLite), if any.
+pub async fn checkpoint_done(app: &App) {
+    app.store.checkpoint_done().await
+}
+
+/// The organisation's cards.
+pub async fn count_cards(app: &App, org_id: &str) -> Result<i64> {
+    sb::count_cards(&app.store, org_id).await
+}
+
+/// The `sqlite3` script of the import benchmark's SQL floor, for this scratch SQLite database
+/// (`org_id`'s `owner_id` owns the rows; `plain` is the baseline's database with its
+/// `cards_plain` table): reads the definitions of the `cards` indexes, then closes the
+/// database, so that `sqlite3` has the file to itself.
+pub async fn sql_floor_script(app: App, org_id: &str, owner_id: &str, plain: &Path) -> Result<String> {
+    let indexes = store::imports::index_definitions(app.store.conn(), "cards").await?;
+    app.store.conn().clone().close().await?;
+    Ok(sb::sql_floor_script(&indexes, org_id, owner_id, plain))
+}
