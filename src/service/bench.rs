@@ -4,7 +4,7 @@
 //! import benchmark's SQL floor. The SQL itself is in `store::bench`; the command line
 //! (`cli/bench.rs`, `cli/bench_import.rs`) parses the arguments, times the steps and prints.
 
-use super::App;
+use super::{Actor, App};
 use crate::domain::model::User;
 use crate::domain::{Result, Role, UserStatus};
 use crate::store::{self, bench as sb};
@@ -39,11 +39,13 @@ pub async fn insert_members<const N: usize>(
         created_at: now,
         updated_at: now,
     });
-    let tx = app.store.write().await?;
-    for u in &users {
-        store::users::insert(&tx, org_id, u, None).await?;
-    }
-    store::commit(tx).await?;
+    app.write(&Actor::system(org_id), async |tx, _| {
+        for u in &users {
+            store::users::insert(tx, org_id, u, None).await?;
+        }
+        Ok(())
+    })
+    .await?;
     Ok(users.map(|u| u.id))
 }
 
@@ -68,7 +70,10 @@ pub async fn find_parties(app: &App, slug: &str, from_email: &str, to_email: &st
 
 /// Creates the owner's personal tags (`store::bench::TAGS`); returns their ids.
 pub async fn create_tags(app: &App, org_id: &str, owner: &str, now: DateTime<Utc>) -> Result<Vec<String>> {
-    sb::create_tags(&app.store, org_id, owner, now).await
+    app.write(&Actor::system(org_id), async |tx, _| {
+        sb::create_tags(tx, org_id, owner, now).await
+    })
+    .await
 }
 
 /// Inserts cards `first..first+n` of `owner` with their contacts and tag links, in one
@@ -82,7 +87,10 @@ pub async fn insert_chunk(
     n: usize,
     now: DateTime<Utc>,
 ) -> Result<u64> {
-    sb::insert_chunk(&app.store, org_id, owner, tag_ids, first, n, now).await
+    app.write(&Actor::system(org_id), async |tx, _| {
+        sb::insert_chunk(tx, org_id, owner, tag_ids, first, n, now).await
+    })
+    .await
 }
 
 /// Brings the database to a comparable state before a timed step (`store::bench::settle`).
@@ -117,12 +125,18 @@ pub async fn count_last_transfer(app: &App, org_id: &str, transfer_id: Option<&s
 
 /// The hand-written transfer of all of `from`'s cards to `to` (`store::bench::baseline_transfer`).
 pub async fn baseline_transfer(app: &App, org_id: &str, from: &str, to: &str, now: DateTime<Utc>) -> Result<Baseline> {
-    sb::baseline_transfer(&app.store, org_id, from, to, now).await
+    app.write(&Actor::system(org_id), async |tx, _| {
+        sb::baseline_transfer(tx, org_id, from, to, now).await
+    })
+    .await
 }
 
 /// The hand-written undo of `baseline_transfer`; returns the number of cards given back.
 pub async fn baseline_undo(app: &App, org_id: &str, from: &str, b: &Baseline, now: DateTime<Utc>) -> Result<i64> {
-    sb::baseline_undo(&app.store, org_id, from, b, now).await
+    app.write(&Actor::system(org_id), async |tx, _| {
+        sb::baseline_undo(tx, org_id, from, b, now).await
+    })
+    .await
 }
 
 /// The pids of the PostgreSQL server processes serving this database, whose CPU time the

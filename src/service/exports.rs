@@ -64,22 +64,17 @@ pub async fn export(app: &App, actor: &Actor, o: ExportOptions) -> Result<Export
         ));
     }
     let cards = st::count_selection(c, &actor.org_id, owner_id.as_deref(), o.tag_id.as_deref()).await?;
-    let now = app.now();
-    let tx = app.store.write().await?;
     let summary = serde_json::json!({
         "format": o.format, "owner_id": owner_id, "tag_id": o.tag_id, "cards": cards,
         "encoding": if o.encoding == TextEncoding::ShiftJis { "shift_jis" } else { "utf-8" },
     });
-    audit(
-        &tx,
-        actor.at(now),
-        "cards.export",
-        ("export", &store::new_id()),
-        None,
-        Some(summary),
-    )
-    .await?;
-    store::commit(tx).await?;
+    let now = app
+        .write(actor, async |tx, who| {
+            let export_id = store::new_id();
+            audit(tx, who, "cards.export", ("export", &export_id), None, Some(summary)).await?;
+            Ok(who.at)
+        })
+        .await?;
 
     let (content_type, ext) = match (o.format, o.encoding) {
         (Format::Vcard, _) => ("text/vcard; charset=utf-8", "vcf"),

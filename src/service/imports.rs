@@ -11,7 +11,7 @@
 //! problem with the file itself (not a card file, truncated, wrong encoding) imports nothing
 //! in either mode. One audit event per import, with the counts.
 
-use super::{Actor, App, audit};
+use super::{Actor, App, Who, audit};
 use crate::domain::model::Tag;
 use crate::domain::{Error, Result, UserStatus};
 use crate::formats::csv::CsvCards;
@@ -344,29 +344,23 @@ pub async fn import(
     let default_owner = default_owner(app.store.conn(), actor, opts.owner_id.as_deref()).await?;
     let progress = progress.unwrap_or_default();
     let (reader, rx) = start_reader(input, &opts, progress.clone());
-    let now = app.now();
-    let now_us = store::to_micros(now);
-    let (txn, feed) = app.store.bulk_write().await?;
-    let (batches_tx, batches_rx) = tokio::sync::mpsc::channel::<st::CardBatch>(2);
-    // Inserting runs beside preparing: while the database writes one batch, the next one's
-    // owners and tags are resolved and its rows made ready. Both use the one transaction.
-    let insert = insert_batches(&txn, feed, &actor.org_id, batches_rx, now_us);
-    let prepare = Preparer::new(&txn, actor, default_owner.as_ref(), now).run(rx, batches_tx, opts.mode, &progress);
-    let (prepared, inserted) = tokio::join!(prepare, insert);
-    let (t, writer) = match settle(prepared, inserted, reader.await) {
-        Ok(v) => v,
-        Err(e) => {
-            store::rollback(txn).await;
-            return Err(e);
+    app.bulk_write(actor, async |txn, feed, who| {
+        let (batches_tx, batches_rx) = tokio::sync::mpsc::channel::<st::CardBatch>(2);
+        // Inserting runs beside preparing: while the database writes one batch, the next one's
+        // owners and tags are resolved and its rows made ready. Both use the one transaction.
+        let insert = insert_batches(txn, feed, &actor.org_id, batches_rx, store::to_micros(who.at));
+        let prepare =
+            Preparer::new(txn, actor, default_owner.as_ref(), who.at).run(rx, batches_tx, opts.mode, &progress);
+        let (prepared, inserted) = tokio::join!(prepare, insert);
+        let (t, writer) = settle(prepared, inserted, reader.await)?;
+        let report = into_report(t, opts.mode)?;
+        if opts.mode == ImportMode::AllOrNothing && report.error_count > 0 {
+            return Err(nothing_imported(report));
         }
-    };
-    let report = into_report(t, opts.mode)?;
-    if opts.mode == ImportMode::AllOrNothing && report.error_count > 0 {
-        store::rollback(txn).await;
-        return Err(nothing_imported(report));
-    }
-    commit(app, actor, txn, writer, &report, default_owner.as_deref(), now).await?;
-    Ok(report)
+        finish(txn, who, writer, &report, default_owner.as_deref()).await?;
+        Ok(report)
+    })
+    .await
 }
 
 /// Starts the reading thread (format and encoding told, cards parsed, checked and batched).
@@ -613,15 +607,13 @@ fn nothing_imported(mut report: ImportReport) -> Error {
     Error::bad_input("file", message).with_details(serde_json::to_value(&report).unwrap_or_default())
 }
 
-/// Builds the deferred indexes, writes the audit event with the counts, and commits.
-async fn commit(
-    app: &App,
-    actor: &Actor,
-    txn: store::Tx,
+/// Builds the deferred indexes and writes the audit event with the counts.
+async fn finish(
+    txn: &store::Tx,
+    who: Who<'_>,
     writer: st::CardWriter,
     report: &ImportReport,
     default_owner: Option<&str>,
-    now: DateTime<Utc>,
 ) -> Result<()> {
     let summary = serde_json::json!({
         "format": report.format, "encoding": report.encoding, "mode": report.mode,
@@ -629,20 +621,7 @@ async fn commit(
         "tags_created": report.tags_created, "error_count": report.error_count,
         "owner_id": default_owner,
     });
-    if let Err(e) = writer.finish(&txn).await {
-        store::rollback(txn).await;
-        return Err(e);
-    }
+    writer.finish(txn).await?;
     let import_id = store::new_id();
-    audit(
-        &txn,
-        actor.at(now),
-        "cards.import",
-        ("import", &import_id),
-        None,
-        Some(summary),
-    )
-    .await?;
-    app.store.commit_bulk(txn).await?;
-    Ok(())
+    audit(txn, who, "cards.import", ("import", &import_id), None, Some(summary)).await
 }

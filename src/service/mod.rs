@@ -86,6 +86,20 @@ impl App {
         self.unit(true, |now| now, work).await
     }
 
+    /// The unit of work of a bulk load (an import of cards): `write`, on a connection of its
+    /// own with the rows feed `store::Store::bulk_write` gives, committed with `commit_bulk`.
+    pub async fn bulk_write<T>(
+        &self,
+        actor: &Actor,
+        work: impl AsyncFnOnce(&store::Tx, Option<store::row_feed::RowFeed>, Who<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let (tx, feed) = self.store.bulk_write().await?;
+        let outcome = AssertUnwindSafe(work(&tx, feed, actor.at(self.now())))
+            .catch_unwind()
+            .await;
+        self.end(tx, outcome, Commit::Bulk).await
+    }
+
     async fn unit<A, T>(
         &self,
         commit: bool,
@@ -94,21 +108,41 @@ impl App {
     ) -> Result<T> {
         let tx = self.store.write().await?;
         let outcome = AssertUnwindSafe(work(&tx, arg(self.now()))).catch_unwind().await;
-        match outcome {
-            Ok(Ok(value)) if commit => {
+        self.end(tx, outcome, if commit { Commit::Yes } else { Commit::No })
+            .await
+    }
+
+    /// Ends a unit of work: commits its success if asked to, else rolls back explicitly (and
+    /// lets a panic go on once the transaction is gone).
+    async fn end<T>(&self, tx: store::Tx, outcome: std::thread::Result<Result<T>>, commit: Commit) -> Result<T> {
+        match (outcome, commit) {
+            (Ok(Ok(value)), Commit::Yes) => {
                 store::commit(tx).await?;
                 Ok(value)
             }
-            Ok(result) => {
+            (Ok(Ok(value)), Commit::Bulk) => {
+                self.store.commit_bulk(tx).await?;
+                Ok(value)
+            }
+            (Ok(result), _) => {
                 store::rollback(tx).await;
                 result
             }
-            Err(panic) => {
+            (Err(panic), _) => {
                 store::rollback(tx).await;
                 std::panic::resume_unwind(panic)
             }
         }
     }
+}
+
+#[derive(Clone, Copy)]
+enum Commit {
+    Yes,
+    /// Roll back even on success (a dry run).
+    No,
+    /// `Store::commit_bulk`.
+    Bulk,
 }
 
 /// Brings the schema of the database at `url` up to date; returns how many migrations ran.

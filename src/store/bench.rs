@@ -4,7 +4,7 @@
 //! And the SQL of `meishi bench import`: its count, and the `sqlite3` script of its SQL floor.
 
 use super::cards::{NewCard, NewContact, attach_many, insert_cards, insert_contacts, insert_tags};
-use super::{Conn, Store, commit, count, exec, new_id, sql, to_micros};
+use super::{Conn, Store, count, exec, new_id, sql, to_micros};
 use crate::domain::model::Tag;
 use crate::domain::{CardFields, ContactKind, Result};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -16,7 +16,7 @@ pub const CONTACTS_PER_CARD: usize = 2;
 pub const TAGS_PER_CARD: usize = 2;
 
 /// Creates the owner's personal tags; returns their ids.
-pub async fn create_tags(store: &Store, org_id: &str, owner: &str, now: DateTime<Utc>) -> Result<Vec<String>> {
+pub async fn create_tags(c: &impl Conn, org_id: &str, owner: &str, now: DateTime<Utc>) -> Result<Vec<String>> {
     let tags: Vec<Tag> = (0..TAGS)
         .map(|i| Tag {
             id: new_id(),
@@ -26,9 +26,7 @@ pub async fn create_tags(store: &Store, org_id: &str, owner: &str, now: DateTime
             created_at: now,
         })
         .collect();
-    let tx = store.write().await?;
-    insert_tags(&tx, org_id, &tags).await?;
-    commit(tx).await?;
+    insert_tags(c, org_id, &tags).await?;
     Ok(tags.into_iter().map(|t| t.id).collect())
 }
 
@@ -53,7 +51,7 @@ fn card_fields(i: usize) -> CardFields {
 /// Inserts cards `first..first+n` of `owner`, each with its contacts and tag links, in one
 /// transaction. Returns the number of rows written.
 pub async fn insert_chunk(
-    store: &Store,
+    c: &impl Conn,
     org_id: &str,
     owner: &str,
     tag_ids: &[String],
@@ -96,11 +94,9 @@ pub async fn insert_chunk(
             (0..TAGS_PER_CARD).map(move |j| (id.clone(), tag_ids[(first + k + j) % tag_ids.len()].clone()))
         })
         .collect();
-    let tx = store.write().await?;
-    insert_cards(&tx, org_id, cards, now).await?;
-    insert_contacts(&tx, org_id, contacts, now).await?;
-    attach_many(&tx, org_id, links).await?;
-    commit(tx).await?;
+    insert_cards(c, org_id, cards, now).await?;
+    insert_contacts(c, org_id, contacts, now).await?;
+    attach_many(c, org_id, links).await?;
     Ok((n * (1 + CONTACTS_PER_CARD + TAGS_PER_CARD)) as u64)
 }
 
@@ -185,7 +181,7 @@ pub struct Baseline {
 /// owners, the header's counts), as set-based SQL straight on the owner index, in one
 /// write transaction.
 pub async fn baseline_transfer(
-    store: &Store,
+    c: &impl Conn,
     org_id: &str,
     from: &str,
     to: &str,
@@ -194,9 +190,8 @@ pub async fn baseline_transfer(
     let now = to_micros(now);
     let transfer_id = new_id();
     let tag_id = new_id();
-    let tx = store.write().await?;
     exec(
-        &tx,
+        c,
         "INSERT INTO tags (id, org_id, name, creator_id, shared, created_at) VALUES (?, ?, ?, NULL, ?, ?)",
         vec![
             tag_id.as_str().into(),
@@ -208,7 +203,7 @@ pub async fn baseline_transfer(
     )
     .await?;
     exec(
-        &tx,
+        c,
         "INSERT INTO transfers (id, org_id, actor_id, from_user_id, to_user_id, selection, include_tags, tag_id, \
          tag_name, cards, contacts, tags, created_at) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?)",
         vec![
@@ -225,7 +220,7 @@ pub async fn baseline_transfer(
     )
     .await?;
     let cards = exec(
-        &tx,
+        c,
         "INSERT INTO transfer_items (transfer_id, card_id, prev_transfer_id, tag_added) \
          SELECT ?, c.id, c.last_transfer_id, \
                 NOT EXISTS (SELECT 1 FROM card_tags ct WHERE ct.card_id = c.id AND ct.tag_id = ?) \
@@ -239,20 +234,20 @@ pub async fn baseline_transfer(
     )
     .await? as i64;
     exec(
-        &tx,
+        c,
         "INSERT INTO card_tags (card_id, tag_id, org_id) \
          SELECT card_id, ?, ? FROM transfer_items WHERE transfer_id = ? AND tag_added",
         vec![tag_id.as_str().into(), org_id.into(), transfer_id.as_str().into()],
     )
     .await?;
     let contacts = count(
-        &tx,
+        c,
         "SELECT COUNT(*) FROM contacts WHERE card_id IN (SELECT card_id FROM transfer_items WHERE transfer_id = ?)",
         vec![transfer_id.as_str().into()],
     )
     .await?;
     exec(
-        &tx,
+        c,
         "UPDATE cards SET owner_id = ?, last_transfer_id = ?, updated_at = ? WHERE org_id = ? AND owner_id = ?",
         vec![
             to.into(),
@@ -264,12 +259,11 @@ pub async fn baseline_transfer(
     )
     .await?;
     exec(
-        &tx,
+        c,
         "UPDATE transfers SET cards = ?, contacts = ? WHERE id = ?",
         vec![cards.into(), contacts.into(), transfer_id.as_str().into()],
     )
     .await?;
-    commit(tx).await?;
     Ok(Baseline {
         transfer_id,
         tag_id,
@@ -281,16 +275,15 @@ pub async fn baseline_transfer(
 /// The hand-written undo of [`baseline_transfer`]: puts the data back as it was (tag links,
 /// owners, previous `last_transfer_id`) and removes every row the baseline added, so that
 /// meishi then runs on the same data. Returns the number of cards given back.
-pub async fn baseline_undo(store: &Store, org_id: &str, from: &str, b: &Baseline, now: DateTime<Utc>) -> Result<i64> {
-    let tx = store.write().await?;
+pub async fn baseline_undo(c: &impl Conn, org_id: &str, from: &str, b: &Baseline, now: DateTime<Utc>) -> Result<i64> {
     exec(
-        &tx,
+        c,
         "DELETE FROM card_tags WHERE tag_id = ?",
         vec![b.tag_id.as_str().into()],
     )
     .await?;
     let restored = exec(
-        &tx,
+        c,
         "UPDATE cards SET owner_id = ?, last_transfer_id = ti.prev_transfer_id, updated_at = ? \
          FROM transfer_items ti \
          WHERE ti.transfer_id = ? AND ti.card_id = cards.id AND cards.org_id = ? AND cards.last_transfer_id = ?",
@@ -304,19 +297,18 @@ pub async fn baseline_undo(store: &Store, org_id: &str, from: &str, b: &Baseline
     )
     .await? as i64;
     exec(
-        &tx,
+        c,
         "DELETE FROM transfer_items WHERE transfer_id = ?",
         vec![b.transfer_id.as_str().into()],
     )
     .await?;
     exec(
-        &tx,
+        c,
         "DELETE FROM transfers WHERE id = ?",
         vec![b.transfer_id.as_str().into()],
     )
     .await?;
-    exec(&tx, "DELETE FROM tags WHERE id = ?", vec![b.tag_id.as_str().into()]).await?;
-    commit(tx).await?;
+    exec(c, "DELETE FROM tags WHERE id = ?", vec![b.tag_id.as_str().into()]).await?;
     Ok(restored)
 }
 

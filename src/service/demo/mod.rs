@@ -3,7 +3,7 @@
 
 mod data;
 
-use super::{App, Who, audit, auth::hash_password, orgs};
+use super::{App, audit, auth::hash_password, orgs};
 use crate::domain::model::{Organization, Tag, User};
 use crate::domain::{CardFields, ContactKind, Result, Role};
 use crate::store::{self, cards as st, users};
@@ -23,7 +23,7 @@ pub struct Demo {
 
 pub async fn load(app: &App, n_cards: usize) -> Result<Demo> {
     let staff = data::users();
-    if let Some(org) = store::orgs::by_slug(app.store.conn(), SLUG).await? {
+    if let Some(org) = store::orgs::by_slug(app.read(), SLUG).await? {
         let users = super::users::list(app, &system_actor(&org, app).await?, None, Some(500))
             .await?
             .items;
@@ -46,114 +46,91 @@ pub async fn load(app: &App, n_cards: usize) -> Result<Demo> {
         },
     )
     .await?;
-    let now = app.now();
     let hash = hash_password(PASSWORD)?;
-    let tx = app.store.write().await?;
-    let mut all = vec![admin_user];
-    for u in &staff[1..] {
-        let role = if u.admin { Role::Admin } else { Role::Member };
-        let user = User::new(store::new_id(), &u.email, &u.display_name, role, now);
-        users::insert(&tx, &org.id, &user, Some(hash.clone())).await?;
-        audit(
-            &tx,
-            Who {
-                org_id: &org.id,
-                actor_id: None,
-                at: now,
-            },
-            "user.create",
-            ("user", &user.id),
-            None,
-            super::snap(&user),
-        )
-        .await?;
-        all.push(user);
-    }
-    let tags: Vec<Tag> = data::tag_names()
-        .iter()
-        .enumerate()
-        .map(|(i, name)| Tag {
-            id: store::new_id(),
-            name: name.to_string(),
-            creator_id: Some(all[data::tag_creator(i)].id.clone()),
-            shared: true,
-            created_at: now,
-        })
-        .collect();
-    st::insert_tags(&tx, &org.id, &tags).await?;
+    let (all, now, n_cards) = app
+        .write(&super::Actor::system(&org.id), async |tx, who| {
+            let mut all = vec![admin_user];
+            for u in &staff[1..] {
+                let role = if u.admin { Role::Admin } else { Role::Member };
+                let user = User::new(store::new_id(), &u.email, &u.display_name, role, who.at);
+                users::insert(tx, &org.id, &user, Some(hash.clone())).await?;
+                audit(tx, who, "user.create", ("user", &user.id), None, super::snap(&user)).await?;
+                all.push(user);
+            }
+            let tags: Vec<Tag> = data::tag_names()
+                .iter()
+                .enumerate()
+                .map(|(i, name)| Tag {
+                    id: store::new_id(),
+                    name: name.to_string(),
+                    creator_id: Some(all[data::tag_creator(i)].id.clone()),
+                    shared: true,
+                    created_at: who.at,
+                })
+                .collect();
+            st::insert_tags(tx, &org.id, &tags).await?;
 
-    let mut cards = Vec::new();
-    let mut links = Vec::new();
-    let mut contacts = Vec::new();
-    let generated = data::cards(n_cards, 20261130);
-    for c in &generated {
-        let id = store::new_id();
-        let fields = CardFields::parse(CardFields {
-            full_name: c.full_name.clone(),
-            name_reading: c.name_reading.clone(),
-            company: c.company.clone(),
-            department: c.department.clone(),
-            title: c.title.clone(),
-            email: c.email.clone(),
-            phone: c.phone.clone(),
-            mobile: c.mobile.clone(),
-            fax: c.fax.clone(),
-            postal_code: c.postal_code.clone(),
-            address: c.address.clone(),
-            url: c.url.clone(),
-            exchanged_on: Some(c.exchanged_on),
-        })?;
-        for t in &c.tags {
-            links.push((id.clone(), tags[*t].id.clone()));
-        }
-        for k in &c.contacts {
-            let day = c.exchanged_on + Duration::days(k.days_after_exchange.into());
-            contacts.push(st::NewContact {
-                id: store::new_id(),
-                card_id: id.clone(),
-                author_id: all[c.owner].id.clone(),
-                kind: ContactKind::parse("kind", k.kind)?,
-                occurred_at: day
-                    .and_time(NaiveTime::from_hms_opt(1, 30, 0).expect("valid time"))
-                    .and_utc(),
-                body: k.body.clone(),
+            let mut cards = Vec::new();
+            let mut links = Vec::new();
+            let mut contacts = Vec::new();
+            let generated = data::cards(n_cards, 20261130);
+            for c in &generated {
+                let id = store::new_id();
+                let fields = CardFields::parse(CardFields {
+                    full_name: c.full_name.clone(),
+                    name_reading: c.name_reading.clone(),
+                    company: c.company.clone(),
+                    department: c.department.clone(),
+                    title: c.title.clone(),
+                    email: c.email.clone(),
+                    phone: c.phone.clone(),
+                    mobile: c.mobile.clone(),
+                    fax: c.fax.clone(),
+                    postal_code: c.postal_code.clone(),
+                    address: c.address.clone(),
+                    url: c.url.clone(),
+                    exchanged_on: Some(c.exchanged_on),
+                })?;
+                for t in &c.tags {
+                    links.push((id.clone(), tags[*t].id.clone()));
+                }
+                for k in &c.contacts {
+                    let day = c.exchanged_on + Duration::days(k.days_after_exchange.into());
+                    contacts.push(st::NewContact {
+                        id: store::new_id(),
+                        card_id: id.clone(),
+                        author_id: all[c.owner].id.clone(),
+                        kind: ContactKind::parse("kind", k.kind)?,
+                        occurred_at: day
+                            .and_time(NaiveTime::from_hms_opt(1, 30, 0).expect("valid time"))
+                            .and_utc(),
+                        body: k.body.clone(),
+                    });
+                }
+                cards.push(st::NewCard {
+                    id,
+                    owner_id: all[c.owner].id.clone(),
+                    fields,
+                });
+            }
+            let counts = serde_json::json!({
+                "users": all.len(), "tags": tags.len(), "cards": cards.len(),
+                "contacts": contacts.len(), "card_tags": links.len(),
             });
-        }
-        cards.push(st::NewCard {
-            id,
-            owner_id: all[c.owner].id.clone(),
-            fields,
-        });
-    }
-    let counts = serde_json::json!({
-        "users": all.len(), "tags": tags.len(), "cards": cards.len(),
-        "contacts": contacts.len(), "card_tags": links.len(),
-    });
-    st::insert_cards(&tx, &org.id, cards, now).await?;
-    st::attach_many(&tx, &org.id, links).await?;
-    st::insert_contacts(&tx, &org.id, contacts, now).await?;
-    audit(
-        &tx,
-        Who {
-            org_id: &org.id,
-            actor_id: None,
-            at: now,
-        },
-        "demo.load",
-        ("organization", &org.id),
-        None,
-        Some(counts),
-    )
-    .await?;
-    store::commit(tx).await?;
+            st::insert_cards(tx, &org.id, cards, who.at).await?;
+            st::attach_many(tx, &org.id, links).await?;
+            st::insert_contacts(tx, &org.id, contacts, who.at).await?;
+            audit(tx, who, "demo.load", ("organization", &org.id), None, Some(counts)).await?;
+            Ok((all, who.at, generated.len()))
+        })
+        .await?;
     // 山田 is leaving: his departure is on the desk, three weeks ahead, plan not yet reported.
     let admin = super::Actor {
         org_id: org.id.clone(),
         user_id: all[0].id.clone(),
         role: Role::Admin,
     };
-    let tz = crate::domain::time_zone("time_zone", &org.time_zone)?;
-    let last = (now.with_timezone(&tz).date_naive() + Duration::days(21)).to_string();
+    let last = (org.policy()?.today(now) + Duration::days(21)).to_string();
     let departure = super::departures::NewDeparture {
         user_id: all[data::LEAVING_USER].id.clone(),
         kind: None,
@@ -166,7 +143,7 @@ pub async fn load(app: &App, n_cards: usize) -> Result<Demo> {
     Ok(Demo {
         org,
         users: all,
-        cards: generated.len(),
+        cards: n_cards,
         loaded: true,
     })
 }
@@ -177,7 +154,7 @@ pub fn leaving_email() -> String {
 }
 
 async fn system_actor(org: &Organization, app: &App) -> Result<super::Actor> {
-    let admin = users::by_email(app.store.conn(), &org.id, &data::users()[0].email)
+    let admin = users::by_email(app.read(), &org.id, &data::users()[0].email)
         .await?
         .ok_or_else(|| crate::domain::Error::not_found("demo administrator"))?;
     Ok(super::Actor {
