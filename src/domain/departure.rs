@@ -394,7 +394,7 @@ impl Departure {
     /// working day) has been reached and the departure is not flagged at it yet.
     pub fn attention_due(&self, today: NaiveDate) -> Option<i64> {
         let days = attention_threshold(self.last_working_day, today)?;
-        (!self.attention_days.is_some_and(|a| a <= days)).then_some(days)
+        self.attention_days.is_none_or(|a| a > days).then_some(days)
     }
 
     /// What executing the plan does, in order: each line, then the remainder (every card no
@@ -572,5 +572,77 @@ mod tests {
         );
         assert!(readiness(PlanStatus::Executed, &Holdings::default()).ready);
         assert!(readiness(PlanStatus::None, &Holdings::default()).items[1].done);
+    }
+
+    fn scheduled() -> Departure {
+        let policy = crate::domain::policy::Policy {
+            zone: chrono_tz::Asia::Tokyo,
+            suspend_at: parse_time_of_day("t", "23:59").unwrap(),
+            retired_suffix: "(退職済み)".into(),
+            tag_format: "{name}".into(),
+            trash_days: 30,
+            execute_plan_before_suspension: false,
+        };
+        let now = "2026-03-01T00:00:00Z".parse().unwrap();
+        let draft = DepartureDraft {
+            id: "d1".into(),
+            user_id: "u1".into(),
+            kind: DepartureKind::Retirement,
+            retirement_date: d("2026-03-31"),
+            last_working_day: d("2026-03-31"),
+            successor_id: "u2".into(),
+            suspend_at: None,
+            created_by: None,
+        };
+        Departure::new(draft, &policy, now).unwrap()
+    }
+
+    #[test]
+    fn the_plan_goes_reported_approved_executed_and_freezes() {
+        let now = "2026-03-02T00:00:00Z".parse().unwrap();
+        let d0 = scheduled();
+        assert_eq!(d0.suspend_moment.to_rfc3339(), "2026-03-31T14:59:00+00:00");
+        assert!(d0.plan_approved(None, now).is_err(), "nothing reported yet");
+        assert!(d0.ensure_executable().is_err());
+        let d1 = d0.plan_reported(None, now).unwrap();
+        let d1 = d1.plan_reported(None, now).unwrap();
+        let mut d2 = d1.plan_approved(None, now).unwrap();
+        assert!(d2.plan_status.frozen());
+        assert!(d2.plan_reported(None, now).is_err(), "frozen");
+        assert!(d2.set_successor("u3".into()).is_err(), "frozen successor");
+        assert!(d2.set_successor("u2".into()).is_ok(), "the same successor is no change");
+        d2.ensure_executable().unwrap();
+        let d3 = d2.plan_executed(now).unwrap();
+        assert!(d3.plan_executed(now).is_err(), "once");
+    }
+
+    #[test]
+    fn a_departure_ends_once() {
+        let now = "2026-03-02T00:00:00Z".parse().unwrap();
+        let d = scheduled();
+        let c = d.cancelled(now).unwrap();
+        assert_eq!(c.status, DepartureStatus::Cancelled);
+        assert!(c.cancelled(now).is_err());
+        assert!(c.suspended(now).is_err());
+        let done = d.suspended(now).unwrap();
+        assert_eq!(done.suspended_at, Some(now));
+        assert!(done.cancelled(now).is_err());
+        assert!(DepartureStatus::from_stored("paused").is_err());
+        assert!(PlanStatus::from_stored("").is_err());
+    }
+
+    #[test]
+    fn attention_is_raised_once_per_threshold_and_reset_by_a_new_day() {
+        let mut dep = scheduled();
+        assert_eq!(dep.attention_due(d("2026-03-20")), None);
+        assert_eq!(dep.attention_due(d("2026-03-24")), Some(7));
+        dep.attention_days = Some(7);
+        assert_eq!(dep.attention_due(d("2026-03-25")), None);
+        assert_eq!(dep.attention_due(d("2026-03-30")), Some(1));
+        dep.set_last_working_day(d("2026-03-30"));
+        assert_eq!(dep.attention_days, None);
+        let lines = dep.execution_lines(&[]);
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].include_tags && lines[0].position.is_none());
     }
 }

@@ -350,13 +350,16 @@ pub(crate) async fn execute_in(
     let owner = users::by_id(tx, who.org_id, d.user_id.as_str()).await?.map(|r| r.user);
     let mut done = Vec::new();
     for line in d.execution_lines(&items) {
-        let remaining = users::holdings(tx, who.org_id, d.user_id.as_str()).await?;
-        if remaining.cards == 0 && !(line.include_tags && remaining.tags > 0) {
-            continue;
-        }
+        // A line runs when it selects a card the user still holds; the remainder also when
+        // only tags are left.
         let sel = Selection::parse(&line.selection)?;
         let (cards, _) = store::transfers::count_selection(tx, who.org_id, d.user_id.as_str(), &sel).await?;
-        if cards == 0 && !line.include_tags {
+        let tags = if line.include_tags && cards == 0 {
+            users::holdings(tx, who.org_id, d.user_id.as_str()).await?.tags
+        } else {
+            0
+        };
+        if cards == 0 && tags == 0 {
             continue;
         }
         let req = TransferRequest {

@@ -12,4 +12,5 @@ mod imports;
 mod isolation;
 mod lifecycle;
 mod transfers;
+mod unit_of_work;
 mod users;
