@@ -26,6 +26,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 pub const LANG_COOKIE: &str = "meishi_lang";
+/// The one-time message a post leaves for the page it redirects to (`flash_redirect`).
+pub const FLASH_COOKIE: &str = "meishi_flash";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -99,6 +101,8 @@ pub struct Ctx {
     pub path: String,
     /// The organisation's time zone (Asia/Tokyo before anyone signs in).
     pub zone: chrono_tz::Tz,
+    /// What the last post did, shown once at the top of the page it redirected to.
+    pub flash: Option<String>,
 }
 
 impl Ctx {
@@ -173,7 +177,15 @@ impl FromRequestParts<App> for Session {
             Ok(p) => p.zone,
             Err(e) => return Err(error_page(&anonymous(&parts.headers, ""), &e)),
         };
+        let flash = crate::http::extract::cookie(&parts.headers, FLASH_COOKIE)
+            .and_then(|v| {
+                form_urlencoded::parse(format!("m={v}").as_bytes())
+                    .next()
+                    .map(|(_, m)| m.into_owned())
+            })
+            .filter(|m| !m.is_empty());
         let ctx = Ctx {
+            flash,
             zone,
             lang: Lang::detect(&parts.headers),
             user_name: user.display_name,
@@ -185,6 +197,31 @@ impl FromRequestParts<App> for Session {
         };
         Ok(Session { actor, ctx })
     }
+}
+
+/// Ends a successful form post: a redirect (303, so a reload of the next page never posts
+/// again) that carries `message` to that page, which shows it once (`clear_flash` removes it
+/// after the first page that is not itself a redirect).
+pub fn flash_redirect(to: &str, message: &str) -> Response {
+    let cookie = format!(
+        "{FLASH_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=120",
+        urlencode(message)
+    );
+    ([(header::SET_COOKIE, cookie)], Redirect::to(to)).into_response()
+}
+
+/// Middleware: a response that shows a page (not a redirect) to a request that carried a
+/// flash message removes that message, so that it is seen once.
+pub async fn clear_flash(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let had = crate::http::extract::cookie(req.headers(), FLASH_COOKIE).is_some_and(|v| !v.is_empty());
+    let mut res = next.run(req).await;
+    if had && !res.status().is_redirection() {
+        let clear = format!("{FLASH_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+        if let Ok(v) = clear.parse() {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
 }
 
 pub fn urlencode(s: &str) -> String {
@@ -322,6 +359,7 @@ pub fn router() -> Router<App> {
         .merge(imports::router())
         .merge(transfers::router())
         .merge(settings::router())
+        .layer(axum::middleware::from_fn(clear_flash))
 }
 
 async fn home(s: Result<Session, Response>) -> Response {
@@ -359,6 +397,7 @@ fn anonymous(headers: &HeaderMap, nav: &'static str) -> Ctx {
         zone: crate::domain::policy::DEFAULT_TIME_ZONE
             .parse()
             .unwrap_or(chrono_tz::Asia::Tokyo),
+        flash: None,
     }
 }
 
