@@ -1,8 +1,9 @@
 //! `meishi user …`, `meishi archive-account create`, `meishi departure readiness`: the
 //! lifecycle use cases from the terminal, acting as the system (audited without a user).
 
+use crate::domain::departure::ItemState;
 use crate::domain::{Error, Result};
-use crate::service::{Actor, App, auth, departures, lifecycle};
+use crate::service::{Actor, App, auth, departures, lifecycle, orgs};
 
 pub enum Action {
     Suspend,
@@ -51,16 +52,21 @@ pub async fn readiness(app: &App, org: Option<&str>, email: &str) -> Result<()> 
         .await?
         .ok_or_else(|| Error::not_found(&format!("scheduled departure of {email}")))?;
     let r = departures::readiness(app, &actor, &d.id).await?;
+    let policy = orgs::get(app, &actor).await?.policy()?;
     println!(
-        "引き継ぎ状況 {email}: last working day {}, suspension {}",
-        d.last_working_day, d.suspend_moment
+        "引き継ぎ状況 {email}: last working day {}, suspension {} ({})",
+        d.last_working_day,
+        policy.local_text(d.suspend_moment),
+        d.status.as_str()
     );
     for item in &r.items {
-        let (mark, count) = match (item.available, item.done, item.count) {
-            (false, _, _) => ("[-]", "not available yet".to_string()),
-            (true, true, _) => ("[x]", "done".to_string()),
-            (true, false, Some(n)) if item.key != "plan" => ("[ ]", format!("{n} open")),
-            (true, false, _) => ("[ ]", format!("plan {}", r.plan_status.as_str())),
+        let n = item.count.unwrap_or(0);
+        let (mark, count) = match item.state {
+            ItemState::NotAvailable => ("[-]", "not available yet".to_string()),
+            ItemState::Done => ("[x]", "done".to_string()),
+            _ if item.key == "plan" => ("[ ]", format!("plan {}", r.plan_status.as_str())),
+            ItemState::Planned => ("[~]", format!("{n} planned")),
+            ItemState::Open => ("[ ]", format!("{n} open")),
         };
         println!("  {mark} {} / {}: {count}", item.label_ja, item.label_en);
     }

@@ -48,11 +48,15 @@ impl DepartureKind {
     }
 }
 
-/// A departure is scheduled until its suspension has run (done) or it is cancelled.
+/// A departure is scheduled until its suspension runs. It is then done (完了) if the user
+/// holds nothing, else it needs action (要対応) until they hold nothing: nothing lapses. A
+/// scheduled departure can be cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DepartureStatus {
     Scheduled,
+    /// Suspended, but the user still holds cards, contacts or tags.
+    NeedsAction,
     Done,
     Cancelled,
 }
@@ -61,6 +65,7 @@ impl DepartureStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             DepartureStatus::Scheduled => "scheduled",
+            DepartureStatus::NeedsAction => "needs_action",
             DepartureStatus::Done => "done",
             DepartureStatus::Cancelled => "cancelled",
         }
@@ -68,16 +73,26 @@ impl DepartureStatus {
     pub fn from_stored(s: &str) -> Result<Self> {
         let v = match s {
             "scheduled" => Some(DepartureStatus::Scheduled),
+            "needs_action" => Some(DepartureStatus::NeedsAction),
             "done" => Some(DepartureStatus::Done),
             "cancelled" => Some(DepartureStatus::Cancelled),
             _ => None,
         };
         stored("departure status", s, v)
     }
-    /// The machine: a scheduled departure ends once, done or cancelled.
+    /// The machine: a scheduled departure is suspended once (done, or needs action while the
+    /// user holds something) or cancelled; needs action → done when they hold nothing; done →
+    /// needs action when they hold something again (an undone transfer gave cards back).
     pub fn can_become(self, next: DepartureStatus) -> bool {
         use DepartureStatus::*;
-        matches!((self, next), (Scheduled, Done | Cancelled))
+        matches!(
+            (self, next),
+            (Scheduled, NeedsAction | Done | Cancelled) | (NeedsAction, Done) | (Done, NeedsAction)
+        )
+    }
+    /// On the admins' desk: not finished yet.
+    pub fn is_open(self) -> bool {
+        matches!(self, DepartureStatus::Scheduled | DepartureStatus::NeedsAction)
     }
 }
 
@@ -88,6 +103,8 @@ impl DepartureStatus {
 pub enum PlanStatus {
     None,
     Reported,
+    /// Sent back (差し戻し) by an admin with a comment; the user reports again.
+    Returned,
     Approved,
     Executed,
 }
@@ -97,6 +114,7 @@ impl PlanStatus {
         match self {
             PlanStatus::None => "none",
             PlanStatus::Reported => "reported",
+            PlanStatus::Returned => "returned",
             PlanStatus::Approved => "approved",
             PlanStatus::Executed => "executed",
         }
@@ -105,18 +123,21 @@ impl PlanStatus {
         let v = match s {
             "none" => Some(PlanStatus::None),
             "reported" => Some(PlanStatus::Reported),
+            "returned" => Some(PlanStatus::Returned),
             "approved" => Some(PlanStatus::Approved),
             "executed" => Some(PlanStatus::Executed),
             _ => None,
         };
         stored("plan status", s, v)
     }
-    /// The machine: reported (again) until approved, approved once, executed once.
+    /// The machine: reported (again) until approved or sent back, sent back until reported
+    /// again, approved once, then executed — again whenever the user holds something the plan
+    /// covers (cards that arrived after it ran, an undone batch).
     pub fn can_become(self, next: PlanStatus) -> bool {
         use PlanStatus::*;
         matches!(
             (self, next),
-            (None | Reported, Reported) | (Reported, Approved) | (Approved, Executed)
+            (None | Reported | Returned, Reported) | (Reported, Approved | Returned) | (Approved | Executed, Executed)
         )
     }
     /// An approved plan is frozen: its lines and its default successor no longer change.
@@ -151,7 +172,12 @@ pub struct Departure {
     pub plan_approved_by: Option<UserId>,
     pub plan_approved_at: Option<DateTime<Utc>>,
     pub plan_executed_at: Option<DateTime<Utc>>,
-    /// Flagged to admins: not ready this many days (7 or 1) before the last working day.
+    /// The admin's comment when the plan was sent back (差し戻し).
+    pub plan_comment: Option<String>,
+    /// When an admin asked the user to report the plan.
+    pub plan_requested_at: Option<DateTime<Utc>>,
+    /// Flagged to admins: not ready this many days (7 or 1) before the last working day; 0
+    /// once the suspension has run while the user still holds something.
     pub attention_days: Option<i64>,
     pub suspended_at: Option<DateTime<Utc>>,
     #[schema(value_type = Option<String>)]
@@ -235,6 +261,8 @@ impl Departure {
             plan_approved_by: None,
             plan_approved_at: None,
             plan_executed_at: None,
+            plan_comment: None,
+            plan_requested_at: None,
             attention_days: None,
             suspended_at: None,
             created_by: draft.created_by,
@@ -302,11 +330,27 @@ impl Departure {
         })
     }
 
+    /// The plan changes while the departure is on the desk: scheduled, or needing action
+    /// after the suspension (an admin approves and executes what is left).
+    pub fn ensure_plan_open(&self) -> Result<()> {
+        if !self.status.is_open() {
+            return Err(Error::conflict(format!(
+                "this departure is {} and its plan can no longer change",
+                self.status.as_str()
+            )));
+        }
+        Ok(())
+    }
+
     fn plan_step(&self, next: PlanStatus, now: DateTime<Utc>) -> Result<Departure> {
-        self.ensure_open()?;
+        self.ensure_plan_open()?;
         if !self.plan_status.can_become(next) {
             let message = match next {
                 PlanStatus::Reported => "the plan is approved and frozen".to_string(),
+                PlanStatus::Returned => format!(
+                    "only a reported plan can be sent back; this one is {}",
+                    self.plan_status.as_str()
+                ),
                 PlanStatus::Approved => format!(
                     "only a reported plan can be approved; this one is {}",
                     self.plan_status.as_str()
@@ -330,11 +374,41 @@ impl Departure {
         self.step(DepartureStatus::Cancelled, now)
     }
 
-    /// The suspension ran: the departure is done.
-    pub fn suspended(&self, now: DateTime<Utc>) -> Result<Departure> {
+    /// The suspension ran: done if the user holds nothing, else needs action (flagged).
+    pub fn suspended(&self, holdings: &Holdings, now: DateTime<Utc>) -> Result<Departure> {
+        if self.status != DepartureStatus::Scheduled {
+            return Err(Error::conflict(format!(
+                "this departure is {} and was suspended already",
+                self.status.as_str()
+            )));
+        }
+        let (status, attention_days) = if holdings.is_empty() {
+            (DepartureStatus::Done, None)
+        } else {
+            (DepartureStatus::NeedsAction, Some(0))
+        };
         Ok(Departure {
             suspended_at: Some(now),
-            ..self.step(DepartureStatus::Done, now)?
+            attention_days,
+            ..self.step(status, now)?
+        })
+    }
+
+    /// After the suspension: done once the user holds nothing (or is active again: an admin
+    /// brought them back), needs action again when a user who is not active holds something.
+    /// None when the status already says what the holdings say.
+    pub fn settled(&self, holdings: &Holdings, user_active: bool, now: DateTime<Utc>) -> Option<Departure> {
+        let settled = holdings.is_empty() || user_active;
+        let (status, attention_days) = match (self.status, settled) {
+            (DepartureStatus::NeedsAction, true) => (DepartureStatus::Done, None),
+            (DepartureStatus::Done, false) => (DepartureStatus::NeedsAction, Some(0)),
+            _ => return None,
+        };
+        Some(Departure {
+            status,
+            attention_days,
+            updated_at: now,
+            ..self.clone()
         })
     }
 
@@ -343,7 +417,33 @@ impl Departure {
         Ok(Departure {
             plan_reported_by: by,
             plan_reported_at: Some(now),
+            plan_comment: None,
             ..self.plan_step(PlanStatus::Reported, now)?
+        })
+    }
+
+    /// An admin sent the reported plan back with a comment the user sees.
+    pub fn plan_returned(&self, comment: &str, now: DateTime<Utc>) -> Result<Departure> {
+        let comment = super::types::required_text("comment", comment, 1000)?;
+        Ok(Departure {
+            plan_comment: Some(comment),
+            ..self.plan_step(PlanStatus::Returned, now)?
+        })
+    }
+
+    /// An admin asked the user to report the plan.
+    pub fn plan_requested(&self, now: DateTime<Utc>) -> Result<Departure> {
+        self.ensure_plan_open()?;
+        if self.plan_status.frozen() || self.plan_status == PlanStatus::Reported {
+            return Err(Error::conflict(format!(
+                "the plan is {} already",
+                self.plan_status.as_str()
+            )));
+        }
+        Ok(Departure {
+            plan_requested_at: Some(now),
+            updated_at: now,
+            ..self.clone()
         })
     }
 
@@ -358,8 +458,12 @@ impl Departure {
         })
     }
 
-    /// Whether the approved plan may run now.
-    pub fn ensure_executable(&self) -> Result<()> {
+    /// Whether the plan may run now: approved, or executed already while the user holds
+    /// something again (the plan then hands that over too).
+    pub fn ensure_executable(&self, holdings: &Holdings) -> Result<()> {
+        if self.plan_status == PlanStatus::Executed && holdings.is_empty() {
+            return Err(Error::conflict("the plan has run and the user holds nothing"));
+        }
         self.plan_step(PlanStatus::Executed, self.updated_at).map(|_| ())
     }
 
@@ -444,16 +548,29 @@ pub fn attention_threshold(last_working_day: NaiveDate, today: NaiveDate) -> Opt
     ATTENTION_DAYS.iter().copied().filter(|d| days_left <= *d).min()
 }
 
+/// Where a readiness item stands: done, planned (an approved plan will do it, or a reported
+/// one awaits approval), open (someone must act), or not part of this server yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemState {
+    Done,
+    Planned,
+    Open,
+    NotAvailable,
+}
+
 /// One line of the readiness checklist.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReadinessItem {
-    /// cards, plan, contacts, tags, templates, news
+    /// plan, cards_planned, cards, contacts, tags, templates, news
     pub key: String,
     /// False when the feature it depends on is not part of this server yet.
     pub available: bool,
-    /// Nothing is left to do for this item.
+    pub state: ItemState,
+    /// Nothing is left to do for this item (`state` is done).
     pub done: bool,
-    /// What is still open (cards not covered, tags still owned, …); none when not available.
+    /// How many this item is about: for `cards_planned` the cards the plan covers, for
+    /// `cards`/`contacts`/`tags` what the user still holds; none when not available.
     pub count: Option<i64>,
     pub label_ja: String,
     pub label_en: String,
@@ -461,21 +578,73 @@ pub struct ReadinessItem {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Readiness {
+    /// Nothing is open: before the suspension, an approved plan will hand everything over (or
+    /// has); after it, the user holds nothing.
     pub ready: bool,
+    /// The suspension has run (the departure needs action or is done).
+    pub suspended: bool,
     pub plan_status: PlanStatus,
     pub items: Vec<ReadinessItem>,
 }
 
-/// The checklist. An approved plan covers every owned card (what no item names goes to the
-/// default successor) and hands the user's tags over with the last batch. Once it has run,
-/// whatever the user owns again (a new card, an undone batch) is open.
-pub fn readiness(plan: PlanStatus, owned: &Holdings) -> Readiness {
-    let covered = matches!(plan, PlanStatus::Approved | PlanStatus::Executed);
-    let open = |n: i64| if plan == PlanStatus::Approved { 0 } else { n };
-    let item = |key: &str, count: Option<i64>, ja: &str, en: &str| ReadinessItem {
+impl Readiness {
+    /// Items done, of those that are available (the desk's "x/y").
+    pub fn done_of(&self) -> (usize, usize) {
+        let available = self.items.iter().filter(|i| i.available);
+        let total = available.clone().count();
+        (available.filter(|i| i.done).count(), total)
+    }
+}
+
+/// The checklist of a departure, given what the user holds now and whether the organisation
+/// runs an approved plan right before the suspension.
+///
+/// Planned is told from done. An approved plan covers every card the user holds (what no line
+/// names goes to the default successor) and hands their tags over with the last batch; a
+/// reported one covers them too, pending approval. Before the suspension, what the user still
+/// holds is *planned* while an approved plan will run (automatically, or it ran and nothing
+/// came back), else open. After the suspension only holding nothing counts: whatever the
+/// user holds is open, whatever the plan says.
+pub fn readiness(d: &Departure, holdings: &Holdings, runs_before_suspension: bool, now: DateTime<Utc>) -> Readiness {
+    let plan = d.plan_status;
+    let suspended = d.status == DepartureStatus::NeedsAction
+        || d.status == DepartureStatus::Done
+        || d.suspended_at.is_some()
+        || now >= d.suspend_moment;
+    let settled = holdings.is_empty();
+    let approved = plan.frozen();
+    let reported = plan == PlanStatus::Reported;
+    // The scheduler runs an approved plan, once; what the user holds after it ran is open.
+    let will_run = plan == PlanStatus::Approved && runs_before_suspension;
+    let holding = |n: i64| -> ItemState {
+        if n == 0 {
+            ItemState::Done
+        } else if !suspended && (will_run || reported) {
+            ItemState::Planned
+        } else {
+            ItemState::Open
+        }
+    };
+    let plan_state = if approved || (suspended && settled) {
+        ItemState::Done
+    } else if reported {
+        ItemState::Planned
+    } else {
+        ItemState::Open
+    };
+    let covered_state = if holdings.cards == 0 || approved {
+        ItemState::Done
+    } else if reported {
+        ItemState::Planned
+    } else {
+        ItemState::Open
+    };
+    let covered = if approved || reported { holdings.cards } else { 0 };
+    let item = |key: &str, state: ItemState, count: Option<i64>, ja: &str, en: &str| ReadinessItem {
         key: key.into(),
-        available: count.is_some(),
-        done: count == Some(0),
+        available: state != ItemState::NotAvailable,
+        state,
+        done: state == ItemState::Done,
         count,
         label_ja: ja.into(),
         label_en: en.into(),
@@ -483,39 +652,62 @@ pub fn readiness(plan: PlanStatus, owned: &Holdings) -> Readiness {
     let items = vec![
         item(
             "plan",
-            Some(if covered { 0 } else { 1 }),
+            plan_state,
+            Some(i64::from(plan_state != ItemState::Done)),
             "引き継ぎ計画の承認",
             "Handover plan approved",
         ),
         item(
+            "cards_planned",
+            covered_state,
+            Some(covered),
+            "引き継ぎ計画の対象の名刺",
+            "Cards covered by the plan",
+        ),
+        item(
             "cards",
-            Some(open(owned.cards)),
-            "引き継ぎ先が決まっていない名刺",
-            "Cards without a successor",
+            holding(holdings.cards),
+            Some(holdings.cards),
+            "まだ所有している名刺",
+            "Cards still owned",
         ),
         item(
             "contacts",
-            Some(open(owned.contacts)),
-            "引き継ぎ先が決まっていないコンタクト",
-            "Contacts without a successor",
+            holding(holdings.contacts),
+            Some(holdings.contacts),
+            "まだ所有しているコンタクト",
+            "Contacts still owned",
         ),
         item(
             "tags",
-            Some(open(owned.tags)),
-            "引き継ぎ先が決まっていないタグ",
-            "Tags without a successor",
+            holding(holdings.tags),
+            Some(holdings.tags),
+            "まだ所有しているタグ",
+            "Tags still owned",
         ),
         item(
             "templates",
+            ItemState::NotAvailable,
             None,
             "メールテンプレートの再作成",
             "Mail templates re-created",
         ),
-        item("news", None, "未処理のニュース", "Unprocessed news"),
+        item(
+            "news",
+            ItemState::NotAvailable,
+            None,
+            "未処理のニュース",
+            "Unprocessed news",
+        ),
     ];
-    let ready = items.iter().all(|i| !i.available || i.done);
+    let ready = if suspended {
+        settled
+    } else {
+        approved && items.iter().all(|i| i.state != ItemState::Open)
+    };
     Readiness {
         ready,
+        suspended,
         plan_status: plan,
         items,
     }
@@ -550,28 +742,61 @@ mod tests {
     }
 
     #[test]
-    fn readiness_needs_an_approved_plan() {
-        let owned = Holdings {
+    fn readiness_tells_planned_from_done() {
+        let before: DateTime<Utc> = "2026-03-02T00:00:00Z".parse().unwrap();
+        let after: DateTime<Utc> = "2026-04-01T00:00:00Z".parse().unwrap();
+        let held = Holdings {
             cards: 10,
             contacts: 4,
             tags: 2,
             templates: 0,
         };
-        let r = readiness(PlanStatus::Reported, &owned);
+        let state = |r: &Readiness, k: &str| r.items.iter().find(|i| i.key == k).unwrap().state;
+        let mut d = scheduled();
+        let r = readiness(&d, &held, true, before);
         assert!(!r.ready);
-        assert_eq!(r.items.iter().find(|i| i.key == "cards").unwrap().count, Some(10));
+        assert_eq!(state(&r, "cards"), ItemState::Open);
         assert!(
             r.items
                 .iter()
                 .any(|i| i.key == "news" && !i.available && i.count.is_none())
         );
-        assert!(readiness(PlanStatus::Approved, &owned).ready);
+
+        d.plan_status = PlanStatus::Reported;
+        let r = readiness(&d, &held, true, before);
+        assert!(!r.ready, "a reported plan still needs approval");
+        assert_eq!(
+            state(&r, "cards"),
+            ItemState::Planned,
+            "reported: planned, not left over"
+        );
+        assert_eq!(
+            r.items.iter().find(|i| i.key == "cards_planned").unwrap().count,
+            Some(10)
+        );
+
+        d.plan_status = PlanStatus::Approved;
+        let r = readiness(&d, &held, true, before);
+        assert!(r.ready, "the approved plan will run before the suspension");
+        assert_eq!(state(&r, "cards"), ItemState::Planned);
+        assert_eq!(r.items.iter().find(|i| i.key == "cards").unwrap().count, Some(10));
+        assert!(!readiness(&d, &held, false, before).ready, "nobody will run it");
+
+        let r = readiness(&d, &held, true, after);
         assert!(
-            !readiness(PlanStatus::Executed, &owned).ready,
+            !r.ready && r.suspended,
+            "after the suspension only holding nothing counts"
+        );
+        assert_eq!(state(&r, "cards"), ItemState::Open);
+        let r = readiness(&d, &Holdings::default(), true, after);
+        assert!(r.ready);
+        assert_eq!(r.done_of(), (5, 5));
+
+        d.plan_status = PlanStatus::Executed;
+        assert!(
+            !readiness(&d, &held, true, after).ready,
             "owned again after the plan ran"
         );
-        assert!(readiness(PlanStatus::Executed, &Holdings::default()).ready);
-        assert!(readiness(PlanStatus::None, &Holdings::default()).items[1].done);
     }
 
     fn scheduled() -> Departure {
@@ -603,7 +828,7 @@ mod tests {
         let d0 = scheduled();
         assert_eq!(d0.suspend_moment.to_rfc3339(), "2026-03-31T14:59:00+00:00");
         assert!(d0.plan_approved(None, now).is_err(), "nothing reported yet");
-        assert!(d0.ensure_executable().is_err());
+        assert!(d0.ensure_executable(&Holdings::default()).is_err());
         let d1 = d0.plan_reported(None, now).unwrap();
         let d1 = d1.plan_reported(None, now).unwrap();
         let mut d2 = d1.plan_approved(None, now).unwrap();
@@ -611,9 +836,20 @@ mod tests {
         assert!(d2.plan_reported(None, now).is_err(), "frozen");
         assert!(d2.set_successor("u3".into()).is_err(), "frozen successor");
         assert!(d2.set_successor("u2".into()).is_ok(), "the same successor is no change");
-        d2.ensure_executable().unwrap();
+        d2.ensure_executable(&Holdings::default()).unwrap();
         let d3 = d2.plan_executed(now).unwrap();
-        assert!(d3.plan_executed(now).is_err(), "once");
+        assert!(
+            d3.ensure_executable(&Holdings::default()).is_err(),
+            "nothing left to run"
+        );
+        let one = Holdings {
+            cards: 1,
+            ..Default::default()
+        };
+        assert!(d3.ensure_executable(&one).is_ok(), "runs again for what came back");
+        assert!(d3.plan_executed(now).is_ok(), "again, for what the user holds since");
+        let c = d3.cancelled(now).unwrap();
+        assert!(c.plan_executed(now).is_err(), "not once the departure is off the desk");
     }
 
     #[test]
@@ -623,8 +859,28 @@ mod tests {
         let c = d.cancelled(now).unwrap();
         assert_eq!(c.status, DepartureStatus::Cancelled);
         assert!(c.cancelled(now).is_err());
-        assert!(c.suspended(now).is_err());
-        let done = d.suspended(now).unwrap();
+        assert!(c.suspended(&Holdings::default(), now).is_err());
+        let held = Holdings {
+            cards: 3,
+            ..Default::default()
+        };
+        let lapsed = d.suspended(&held, now).unwrap();
+        assert_eq!(lapsed.status, DepartureStatus::NeedsAction, "nothing lapses");
+        assert_eq!(lapsed.attention_days, Some(0));
+        assert!(lapsed.settled(&held, false, now).is_none());
+        let settled = lapsed.settled(&Holdings::default(), false, now).unwrap();
+        assert_eq!(settled.status, DepartureStatus::Done);
+        assert_eq!(
+            settled.settled(&held, false, now).unwrap().status,
+            DepartureStatus::NeedsAction,
+            "holds again"
+        );
+        assert!(
+            settled.settled(&held, true, now).is_none(),
+            "active again: nothing to hand over"
+        );
+        let done = d.suspended(&Holdings::default(), now).unwrap();
+        assert_eq!(done.status, DepartureStatus::Done);
         assert_eq!(done.suspended_at, Some(now));
         assert!(done.cancelled(now).is_err());
         assert!(DepartureStatus::from_stored("paused").is_err());

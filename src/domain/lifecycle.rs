@@ -94,9 +94,19 @@ pub fn guard_removal(actor: Option<&UserId>, user: &User, active_admins: u64, ve
     Ok(())
 }
 
-/// The one rule for who may receive cards (a transfer's recipient, a plan's successor): an
-/// active user other than the one the cards come from.
-pub fn check_recipient(to: &User, from: &UserId, field: &str) -> Result<()> {
+/// What a transfer is for: handing over to a successor, or (deleting a user) to the archive
+/// account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Move {
+    ToSuccessor,
+    ToArchive,
+}
+
+/// The one rule for who may receive cards (a transfer's recipient, a plan's successor, a
+/// departure's default successor): an active user other than the one the cards come from,
+/// not leaving themself (`leaving`: they have a departure on the desk), and not the archive
+/// account except for a move to the archive.
+pub fn check_recipient(to: &User, leaving: bool, from: &UserId, field: &str, purpose: Move) -> Result<()> {
     if *from == to.id {
         return Err(Error::unprocessable("cards cannot go to the user they come from").with_field(field));
     }
@@ -105,6 +115,19 @@ pub fn check_recipient(to: &User, from: &UserId, field: &str) -> Result<()> {
             "{} is {} and cannot receive cards",
             to.display_name,
             to.status.as_str()
+        ))
+        .with_field(field));
+    }
+    if to.is_archive && purpose != Move::ToArchive {
+        return Err(Error::unprocessable(
+            "the archive account keeps the cards of deleted users only: delete the user with archive=true",
+        )
+        .with_field(field));
+    }
+    if leaving {
+        return Err(Error::unprocessable(format!(
+            "{} is leaving too and cannot take anything over",
+            to.display_name
         ))
         .with_field(field));
     }
@@ -164,8 +187,19 @@ mod tests {
     #[test]
     fn recipients_are_active_and_someone_else() {
         let from = UserId::from("u0");
-        assert!(check_recipient(&user(UserStatus::Active), &from, "to").is_ok());
-        assert!(check_recipient(&user(UserStatus::Suspended), &from, "to").is_err());
-        assert!(check_recipient(&user(UserStatus::Active), &UserId::from("u1"), "to").is_err());
+        let s = Move::ToSuccessor;
+        assert!(check_recipient(&user(UserStatus::Active), false, &from, "to", s).is_ok());
+        assert!(check_recipient(&user(UserStatus::Suspended), false, &from, "to", s).is_err());
+        assert!(check_recipient(&user(UserStatus::Active), false, &UserId::from("u1"), "to", s).is_err());
+        assert!(
+            check_recipient(&user(UserStatus::Active), true, &from, "to", s).is_err(),
+            "leaving"
+        );
+        let archive = User {
+            is_archive: true,
+            ..user(UserStatus::Active)
+        };
+        assert!(check_recipient(&archive, false, &from, "to", s).is_err());
+        assert!(check_recipient(&archive, false, &from, "to", Move::ToArchive).is_ok());
     }
 }

@@ -16,7 +16,7 @@ pub const DEFAULT_SUSPEND_AT: &str = "23:59";
 pub const DEFAULT_TRASH_DAYS: i64 = 30;
 pub const DEFAULT_TAG_FORMAT: &str = "旧所有者: {name} ({date})";
 /// An approved plan runs right before the suspension unless the organisation turns it off.
-pub const DEFAULT_EXECUTE_PLAN_BEFORE_SUSPENSION: bool = false;
+pub const DEFAULT_EXECUTE_PLAN_BEFORE_SUSPENSION: bool = true;
 
 #[derive(Debug, Clone)]
 pub struct Policy {

@@ -5,9 +5,9 @@
 use super::transfers::{self, Outcome, TransferRequest};
 use super::{Actor, App, Who, audit, org, page_limit, snap};
 use crate::domain::departure::{
-    self as rules, Departure, DepartureDraft, DepartureKind, MAX_PLAN_ITEMS, Plan, PlanItem, Readiness,
+    self as rules, Departure, DepartureDraft, DepartureKind, DepartureStatus, MAX_PLAN_ITEMS, Plan, PlanItem, Readiness,
 };
-use crate::domain::lifecycle::check_recipient;
+use crate::domain::lifecycle::Move;
 use crate::domain::model::{Page, User};
 use crate::domain::transfer::{Selection, SelectionInput};
 use crate::domain::{DepartureId, Error, Result, UserId, UserStatus, date};
@@ -96,7 +96,7 @@ async fn user(c: &impl store::Conn, org_id: &str, id: &str, field: &str) -> Resu
 /// Loads a would-be successor and applies the one recipient rule to them.
 async fn successor(c: &impl store::Conn, org_id: &str, id: &str, leaving: &UserId, field: &str) -> Result<UserId> {
     let s = user(c, org_id, id, field).await?;
-    check_recipient(&s, leaving, field)?;
+    transfers::check_recipient_in(c, org_id, &s, leaving, field, Move::ToSuccessor).await?;
     Ok(UserId::from(s.id))
 }
 
@@ -174,7 +174,8 @@ pub async fn open_for_user(app: &App, actor: &Actor, user_id: &str) -> Result<Op
 }
 
 pub struct DepartureQuery<'a> {
-    /// upcoming, overdue, done, cancelled
+    /// upcoming (scheduled, ahead), planned (upcoming and not flagged), overdue, needs_action
+    /// (suspended but still holding, flagged, or overdue), done, cancelled
     pub status: Option<&'a str>,
     pub attention: bool,
     pub cursor: Option<&'a str>,
@@ -188,12 +189,14 @@ pub async fn list(app: &App, actor: &Actor, q: DepartureQuery<'_>) -> Result<Pag
         None | Some("") => None,
         Some("upcoming") => Some(When::Upcoming),
         Some("overdue") => Some(When::Overdue),
+        Some("planned") => Some(When::Planned),
+        Some("needs_action") => Some(When::NeedsAction),
         Some("done") => Some(When::Done),
         Some("cancelled") => Some(When::Cancelled),
         Some(other) => {
             return Err(Error::bad_input(
                 "status",
-                format!("'{other}' is not one of: upcoming, overdue, done, cancelled"),
+                format!("'{other}' is not one of: upcoming, planned, overdue, needs_action, done, cancelled"),
             ));
         }
     };
@@ -298,6 +301,14 @@ pub async fn report_plan(app: &App, actor: &Actor, id: &str, input: PlanInput) -
         for (i, line) in input.items.iter().enumerate() {
             let field = |f: &str| format!("items[{i}].{f}");
             let selection = Selection::parse(&line.selection).map_err(|e| e.with_field(&field("selection")))?;
+            let (cards, _) =
+                store::transfers::count_selection(tx, &actor.org_id, before.user_id.as_str(), &selection).await?;
+            if cards == 0 {
+                return Err(
+                    Error::unprocessable(format!("line {} selects none of the cards the user holds", i + 1))
+                        .with_field(&field("selection")),
+                );
+            }
             let successor_id = successor(
                 tx,
                 &actor.org_id,
@@ -336,6 +347,61 @@ pub async fn approve_plan(app: &App, actor: &Actor, id: &str) -> Result<Plan> {
     .await
 }
 
+/// An admin sends a reported plan back (差し戻し) with a comment the user sees.
+pub async fn return_plan(app: &App, actor: &Actor, id: &str, comment: &str) -> Result<Departure> {
+    actor.require_admin()?;
+    app.write(actor, async |tx, who| {
+        let before = find(tx, actor, id).await?;
+        let d = before.plan_returned(comment, who.at)?;
+        save_change(tx, who, "departure.plan_return", &before, &d).await?;
+        Ok(d)
+    })
+    .await
+}
+
+/// An admin asks the user to report their plan; the user sees it on every page.
+pub async fn request_plan(app: &App, actor: &Actor, id: &str) -> Result<Departure> {
+    actor.require_admin()?;
+    app.write(actor, async |tx, who| {
+        let before = find(tx, actor, id).await?;
+        let d = before.plan_requested(who.at)?;
+        save_change(tx, who, "departure.plan_request", &before, &d).await?;
+        Ok(d)
+    })
+    .await
+}
+
+/// How many of the leaving user's cards a plan line's selection takes now (a live count while
+/// the plan is written). The user themself or an admin.
+pub async fn count_line(app: &App, actor: &Actor, id: &str, selection: &SelectionInput) -> Result<i64> {
+    let c = app.read();
+    let d = find(c, actor, id).await?;
+    let selection = Selection::parse(selection)?;
+    Ok(
+        store::transfers::count_selection(c, &actor.org_id, d.user_id.as_str(), &selection)
+            .await?
+            .0,
+    )
+}
+
+/// After a change of what `user` holds: their suspended departure becomes done when they hold
+/// nothing (or are active again), and needs action again when they hold something.
+pub(crate) async fn settle_in(tx: &store::Tx, who: Who<'_>, user: &User) -> Result<()> {
+    let Some(d) = st::suspended_for_user(tx, who.org_id, &user.id).await? else {
+        return Ok(());
+    };
+    let holdings = users::holdings(tx, who.org_id, &user.id).await?;
+    if let Some(after) = d.settled(&holdings, user.status == UserStatus::Active, who.at) {
+        let action = if after.status == DepartureStatus::Done {
+            "departure.done"
+        } else {
+            "departure.reopen"
+        };
+        save_change(tx, who, action, &d, &after).await?;
+    }
+    Ok(())
+}
+
 /// Runs the approved plan's transfers in the caller's transaction: one batch per line that
 /// selects something, then the rest (with the user's tags) to the default successor; records
 /// the plan as executed. Returns the departure as it is after and what ran.
@@ -345,7 +411,12 @@ pub(crate) async fn execute_in(
     d: &Departure,
     dry_run: bool,
 ) -> Result<(Departure, Execution)> {
+    // Recorded first: the transfers below may settle the departure (done once the user holds
+    // nothing), which reads it again.
     let after = d.plan_executed(who.at)?;
+    if !st::save(tx, who.org_id, d, &after).await? {
+        return Err(Error::conflict("the departure changed meanwhile; load it again"));
+    }
     let items = st::plan_items(tx, d.id.as_str()).await?;
     let owner = users::by_id(tx, who.org_id, d.user_id.as_str()).await?.map(|r| r.user);
     let mut done = Vec::new();
@@ -369,7 +440,7 @@ pub(crate) async fn execute_in(
             include_tags: line.include_tags,
             dry_run: false,
         };
-        if let Outcome::Done(t) = transfers::run(tx, who, &req, &|_| {}).await? {
+        if let Outcome::Done(t) = transfers::run(tx, who, &req, Move::ToSuccessor, &|_| {}).await? {
             if let Some(p) = line.position {
                 st::set_item_transfer(tx, d.id.as_str(), p, t.id.as_str()).await?;
             }
@@ -382,9 +453,6 @@ pub(crate) async fn execute_in(
                 tags: t.tags,
             });
         }
-    }
-    if !st::save(tx, who.org_id, d, &after).await? {
-        return Err(Error::conflict("the departure changed meanwhile; load it again"));
     }
     let summary = serde_json::json!({"transfers": done, "user": owner.map(|u| u.display_name)});
     audit(
@@ -405,13 +473,14 @@ pub(crate) async fn execute_in(
     ))
 }
 
-/// Executes the approved plan now (admins), any time before the suspension. A dry run
-/// performs it inside a transaction that is rolled back, so its counts are exact.
+/// Executes the approved plan now (admins): before the suspension, or after it while the
+/// departure needs action. A dry run performs it inside a transaction that is rolled back,
+/// so its counts are exact.
 pub async fn execute_plan(app: &App, actor: &Actor, id: &str, dry_run: bool) -> Result<Execution> {
     actor.require_admin()?;
     app.write_or_rehearse(actor, dry_run, async |tx, who| {
         let d = find(tx, actor, id).await?;
-        d.ensure_executable()?;
+        d.ensure_executable(&users::holdings(tx, &actor.org_id, d.user_id.as_str()).await?)?;
         Ok(execute_in(tx, who, &d, dry_run).await?.1)
     })
     .await
@@ -420,10 +489,16 @@ pub async fn execute_plan(app: &App, actor: &Actor, id: &str, dry_run: bool) -> 
 pub async fn readiness(app: &App, actor: &Actor, id: &str) -> Result<Readiness> {
     let c = app.read();
     let d = find(c, actor, id).await?;
-    readiness_of(c, &actor.org_id, &d).await
+    readiness_of(c, &actor.org_id, &d, app.now()).await
 }
 
-pub(crate) async fn readiness_of(c: &impl store::Conn, org_id: &str, d: &Departure) -> Result<Readiness> {
+pub(crate) async fn readiness_of(
+    c: &impl store::Conn,
+    org_id: &str,
+    d: &Departure,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Readiness> {
     let holdings = users::holdings(c, org_id, d.user_id.as_str()).await?;
-    Ok(rules::readiness(d.plan_status, &holdings))
+    let runs = org(c, org_id).await?.execute_plan_before_suspension;
+    Ok(rules::readiness(d, &holdings, runs, now))
 }

@@ -3,7 +3,7 @@
 
 use super::transfers::{self, TransferRequest};
 use super::{Actor, App, Who, audit, org, snap};
-use crate::domain::lifecycle::{ARCHIVE_NAME, Holdings, guard_removal, transition};
+use crate::domain::lifecycle::{ARCHIVE_NAME, Holdings, Move, guard_removal, transition};
 use crate::domain::model::{Card, Contact, Organization, Tag, User};
 use crate::domain::transfer::SelectionInput;
 use crate::domain::{Error, Result, Role, UserId, UserStatus};
@@ -11,6 +11,14 @@ use crate::store::{self, departures, users};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+/// The user, their row locked until the unit of work ends (a transfer to or from them waits).
+async fn locked(tx: &store::Tx, org_id: &str, id: &str) -> Result<User> {
+    users::lock(tx, org_id, &[id])
+        .await?
+        .pop()
+        .ok_or_else(|| Error::not_found("user"))
+}
 
 async fn target(c: &impl store::Conn, org_id: &str, id: &str) -> Result<User> {
     users::by_id(c, org_id, id)
@@ -64,7 +72,7 @@ pub(crate) async fn suspend_in(tx: &store::Tx, who: Who<'_>, org: &Organization,
 pub async fn suspend(app: &App, actor: &Actor, id: &str) -> Result<User> {
     actor.require_admin()?;
     app.write(actor, async |tx, who| {
-        let user = target(tx, &actor.org_id, id).await?;
+        let user = locked(tx, &actor.org_id, id).await?;
         match user.status {
             UserStatus::Suspended => return Ok(user),
             UserStatus::Deleted => return Err(Error::unprocessable("the user is deleted; restore them first")),
@@ -81,14 +89,16 @@ pub async fn suspend(app: &App, actor: &Actor, id: &str) -> Result<User> {
 pub async fn reactivate(app: &App, actor: &Actor, id: &str) -> Result<User> {
     actor.require_admin()?;
     app.write(actor, async |tx, who| {
-        let user = target(tx, &actor.org_id, id).await?;
+        let user = locked(tx, &actor.org_id, id).await?;
         match user.status {
             UserStatus::Active => return Ok(user),
             UserStatus::Deleted => return Err(Error::unprocessable("the user is deleted; restore them first")),
             UserStatus::Suspended => {}
         }
         let org = org(tx, &actor.org_id).await?;
-        changed(apply_transition(tx, who, &org, &user, UserStatus::Active, "user.reactivate").await?)
+        let after = changed(apply_transition(tx, who, &org, &user, UserStatus::Active, "user.reactivate").await?)?;
+        super::departures::settle_in(tx, who, &after).await?;
+        Ok(after)
     })
     .await
 }
@@ -147,7 +157,7 @@ pub async fn get_archive_account(app: &App, actor: &Actor) -> Result<User> {
 pub async fn delete(app: &App, actor: &Actor, id: &str, archive: bool) -> Result<User> {
     actor.require_admin()?;
     app.write(actor, async |tx, who| {
-        let user = target(tx, &actor.org_id, id).await?;
+        let user = locked(tx, &actor.org_id, id).await?;
         if user.status == UserStatus::Deleted {
             return Err(Error::conflict(format!("{} is already deleted", user.display_name)));
         }
@@ -166,7 +176,7 @@ pub async fn delete(app: &App, actor: &Actor, id: &str, archive: bool) -> Result
                 include_tags: true,
                 dry_run: false,
             };
-            transfers::run(tx, who, &req, &|_| {}).await?;
+            transfers::run(tx, who, &req, Move::ToArchive, &|_| {}).await?;
         } else {
             holdings.guard_deletion(&user)?;
         }
@@ -183,7 +193,7 @@ pub async fn delete(app: &App, actor: &Actor, id: &str, archive: bool) -> Result
 pub async fn restore(app: &App, actor: &Actor, id: &str) -> Result<User> {
     actor.require_admin()?;
     app.write(actor, async |tx, who| {
-        let user = target(tx, &actor.org_id, id).await?;
+        let user = locked(tx, &actor.org_id, id).await?;
         if user.status != UserStatus::Deleted {
             return Err(Error::conflict(format!("{} is not deleted", user.display_name)));
         }
@@ -259,4 +269,10 @@ pub async fn holdings(app: &App, actor: &Actor, id: &str) -> Result<Holdings> {
     }
     target(app.read(), &actor.org_id, id).await?;
     users::holdings(app.read(), &actor.org_id, id).await
+}
+
+/// Trashed users the purge found still holding something, with when (admins).
+pub async fn purge_blocked(app: &App, actor: &Actor) -> Result<Vec<(User, DateTime<Utc>)>> {
+    actor.require_admin()?;
+    users::purge_blocked(app.read(), &actor.org_id).await
 }

@@ -48,6 +48,12 @@ pub async fn tick(app: &App) -> Result<Tick> {
             Err(e) => tracing::error!(departure = %d.id, error = %e, "attention check failed"),
         }
     }
+    for (org_id, d) in st::unsettled(app.read()).await? {
+        match async { settle(app, of(&org_id)?, &d).await }.await {
+            Ok(()) => {}
+            Err(e) => tracing::error!(departure = %d.id, error = %e, "settling failed"),
+        }
+    }
     for org in orgs.values() {
         let cutoff = org.policy()?.purge_cutoff(app.now());
         for user in users::purgeable(app.read(), &org.id, cutoff).await? {
@@ -90,7 +96,8 @@ async fn run_due(app: &App, org: &Organization, due: &Departure) -> Result<bool>
         if policy.execute_plan_before_suspension && d.plan_status == PlanStatus::Approved {
             d = run_plan_or_record(tx, who, d).await?;
         }
-        let done = d.suspended(who.at)?;
+        let holdings = users::holdings(tx, &org.id, d.user_id.as_str()).await?;
+        let done = d.suspended(&holdings, who.at)?;
         if !st::save(tx, &org.id, &d, &done).await? {
             return Ok(false);
         }
@@ -145,7 +152,7 @@ async fn flag_if_needed(app: &App, org: &Organization, d: &Departure) -> Result<
         return Ok(false);
     };
     app.write(&Actor::system(&org.id), async |tx, who| {
-        let readiness = readiness_of(tx, &org.id, d).await?;
+        let readiness = readiness_of(tx, &org.id, d, who.at).await?;
         if readiness.ready || !st::flag(tx, &org.id, d.id.as_str(), days, who.at).await? {
             return Ok(false);
         }
@@ -164,9 +171,33 @@ async fn flag_if_needed(app: &App, org: &Organization, d: &Departure) -> Result<
     .await
 }
 
-/// Removes a deleted user whose time in the trash is over, for good.
+/// A suspended departure whose status disagrees with what its user holds: done once they
+/// hold nothing, needs action again when they hold something (the safety net behind the
+/// transfers and undos that settle it at once).
+async fn settle(app: &App, org: &Organization, d: &Departure) -> Result<()> {
+    app.write(&Actor::system(&org.id), async |tx, who| {
+        match users::lock(tx, &org.id, &[d.user_id.as_str()]).await?.pop() {
+            Some(user) => super::departures::settle_in(tx, who, &user).await,
+            None => Ok(()),
+        }
+    })
+    .await
+}
+
+/// Removes a deleted user whose time in the trash is over, for good. A trashed user who still
+/// holds something (nothing should let that happen; the check is the last line) is never
+/// purged: they are skipped, logged, flagged to admins and audited once.
 async fn purge(app: &App, org: &Organization, user: &User) -> Result<bool> {
     app.write(&Actor::system(&org.id), async |tx, who| {
+        let holdings = users::holdings(tx, &org.id, &user.id).await?;
+        if !holdings.is_empty() {
+            tracing::warn!(user = %user.id, ?holdings, "a trashed user still holds something; not purged");
+            if users::mark_purge_blocked(tx, &org.id, &user.id, who.at).await? {
+                let after = serde_json::to_value(holdings).ok();
+                audit(tx, who, "user.purge_blocked", ("user", &user.id), None, after).await?;
+            }
+            return Ok(false);
+        }
         if !users::purge(tx, &org.id, &user.id).await? {
             return Ok(false);
         }

@@ -2,7 +2,7 @@
 //! in one transaction, tags them with the previous owner, records the batch for undo.
 
 use super::{Actor, App, Who, audit, page_limit, paginate};
-use crate::domain::lifecycle::check_recipient;
+use crate::domain::lifecycle::{Move, check_recipient};
 use crate::domain::model::{Page, User};
 use crate::domain::transfer::{Selection, SelectionInput};
 use crate::domain::{Error, Result, UserId, UserStatus};
@@ -58,11 +58,31 @@ pub struct UndoResult {
 /// Progress of a long run, for the command line's display.
 pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
 
-async fn party(c: &impl store::Conn, org_id: &str, id: &str, field: &str) -> Result<User> {
-    users::by_id(c, org_id, id)
-        .await?
-        .map(|r| r.user)
-        .ok_or_else(|| Error::unprocessable(format!("no user {id} in this organisation")).with_field(field))
+/// Whether `to` may receive cards from `from`: loads whether `to` is leaving and asks the
+/// one rule (`domain::lifecycle::check_recipient`).
+pub(crate) async fn check_recipient_in(
+    c: &impl store::Conn,
+    org_id: &str,
+    to: &User,
+    from: &UserId,
+    field: &str,
+    purpose: Move,
+) -> Result<()> {
+    let leaving = store::departures::open_for_user(c, org_id, &to.id).await?.is_some();
+    check_recipient(to, leaving, from, field, purpose)
+}
+
+/// The two parties of a transfer, their rows locked for the rest of the unit of work.
+async fn lock_parties(tx: &store::Tx, org_id: &str, from: &str, to: &str) -> Result<(User, User)> {
+    let locked = users::lock(tx, org_id, &[from, to]).await?;
+    let find = |id: &str, field: &str| {
+        locked
+            .iter()
+            .find(|u| u.id == id)
+            .cloned()
+            .ok_or_else(|| Error::unprocessable(format!("no user {id} in this organisation")).with_field(field))
+    };
+    Ok((find(from, "from_user_id")?, find(to, "to_user_id")?))
 }
 
 /// A named tag must exist; explicit card ids must all be cards of `from`.
@@ -94,7 +114,7 @@ pub async fn transfer(app: &App, actor: &Actor, req: TransferRequest, progress: 
     progress("checking");
     let outcome = app
         .write_or_rehearse(actor, req.dry_run, async |tx, who| {
-            let outcome = run(tx, who, &req, progress).await?;
+            let outcome = run(tx, who, &req, Move::ToSuccessor, progress).await?;
             if matches!(outcome, Outcome::Done(_)) {
                 progress("committing");
             }
@@ -105,19 +125,22 @@ pub async fn transfer(app: &App, actor: &Actor, req: TransferRequest, progress: 
 }
 
 /// The transfer inside the caller's unit of work (used alone, by deletion to the archive
-/// account, and by handover plans). A preview changes nothing.
+/// account, and by handover plans). Both users' rows are locked before they are checked, so
+/// that a concurrent suspension or deletion of either waits (or makes this one wait and then
+/// refuse). A preview changes nothing. A leaver whose suspended departure this settles (they
+/// hold nothing any more) gets it marked done.
 pub(crate) async fn run(
     tx: &store::Tx,
     who: Who<'_>,
     req: &TransferRequest,
+    purpose: Move,
     progress: Progress<'_>,
 ) -> Result<Outcome> {
     let org_id = who.org_id;
     let selection = Selection::parse(&req.selection)?;
 
-    let from = party(tx, org_id, &req.from_user_id, "from_user_id").await?;
-    let to = party(tx, org_id, &req.to_user_id, "to_user_id").await?;
-    check_recipient(&to, &UserId::from(from.id.as_str()), "to_user_id")?;
+    let (from, to) = lock_parties(tx, org_id, &req.from_user_id, &req.to_user_id).await?;
+    check_recipient_in(tx, org_id, &to, &UserId::from(from.id.as_str()), "to_user_id", purpose).await?;
     if from.status == UserStatus::Deleted {
         return Err(Error::unprocessable(format!("{} is deleted", from.display_name)).with_field("from_user_id"));
     }
@@ -179,6 +202,7 @@ pub(crate) async fn run(
         .await?
         .ok_or_else(|| Error::internal("transfer vanished"))?;
     audit(tx, who, "transfer.create", ("transfer", &id), None, super::snap(&batch)).await?;
+    super::departures::settle_in(tx, who, &from).await?;
     Ok(Outcome::Done(batch))
 }
 
@@ -205,7 +229,7 @@ pub async fn undo(app: &App, actor: &Actor, id: &str, progress: Progress<'_>) ->
         let batch = st::get(tx, &actor.org_id, id)
             .await?
             .ok_or_else(|| Error::not_found("transfer"))?;
-        let from = party(tx, &actor.org_id, batch.from_user_id.as_str(), "from_user_id").await?;
+        let (from, _) = lock_parties(tx, &actor.org_id, &batch.from_user_id, &batch.to_user_id).await?;
         if from.status == UserStatus::Deleted {
             return Err(Error::unprocessable(format!(
                 "{} has been deleted; the cards cannot go back",

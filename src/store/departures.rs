@@ -3,9 +3,9 @@
 
 use super::entities::{departure as dep, handover_item as item};
 use super::{Conn, exec, from_micros, stored_date, to_micros};
-use crate::domain::Result;
 use crate::domain::departure::{Departure, DepartureKind, DepartureStatus, PlanItem, PlanStatus};
 use crate::domain::transfer::SelectionInput;
+use crate::domain::{Result, UserStatus};
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
@@ -21,6 +21,8 @@ fn view(m: dep::Model) -> Result<Departure> {
         plan_reported_at: m.plan_reported_at.map(from_micros),
         plan_approved_at: m.plan_approved_at.map(from_micros),
         plan_executed_at: m.plan_executed_at.map(from_micros),
+        plan_requested_at: m.plan_requested_at.map(from_micros),
+        plan_comment: m.plan_comment,
         suspended_at: m.suspended_at.map(from_micros),
         created_at: from_micros(m.created_at),
         updated_at: from_micros(m.updated_at),
@@ -61,6 +63,8 @@ fn row(org_id: &str, d: &Departure) -> dep::ActiveModel {
         plan_approved_by: Set(d.plan_approved_by.as_ref().map(ToString::to_string)),
         plan_approved_at: Set(d.plan_approved_at.map(to_micros)),
         plan_executed_at: Set(d.plan_executed_at.map(to_micros)),
+        plan_comment: Set(d.plan_comment.clone()),
+        plan_requested_at: Set(d.plan_requested_at.map(to_micros)),
         attention_days: Set(d.attention_days),
         suspended_at: Set(d.suspended_at.map(to_micros)),
         created_by: Set(d.created_by.as_ref().map(ToString::to_string)),
@@ -116,11 +120,15 @@ pub async fn get_locked(c: &impl Conn, org_id: &str, id: &str) -> Result<Option<
         .transpose()
 }
 
+/// The user's departure that is still on the desk (scheduled or needing action), if any.
 pub async fn open_for_user(c: &impl Conn, org_id: &str, user_id: &str) -> Result<Option<Departure>> {
     dep::Entity::find()
         .filter(dep::Column::OrgId.eq(org_id))
         .filter(dep::Column::UserId.eq(user_id))
-        .filter(dep::Column::Status.eq(DepartureStatus::Scheduled.as_str()))
+        .filter(dep::Column::Status.is_in([
+            DepartureStatus::Scheduled.as_str(),
+            DepartureStatus::NeedsAction.as_str(),
+        ]))
         .one(c)
         .await?
         .map(view)
@@ -131,8 +139,13 @@ pub async fn open_for_user(c: &impl Conn, org_id: &str, user_id: &str) -> Result
 pub enum When {
     /// Scheduled, suspension still ahead.
     Upcoming,
+    /// Scheduled, suspension still ahead, and not flagged: nothing to do yet (the desk's 予定).
+    Planned,
     /// Scheduled, suspension moment passed (the scheduler has not run it yet).
     Overdue,
+    /// What an admin must look at (the desk's 要対応): suspended with something still held,
+    /// flagged (not ready 7 or 1 days before), or overdue.
+    NeedsAction,
     Done,
     Cancelled,
 }
@@ -159,16 +172,31 @@ pub async fn list(
         Some(When::Upcoming) => q
             .filter(dep::Column::Status.eq(scheduled))
             .filter(dep::Column::SuspendMoment.gt(to_micros(now))),
+        Some(When::Planned) => q
+            .filter(dep::Column::Status.eq(scheduled))
+            .filter(dep::Column::SuspendMoment.gt(to_micros(now)))
+            .filter(dep::Column::AttentionDays.is_null()),
         Some(When::Overdue) => q
             .filter(dep::Column::Status.eq(scheduled))
             .filter(dep::Column::SuspendMoment.lte(to_micros(now))),
+        Some(When::NeedsAction) => q.filter(
+            sea_orm::Condition::any()
+                .add(dep::Column::Status.eq(DepartureStatus::NeedsAction.as_str()))
+                .add(
+                    sea_orm::Condition::all().add(dep::Column::Status.eq(scheduled)).add(
+                        sea_orm::Condition::any()
+                            .add(dep::Column::AttentionDays.is_not_null())
+                            .add(dep::Column::SuspendMoment.lte(to_micros(now))),
+                    ),
+                ),
+        ),
         Some(When::Done) => q.filter(dep::Column::Status.eq(DepartureStatus::Done.as_str())),
         Some(When::Cancelled) => q.filter(dep::Column::Status.eq(DepartureStatus::Cancelled.as_str())),
         None => q,
     };
     if f.attention {
         q = q
-            .filter(dep::Column::Status.eq(scheduled))
+            .filter(dep::Column::Status.is_in([scheduled, DepartureStatus::NeedsAction.as_str()]))
             .filter(dep::Column::AttentionDays.is_not_null());
     }
     if let Some(u) = f.user_id {
@@ -193,6 +221,55 @@ pub async fn due(c: &impl Conn, now: DateTime<Utc>) -> Result<Vec<(String, Depar
         .all(c)
         .await?;
     views_by_org(rows)
+}
+
+/// The user's latest suspended departure (needs action or done), if any: the one whose
+/// status follows what the user holds after the suspension.
+pub async fn suspended_for_user(c: &impl Conn, org_id: &str, user_id: &str) -> Result<Option<Departure>> {
+    dep::Entity::find()
+        .filter(dep::Column::OrgId.eq(org_id))
+        .filter(dep::Column::UserId.eq(user_id))
+        .filter(dep::Column::Status.is_in([DepartureStatus::NeedsAction.as_str(), DepartureStatus::Done.as_str()]))
+        .order_by_desc(dep::Column::SuspendMoment)
+        .one(c)
+        .await?
+        .map(view)
+        .transpose()
+}
+
+/// Departures of every organisation whose status disagrees with what their user holds:
+/// needing action while the user holds nothing, or done while they hold something again.
+/// Each is the user's latest suspended departure.
+pub async fn unsettled(c: &impl Conn) -> Result<Vec<(String, Departure)>> {
+    let holds = "(EXISTS (SELECT 1 FROM cards k WHERE k.org_id = d.org_id AND k.owner_id = d.user_id) \
+                  OR EXISTS (SELECT 1 FROM tags t WHERE t.org_id = d.org_id AND t.creator_id = d.user_id))";
+    let rows = c
+        .query_all_raw(super::sql(
+            c,
+            &format!(
+                "SELECT d.id, d.org_id FROM departures d JOIN users u ON u.id = d.user_id \
+                 WHERE (d.status = ? AND (u.status = ? OR NOT {holds})) \
+                    OR (d.status = ? AND u.status <> ? AND {holds} \
+                        AND NOT EXISTS (SELECT 1 FROM departures n WHERE n.user_id = d.user_id \
+                                        AND n.suspend_moment > d.suspend_moment AND n.status <> ?))"
+            ),
+            vec![
+                DepartureStatus::NeedsAction.as_str().into(),
+                UserStatus::Active.as_str().into(),
+                DepartureStatus::Done.as_str().into(),
+                UserStatus::Active.as_str().into(),
+                DepartureStatus::Cancelled.as_str().into(),
+            ],
+        ))
+        .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (id, org_id): (String, String) = (r.try_get_by_index(0)?, r.try_get_by_index(1)?);
+        if let Some(d) = get(c, &org_id, &id).await? {
+            out.push((org_id, d));
+        }
+    }
+    Ok(out)
 }
 
 /// Scheduled departures of every organisation (for the attention check).

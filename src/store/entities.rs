@@ -78,7 +78,7 @@ entity!(departure, "departures", {
     plan_status: String, plan_reported_by: Option<String>, plan_reported_at: Option<i64>,
     plan_approved_by: Option<String>, plan_approved_at: Option<i64>, plan_executed_at: Option<i64>,
     attention_days: Option<i64>, suspended_at: Option<i64>, created_by: Option<String>, created_at: i64,
-    updated_at: i64,
+    updated_at: i64, plan_comment: Option<String>, plan_requested_at: Option<i64>,
 });
 
 entity!(handover_item, "handover_items", {

@@ -192,6 +192,23 @@ CREATE TABLE transfer_tags (
     ),
     // What an imported card holds beyond its columns (JSON), so that an export gives it back.
     (2, "ALTER TABLE cards ADD COLUMN extra TEXT"),
+    // Offboarding that cannot lapse: an approved plan runs before the suspension unless an
+    // organisation turns it off (on for every organisation, existing ones included); a
+    // departure whose user still holds something after the suspension stays open as
+    // needs_action; a plan can be sent back with a comment, and its report requested; a
+    // trashed user who cannot be purged is flagged once.
+    (
+        3,
+        r#"
+UPDATE organizations SET execute_plan_before_suspension = TRUE;
+ALTER TABLE departures ADD COLUMN plan_comment TEXT;
+ALTER TABLE departures ADD COLUMN plan_requested_at BIGINT;
+ALTER TABLE users ADD COLUMN purge_blocked_at BIGINT;
+DROP INDEX departures_one_open;
+CREATE UNIQUE INDEX departures_one_open ON departures (user_id) WHERE status IN ('scheduled', 'needs_action');
+CREATE INDEX departures_status ON departures (status, suspend_moment)
+"#,
+    ),
 ];
 
 /// Applies the migrations not yet applied, each in its own transaction.

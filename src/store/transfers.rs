@@ -84,20 +84,30 @@ pub async fn foreign_card_ids(
         .collect())
 }
 
-/// The organisation-owned, shared tag with this name; created when missing.
+/// The organisation-owned, shared tag with this name; created when missing. Idempotent under
+/// concurrency: two transfers that create the same tag at once both get it (the second
+/// insert does nothing, then reads the first one's row).
 pub async fn org_tag(c: &impl Conn, org_id: &str, name: &str, now: DateTime<Utc>) -> Result<String> {
     if let Some(t) = super::cards::tag_by_name(c, org_id, None, name).await? {
         return Ok(t.id);
     }
-    let tag = crate::domain::model::Tag {
-        id: super::new_id(),
-        name: name.to_string(),
-        creator_id: None,
-        shared: true,
-        created_at: now,
-    };
-    super::cards::insert_tags(c, org_id, std::slice::from_ref(&tag)).await?;
-    Ok(tag.id)
+    exec(
+        c,
+        "INSERT INTO tags (id, org_id, name, creator_id, shared, created_at) VALUES (?, ?, ?, NULL, ?, ?) \
+         ON CONFLICT DO NOTHING",
+        vec![
+            super::new_id().into(),
+            org_id.into(),
+            name.into(),
+            true.into(),
+            to_micros(now).into(),
+        ],
+    )
+    .await?;
+    super::cards::tag_by_name(c, org_id, None, name)
+        .await?
+        .map(|t| t.id)
+        .ok_or_else(|| crate::domain::Error::internal(format!("tag '{name}' vanished")))
 }
 
 pub struct NewTransfer<'a> {

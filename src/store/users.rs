@@ -63,6 +63,26 @@ pub async fn by_id(c: &impl Conn, org_id: &str, id: &str) -> Result<Option<UserR
         .transpose()
 }
 
+/// The users with these ids, their rows locked until the transaction ends (PostgreSQL
+/// `FOR UPDATE`, in id order so that two transactions never wait on each other in a circle;
+/// SQLite's write transaction holds the database's write lock already). A transfer locks its
+/// two parties, a suspension or deletion its user: the check of a user's state and the write
+/// it guards cannot interleave with another's.
+pub async fn lock(c: &impl Conn, org_id: &str, ids: &[&str]) -> Result<Vec<User>> {
+    let mut ids: Vec<&str> = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    users(
+        user::Entity::find()
+            .filter(user::Column::OrgId.eq(org_id))
+            .filter(user::Column::Id.is_in(ids))
+            .order_by_asc(user::Column::Id)
+            .lock_exclusive()
+            .all(c)
+            .await?,
+    )
+}
+
 pub async fn by_email(c: &impl Conn, org_id: &str, email: &str) -> Result<Option<UserRow>> {
     user::Entity::find()
         .filter(user::Column::OrgId.eq(org_id))
@@ -205,6 +225,37 @@ pub async fn purgeable(c: &impl Conn, org_id: &str, deleted_before: DateTime<Utc
             .all(c)
             .await?,
     )
+}
+
+/// Marks a trashed user who cannot be purged (they hold something); true the first time.
+pub async fn mark_purge_blocked(c: &impl Conn, org_id: &str, id: &str, now: DateTime<Utc>) -> Result<bool> {
+    let n = super::exec(
+        c,
+        "UPDATE users SET purge_blocked_at = ? WHERE org_id = ? AND id = ? AND purge_blocked_at IS NULL",
+        vec![to_micros(now).into(), org_id.into(), id.into()],
+    )
+    .await?;
+    Ok(n == 1)
+}
+
+/// Trashed users of the organisation that the purge found holding something, with when.
+pub async fn purge_blocked(c: &impl Conn, org_id: &str) -> Result<Vec<(User, DateTime<Utc>)>> {
+    let rows = c
+        .query_all_raw(super::sql(
+            c,
+            "SELECT id, purge_blocked_at FROM users WHERE org_id = ? AND status = ? AND purge_blocked_at IS NOT NULL \
+             ORDER BY purge_blocked_at",
+            vec![org_id.into(), UserStatus::Deleted.as_str().into()],
+        ))
+        .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (id, at): (String, i64) = (r.try_get_by_index(0)?, r.try_get_by_index(1)?);
+        if let Some(u) = by_id(c, org_id, &id).await? {
+            out.push((u.user, from_micros(at)));
+        }
+    }
+    Ok(out)
 }
 
 /// Removes a deleted user for good. They own nothing (deletion requires it); their tokens

@@ -267,6 +267,20 @@ async fn the_offboarding_flow_through_the_forms() {
     );
     assert!(html.contains("未報告"));
 
+    // A company 伊藤 holds cards of: a plan line must select at least one card.
+    let org = meishi::service::auth::resolve_org(&t.app, Some("demo")).await.unwrap();
+    let sys = meishi::service::Actor::system(&org.id);
+    let q = meishi::service::cards::CardQuery {
+        owner_id: Some(&ito),
+        tag_id: None,
+        company: None,
+        q: None,
+        cursor: None,
+        limit: Some(1),
+    };
+    let company = meishi::service::cards::list(&t.app, &sys, q).await.unwrap().items[0]
+        .company
+        .clone();
     let leaving = Browser::new(&t, "ja");
     leaving.sign_in("ito.shota@example.co.jp", "meishi-demo").await;
     let (_, mine) = leaving.get("/me/handover").await;
@@ -277,13 +291,20 @@ async fn the_offboarding_flow_through_the_forms() {
             "/me/handover/plan",
             &[
                 ("departure_id", departure_id),
-                ("company_0", "東洋"),
+                ("company_0", &company),
                 ("to_0", &id("suzuki.daisuke@example.co.jp")),
             ],
         )
         .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.text().await.unwrap().contains("引き継ぎ計画を報告しました"));
+    let status = res.status();
+    assert_eq!(status, StatusCode::SEE_OTHER, "{}", res.text().await.unwrap());
+    let (_, mine) = leaving.get("/me/handover").await;
+    assert!(
+        mine.contains("引き継ぎ計画を報告しました"),
+        "the flash after the redirect"
+    );
+    let (_, again) = leaving.get("/me/handover").await;
+    assert!(!again.contains("引き継ぎ計画を報告しました"), "shown once");
 
     let res = admin.post(&format!("{detail}/approve"), &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -291,7 +312,8 @@ async fn the_offboarding_flow_through_the_forms() {
     let preview = res.text().await.unwrap();
     assert!(preview.contains("実行すると次のとおり移ります"), "{preview}");
     let res = admin.post(&format!("{detail}/execute"), &[]).await;
-    let done = res.text().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "a post ends in a redirect");
+    let (_, done) = admin.get(&detail).await;
     assert!(done.contains("所有者変更を実行しました"));
     assert!(done.contains("準備完了"), "ready after execution");
     assert!(

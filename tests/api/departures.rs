@@ -1097,12 +1097,9 @@ async fn the_cli_prints_readiness_and_ticks() {
             .to_string()
     };
     assert!(line("Handover plan approved").contains("[ ]"), "{out}");
-    let cards = line("Cards without a successor");
+    let cards = line("Cards still owned");
     assert!(cards.contains("[ ]") && cards.contains("2 open"), "{out}");
-    assert!(
-        line("Contacts without a successor").contains("[x]"),
-        "no contacts: {out}"
-    );
+    assert!(line("Contacts still owned").contains("[x]"), "no contacts: {out}");
     assert!(line("Mail templates").contains("[-]"), "{out}");
     assert!(line("Unprocessed news").contains("[-]"), "{out}");
     assert_eq!(out.lines().last(), Some("not ready"), "{out}");

@@ -1,33 +1,31 @@
-//! 私の引き継ぎ: the leaving employee's page. What I own, the plan I report (successors per
-//! tag, per company, the rest to the default successor), its status, my open duties.
+//! 私の引き継ぎ: the leaving employee's page. What I hold, the plan I report (successors per
+//! tag, per company, the rest to the default successor) with each line's card count as I
+//! edit it, the plan's status (and an admin's comment if it was sent back), my open duties.
 
 use super::cards::{Names, all_users, visible_tags};
 use super::departures::describe_selection;
+use super::plan_form::{self, LineForm};
 use super::users::counts_text;
-use super::{Ctx, Session, form, page, render};
-use crate::domain::departure::Departure;
-use crate::domain::departure::Plan;
-use crate::domain::departure::Readiness;
+use super::{Ctx, Session, flash_redirect, form, page, render};
+use crate::domain::departure::{Departure, Plan, Readiness};
 use crate::domain::model::{Tag, User};
-use crate::domain::transfer::SelectionInput;
 use crate::domain::{Error, UserStatus};
 use crate::service::App;
-use crate::service::departures::{self as svc, PlanInput, PlanItemInput};
+use crate::service::departures as svc;
 use askama::Template;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
+use std::collections::HashMap;
 
 pub fn router() -> Router<App> {
     Router::new()
         .route("/me/handover", get(show))
         .route("/me/handover/plan", post(report))
+        .route("/me/handover/count", get(count))
 }
-
-/// Plan lines offered on the form.
-const LINES: usize = 4;
 
 #[derive(Template)]
 #[template(path = "handover.html")]
@@ -42,9 +40,13 @@ struct HandoverPage {
     tags: Vec<Tag>,
     user_names: Names,
     tag_names: Names,
-    lines: Vec<usize>,
-    notice: Option<String>,
     error: Option<String>,
+    error_field: String,
+    error_text: String,
+    // The plan form (plan_form.html).
+    plan_action: String,
+    plan_departure_id: String,
+    plan_lines: Vec<LineForm>,
 }
 
 impl HandoverPage {
@@ -56,28 +58,23 @@ impl HandoverPage {
             .unwrap_or_default();
         self.ctx.t("handover.explain").replace("%{name}", &name)
     }
-    fn line_no(&self, i: &usize) -> String {
-        self.ctx.t("handover.line").replace("%{n}", &(i + 1).to_string())
-    }
     fn plan_line(&self, item: &crate::domain::departure::PlanItem) -> String {
         describe_selection(&self.ctx, &item.selection, &self.tag_names)
     }
     fn frozen(&self) -> bool {
-        self.plan
-            .as_ref()
-            .is_some_and(|p| matches!(p.status.as_str(), "approved" | "executed"))
+        self.plan.as_ref().is_some_and(|p| p.status.frozen())
     }
 }
 
 async fn handover_page(
     app: &App,
     s: Session,
-    notice: Option<String>,
+    edited: Option<Vec<LineForm>>,
     error: Option<Error>,
 ) -> Result<Response, Response> {
     let s = s.with_nav("handover");
     let q = svc::DepartureQuery {
-        status: Some("upcoming"),
+        status: None,
         attention: false,
         cursor: None,
         limit: Some(50),
@@ -85,7 +82,7 @@ async fn handover_page(
     let mine = page(&s.ctx, svc::list(app, &s.actor, q).await)?
         .items
         .into_iter()
-        .find(|d| d.user_id == s.actor.user_id);
+        .find(|d| d.user_id == s.actor.user_id && d.status.is_open());
     let users = page(&s.ctx, all_users(app, &s.actor).await)?;
     let tags = page(&s.ctx, visible_tags(app, &s.actor).await)?;
     let own = page(
@@ -99,6 +96,13 @@ async fn handover_page(
             s.ctx.moment(d.suspend_moment),
         ),
         None => (None, None, String::new()),
+    };
+    let departure_id = mine.as_ref().map(|d| d.id.to_string()).unwrap_or_default();
+    let lines = edited.unwrap_or_else(|| plan_form::lines_of_plan(plan.as_ref()));
+    let lines = if departure_id.is_empty() {
+        lines
+    } else {
+        plan_form::counted(app, &s, &departure_id, lines).await
     };
     let shown = super::shown(s.ctx.lang, error.as_ref());
     let status = shown.status;
@@ -119,9 +123,12 @@ async fn handover_page(
         moment,
         readiness,
         plan,
-        lines: (0..LINES).collect(),
-        notice,
+        error_text: shown.message.clone().unwrap_or_default(),
         error: shown.message,
+        error_field: shown.field,
+        plan_action: "/me/handover/plan".into(),
+        plan_departure_id: departure_id,
+        plan_lines: lines,
         ctx: s.ctx,
     };
     Ok((status, render(&p)).into_response())
@@ -132,38 +139,16 @@ async fn show(State(app): State<App>, s: Session) -> Result<Response, Response> 
 }
 
 async fn report(State(app): State<App>, s: Session, headers: HeaderMap, body: String) -> Result<Response, Response> {
-    let f: std::collections::HashMap<String, String> = form(&s, &headers, &body).await?;
+    let f: HashMap<String, String> = form(&s, &headers, &body).await?;
     let departure = f.get("departure_id").cloned().unwrap_or_default();
-    let mut items = Vec::new();
-    for i in 0..LINES {
-        let get = |k: &str| {
-            f.get(&format!("{k}_{i}"))
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let Some(to) = get("to") else { continue };
-        let selection = match (get("tag"), get("company")) {
-            (Some(tag), _) => SelectionInput {
-                tag_id: Some(tag),
-                ..Default::default()
-            },
-            (None, Some(company)) => SelectionInput {
-                company: Some(company),
-                ..Default::default()
-            },
-            (None, None) => continue,
-        };
-        items.push(PlanItemInput {
-            selection,
-            successor_id: to,
-        });
+    let lines = plan_form::lines_of(&f);
+    match svc::report_plan(&app, &s.actor, &departure, plan_form::plan_input(&lines)).await {
+        Ok(_) => Ok(flash_redirect("/me/handover", &s.ctx.t("handover.reported"))),
+        Err(e) => handover_page(&app, s, Some(lines), Some(e)).await,
     }
-    match svc::report_plan(&app, &s.actor, &departure, PlanInput { items }).await {
-        Ok(_) => {
-            let notice = s.ctx.t("handover.reported");
-            let _ = Redirect::to("/me/handover");
-            handover_page(&app, s, Some(notice), None).await
-        }
-        Err(e) => handover_page(&app, s, None, Some(e)).await,
-    }
+}
+
+/// One plan line's card count, for htmx while the line is edited.
+async fn count(State(app): State<App>, s: Session, Query(q): Query<HashMap<String, String>>) -> Response {
+    Html(plan_form::count_fragment(&app, &s, &q).await).into_response()
 }

@@ -10,6 +10,7 @@ mod cards;
 mod departures;
 mod handover;
 mod imports;
+mod plan_form;
 mod settings;
 mod transfers;
 mod users;
@@ -103,6 +104,8 @@ pub struct Ctx {
     pub zone: chrono_tz::Tz,
     /// What the last post did, shown once at the top of the page it redirected to.
     pub flash: Option<String>,
+    /// For a user with a departure on the desk: the days left and the open duties.
+    pub banner: Option<String>,
 }
 
 impl Ctx {
@@ -184,10 +187,13 @@ impl FromRequestParts<App> for Session {
                     .map(|(_, m)| m.into_owned())
             })
             .filter(|m| !m.is_empty());
+        let lang = Lang::detect(&parts.headers);
+        let banner = leaving_banner(app, &actor, lang, zone).await;
         let ctx = Ctx {
+            banner,
             flash,
             zone,
-            lang: Lang::detect(&parts.headers),
+            lang,
             user_name: user.display_name,
             user_id: user.id,
             admin: actor.is_admin(),
@@ -222,6 +228,33 @@ pub async fn clear_flash(req: axum::extract::Request, next: axum::middleware::Ne
         }
     }
     res
+}
+
+/// The banner a user with a scheduled departure sees on every page: their last working day,
+/// the days left and how many duties are still open. None for everyone else (and on any
+/// error: a banner never stops a page).
+async fn leaving_banner(app: &App, actor: &Actor, lang: Lang, zone: chrono_tz::Tz) -> Option<String> {
+    use crate::domain::departure::{DepartureStatus, ItemState};
+    use crate::service::departures;
+    let d = departures::open_for_user(app, actor, &actor.user_id).await.ok()??;
+    if d.status != DepartureStatus::Scheduled {
+        return None;
+    }
+    let r = departures::readiness(app, actor, &d.id).await.ok()?;
+    let open = r.items.iter().filter(|i| i.state == ItemState::Open).count();
+    let today = app.now().with_timezone(&zone).date_naive();
+    let days = (d.last_working_day - today).num_days().max(0);
+    let key = if open == 0 {
+        "banner.leaving_ready"
+    } else {
+        "banner.leaving"
+    };
+    Some(
+        tr(lang, key)
+            .replace("%{day}", &d.last_working_day.to_string())
+            .replace("%{n}", &days.to_string())
+            .replace("%{open}", &open.to_string()),
+    )
 }
 
 pub fn urlencode(s: &str) -> String {
@@ -398,6 +431,7 @@ fn anonymous(headers: &HeaderMap, nav: &'static str) -> Ctx {
             .parse()
             .unwrap_or(chrono_tz::Asia::Tokyo),
         flash: None,
+        banner: None,
     }
 }
 
