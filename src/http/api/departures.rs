@@ -17,7 +17,9 @@ use utoipa::IntoParams;
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DepartureParams {
-    /// upcoming, overdue, done or cancelled
+    /// upcoming (scheduled, suspension ahead), planned (upcoming and not flagged), overdue
+    /// (scheduled, suspension passed), needs_action (suspended while still holding, flagged, or
+    /// overdue: the desk's 要対応), done or cancelled
     pub status: Option<String>,
     /// Only departures flagged as not ready close to their last working day.
     #[serde(default)]
@@ -119,7 +121,36 @@ pub async fn approve_plan(State(app): State<App>, Auth(a): Auth, Path(id): Path<
     Ok(Json(svc::approve_plan(&app, &a, &id).await?))
 }
 
-/// Execute the approved plan's transfers now, each an undoable batch (admins).
+/// Why a reported plan goes back to the user.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnInput {
+    /// Shown to the user on their handover page (1–1000 characters).
+    pub comment: String,
+}
+
+/// Send the reported plan back (差し戻し) with a comment the user sees (admins).
+#[utoipa::path(operation_id = "departures_return_plan", post, path = "/api/v1/departures/{id}/plan/return", tag = "departures", request_body = ReturnInput,
+    responses((status = 200, body = Departure), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn return_plan(
+    State(app): State<App>,
+    Auth(a): Auth,
+    Path(id): Path<String>,
+    Body(b): Body<ReturnInput>,
+) -> Result<Json<Departure>> {
+    Ok(Json(svc::return_plan(&app, &a, &id, &b.comment).await?))
+}
+
+/// Ask the departing user to report their plan; they see it on every page (admins).
+#[utoipa::path(operation_id = "departures_request_plan", post, path = "/api/v1/departures/{id}/plan/request", tag = "departures",
+    responses((status = 200, body = Departure), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn request_plan(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) -> Result<Json<Departure>> {
+    Ok(Json(svc::request_plan(&app, &a, &id).await?))
+}
+
+/// Execute the approved plan's transfers now, each an undoable batch (admins): before the
+/// suspension, or after it while the departure needs action (again, for what the user holds
+/// since the plan ran).
 #[utoipa::path(operation_id = "departures_execute_plan", post, path = "/api/v1/departures/{id}/plan/execute", tag = "departures", params(ExecuteParams),
     responses((status = 200, body = Execution), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn execute_plan(

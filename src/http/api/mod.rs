@@ -29,6 +29,8 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(departures::get, departures::update, departures::cancel))
         .routes(routes!(departures::get_plan, departures::report_plan))
         .routes(routes!(departures::approve_plan))
+        .routes(routes!(departures::return_plan))
+        .routes(routes!(departures::request_plan))
         .routes(routes!(departures::execute_plan))
         .routes(routes!(departures::readiness))
         .routes(routes!(cards::create, cards::list))
