@@ -193,6 +193,18 @@ async fn the_audit_page_filters_by_who_what_target_and_days_in_the_organisations
         html.contains("<option value=\"card\">"),
         "the target types are suggested"
     );
+    let english = admin
+        .client
+        .get(format!("{}/audit?actor=system", admin.base))
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(english.contains("<title>Audit log — meishi</title>") && !english.contains('⚠'));
+    assert!(english.contains("<td class=\"actor\">System</td>") && !english.contains("監査ログ"));
     let newest = rows(&html);
     assert!(
         newest.len() >= 5,
