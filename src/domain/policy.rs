@@ -49,6 +49,13 @@ impl Policy {
         now.with_timezone(&self.zone).date_naive()
     }
 
+    /// The first moment of a day in the organisation's zone (its midnight, or the first
+    /// minute after a daylight-saving gap): a day's events are those from its start to the
+    /// next day's.
+    pub fn day_start(&self, day: NaiveDate) -> DateTime<Utc> {
+        suspension_moment(day, NaiveTime::MIN, self.zone)
+    }
+
     /// A moment as the organisation's people read it: `2026-03-31 23:59 JST`.
     pub fn local_text(&self, t: DateTime<Utc>) -> String {
         t.with_timezone(&self.zone).format("%Y-%m-%d %H:%M %Z").to_string()
@@ -223,6 +230,21 @@ mod tests {
         let moment = suspension_moment(d("2026-03-08"), at, chrono_tz::America::New_York);
         assert_eq!(moment.to_rfc3339(), "2026-03-08T07:00:00+00:00");
         assert!(parse_time_of_day("suspend_at", "24:00").is_err());
+    }
+
+    #[test]
+    fn a_day_starts_at_midnight_in_the_organisations_zone() {
+        assert_eq!(
+            tokyo().day_start(d("2026-04-01")).to_rfc3339(),
+            "2026-03-31T15:00:00+00:00"
+        );
+        let mut santiago = tokyo();
+        santiago.zone = chrono_tz::America::Santiago;
+        // Chile moves its clocks forward at midnight: the day starts at 01:00.
+        assert_eq!(
+            santiago.day_start(d("2026-09-06")).to_rfc3339(),
+            "2026-09-06T04:00:00+00:00"
+        );
     }
 
     #[test]

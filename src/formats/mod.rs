@@ -249,7 +249,10 @@ pub fn is_utf8_japanese(bytes: &[u8]) -> bool {
     std::str::from_utf8(bytes).is_ok_and(|s| s.chars().any(|c| matches!(c as u32, 0x3040..=0x30FF | 0x4E00..=0x9FFF)))
 }
 
-/// Encodes text for a Shift_JIS (CP932) export; a character CP932 lacks becomes `?`.
+/// Encodes text for a Shift_JIS (CP932) export; a character CP932 lacks becomes `?`. The
+/// characters that JIS-based systems (macOS, Java, EUC-JP data) use where Windows uses
+/// another code point (〜 WAVE DASH for ～, ‖, —, ¢, £, ¬, ¦) are written as Windows' twin,
+/// which is what Excel shows, instead of `?`.
 pub fn to_shift_jis(text: &str, out: &mut Vec<u8>) {
     let mut enc = encoding_rs::SHIFT_JIS.new_encoder();
     let mut rest = text;
@@ -266,9 +269,26 @@ pub fn to_shift_jis(text: &str, out: &mut Vec<u8>) {
         match res {
             encoding_rs::EncoderResult::InputEmpty => break,
             encoding_rs::EncoderResult::OutputFull => continue,
-            encoding_rs::EncoderResult::Unmappable(_) => out.push(b'?'),
+            encoding_rs::EncoderResult::Unmappable(c) => match cp932_twin(c) {
+                Some(twin) => to_shift_jis(twin.encode_utf8(&mut [0; 4]), out),
+                None => out.push(b'?'),
+            },
         }
     }
+}
+
+/// The Windows (CP932) code point of a character JIS-based mappings give another one.
+fn cp932_twin(c: char) -> Option<char> {
+    Some(match c {
+        '\u{301C}' => '\u{FF5E}', // WAVE DASH → FULLWIDTH TILDE
+        '\u{2016}' => '\u{2225}', // DOUBLE VERTICAL LINE → PARALLEL TO
+        '\u{2014}' => '\u{2015}', // EM DASH → HORIZONTAL BAR
+        '\u{00A2}' => '\u{FFE0}', // CENT SIGN
+        '\u{00A3}' => '\u{FFE1}', // POUND SIGN
+        '\u{00AC}' => '\u{FFE2}', // NOT SIGN
+        '\u{00A6}' => '\u{FFE4}', // BROKEN BAR
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -345,6 +365,10 @@ mod tests {
         to_shift_jis("髙橋①㈱😀", &mut out);
         let back = decode(&out, TextEncoding::ShiftJis).unwrap();
         assert_eq!(back, "髙橋①㈱?");
+        let mut out = Vec::new();
+        to_shift_jis("10:00〜18:00 ‖ — ¢£¬¦ −", &mut out);
+        let back = decode(&out, TextEncoding::ShiftJis).unwrap();
+        assert_eq!(back, "10:00～18:00 ∥ ― ￠￡￢￤ －", "the Windows twins, not ?");
         assert!(!looks_utf8(&out, true));
         assert!(is_utf8_japanese("髙橋".as_bytes()));
         assert!(!is_utf8_japanese(&out));

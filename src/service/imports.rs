@@ -63,6 +63,9 @@ pub struct ImportReport {
     pub error_count: u64,
     /// Unknown CSV columns (kept with each card as `extra`).
     pub warnings: Vec<LineError>,
+    /// The import's id (the target of its `cards.import` audit event); none when nothing was
+    /// imported.
+    pub id: Option<String>,
 }
 
 enum Msg {
@@ -353,11 +356,11 @@ pub async fn import(
             Preparer::new(txn, actor, default_owner.as_ref(), who.at).run(rx, batches_tx, opts.mode, &progress);
         let (prepared, inserted) = tokio::join!(prepare, insert);
         let (t, writer) = settle(prepared, inserted, reader.await)?;
-        let report = into_report(t, opts.mode)?;
+        let mut report = into_report(t, opts.mode)?;
         if opts.mode == ImportMode::AllOrNothing && report.error_count > 0 {
             return Err(nothing_imported(report));
         }
-        finish(txn, who, writer, &report, default_owner.as_deref()).await?;
+        report.id = Some(finish(txn, who, writer, &report, default_owner.as_deref()).await?);
         Ok(report)
     })
     .await
@@ -587,6 +590,7 @@ fn into_report(t: Tally, mode: ImportMode) -> Result<ImportReport> {
         errors: errors.listed,
         error_count: errors.total,
         warnings,
+        id: None,
     })
 }
 
@@ -607,21 +611,80 @@ fn nothing_imported(mut report: ImportReport) -> Error {
     Error::bad_input("file", message).with_details(serde_json::to_value(&report).unwrap_or_default())
 }
 
-/// Builds the deferred indexes and writes the audit event with the counts.
+/// Builds the deferred indexes and writes the audit event with the counts and the listed
+/// line errors (what `valid_rows` skipped, at most `MAX_LISTED_ERRORS`); returns the
+/// import's id, the event's target.
 async fn finish(
     txn: &store::Tx,
     who: Who<'_>,
     writer: st::CardWriter,
     report: &ImportReport,
     default_owner: Option<&str>,
-) -> Result<()> {
+) -> Result<String> {
     let summary = serde_json::json!({
         "format": report.format, "encoding": report.encoding, "mode": report.mode,
         "rows": report.rows, "imported": report.imported, "skipped": report.skipped,
         "tags_created": report.tags_created, "error_count": report.error_count,
-        "owner_id": default_owner,
+        "owner_id": default_owner, "errors": report.errors,
     });
     writer.finish(txn).await?;
     let import_id = store::new_id();
-    audit(txn, who, "cards.import", ("import", &import_id), None, Some(summary)).await
+    audit(
+        txn,
+        who,
+        IMPORT_ACTION,
+        (IMPORT_TARGET, &import_id),
+        None,
+        Some(summary),
+    )
+    .await?;
+    Ok(import_id)
+}
+
+const IMPORT_ACTION: &str = "cards.import";
+const IMPORT_TARGET: &str = "import";
+
+/// A finished import as its audit event recorded it: when, by whom, the counts and the
+/// listed line errors.
+#[derive(Debug, Clone)]
+pub struct ImportResult {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub rows: u64,
+    pub imported: u64,
+    pub error_count: u64,
+    pub errors: Vec<LineError>,
+}
+
+/// The result of an earlier import (the console's page after the upload). Admins see every
+/// import of their organisation; a member sees only their own, anything else is not found.
+pub async fn result(app: &App, actor: &Actor, id: &str) -> Result<ImportResult> {
+    let not_found = || Error::not_found("import");
+    let event = store::audit::by_target(app.read(), &actor.org_id, IMPORT_ACTION, IMPORT_TARGET, id)
+        .await?
+        .ok_or_else(not_found)?;
+    if !actor.is_admin() && event.actor_id.as_deref() != actor.user_id() {
+        return Err(not_found());
+    }
+    let after = event.after.unwrap_or_default();
+    let count = |k: &str| after[k].as_u64().unwrap_or(0);
+    Ok(ImportResult {
+        id: event.target_id,
+        at: event.at,
+        rows: count("rows"),
+        imported: count("imported"),
+        error_count: count("error_count"),
+        errors: after["errors"]
+            .as_array()
+            .map(|listed| {
+                listed
+                    .iter()
+                    .map(|e| {
+                        let text = |k: &str| e[k].as_str().unwrap_or("").to_string();
+                        LineError::new(e["line"].as_u64().unwrap_or(0), text("field"), text("message"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
 }

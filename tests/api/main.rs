@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod audit;
 mod cards;
 mod cli;
 mod console;

@@ -5,6 +5,7 @@ use crate::http::extract::{Auth, Params};
 use crate::service::{App, audit};
 use axum::Json;
 use axum::extract::State;
+use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -14,15 +15,25 @@ use utoipa::IntoParams;
 pub struct AuditParams {
     /// Only events of this action, e.g. `card.create`.
     pub action: Option<String>,
+    /// Only events of this kind of target, e.g. `card`, `user`, `departure`, `import`.
+    pub target_type: Option<String>,
+    /// Only events on this target (its id).
     pub target_id: Option<String>,
+    /// Only events of this user (an id), or `system` for those the system wrote (scheduler,
+    /// command line).
     pub actor_id: Option<String>,
+    /// Only events from this day on (`YYYY-MM-DD`, in the organisation's time zone).
+    pub from: Option<NaiveDate>,
+    /// Only events up to and including this day (`YYYY-MM-DD`, in the organisation's time zone).
+    pub to: Option<NaiveDate>,
     pub cursor: Option<String>,
     pub limit: Option<u64>,
 }
 
 /// The audit log, newest first (admins).
 #[utoipa::path(operation_id = "audit_list", get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
-    responses((status = 200, body = Page<AuditEvent>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<AuditEvent>), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn list(
     State(app): State<App>,
     Auth(a): Auth,
@@ -30,8 +41,11 @@ pub async fn list(
 ) -> Result<Json<Page<AuditEvent>>> {
     let q = audit::AuditQuery {
         action: q.action.as_deref(),
-        target_id: q.target_id.as_deref(),
         actor_id: q.actor_id.as_deref(),
+        target_type: q.target_type.as_deref(),
+        target_id: q.target_id.as_deref(),
+        from: q.from,
+        to: q.to,
         cursor: q.cursor.as_deref(),
         limit: q.limit,
     };

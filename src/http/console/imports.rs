@@ -1,5 +1,11 @@
 //! インポート・エクスポート: upload a vCard or CSV and see the result (counts, errors with line
 //! numbers); download exports. The work is the import and export services the API uses.
+//!
+//! An import that imported something redirects (303) to `/imports?result=<id>` with a
+//! one-time message: the result page reads the import's counts and listed line errors from
+//! its audit event (`imports::result`), so it survives the redirect and any reload without
+//! posting the file again. An import that imported nothing changed nothing: its page (422)
+//! is the answer to the post, with every error listed.
 
 use super::cards::all_users;
 use super::{Ctx, Session, page, render};
@@ -10,9 +16,11 @@ use crate::service::App;
 use crate::service::imports::{self, ImportOptions};
 use askama::Template;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use std::collections::HashMap;
 
 /// Uploads through the console are read whole; larger files go through the API or the CLI,
 /// which stream.
@@ -55,16 +63,17 @@ impl ImportsPage {
     }
 }
 
-async fn imports_page(app: &App, s: Session, outcome: Option<Outcome>) -> Result<Response, Response> {
+async fn imports_page(
+    app: &App,
+    s: Session,
+    outcome: Option<Outcome>,
+    status: axum::http::StatusCode,
+) -> Result<Response, Response> {
     let s = s.with_nav("imports");
     let users = if s.actor.is_admin() {
         page(&s.ctx, all_users(app, &s.actor).await)?
     } else {
         Vec::new()
-    };
-    let status = match &outcome {
-        Some(o) if !o.ok => axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-        _ => axum::http::StatusCode::OK,
     };
     Ok((
         status,
@@ -77,8 +86,35 @@ async fn imports_page(app: &App, s: Session, outcome: Option<Outcome>) -> Result
         .into_response())
 }
 
-async fn show(State(app): State<App>, s: Session) -> Result<Response, Response> {
-    imports_page(&app, s, None).await
+async fn show(
+    State(app): State<App>,
+    s: Session,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, Response> {
+    let outcome = match q.get("result").filter(|id| !id.is_empty()) {
+        Some(id) => {
+            let r = page(&s.ctx, imports::result(&app, &s.actor, id).await)?;
+            Some(Outcome {
+                ok: r.error_count == 0,
+                rows: r.rows,
+                imported: r.imported,
+                error_count: r.error_count,
+                problems: r
+                    .errors
+                    .iter()
+                    .map(|e| problem(&s.ctx, e.line, &e.field, &e.message))
+                    .collect(),
+                summary: s.ctx.t("imports.stored").replace("%{at}", &s.ctx.minute(r.at)),
+            })
+        }
+        None => None,
+    };
+    imports_page(&app, s, outcome, StatusCode::OK).await
+}
+
+/// Nothing was imported: the page answers the post (422), with every problem.
+async fn failed(app: &App, s: Session, outcome: Outcome) -> Result<Response, Response> {
+    imports_page(app, s, Some(outcome), StatusCode::UNPROCESSABLE_ENTITY).await
 }
 
 /// The problem text in the page's language: Japanese pages name the line and the column and
@@ -124,7 +160,7 @@ async fn upload(State(app): State<App>, s: Session, mut form: Multipart) -> Resu
             problems: vec![],
             summary: s.ctx.t("imports.no_file"),
         };
-        return imports_page(&app, s, Some(outcome)).await;
+        return failed(&app, s, outcome).await;
     };
     let opts = ImportOptions {
         format: None,
@@ -138,18 +174,17 @@ async fn upload(State(app): State<App>, s: Session, mut form: Multipart) -> Resu
     };
     let result = imports::import(&app, &s.actor, Box::new(std::io::Cursor::new(bytes)), opts, None).await;
     let outcome = match result {
-        Ok(r) => Outcome {
-            ok: r.error_count == 0,
-            rows: r.rows,
-            imported: r.imported,
-            error_count: r.error_count,
-            problems: r
-                .errors
-                .iter()
-                .map(|e| problem(&s.ctx, e.line, &e.field, &e.message))
-                .collect(),
-            summary: s.ctx.t("imports.done"),
-        },
+        Ok(r) => {
+            let message = s
+                .ctx
+                .t("imports.imported_flash")
+                .replace("%{n}", &r.imported.to_string());
+            let to = match &r.id {
+                Some(id) => format!("/imports?result={}", super::urlencode(id)),
+                None => "/imports".to_string(),
+            };
+            return Ok(super::flash_redirect(&to, &message));
+        }
         Err(e) => {
             let details = e.details.clone().unwrap_or_default();
             let listed: Vec<Problem> = details["errors"]
@@ -186,5 +221,5 @@ async fn upload(State(app): State<App>, s: Session, mut form: Multipart) -> Resu
             }
         }
     };
-    imports_page(&app, s, Some(outcome)).await
+    failed(&app, s, outcome).await
 }

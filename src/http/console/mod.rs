@@ -6,6 +6,7 @@
 // does not matter on this path.
 #![allow(clippy::result_large_err)]
 
+mod audit;
 mod cards;
 mod departures;
 mod handover;
@@ -392,6 +393,7 @@ pub fn router() -> Router<App> {
         .merge(imports::router())
         .merge(transfers::router())
         .merge(settings::router())
+        .merge(audit::router())
         .layer(axum::middleware::from_fn(clear_flash))
 }
 

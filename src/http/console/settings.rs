@@ -25,17 +25,13 @@ struct SettingsPage {
     ctx: Ctx,
     org: Organization,
     archive: Option<User>,
-    notice: Option<String>,
     error: Option<String>,
     error_field: String,
 }
 
-async fn settings_page(
-    app: &App,
-    s: Session,
-    notice: Option<String>,
-    error: Option<Error>,
-) -> Result<Response, Response> {
+/// The page, with the error of a post that changed nothing (a post that changed something
+/// redirects here with its message: `super::flash_redirect`).
+async fn settings_page(app: &App, s: Session, error: Option<Error>) -> Result<Response, Response> {
     if !s.actor.is_admin() {
         return Err(super::error_page(&s.ctx, &Error::forbidden("admins only")));
     }
@@ -47,7 +43,6 @@ async fn settings_page(
     let p = SettingsPage {
         org,
         archive,
-        notice,
         error: shown.message,
         error_field: shown.field,
         ctx: s.ctx,
@@ -56,7 +51,7 @@ async fn settings_page(
 }
 
 async fn show(State(app): State<App>, s: Session) -> Result<Response, Response> {
-    settings_page(&app, s, None, None).await
+    settings_page(&app, s, None).await
 }
 
 #[derive(Deserialize)]
@@ -74,7 +69,7 @@ async fn save(State(app): State<App>, s: Session, headers: HeaderMap, body: Stri
     let f: SettingsForm = form(&s, &headers, &body).await?;
     let trash_days = match f.trash_days.trim().parse::<i64>() {
         Ok(d) => d,
-        Err(_) => return settings_page(&app, s, None, Some(Error::bad_input("trash_days", "not a number"))).await,
+        Err(_) => return settings_page(&app, s, Some(Error::bad_input("trash_days", "not a number"))).await,
     };
     let patch = orgs::SettingsPatch {
         name: Some(f.name),
@@ -86,18 +81,15 @@ async fn save(State(app): State<App>, s: Session, headers: HeaderMap, body: Stri
         execute_plan_before_suspension: Some(f.execute_plan_before_suspension.is_some()),
     };
     match orgs::update(&app, &s.actor, patch).await {
-        Ok(_) => {
-            let notice = s.ctx.t("settings.saved");
-            settings_page(&app, s, Some(notice), None).await
-        }
-        Err(e) => settings_page(&app, s, None, Some(e)).await,
+        Ok(_) => Ok(super::flash_redirect("/settings", &s.ctx.t("settings.saved"))),
+        Err(e) => settings_page(&app, s, Some(e)).await,
     }
 }
 
 async fn archive(State(app): State<App>, s: Session, headers: HeaderMap, body: String) -> Result<Response, Response> {
     form::<std::collections::HashMap<String, String>>(&s, &headers, &body).await?;
     match lifecycle::archive_account(&app, &s.actor).await {
-        Ok(_) => settings_page(&app, s, None, None).await,
-        Err(e) => settings_page(&app, s, None, Some(e)).await,
+        Ok(_) => Ok(super::flash_redirect("/settings", &s.ctx.t("settings.archive_created"))),
+        Err(e) => settings_page(&app, s, Some(e)).await,
     }
 }

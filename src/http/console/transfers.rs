@@ -1,4 +1,6 @@
 //! 所有者変更 (admins): the form with a dry-run preview before the real run; history with undo.
+//! A run and an undo redirect (303) with their message, so a reload never runs them again; a
+//! run lands on `/transfers?done=<id>`, which shows that batch's result from its record.
 
 use super::cards::{Names, all_users, visible_tags};
 use super::{Ctx, Session, form, page, render};
@@ -11,7 +13,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -126,7 +128,11 @@ async fn show(
         from: q.get("from").cloned().unwrap_or_default(),
         ..Default::default()
     };
-    transfers_page(&app, s, f, None, None, None).await
+    let done = match q.get("done").filter(|id| !id.is_empty()) {
+        Some(id) => Some(page(&s.ctx, transfers::get(&app, &s.actor, id).await)?),
+        None => None,
+    };
+    transfers_page(&app, s, f, None, done, None).await
 }
 
 async fn run(State(app): State<App>, s: Session, headers: HeaderMap, body: String) -> Result<Response, Response> {
@@ -155,7 +161,10 @@ async fn run(State(app): State<App>, s: Session, headers: HeaderMap, body: Strin
     };
     match transfers::transfer(&app, &s.actor, req, &|_| {}).await {
         Ok(Outcome::Preview(p)) => transfers_page(&app, s, f, Some(p), None, None).await,
-        Ok(Outcome::Done(t)) => transfers_page(&app, s, TransferForm::default(), None, Some(t), None).await,
+        Ok(Outcome::Done(t)) => Ok(super::flash_redirect(
+            &format!("/transfers?done={}", super::urlencode(&t.id)),
+            &s.ctx.t("transfers.run_done"),
+        )),
         Err(e) => transfers_page(&app, s, f, None, None, Some(e)).await,
     }
 }
@@ -169,7 +178,14 @@ async fn undo(
 ) -> Result<Response, Response> {
     form::<HashMap<String, String>>(&s, &headers, &body).await?;
     match transfers::undo(&app, &s.actor, &id, &|_| {}).await {
-        Ok(_) => Ok(Redirect::to("/transfers").into_response()),
+        Ok(u) => {
+            let message = s
+                .ctx
+                .t("transfers.undo_done")
+                .replace("%{restored}", &u.restored.to_string())
+                .replace("%{skipped}", &u.skipped.to_string());
+            Ok(super::flash_redirect("/transfers", &message))
+        }
         Err(e) => transfers_page(&app, s, TransferForm::default(), None, None, Some(e)).await,
     }
 }
