@@ -257,6 +257,8 @@ pub async fn undo(app: &App, actor: &Actor, id: &str, progress: Progress<'_>) ->
             Some(after),
         )
         .await?;
+        // The cards went back to `from`: a leaver's finished departure needs action again.
+        super::departures::settle_in(tx, who, &from).await?;
         progress("committing");
         Ok(UndoResult {
             transfer,

@@ -1138,3 +1138,220 @@ async fn the_cli_prints_readiness_and_ticks() {
     assert!(out.starts_with("suspended 0, flagged "), "{out}");
     assert_eq!(f.audit_of("departure.suspend", &id(&due)).await.len(), 1);
 }
+
+/// An approved plan that nobody executed runs right before the suspension: the default, for
+/// new organisations and (by migration) existing ones.
+#[tokio::test]
+async fn an_approved_plan_runs_before_the_suspension_by_default() {
+    let f = fixture().await;
+    let (_, o) = f.t.get(&f.org.admin, "/api/v1/organization").await;
+    assert_eq!(o["execute_plan_before_suspension"], true, "on by default: {o}");
+    let d = id(&f.depart("2026-03-31").await);
+    let cards = [f.card("顧客 1", "東洋精機", 1).await, f.card("顧客 2", "A社", 0).await];
+    assert_eq!(
+        f.put_plan(&f.yamada_t, &d, json!({"items": []})).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(f.approve(&f.org.admin, &d).await.0, StatusCode::OK);
+    let r = f.readiness(&f.org.admin, &d).await;
+    assert_eq!(r["ready"], true, "the plan will run: {r}");
+    assert_eq!(item(&r, "cards")["state"], "planned", "planned, not done: {r}");
+    assert_eq!(item(&r, "cards")["count"], 2);
+
+    f.t.clock.set(at("2026-03-31T15:00:00Z"));
+    assert_eq!(tick(&f.t).await.suspended, 1);
+    let mut expected = cards.to_vec();
+    expected.sort();
+    assert_eq!(f.cards_of(&f.tanaka).await, expected, "the plan ran");
+    let dep = f.departure(&d).await;
+    assert_eq!(
+        (dep["status"].as_str(), dep["plan_status"].as_str()),
+        (Some("done"), Some("executed"))
+    );
+    let r = f.readiness(&f.org.admin, &d).await;
+    assert_eq!(
+        (r["ready"].as_bool(), r["suspended"].as_bool()),
+        (Some(true), Some(true)),
+        "{r}"
+    );
+}
+
+/// With the setting off, an approved plan does not run: the account stops on time, and the
+/// departure needs action (要対応) with the counts until the user holds nothing. Executing the
+/// plan then (after the suspension) settles it; undoing a batch opens it again.
+#[tokio::test]
+async fn with_the_setting_off_a_lapsed_plan_leaves_the_departure_needing_action() {
+    let f = fixture().await;
+    let patch = json!({"execute_plan_before_suspension": false});
+    let (s, _) =
+        f.t.call(&f.org.admin, Method::PATCH, "/api/v1/organization", Some(patch))
+            .await;
+    assert_eq!(s, StatusCode::OK);
+    let d = id(&f.depart("2026-03-31").await);
+    f.card("顧客 1", "東洋精機", 2).await;
+    f.card("顧客 2", "A社", 0).await;
+    f.tag("見込み客", &[]).await;
+    assert_eq!(
+        f.put_plan(&f.yamada_t, &d, json!({"items": []})).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(f.approve(&f.org.admin, &d).await.0, StatusCode::OK);
+    let r = f.readiness(&f.org.admin, &d).await;
+    assert_eq!(r["ready"], false, "nobody will run the plan: {r}");
+    assert_eq!(item(&r, "cards")["state"], "open", "{r}");
+
+    f.t.clock.set(at("2026-03-31T15:00:00Z"));
+    assert_eq!(tick(&f.t).await.suspended, 1);
+    assert_eq!(f.user(&f.yamada).await["status"], "suspended", "on time all the same");
+    let dep = f.departure(&d).await;
+    assert_eq!(dep["status"], "needs_action", "{dep}");
+    assert_eq!(dep["attention_days"], 0, "flagged: {dep}");
+    assert_eq!(f.list(&f.org.admin, "?status=needs_action").await, [d.as_str()]);
+    assert_eq!(f.list(&f.org.admin, "?attention=true").await, [d.as_str()]);
+    assert!(f.list(&f.org.admin, "?status=done").await.is_empty(), "not done");
+    let r = f.readiness(&f.org.admin, &d).await;
+    assert_eq!(
+        (r["ready"].as_bool(), r["suspended"].as_bool()),
+        (Some(false), Some(true)),
+        "{r}"
+    );
+    assert_eq!(
+        (
+            item(&r, "cards")["count"].as_i64(),
+            item(&r, "contacts")["count"].as_i64(),
+            item(&r, "tags")["count"].as_i64()
+        ),
+        (Some(2), Some(2), Some(1)),
+        "{r}"
+    );
+    assert_eq!(
+        item(&r, "cards")["state"],
+        "open",
+        "after the suspension only holding nothing counts"
+    );
+
+    // A later tick changes nothing: it stays on the desk.
+    f.t.clock.advance(Duration::days(3));
+    tick(&f.t).await;
+    assert_eq!(f.departure(&d).await["status"], "needs_action");
+
+    // The execute button works after the suspension, and settles the departure.
+    let path = format!("/api/v1/departures/{d}/plan/execute");
+    let (s, x) = f.t.post(&f.org.admin, &path, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{x}");
+    assert_eq!(f.cards_of(&f.tanaka).await.len(), 2);
+    let dep = f.departure(&d).await;
+    assert_eq!(
+        (dep["status"].as_str(), dep["attention_days"].is_null()),
+        (Some("done"), true),
+        "{dep}"
+    );
+    assert_eq!(f.audit_of("departure.done", &d).await.len(), 1);
+    assert_eq!(f.readiness(&f.org.admin, &d).await["ready"], true);
+
+    // Undoing the batch gives the cards back to the suspended user: needs action again.
+    let batch = x["transfers"][0]["transfer_id"].as_str().unwrap().to_string();
+    let (s, u) =
+        f.t.post(&f.org.admin, &format!("/api/v1/transfers/{batch}/undo"), json!({}))
+            .await;
+    assert_eq!(s, StatusCode::OK, "{u}");
+    assert_eq!(f.departure(&d).await["status"], "needs_action");
+    assert_eq!(f.audit_of("departure.reopen", &d).await.len(), 1);
+    // …and a manual transfer of everything settles it as well.
+    let body =
+        json!({"from_user_id": f.yamada, "to_user_id": f.sato, "selection": {"all": true}, "include_tags": true});
+    let (s, t) = f.t.post(&f.org.admin, "/api/v1/transfers", body).await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    assert_eq!(f.departure(&d).await["status"], "done");
+}
+
+/// A plan that fails right before the suspension leaves the departure needing action, with
+/// the failure recorded; an admin fixes the plan's successor and executes it.
+#[tokio::test]
+async fn a_plan_that_fails_before_the_suspension_needs_action() {
+    let f = fixture().await;
+    let d = id(&f.depart("2026-03-31").await);
+    f.card("顧客 1", "東洋精機", 0).await;
+    let plan = json!({"items": [{"selection": {"all": true}, "successor_id": f.sato}]});
+    assert_eq!(f.put_plan(&f.yamada_t, &d, plan).await.0, StatusCode::OK);
+    assert_eq!(f.approve(&f.org.admin, &d).await.0, StatusCode::OK);
+    let (s, _) =
+        f.t.post(&f.org.admin, &format!("/api/v1/users/{}/suspend", f.sato), json!({}))
+            .await;
+    assert_eq!(s, StatusCode::OK);
+    f.t.clock.set(at("2026-03-31T15:00:00Z"));
+    assert_eq!(tick(&f.t).await.suspended, 1);
+    assert_eq!(f.user(&f.yamada).await["status"], "suspended");
+    assert_eq!(f.departure(&d).await["status"], "needs_action");
+    assert_eq!(f.audit_of("departure.plan_execute_failed", &d).await.len(), 1);
+    assert_eq!(f.cards_of(&f.yamada).await.len(), 1, "nothing half moved");
+    // The successor is back: the plan runs.
+    let (s, _) =
+        f.t.post(&f.org.admin, &format!("/api/v1/users/{}/reactivate", f.sato), json!({}))
+            .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, x) =
+        f.t.post(&f.org.admin, &format!("/api/v1/departures/{d}/plan/execute"), json!({}))
+            .await;
+    assert_eq!(s, StatusCode::OK, "{x}");
+    assert_eq!(f.departure(&d).await["status"], "done");
+}
+
+/// The plan can be sent back with a comment and asked for; a line that selects no card is
+/// refused naming the line; a successor who is leaving too, or the archive account, is refused.
+#[tokio::test]
+async fn plans_are_sent_back_requested_and_checked_line_by_line() {
+    let f = fixture().await;
+    let d = id(&f.depart("2026-03-31").await);
+    f.card("顧客 1", "東洋精機", 0).await;
+    let path = format!("/api/v1/departures/{d}/plan/request");
+    let (s, v) = f.t.post(&f.org.admin, &path, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(v["plan_requested_at"].is_string());
+    assert_eq!(
+        f.t.post(&f.yamada_t, &path, json!({})).await.0,
+        StatusCode::FORBIDDEN,
+        "admins only"
+    );
+
+    let none = json!({"items": [{"selection": {"company": "存在しない会社"}, "successor_id": f.sato}]});
+    let refused = f.put_plan(&f.yamada_t, &d, none).await;
+    assert_error(refused, StatusCode::UNPROCESSABLE_ENTITY, Some("items[0].selection"));
+    let (_, other) = f.create(body(&f.suzuki, &f.tanaka, "2026-03-31")).await;
+    assert_eq!(other["status"], "scheduled");
+    let leaving = json!({"items": [{"selection": {"company": "東洋精機"}, "successor_id": f.suzuki}]});
+    let refused = f.put_plan(&f.yamada_t, &d, leaving).await;
+    assert_error(refused, StatusCode::UNPROCESSABLE_ENTITY, Some("items[0].successor_id"));
+
+    let good = json!({"items": [{"selection": {"company": "東洋精機"}, "successor_id": f.sato}]});
+    assert_eq!(f.put_plan(&f.yamada_t, &d, good.clone()).await.0, StatusCode::OK);
+    let path = format!("/api/v1/departures/{d}/plan/return");
+    let blank = f.t.post(&f.org.admin, &path, json!({"comment": " "})).await;
+    assert_error(blank, StatusCode::BAD_REQUEST, Some("comment"));
+    let (s, v) =
+        f.t.post(
+            &f.org.admin,
+            &path,
+            json!({"comment": "会社ではなくタグで分けてください"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["plan_status"].as_str(), v["plan_comment"].as_str()),
+        (Some("returned"), Some("会社ではなくタグで分けてください"))
+    );
+    assert_eq!(
+        f.approve(&f.org.admin, &d).await.0,
+        StatusCode::CONFLICT,
+        "sent back: not approvable"
+    );
+    assert_eq!(f.audit_of("departure.plan_return", &d).await.len(), 1);
+    // The user sees the comment, reports again, and the comment goes.
+    assert_eq!(
+        f.departure(&d).await["plan_comment"],
+        "会社ではなくタグで分けてください"
+    );
+    assert_eq!(f.put_plan(&f.yamada_t, &d, good).await.0, StatusCode::OK);
+    assert!(f.departure(&d).await["plan_comment"].is_null());
+    assert_eq!(f.approve(&f.org.admin, &d).await.0, StatusCode::OK);
+}
