@@ -52,6 +52,8 @@ fn card_row(org_id: &str, c: NewCard, now: i64) -> card::ActiveModel {
         org_id: Set(org_id.into()),
         owner_id: Set(c.owner_id),
         company_key: Set(normalize::company(&f.company)),
+        search_key: Set(normalize::card_search_key(&f)),
+        name_key: Set(normalize::card_name_key(&f)),
         exchanged_on: Set(date_to_text(f.exchanged_on)),
         full_name: Set(f.full_name),
         name_reading: Set(f.name_reading),
