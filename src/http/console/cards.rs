@@ -1,6 +1,6 @@
 //! 名刺: list with search and filters, a card's page with contacts and tags, create and edit.
 
-use super::{Ctx, Session, form, page, render};
+use super::{Ctx, Session, flash_redirect, form, page, render};
 use crate::domain::model::{Card, Contact, Tag, User};
 use crate::domain::{ContactKind, Result};
 use crate::service::{Actor, App, cards, users};
@@ -8,7 +8,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -238,7 +238,10 @@ async fn create(State(app): State<App>, s: Session, headers: HeaderMap, body: St
         exchanged_on: Some(f.exchanged_on),
     };
     match cards::create(&app, &s.actor, n).await {
-        Ok(card) => Ok(Redirect::to(&format!("/cards/{}", card.id)).into_response()),
+        Ok(card) => Ok(flash_redirect(
+            &format!("/cards/{}", card.id),
+            &s.ctx.t("cards.created"),
+        )),
         Err(e) => {
             let page = NewPage {
                 error: Some(super::message(s.ctx.lang, &e)),
@@ -328,7 +331,7 @@ async fn update(
         exchanged_on: Some(Some(f.exchanged_on).filter(|d| !d.trim().is_empty())),
     };
     match cards::update(&app, &s.actor, &id, p).await {
-        Ok(_) => Ok(Redirect::to(&format!("/cards/{id}")).into_response()),
+        Ok(_) => Ok(flash_redirect(&format!("/cards/{id}"), &s.ctx.t("cards.saved"))),
         Err(e) => card_page(&app, s, &id, Some(e)).await,
     }
 }
@@ -342,7 +345,7 @@ async fn delete(
 ) -> Result<Response, Response> {
     form::<HashMap<String, String>>(&s, &headers, &body).await?;
     page(&s.ctx, cards::delete(&app, &s.actor, &id).await)?;
-    Ok(Redirect::to("/cards").into_response())
+    Ok(flash_redirect("/cards", &s.ctx.t("cards.deleted")))
 }
 
 #[derive(Deserialize)]
@@ -376,7 +379,10 @@ async fn add_contact(
         Err(e) => Err(e),
     };
     match result {
-        Ok(()) => Ok(Redirect::to(&format!("/cards/{id}#contacts")).into_response()),
+        Ok(()) => Ok(flash_redirect(
+            &format!("/cards/{id}#contacts"),
+            &s.ctx.t("cards.contact_added"),
+        )),
         Err(e) => card_page(&app, s, &id, Some(e)).await,
     }
 }
@@ -416,7 +422,7 @@ async fn attach(
     }
     .await;
     match result {
-        Ok(_) => Ok(Redirect::to(&format!("/cards/{id}")).into_response()),
+        Ok(_) => Ok(flash_redirect(&format!("/cards/{id}"), &s.ctx.t("cards.tag_attached"))),
         Err(e) => card_page(&app, s, &id, Some(e)).await,
     }
 }
@@ -430,5 +436,5 @@ async fn detach(
 ) -> Result<Response, Response> {
     form::<HashMap<String, String>>(&s, &headers, &body).await?;
     page(&s.ctx, cards::detach_tag(&app, &s.actor, &id, &tag).await)?;
-    Ok(Redirect::to(&format!("/cards/{id}")).into_response())
+    Ok(flash_redirect(&format!("/cards/{id}"), &s.ctx.t("cards.tag_detached")))
 }
