@@ -6,6 +6,7 @@ mod harness;
 mod cards;
 mod cli;
 mod console;
+mod console_lists;
 mod crash;
 mod departures;
 mod imports;
