@@ -72,7 +72,7 @@ export async function signIn(page, url, email, password = 'meishi-demo') {
   await page.goto(`${url}/login`);
   await page.getByLabel('メールアドレス').fill(email);
   await page.getByLabel('パスワード').fill(password);
-  await page.getByRole('button', { name: 'サインイン' }).click();
+  await page.getByRole('button', { name: 'ログイン' }).click();
 }
 
 export async function shot(page, name) {

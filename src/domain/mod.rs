@@ -2,6 +2,7 @@
 
 pub mod clock;
 pub mod departure;
+pub mod directory;
 pub mod error;
 pub mod ids;
 pub mod lifecycle;

@@ -1,5 +1,6 @@
 //! Japanese-aware matching keys (DESIGN.md, "News"): NFKC width folding, spaces ignored,
-//! company-form suffixes (株式会社, (株), ㈱ …) treated as the same.
+//! company-form suffixes (株式会社, (株), ㈱ …) treated as the same; for searching and sorting
+//! also hiragana = katakana and a few variant kanji (髙=高, 﨑=崎, 齋=斎 …).
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -41,9 +42,121 @@ pub fn company(name: &str) -> String {
     key
 }
 
+/// Variant kanji that names are written with, folded to their common form for matching only.
+const VARIANT_KANJI: &[(char, char)] = &[
+    ('髙', '高'),
+    ('﨑', '崎'),
+    ('嵜', '崎'),
+    ('齋', '斎'),
+    ('齊', '斉'),
+    ('邊', '辺'),
+    ('邉', '辺'),
+    ('濵', '浜'),
+    ('濱', '浜'),
+    ('澤', '沢'),
+    ('廣', '広'),
+];
+
+/// Hiragana as katakana (ぁ–ゖ → ァ–ヶ, ゝゞ → ヽヾ); anything else as it is.
+fn katakana(c: char) -> char {
+    match c {
+        '\u{3041}'..='\u{3096}' | '\u{309D}' | '\u{309E}' => char::from_u32(c as u32 + 0x60).unwrap_or(c),
+        _ => VARIANT_KANJI.iter().find(|(v, _)| *v == c).map_or(c, |(_, to)| *to),
+    }
+}
+
+/// `fold` with hiragana as katakana and variant kanji folded: `やまもと` = `ヤマモト` = `ﾔﾏﾓﾄ`.
+pub fn search(s: &str) -> String {
+    fold(s).chars().map(katakana).collect()
+}
+
+/// `company` with hiragana as katakana and variant kanji folded.
+pub fn search_company(name: &str) -> String {
+    company(name).chars().map(katakana).collect()
+}
+
+/// Separates a card's fields in its search key. `search` removes whitespace, so a folded
+/// keyword never contains it and a match never runs from one field into the next.
+pub const FIELD_SEPARATOR: char = '\n';
+
+/// What a keyword is looked for in (stored as `cards.search_key`): the name, its reading, the
+/// company, department, title and email, each folded by `search`, one per line.
+pub fn card_search_key(f: &super::CardFields) -> String {
+    let mut key = String::with_capacity(
+        f.full_name.len()
+            + f.name_reading.len()
+            + f.company.len()
+            + f.department.len()
+            + f.title.len()
+            + f.email.len()
+            + 6,
+    );
+    for (i, field) in [
+        &f.full_name,
+        &f.name_reading,
+        &f.company,
+        &f.department,
+        &f.title,
+        &f.email,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if i > 0 {
+            key.push(FIELD_SEPARATOR);
+        }
+        key.push_str(&search(field));
+    }
+    key
+}
+
+/// What cards are sorted by name with (stored as `cards.name_key`): the reading when there
+/// is one, else the name, folded by `search` (so hiragana and katakana readings sort together).
+pub fn card_name_key(f: &super::CardFields) -> String {
+    let reading = search(&f.name_reading);
+    if reading.is_empty() {
+        search(&f.full_name)
+    } else {
+        reading
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hiragana_katakana_and_widths_search_alike() {
+        assert_eq!(search("やまもと"), search("ヤマモト"));
+        assert_eq!(search("ﾔﾏﾓﾄ"), search("やまもと"));
+        assert_eq!(search("ヤマモト ケンジ"), "ヤマモトケンジ");
+        assert_eq!(search("ゞ"), "ヾ");
+        assert_eq!(search("髙橋"), search("高橋"));
+        assert_eq!(search("ＡＢＣ"), "abc");
+        assert_eq!(search_company("かぶしきがいしゃ"), "カブシキガイシャ");
+        assert_eq!(search_company("(株)さんぷる"), search_company("株式会社サンプル"));
+    }
+
+    #[test]
+    fn a_cards_keys() {
+        let f = crate::domain::CardFields {
+            full_name: "山本 太郎".into(),
+            name_reading: "やまもと たろう".into(),
+            company: "株式会社サンプル".into(),
+            email: "t.yamamoto@example.jp".into(),
+            ..Default::default()
+        };
+        let key = card_search_key(&f);
+        assert!(key.contains(&search("ヤマモト")));
+        assert!(key.contains(&search("山本太郎")));
+        assert!(!key.contains(&search("郎やま")), "no match across fields");
+        assert_eq!(card_name_key(&f), "ヤマモトタロウ");
+        let unread = crate::domain::CardFields {
+            full_name: "Zed".into(),
+            ..Default::default()
+        };
+        assert_eq!(card_name_key(&unread), "zed");
+    }
 
     #[test]
     fn company_forms_and_widths_fold_together() {

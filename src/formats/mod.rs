@@ -144,6 +144,9 @@ pub struct CheckedCard {
     pub line: u64,
     pub fields: CardFields,
     pub company_key: String,
+    /// `normalize::card_search_key` and `card_name_key`, made here, on the reading side.
+    pub search_key: String,
+    pub name_key: String,
     pub tags: Vec<String>,
     /// Lower-cased email, or empty for the default owner.
     pub owner: String,
@@ -220,6 +223,8 @@ pub fn check(raw: RawCard, column: impl Fn(&str) -> String) -> std::result::Resu
     Ok(CheckedCard {
         line,
         company_key: normalize::company(&fields.company),
+        search_key: normalize::card_search_key(&fields),
+        name_key: normalize::card_name_key(&fields),
         fields,
         tags,
         owner,

@@ -8,7 +8,8 @@ pub mod extract;
 use crate::domain::Error;
 use crate::service::App;
 use axum::Router;
-use axum::response::{Html, IntoResponse};
+use axum::extract::State;
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -116,9 +117,21 @@ pub fn router(app: App) -> Router {
         .route("/api/docs", get(move || async move { Html(docs_html) }))
         .route("/api/docs/scalar.js", get(scalar_js))
         .merge(console::router())
-        .fallback(|| async { Error::not_found("page").into_response() })
+        .fallback(fallback)
         .layer(TraceLayer::new_for_http())
         .with_state(app)
+}
+
+/// An unknown URL: the API's (and the machine-read paths') JSON 404, else the console's page.
+async fn fallback(State(app): State<App>, req: axum::extract::Request) -> Response {
+    let path = req.uri().path();
+    let machine = ["/api", "/scim", "/healthz"]
+        .iter()
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+    if machine {
+        return Error::not_found("page").into_response();
+    }
+    console::not_found(&app, req).await
 }
 
 /// The Scalar reference page, with its script served from here rather than from a CDN.

@@ -173,27 +173,123 @@ pub async fn get(app: &App, actor: &Actor, id: &str) -> Result<Card> {
     card_in_org(app.read(), actor, id).await
 }
 
+/// The order of a card listing. The API lists by id; the console by exchange date unless asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CardSort {
+    #[default]
+    Id,
+    /// 名刺交換日: newest first, cards without a date last.
+    Exchanged,
+    /// 会社名: the normalised company name.
+    Company,
+    /// 氏名: the reading (hiragana and katakana alike), else the name.
+    Name,
+}
+
+impl CardSort {
+    pub fn parse(field: &str, raw: &str) -> Result<Self> {
+        match raw.trim() {
+            "id" => Ok(CardSort::Id),
+            "exchanged" => Ok(CardSort::Exchanged),
+            "company" => Ok(CardSort::Company),
+            "name" => Ok(CardSort::Name),
+            other => Err(Error::bad_input(
+                field,
+                format!("'{other}' is not one of: id, exchanged, company, name"),
+            )),
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardSort::Id => "id",
+            CardSort::Exchanged => "exchanged",
+            CardSort::Company => "company",
+            CardSort::Name => "name",
+        }
+    }
+    fn order(self) -> st::CardOrder {
+        match self {
+            CardSort::Id => st::CardOrder::Id,
+            CardSort::Exchanged => st::CardOrder::ExchangedDesc,
+            CardSort::Company => st::CardOrder::Company,
+            CardSort::Name => st::CardOrder::Name,
+        }
+    }
+}
+
 pub struct CardQuery<'a> {
     pub owner_id: Option<&'a str>,
     pub tag_id: Option<&'a str>,
     pub company: Option<&'a str>,
     /// Free-text search.
     pub q: Option<&'a str>,
+    pub sort: CardSort,
     pub cursor: Option<&'a str>,
     pub limit: Option<u64>,
 }
 
+fn filter_of(q: &CardQuery<'_>) -> st::CardFilter {
+    let given = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+    st::CardFilter {
+        owner_id: given(q.owner_id),
+        tag_id: given(q.tag_id),
+        company: given(q.company),
+        q: given(q.q),
+    }
+}
+
+/// A page's cursor: the last card's id, then (other than in id order) its sort key. The id
+/// is a fixed-width UUID, so the key is whatever follows it.
+const ID_WIDTH: usize = 36;
+
+fn parse_cursor(sort: CardSort, cursor: Option<&str>) -> Result<Option<st::After>> {
+    let Some(c) = cursor.filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    let bad = || Error::bad_input("cursor", "not a cursor returned by this listing");
+    let (id, key) = if sort == CardSort::Id {
+        (c, "")
+    } else {
+        (c.get(..ID_WIDTH).ok_or_else(bad)?, &c[ID_WIDTH..])
+    };
+    let id = store::parse_cursor(Some(id))?.ok_or_else(bad)?;
+    Ok(Some(st::After {
+        key: key.to_string(),
+        id,
+    }))
+}
+
+/// One page of the cards that match every given filter, in the asked order.
 pub async fn list(app: &App, actor: &Actor, q: CardQuery<'_>) -> Result<Page<Card>> {
     let limit = page_limit(q.limit)?;
-    let after = store::parse_cursor(q.cursor)?;
-    let filter = st::CardFilter {
-        owner_id: q.owner_id.map(str::to_string),
-        tag_id: q.tag_id.map(str::to_string),
-        company: q.company.map(str::to_string).filter(|c| !c.trim().is_empty()),
-        q: q.q.map(str::to_string).filter(|c| !c.trim().is_empty()),
-    };
-    let items = st::list_cards(app.read(), &actor.org_id, filter, after, limit + 1).await?;
-    Ok(paginate(items, limit, |c| c.id.clone()))
+    let after = parse_cursor(q.sort, q.cursor)?;
+    let rows = st::list_cards(
+        app.read(),
+        &actor.org_id,
+        filter_of(&q),
+        q.sort.order(),
+        after,
+        limit + 1,
+    )
+    .await?;
+    let page = paginate(rows, limit, |(c, key)| format!("{}{key}", c.id));
+    Ok(Page {
+        items: page.items.into_iter().map(|(c, _)| c).collect(),
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// How many cards match the query's filters (its order and cursor aside).
+pub async fn count(app: &App, actor: &Actor, q: &CardQuery<'_>) -> Result<u64> {
+    st::count_cards(app.read(), &actor.org_id, filter_of(q)).await
+}
+
+/// The organisation's cards among `ids`; ids of no such card are left out.
+pub async fn get_many(app: &App, actor: &Actor, ids: &[String]) -> Result<Vec<Card>> {
+    if ids.len() > crate::domain::transfer::MAX_CARD_IDS {
+        return Err(Error::bad_input("card_ids", "too many cards"));
+    }
+    st::cards_by_ids(app.read(), &actor.org_id, ids).await
 }
 
 pub async fn update(app: &App, actor: &Actor, id: &str, p: CardPatch) -> Result<Card> {

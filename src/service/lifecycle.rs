@@ -236,10 +236,14 @@ pub async fn export(app: &App, actor: &Actor, id: &str) -> Result<UserExport> {
     let mut cards = Vec::new();
     let mut after = None;
     loop {
-        let page = store::cards::list_cards(c, &actor.org_id, filter(), after.clone(), 1000).await?;
-        after = page.last().map(|c| c.id.clone());
+        let order = store::cards::CardOrder::Id;
+        let page = store::cards::list_cards(c, &actor.org_id, filter(), order, after, 1000).await?;
+        after = page.last().map(|(c, key)| store::cards::After {
+            key: key.clone(),
+            id: c.id.clone(),
+        });
         let done = page.len() < 1000;
-        cards.extend(page);
+        cards.extend(page.into_iter().map(|(c, _)| c));
         if done {
             break;
         }

@@ -2,10 +2,14 @@
 //! (to pick a successor, to see who owns a card).
 
 use super::{Actor, App, audit, auth::hash_password, page_limit, paginate, snap};
+use crate::domain::departure::Departure;
+use crate::domain::directory::{self, Standing, StatusFilter};
+use crate::domain::lifecycle::Holdings;
 use crate::domain::model::{Page, User};
 use crate::domain::{Email, Error, Result, Role, UserStatus, required_text};
 use crate::store::{self, users};
 use serde::Deserialize;
+use std::collections::HashMap;
 use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -61,6 +65,61 @@ pub async fn list(app: &App, actor: &Actor, cursor: Option<&str>, limit: Option<
     let after = store::parse_cursor(cursor)?;
     let items = users::list(app.read(), &actor.org_id, after, limit + 1).await?;
     Ok(paginate(items, limit, |u| u.id.clone()))
+}
+
+/// One line of the users list (admins): the user, what they are shown as, what they hold,
+/// and their scheduled departure if any.
+pub struct DirectoryEntry {
+    pub user: User,
+    pub standing: Standing,
+    pub holdings: Holdings,
+    pub departure: Option<Departure>,
+}
+
+/// The users list: every user of the organisation that the search text finds (name or email)
+/// and the status filter admits, in id order (admins).
+pub async fn directory(
+    app: &App,
+    actor: &Actor,
+    text: &str,
+    status: Option<StatusFilter>,
+) -> Result<Vec<DirectoryEntry>> {
+    actor.require_admin()?;
+    let c = app.read();
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let page = users::list(c, &actor.org_id, after, 1000).await?;
+        after = page.last().map(|u| u.id.clone());
+        let done = page.len() < 1000;
+        all.extend(page);
+        if done {
+            break;
+        }
+    }
+    let mut held = users::holdings_of_all(c, &actor.org_id).await?;
+    let mut leaving: HashMap<String, Departure> = store::departures::scheduled_in_org(c, &actor.org_id)
+        .await?
+        .into_iter()
+        .map(|d| (d.user_id.to_string(), d))
+        .collect();
+    Ok(all
+        .into_iter()
+        .filter(|u| directory::matches(u, text))
+        .filter_map(|user| {
+            let departure = leaving.remove(&user.id);
+            let standing = Standing::of(&user, departure.is_some());
+            if status.is_some_and(|s| !s.admits(standing)) {
+                return None;
+            }
+            Some(DirectoryEntry {
+                holdings: held.remove(&user.id).unwrap_or_default(),
+                standing,
+                departure,
+                user,
+            })
+        })
+        .collect())
 }
 
 /// Admins change anyone; a member may change only their own display name and password.

@@ -6,7 +6,7 @@ use super::{Conn, date_from_text, date_to_text, from_micros, to_micros};
 use crate::domain::model::{Card, Contact, Tag};
 use crate::domain::{CardFields, ContactKind, Result, normalize};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
@@ -52,6 +52,8 @@ fn card_row(org_id: &str, c: NewCard, now: i64) -> card::ActiveModel {
         org_id: Set(org_id.into()),
         owner_id: Set(c.owner_id),
         company_key: Set(normalize::company(&f.company)),
+        search_key: Set(normalize::card_search_key(&f)),
+        name_key: Set(normalize::card_name_key(&f)),
         exchanged_on: Set(date_to_text(f.exchanged_on)),
         full_name: Set(f.full_name),
         name_reading: Set(f.name_reading),
@@ -121,17 +123,47 @@ pub struct CardFilter {
     pub tag_id: Option<String>,
     /// Matched on the normalised company name (株式会社X = (株)X = ｘ株式会社…).
     pub company: Option<String>,
-    /// Free text, found in the name, its reading, company, department, title or email.
+    /// Free text, found in the name, its reading, company, department, title or email, with
+    /// hiragana = katakana and widths folded (`cards.search_key`).
     pub q: Option<String>,
 }
 
-pub async fn list_cards(
-    c: &impl Conn,
-    org_id: &str,
-    f: CardFilter,
-    after: Option<String>,
-    limit: u64,
-) -> Result<Vec<Card>> {
+/// The order of a card listing; each pages by its own key and then the id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CardOrder {
+    /// Oldest id first (the API's order).
+    #[default]
+    Id,
+    /// Newest exchange date first, cards without one last; then the newest id.
+    ExchangedDesc,
+    /// By the normalised company name (`company_key`), then id.
+    Company,
+    /// By the reading, else the name (`name_key`), then id.
+    Name,
+}
+
+/// Where the previous page ended: its last card's sort key (empty for `CardOrder::Id`) and id.
+pub struct After {
+    pub key: String,
+    pub id: String,
+}
+
+/// `%text%` for LIKE, with LIKE's own characters taken literally (escape `\`).
+fn like_contains(text: &str) -> LikeExpr {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for ch in text.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push('%');
+    LikeExpr::new(p).escape('\\')
+}
+
+/// The organisation's cards that match every given filter at once.
+fn filtered(org_id: &str, f: CardFilter) -> sea_orm::Select<card::Entity> {
     let mut q = card::Entity::find().filter(card::Column::OrgId.eq(org_id));
     if let Some(o) = f.owner_id {
         q = q.filter(card::Column::OwnerId.eq(o));
@@ -140,18 +172,15 @@ pub async fn list_cards(
         q = q.filter(card::Column::CompanyKey.eq(normalize::company(&co)));
     }
     if let Some(text) = f.q {
-        let text = text.trim().to_string();
-        let key = normalize::company(&text);
-        q = q.filter(
-            Condition::any()
-                .add(card::Column::FullName.contains(&text))
-                .add(card::Column::NameReading.contains(&text))
-                .add(card::Column::Company.contains(&text))
-                .add(card::Column::CompanyKey.contains(&key))
-                .add(card::Column::Department.contains(&text))
-                .add(card::Column::Title.contains(&text))
-                .add(card::Column::Email.contains(text.to_lowercase())),
-        );
+        // As typed (株式会社サンプル finds 株式会社サンプル), and without its legal form
+        // ((株)サンプル finds 株式会社サンプル too).
+        let key = normalize::search(&text);
+        let company = normalize::search_company(&text);
+        let mut any = Condition::any().add(Expr::col(card::Column::SearchKey).like(like_contains(&key)));
+        if company != key && !company.is_empty() {
+            any = any.add(Expr::col(card::Column::SearchKey).like(like_contains(&company)));
+        }
+        q = q.filter(any);
     }
     if let Some(t) = f.tag_id {
         let sub = Query::select()
@@ -162,19 +191,94 @@ pub async fn list_cards(
             .to_owned();
         q = q.filter(card::Column::Id.in_subquery(sub));
     }
+    q
+}
+
+/// A page of the cards that match `f`, in `order`, after `after`. Each card comes with its
+/// sort key (`After::key` for the next page).
+pub async fn list_cards(
+    c: &impl Conn,
+    org_id: &str,
+    f: CardFilter,
+    order: CardOrder,
+    after: Option<After>,
+    limit: u64,
+) -> Result<Vec<(Card, String)>> {
+    let mut q = filtered(org_id, f);
+    // Cards without an exchange date sort as '' (after every date, newest first).
+    let exchanged = || Expr::cust("COALESCE(exchanged_on, '')");
+    let id = || Expr::col(card::Column::Id);
     if let Some(a) = after {
-        q = q.filter(card::Column::Id.gt(a));
+        let (key, last) = (a.key, a.id);
+        let (col, desc) = match order {
+            CardOrder::Id => (None, false),
+            CardOrder::ExchangedDesc => (Some(exchanged()), true),
+            CardOrder::Company => (Some(Expr::col(card::Column::CompanyKey)), false),
+            CardOrder::Name => (Some(Expr::col(card::Column::NameKey)), false),
+        };
+        q = match (col, desc) {
+            (None, _) => q.filter(id().gt(last)),
+            (Some(col), false) => q.filter(
+                Condition::any()
+                    .add(col.clone().gt(key.clone()))
+                    .add(Condition::all().add(col.eq(key)).add(id().gt(last))),
+            ),
+            (Some(col), true) => q.filter(
+                Condition::any()
+                    .add(col.clone().lt(key.clone()))
+                    .add(Condition::all().add(col.eq(key)).add(id().lt(last))),
+            ),
+        };
     }
-    let rows = q.order_by_asc(card::Column::Id).limit(limit).all(c).await?;
+    q = match order {
+        CardOrder::Id => q.order_by_asc(card::Column::Id),
+        CardOrder::ExchangedDesc => q
+            .order_by(exchanged(), sea_orm::Order::Desc)
+            .order_by_desc(card::Column::Id),
+        CardOrder::Company => q.order_by_asc(card::Column::CompanyKey).order_by_asc(card::Column::Id),
+        CardOrder::Name => q.order_by_asc(card::Column::NameKey).order_by_asc(card::Column::Id),
+    };
+    let rows = q.limit(limit).all(c).await?;
     let ids: Vec<String> = rows.iter().map(|m| m.id.clone()).collect();
     let mut tags = tag_ids_of(c, &ids).await?;
     Ok(rows
         .into_iter()
-        .map(|m| {
+        .map(|mut m| {
             let t = tags.remove(&m.id).unwrap_or_default();
-            card_view(m, t)
+            let key = match order {
+                CardOrder::Id => String::new(),
+                CardOrder::ExchangedDesc => m.exchanged_on.clone().unwrap_or_default(),
+                CardOrder::Company => std::mem::take(&mut m.company_key),
+                CardOrder::Name => std::mem::take(&mut m.name_key),
+            };
+            (card_view(m, t), key)
         })
         .collect())
+}
+
+/// How many of the organisation's cards match `f`.
+pub async fn count_cards(c: &impl Conn, org_id: &str, f: CardFilter) -> Result<u64> {
+    Ok(filtered(org_id, f).count(c).await?)
+}
+
+/// The organisation's cards among `ids` (any others are left out), in id order.
+pub async fn cards_by_ids(c: &impl Conn, org_id: &str, ids: &[String]) -> Result<Vec<Card>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows = card::Entity::find()
+            .filter(card::Column::OrgId.eq(org_id))
+            .filter(card::Column::Id.is_in(chunk.iter().cloned()))
+            .order_by_asc(card::Column::Id)
+            .all(c)
+            .await?;
+        let ids: Vec<String> = rows.iter().map(|m| m.id.clone()).collect();
+        let mut tags = tag_ids_of(c, &ids).await?;
+        out.extend(rows.into_iter().map(|m| {
+            let t = tags.remove(&m.id).unwrap_or_default();
+            card_view(m, t)
+        }));
+    }
+    Ok(out)
 }
 
 pub async fn update_card(c: &impl Conn, org_id: &str, id: &str, f: CardFields, now: DateTime<Utc>) -> Result<()> {

@@ -135,6 +135,16 @@ pub async fn open_for_user(c: &impl Conn, org_id: &str, user_id: &str) -> Result
         .transpose()
 }
 
+/// The organisation's scheduled departures (at most one per user), for the users list.
+pub async fn scheduled_in_org(c: &impl Conn, org_id: &str) -> Result<Vec<Departure>> {
+    let rows = dep::Entity::find()
+        .filter(dep::Column::OrgId.eq(org_id))
+        .filter(dep::Column::Status.eq(DepartureStatus::Scheduled.as_str()))
+        .all(c)
+        .await?;
+    views(rows)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum When {
     /// Scheduled, suspension still ahead.

@@ -28,11 +28,13 @@ pub struct ImportRow {
     pub owner_id: String,
     pub fields: CardFields,
     pub company_key: String,
+    pub search_key: String,
+    pub name_key: String,
     pub extra: Option<String>,
 }
 
 const CARD_COLUMNS: &str = "id, owner_id, full_name, name_reading, company, company_key, department, title, email, \
-                            phone, mobile, fax, postal_code, address, url, exchanged_on, extra";
+                            phone, mobile, fax, postal_code, address, url, exchanged_on, extra, search_key, name_key";
 
 /// PostgreSQL: a batch's JSON unpacked into rows, `SELECT j.value->>0, …, {also} FROM
 /// json_array_elements(?)` (`also`: values every row shares, bound before the JSON).
@@ -78,6 +80,8 @@ impl RowSource for CardRows {
             14 => &f.url,
             15 => return self.dates[row].as_deref(),
             16 => return r.extra.as_deref(),
+            17 => &r.search_key,
+            18 => &r.name_key,
             _ => return None,
         })
     }

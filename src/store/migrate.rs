@@ -3,6 +3,7 @@
 //! Conventions: ids are lower-case UUIDv7 text (fixed width, so any collation orders them the
 //! same), timestamps are BIGINT microseconds since the Unix epoch in UTC, dates are ISO text.
 
+use crate::domain::normalize;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 
 /// Append only: a released migration is never edited, a new one is added.
@@ -209,7 +210,70 @@ CREATE UNIQUE INDEX departures_one_open ON departures (user_id) WHERE status IN 
 CREATE INDEX departures_status ON departures (status, suspend_moment)
 "#,
     ),
+    // The keyword search's and the name sort's keys (`normalize::card_search_key`,
+    // `card_name_key`): hiragana = katakana, widths and variant kanji folded. Existing rows
+    // get theirs from `fill_card_keys`, in the same transaction.
+    (
+        4,
+        "ALTER TABLE cards ADD COLUMN search_key TEXT NOT NULL DEFAULT '';
+         ALTER TABLE cards ADD COLUMN name_key TEXT NOT NULL DEFAULT ''",
+    ),
 ];
+
+/// Rows per statement of `fill_card_keys`: five bound values each, under SQLite's 32,766.
+const FILL_PAGE: usize = 1000;
+
+/// Fills the search and name keys of every existing card (migration 4). The keys need NFKC,
+/// which neither engine's SQL has, so they are computed here, by the functions every later
+/// write uses, and written a page of cards per statement (`CASE id WHEN … THEN …`): one
+/// UPDATE per thousand cards, the same on both engines.
+async fn fill_card_keys(tx: &impl ConnectionTrait) -> Result<(), DbErr> {
+    let mut after = String::new();
+    loop {
+        let rows = tx
+            .query_all_raw(super::sql(
+                tx,
+                "SELECT id, full_name, name_reading, company, department, title, email FROM cards \
+                 WHERE id > ? ORDER BY id LIMIT ?",
+                vec![after.clone().into(), (FILL_PAGE as i64).into()],
+            ))
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.try_get_by_index(0)?;
+        let mut search = Vec::with_capacity(rows.len() * 2);
+        let mut name = Vec::with_capacity(rows.len() * 2);
+        let mut ids = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: String = r.try_get_by_index(0)?;
+            let fields = crate::domain::CardFields {
+                full_name: r.try_get_by_index(1)?,
+                name_reading: r.try_get_by_index(2)?,
+                company: r.try_get_by_index(3)?,
+                department: r.try_get_by_index(4)?,
+                title: r.try_get_by_index(5)?,
+                email: r.try_get_by_index(6)?,
+                ..Default::default()
+            };
+            search.extend([id.clone().into(), normalize::card_search_key(&fields).into()]);
+            name.extend([id.clone().into(), normalize::card_name_key(&fields).into()]);
+            ids.push(sea_orm::Value::from(id));
+        }
+        let cases = " WHEN ? THEN ?".repeat(rows.len());
+        let marks = vec!["?"; rows.len()].join(", ");
+        let text = format!(
+            "UPDATE cards SET search_key = CASE id{cases} END, name_key = CASE id{cases} END WHERE id IN ({marks})"
+        );
+        let mut values = search;
+        values.extend(name);
+        values.extend(ids);
+        tx.execute_raw(super::sql(tx, &text, values)).await?;
+        if rows.len() < FILL_PAGE {
+            return Ok(());
+        }
+    }
+}
 
 /// Applies the migrations not yet applied, each in its own transaction.
 pub async fn run(db: &DatabaseConnection) -> Result<usize, DbErr> {
@@ -230,6 +294,9 @@ pub async fn run(db: &DatabaseConnection) -> Result<usize, DbErr> {
         if !done {
             for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
                 tx.execute_unprepared(stmt).await?;
+            }
+            if *version == 4 {
+                fill_card_keys(&tx).await?;
             }
             let now = chrono::Utc::now().timestamp_micros();
             tx.execute_unprepared(&format!(

@@ -5,14 +5,14 @@ use crate::harness::*;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT_LANGUAGE, LOCATION};
 
-struct Browser {
-    client: reqwest::Client,
+pub(crate) struct Browser {
+    pub(crate) client: reqwest::Client,
     base: String,
     lang: &'static str,
 }
 
 impl Browser {
-    fn new(t: &TestApp, lang: &'static str) -> Self {
+    pub(crate) fn new(t: &TestApp, lang: &'static str) -> Self {
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -24,7 +24,7 @@ impl Browser {
             lang,
         }
     }
-    async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
+    pub(crate) async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
         self.client
             .post(format!("{}/login", self.base))
             .header(ACCEPT_LANGUAGE, self.lang)
@@ -38,7 +38,7 @@ impl Browser {
             .await
             .unwrap()
     }
-    async fn get(&self, path: &str) -> (StatusCode, String) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, String) {
         let res = self
             .client
             .get(format!("{}{path}", self.base))
@@ -49,12 +49,12 @@ impl Browser {
         (res.status(), res.text().await.unwrap())
     }
     /// The page's CSRF token, as its forms carry it.
-    async fn csrf(&self) -> String {
+    pub(crate) async fn csrf(&self) -> String {
         let (_, html) = self.get("/cards").await;
         let at = html.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
         html[at..at + 32].to_string()
     }
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    pub(crate) async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         let csrf = self.csrf().await;
         let mut all: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
         all.extend_from_slice(fields);
@@ -275,6 +275,7 @@ async fn the_offboarding_flow_through_the_forms() {
         tag_id: None,
         company: None,
         q: None,
+        sort: Default::default(),
         cursor: None,
         limit: Some(1),
     };

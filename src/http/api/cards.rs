@@ -18,7 +18,8 @@ pub struct CardParams {
     pub tag_id: Option<String>,
     /// Company name; `株式会社サンプル`, `(株)サンプル` and `ｻﾝﾌﾟﾙ株式会社` match alike.
     pub company: Option<String>,
-    /// Free text, found in the name, its reading, company, department, title or email.
+    /// Free text, found in the name, its reading, company, department, title or email;
+    /// hiragana and katakana alike (`やまもと` finds `ヤマモト`), widths folded.
     pub q: Option<String>,
     pub cursor: Option<String>,
     /// 1–500, default 50.
@@ -46,6 +47,7 @@ pub async fn list(State(app): State<App>, Auth(a): Auth, Params(q): Params<CardP
         tag_id: q.tag_id.as_deref(),
         company: q.company.as_deref(),
         q: q.q.as_deref(),
+        sort: cards::CardSort::Id,
         cursor: q.cursor.as_deref(),
         limit: q.limit,
     };

@@ -1,6 +1,6 @@
 //! 名刺: list with search and filters, a card's page with contacts and tags, create and edit.
 
-use super::{Ctx, Session, form, page, render};
+use super::{Ctx, Session, flash_redirect, form, page, render};
 use crate::domain::model::{Card, Contact, Tag, User};
 use crate::domain::{ContactKind, Result};
 use crate::service::{Actor, App, cards, users};
@@ -8,7 +8,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -74,8 +74,18 @@ struct ListQuery {
     owner: Option<String>,
     tag: Option<String>,
     company: Option<String>,
+    sort: Option<String>,
     cursor: Option<String>,
+    /// Cards per page, 50 unless given (1–500).
+    limit: Option<u64>,
 }
+
+/// The orders the list offers, the default first.
+const SORTS: [cards::CardSort; 3] = [
+    cards::CardSort::Exchanged,
+    cards::CardSort::Company,
+    cards::CardSort::Name,
+];
 
 #[derive(Template)]
 #[template(path = "cards.html")]
@@ -90,6 +100,10 @@ struct ListPage {
     owner: String,
     tag: String,
     company: String,
+    sort: &'static str,
+    sorts: Vec<&'static str>,
+    total: u64,
+    limit: Option<u64>,
     next: Option<String>,
 }
 
@@ -97,13 +111,21 @@ impl ListPage {
     fn next_href(&self, cursor: &str) -> String {
         let e = super::urlencode;
         format!(
-            "/cards?q={}&owner={}&tag={}&company={}&cursor={}",
+            "/cards?q={}&owner={}&tag={}&company={}&sort={}&cursor={}{}",
             e(&self.q),
             e(&self.owner),
             e(&self.tag),
             e(&self.company),
-            e(cursor)
+            self.sort,
+            e(cursor),
+            self.limit.map(|l| format!("&limit={l}")).unwrap_or_default()
         )
+    }
+    fn total_text(&self) -> String {
+        self.ctx.t("cards.total").replace("%{n}", &self.total.to_string())
+    }
+    fn date(&self, c: &Card) -> String {
+        c.exchanged_on.map(|d| d.to_string()).unwrap_or_default()
     }
 }
 
@@ -113,14 +135,20 @@ fn nonempty(s: &Option<String>) -> Option<&str> {
 
 async fn list(State(app): State<App>, s: Session, Query(q): Query<ListQuery>) -> Result<Response, Response> {
     let s = s.with_nav("cards");
+    let sort = match nonempty(&q.sort) {
+        None => SORTS[0],
+        Some(raw) => page(&s.ctx, cards::CardSort::parse("sort", raw))?,
+    };
     let query = cards::CardQuery {
         owner_id: nonempty(&q.owner),
         tag_id: nonempty(&q.tag),
         company: nonempty(&q.company),
         q: nonempty(&q.q),
+        sort,
         cursor: nonempty(&q.cursor),
-        limit: Some(50),
+        limit: Some(q.limit.unwrap_or(50)),
     };
+    let total = page(&s.ctx, cards::count(&app, &s.actor, &query).await)?;
     let result = page(&s.ctx, cards::list(&app, &s.actor, query).await)?;
     let users = page(&s.ctx, all_users(&app, &s.actor).await)?;
     let tags = page(&s.ctx, visible_tags(&app, &s.actor).await)?;
@@ -135,6 +163,10 @@ async fn list(State(app): State<App>, s: Session, Query(q): Query<ListQuery>) ->
         owner: q.owner.unwrap_or_default(),
         tag: q.tag.unwrap_or_default(),
         company: q.company.unwrap_or_default(),
+        sort: sort.as_str(),
+        sorts: SORTS.iter().map(|s| s.as_str()).collect(),
+        total,
+        limit: q.limit,
         ctx: s.ctx,
     };
     Ok(render(&p).into_response())
@@ -206,7 +238,10 @@ async fn create(State(app): State<App>, s: Session, headers: HeaderMap, body: St
         exchanged_on: Some(f.exchanged_on),
     };
     match cards::create(&app, &s.actor, n).await {
-        Ok(card) => Ok(Redirect::to(&format!("/cards/{}", card.id)).into_response()),
+        Ok(card) => Ok(flash_redirect(
+            &format!("/cards/{}", card.id),
+            &s.ctx.t("cards.created"),
+        )),
         Err(e) => {
             let page = NewPage {
                 error: Some(super::message(s.ctx.lang, &e)),
@@ -296,7 +331,7 @@ async fn update(
         exchanged_on: Some(Some(f.exchanged_on).filter(|d| !d.trim().is_empty())),
     };
     match cards::update(&app, &s.actor, &id, p).await {
-        Ok(_) => Ok(Redirect::to(&format!("/cards/{id}")).into_response()),
+        Ok(_) => Ok(flash_redirect(&format!("/cards/{id}"), &s.ctx.t("cards.saved"))),
         Err(e) => card_page(&app, s, &id, Some(e)).await,
     }
 }
@@ -310,7 +345,7 @@ async fn delete(
 ) -> Result<Response, Response> {
     form::<HashMap<String, String>>(&s, &headers, &body).await?;
     page(&s.ctx, cards::delete(&app, &s.actor, &id).await)?;
-    Ok(Redirect::to("/cards").into_response())
+    Ok(flash_redirect("/cards", &s.ctx.t("cards.deleted")))
 }
 
 #[derive(Deserialize)]
@@ -344,7 +379,10 @@ async fn add_contact(
         Err(e) => Err(e),
     };
     match result {
-        Ok(()) => Ok(Redirect::to(&format!("/cards/{id}#contacts")).into_response()),
+        Ok(()) => Ok(flash_redirect(
+            &format!("/cards/{id}#contacts"),
+            &s.ctx.t("cards.contact_added"),
+        )),
         Err(e) => card_page(&app, s, &id, Some(e)).await,
     }
 }
@@ -384,7 +422,7 @@ async fn attach(
     }
     .await;
     match result {
-        Ok(_) => Ok(Redirect::to(&format!("/cards/{id}")).into_response()),
+        Ok(_) => Ok(flash_redirect(&format!("/cards/{id}"), &s.ctx.t("cards.tag_attached"))),
         Err(e) => card_page(&app, s, &id, Some(e)).await,
     }
 }
@@ -398,5 +436,5 @@ async fn detach(
 ) -> Result<Response, Response> {
     form::<HashMap<String, String>>(&s, &headers, &body).await?;
     page(&s.ctx, cards::detach_tag(&app, &s.actor, &id, &tag).await)?;
-    Ok(Redirect::to(&format!("/cards/{id}")).into_response())
+    Ok(flash_redirect(&format!("/cards/{id}"), &s.ctx.t("cards.tag_detached")))
 }

@@ -350,6 +350,27 @@ pub fn error_page(ctx: &Ctx, e: &Error) -> Response {
     (status, render(&page)).into_response()
 }
 
+#[derive(Template)]
+#[template(path = "not_found.html")]
+struct NotFoundPage {
+    ctx: Ctx,
+}
+
+/// The console's answer to a URL it does not know: a 404 page in the page's language (with
+/// the menu when signed in). The API's unknown URLs keep their JSON 404 (`http::router`).
+pub async fn not_found(app: &App, req: axum::extract::Request) -> Response {
+    let (mut parts, _) = req.into_parts();
+    let ctx = match Session::from_request_parts(&mut parts, app).await {
+        Ok(s) => s.ctx,
+        Err(_) => {
+            let mut ctx = anonymous(&parts.headers, "");
+            ctx.path = parts.uri.path().to_string();
+            ctx
+        }
+    };
+    (StatusCode::NOT_FOUND, render(&NotFoundPage { ctx })).into_response()
+}
+
 pub fn render(t: &impl Template) -> Html<String> {
     Html(t.render().unwrap_or_else(|e| {
         tracing::error!(error = %e, "template");
