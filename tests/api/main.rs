@@ -13,6 +13,7 @@ mod departures;
 mod imports;
 mod isolation;
 mod lifecycle;
+mod races;
 mod transfers;
 mod unit_of_work;
 mod users;
