@@ -7,6 +7,7 @@ mod audit;
 mod cards;
 mod cli;
 mod console;
+mod console_desk;
 mod console_lists;
 mod crash;
 mod departures;
