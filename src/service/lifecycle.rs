@@ -3,6 +3,7 @@
 
 use super::transfers::{self, TransferRequest};
 use super::{Actor, App, Who, audit, org, snap};
+use crate::domain::departure::DepartureStatus;
 use crate::domain::lifecycle::{ARCHIVE_NAME, Holdings, Move, guard_removal, transition};
 use crate::domain::model::{Card, Contact, Organization, Tag, User};
 use crate::domain::transfer::SelectionInput;
@@ -180,9 +181,15 @@ pub async fn delete(app: &App, actor: &Actor, id: &str, archive: bool) -> Result
         } else {
             holdings.guard_deletion(&user)?;
         }
+        // A departure still scheduled is cancelled; one that needs action is settled (the
+        // user holds nothing now: the guard above or the move to the archive made sure).
         if let Some(open) = departures::open_for_user(tx, &org.id, id).await? {
-            let d = open.cancelled(who.at)?;
-            super::departures::save_change(tx, who, "departure.cancel", &open, &d).await?;
+            if open.status == DepartureStatus::Scheduled {
+                let d = open.cancelled(who.at)?;
+                super::departures::save_change(tx, who, "departure.cancel", &open, &d).await?;
+            } else {
+                super::departures::settle_in(tx, who, &user).await?;
+            }
         }
         changed(apply_transition(tx, who, &org, &user, UserStatus::Deleted, "user.delete").await?)
     })

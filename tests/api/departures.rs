@@ -1355,3 +1355,40 @@ async fn plans_are_sent_back_requested_and_checked_line_by_line() {
     assert!(f.departure(&d).await["plan_comment"].is_null());
     assert_eq!(f.approve(&f.org.admin, &d).await.0, StatusCode::OK);
 }
+
+/// A departed user whose departure needs action is deleted to the archive account: the cards
+/// go there, the departure is done, the user goes to the trash.
+#[tokio::test]
+async fn deleting_a_departed_user_to_the_archive_settles_the_departure() {
+    let f = fixture().await;
+    let patch = json!({"execute_plan_before_suspension": false});
+    let (s, _) =
+        f.t.call(&f.org.admin, Method::PATCH, "/api/v1/organization", Some(patch))
+            .await;
+    assert_eq!(s, StatusCode::OK);
+    let d = id(&f.depart("2026-03-31").await);
+    f.card("顧客 1", "東洋精機", 1).await;
+    f.t.clock.set(at("2026-03-31T15:00:00Z"));
+    assert_eq!(tick(&f.t).await.suspended, 1);
+    assert_eq!(f.departure(&d).await["status"], "needs_action");
+    let refused =
+        f.t.call(
+            &f.org.admin,
+            Method::DELETE,
+            &format!("/api/v1/users/{}", f.yamada),
+            None,
+        )
+        .await;
+    assert_error(refused, StatusCode::CONFLICT, None);
+    let (s, u) =
+        f.t.call(
+            &f.org.admin,
+            Method::DELETE,
+            &format!("/api/v1/users/{}?archive=true", f.yamada),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{u}");
+    assert_eq!(u["status"], "deleted");
+    assert_eq!(f.departure(&d).await["status"], "done");
+}

@@ -297,6 +297,7 @@ pub struct DetailPage {
     row: Row,
     plan: Plan,
     user_names: Names,
+    tag_names: Names,
     transfers: Vec<Transfer>,
     preview: Option<Execution>,
     /// Each plan line's condition with its successor and card count, for the preview.
@@ -326,9 +327,12 @@ impl DetailPage {
             .replace("%{restored}", &t.restored.unwrap_or(0).to_string())
             .replace("%{skipped}", &t.skipped.unwrap_or(0).to_string())
     }
+    /// A previewed transfer's line: its condition as the plan says it (「タグ: 見込み客」),
+    /// or the remainder.
     fn line_label(&self, position: &Option<i64>) -> String {
-        match position {
-            Some(p) => self.ctx.t("handover.line").replace("%{n}", &(p + 1).to_string()),
+        let item = position.and_then(|p| self.plan.items.iter().find(|i| i.position == p));
+        match item {
+            Some(i) => describe_selection(&self.ctx, &i.selection, &self.tag_names),
             None => self.ctx.t("departures.rest"),
         }
     }
@@ -397,6 +401,7 @@ async fn detail_page(
         row,
         plan,
         user_names: names,
+        tag_names,
         transfers: batches,
         preview,
         conditions,
