@@ -404,6 +404,7 @@ impl Departure {
             (DepartureStatus::Done, false) => (DepartureStatus::NeedsAction, Some(0)),
             _ => return None,
         };
+        debug_assert!(self.status.can_become(status));
         Some(Departure {
             status,
             attention_days,

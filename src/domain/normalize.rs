@@ -2,7 +2,7 @@
 //! company-form suffixes (株式会社, (株), ㈱ …) treated as the same; for searching and sorting
 //! also hiragana = katakana and a few variant kanji (髙=高, 﨑=崎, 齋=斎 …).
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 /// Legal-form markers that do not distinguish one company from another. Checked after NFKC,
 /// so `㈱` and `（株）` arrive here as `(株)`.
@@ -21,10 +21,31 @@ const COMPANY_FORMS: &[&str] = &[
 
 /// NFKC, lower-case ASCII, no whitespace at all.
 fn fold(s: &str) -> String {
-    s.nfkc()
-        .filter(|c| !c.is_whitespace())
-        .flat_map(char::to_lowercase)
-        .collect()
+    let mut out = String::with_capacity(s.len());
+    push_folded(s, &mut out, |c| c);
+    out
+}
+
+/// Appends `s` folded (NFKC, lower case, no whitespace), each character passed through `map`.
+/// Text that is already NFKC (plain ASCII, and most Japanese: the check is a table look-up per
+/// character) skips the normalisation itself: the keys are made for every imported card.
+fn push_folded(s: &str, out: &mut String, map: impl Fn(char) -> char) {
+    let mut push = |c: char| {
+        if c.is_ascii() {
+            if !c.is_ascii_whitespace() {
+                out.push(map(c.to_ascii_lowercase()));
+            }
+        } else if !c.is_whitespace() {
+            for l in c.to_lowercase() {
+                out.push(map(l));
+            }
+        }
+    };
+    if s.is_ascii() || is_nfkc_quick(s.chars()) == IsNormalized::Yes {
+        s.chars().for_each(&mut push);
+    } else {
+        s.nfkc().for_each(&mut push);
+    }
 }
 
 /// The key two spellings of one person's name share: `山田　賢治` = `山田 賢治` = `山田賢治`.
@@ -61,13 +82,16 @@ const VARIANT_KANJI: &[(char, char)] = &[
 fn katakana(c: char) -> char {
     match c {
         '\u{3041}'..='\u{3096}' | '\u{309D}' | '\u{309E}' => char::from_u32(c as u32 + 0x60).unwrap_or(c),
+        c if (c as u32) < 0x4E00 => c,
         _ => VARIANT_KANJI.iter().find(|(v, _)| *v == c).map_or(c, |(_, to)| *to),
     }
 }
 
 /// `fold` with hiragana as katakana and variant kanji folded: `やまもと` = `ヤマモト` = `ﾔﾏﾓﾄ`.
 pub fn search(s: &str) -> String {
-    fold(s).chars().map(katakana).collect()
+    let mut out = String::with_capacity(s.len());
+    push_folded(s, &mut out, katakana);
+    out
 }
 
 /// `company` with hiragana as katakana and variant kanji folded.
@@ -105,7 +129,7 @@ pub fn card_search_key(f: &super::CardFields) -> String {
         if i > 0 {
             key.push(FIELD_SEPARATOR);
         }
-        key.push_str(&search(field));
+        push_folded(field, &mut key, katakana);
     }
     key
 }
