@@ -228,7 +228,7 @@ test('the plan form counts the cards of each line as it is edited (htmx)', async
   await register(admin, '小林 由美', tokyoDate(14), '佐藤 美咲');
   const departurePath = new URL(admin.url()).pathname;
   await admin.goto(`${server.url}/cards`);
-  await admin.getByLabel('所有者').selectOption({ label: '小林 由美' });
+  await admin.locator('select[name=owner]').selectOption({ label: '小林 由美' });
   await admin.getByLabel('タグ').selectOption({ label: '重要顧客' });
   await admin.getByRole('button', { name: '検索' }).click();
   await admin.waitForURL(/tag=/);
