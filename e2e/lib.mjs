@@ -1,8 +1,8 @@
 // Shared helpers: start the real meishi binary on a fresh demo database, and Chromium.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
+import { join, dirname, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -26,11 +26,37 @@ function waitFor(child, stream, re) {
   });
 }
 
+let starts = 0;
+
+/**
+ * A fresh, empty database for one demo: a SQLite file in a temporary directory, or, when
+ * MEISHI_E2E_DATABASE names a PostgreSQL database, a new database beside it named after it,
+ * the test file and the start (`<base>_<file>_<n>`), dropped first if an earlier run left it.
+ * `meishi demo` needs an empty database, and node --test runs each file in its own process,
+ * so every file (and every start within one) gets its own.
+ */
+export function freshDatabase() {
+  const base = process.env.MEISHI_E2E_DATABASE;
+  starts += 1;
+  if (!base) return `sqlite://${join(mkdtempSync(join(tmpdir(), 'meishi-e2e-')), 'demo.db')}`;
+  if (!/^postgres(ql)?:\/\//.test(base)) return base;
+  const url = new URL(base);
+  const file = basename(process.argv[1] || 'e2e').replace(/\.test\.mjs$|\.mjs$/, '').replace(/[^a-z0-9]/gi, '_');
+  const name = `${url.pathname.slice(1)}_${file}_${starts}`.toLowerCase().slice(0, 63);
+  const psql = (sql) => {
+    const r = spawnSync('psql', [base, '-v', 'ON_ERROR_STOP=1', '-qAtc', sql], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`psql: ${sql}: ${r.stderr || r.error}`);
+  };
+  psql(`DROP DATABASE IF EXISTS "${name}"`);
+  psql(`CREATE DATABASE "${name}" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'`);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
 /** `meishi demo` on a fresh database (SQLite unless set); resolves with { url, db, child }. */
 export async function startDemo() {
-  // MEISHI_E2E_DATABASE runs the story on another engine (an empty PostgreSQL database).
-  const db = process.env.MEISHI_E2E_DATABASE
-    || `sqlite://${join(mkdtempSync(join(tmpdir(), 'meishi-e2e-')), 'demo.db')}`;
+  // MEISHI_E2E_DATABASE runs the story on another engine (PostgreSQL: see freshDatabase).
+  const db = freshDatabase();
   const child = spawn(BIN, ['demo', '--database', db, '--listen', '127.0.0.1:0', '--cards', '600'], { env: { ...process.env, RUST_LOG: 'warn' } });
   const m = await waitFor(child, 'stdout', /URL\s+(http:\/\/127\.0\.0\.1:\d+)\//);
   return { url: m[1], db, child };
@@ -75,11 +101,18 @@ export async function signIn(page, url, email, password = 'meishi-demo') {
   await page.getByRole('button', { name: 'ログイン' }).click();
 }
 
+/** The one-time message a post's redirect shows at the top of the next page. */
+export async function flash(page) {
+  const f = page.locator('#flash');
+  await f.waitFor();
+  return (await f.textContent()).trim();
+}
+
 export async function shot(page, name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }
 
-/** Tomorrow's date in Tokyo, YYYY-MM-DD. */
+/** The date in Tokyo `daysAhead` days from now (0: today), YYYY-MM-DD. */
 export function tokyoDate(daysAhead) {
   const t = new Date(Date.now() + daysAhead * 86400_000);
   return new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Tokyo' }).format(t);

@@ -1,7 +1,7 @@
 // The whole offboarding story in a real browser, on the demo organisation.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDemo, startServe, stop, launch, context, signIn, shot, tokyoDate } from './lib.mjs';
+import { startDemo, startServe, stop, launch, context, signIn, shot, tokyoDate, flash } from './lib.mjs';
 
 let server;
 let browser;
@@ -22,6 +22,12 @@ test('admin registers a departure, the leaving user reports a plan, the admin ap
   await signIn(admin, server.url, 'admin@example.co.jp');
   await admin.waitForURL(/\/departures$/);
   assert.equal(await admin.title(), '退職・出向の管理 — meishi');
+  await admin.getByRole('button', { name: 'ログアウト' }).waitFor();
+  // The desk opens on 予定 with the demo's 山田 賢治 in it; the form chooses no user for us.
+  assert.equal(await admin.locator('#tab-upcoming').getAttribute('aria-current'), 'page');
+  await admin.locator('#desk tr', { hasText: '山田 賢治' }).waitFor();
+  assert.equal(await admin.locator('#register #user_id').inputValue(), '');
+  assert.equal(await admin.locator('#register #successor_id').inputValue(), '');
   await shot(admin, '01-desk');
 
   // Register 伊藤 翔太's departure: last working day tomorrow, successor 佐藤 美咲.
@@ -34,6 +40,7 @@ test('admin registers a departure, the leaving user reports a plan, the admin ap
   await form.getByRole('button', { name: '退職・出向を登録' }).click();
   await admin.waitForURL(/\/departures\/[0-9a-f-]+$/);
   const departureUrl = admin.url();
+  assert.equal(await flash(admin), '退職・出向を登録しました。');
   await assert.doesNotReject(admin.getByText(`${day} 23:59 JST`).waitFor());
   assert.equal(await admin.locator('#plan-status').textContent(), '未報告');
   await shot(admin, '02-departure-registered');
@@ -47,7 +54,8 @@ test('admin registers a departure, the leaving user reports a plan, the admin ap
   await ito.locator('#tag_0').selectOption({ label: '展示会2025' });
   await ito.locator('#to_0').selectOption({ label: '鈴木 大輔' });
   await ito.getByRole('button', { name: 'この内容で報告する' }).click();
-  await ito.getByText('引き継ぎ計画を報告しました').waitFor();
+  await ito.waitForURL(/\/me\/handover$/);
+  assert.equal(await flash(ito), '引き継ぎ計画を報告しました。管理者の承認をお待ちください。');
   assert.equal(await ito.locator('#plan-status').textContent(), '報告済み（承認待ち）');
   await shot(ito, '03-my-handover');
 
@@ -55,14 +63,19 @@ test('admin registers a departure, the leaving user reports a plan, the admin ap
   await admin.goto(departureUrl);
   await admin.getByRole('button', { name: '計画を承認する' }).click();
   await admin.waitForURL(departureUrl);
+  assert.equal(await flash(admin), '引き継ぎ計画を承認しました。');
   assert.equal(await admin.locator('#plan-status').textContent(), '承認済み');
   await admin.getByRole('button', { name: '実行内容を確認する' }).click();
   await admin.getByText('実行すると次のとおり移ります').waitFor();
   await shot(admin, '04-plan-preview');
   admin.once('dialog', (d) => d.accept());
   await admin.getByRole('button', { name: '所有者変更を実行する' }).click();
-  await admin.getByText('所有者変更を実行しました').waitFor();
-  await admin.getByText('準備完了').first().waitFor();
+  await admin.waitForURL(departureUrl);
+  assert.equal(await flash(admin), '所有者変更を実行しました。');
+  assert.equal((await admin.locator('#ready-badge').textContent()).trim(), '準備完了');
+  // The message is shown once: a reload does not show it again.
+  await admin.reload();
+  assert.equal(await admin.locator('#flash').count(), 0);
   await shot(admin, '05-plan-executed');
 
   // The last working day passes: the server restarts with its clock two days ahead and the
@@ -76,6 +89,11 @@ test('admin registers a departure, the leaving user reports a plan, the admin ap
   await row.waitFor();
   assert.equal(await row.locator('.badge').textContent(), '停止中');
   await shot(admin, '06-users-after-suspension');
+
+  // Suspended and holding nothing: the departure left 予定 for 完了.
+  await admin.goto(`${server.url}/departures?tab=done`);
+  await admin.locator('#desk tr', { hasText: '伊藤 翔太(退職済み)' }).waitFor();
+  assert.match(await admin.locator('#tab-done .count').textContent(), /^[1-9]/);
 
   // 伊藤 can no longer sign in.
   const again = await (await context(browser)).newPage();

@@ -322,3 +322,22 @@ async fn the_offboarding_flow_through_the_forms() {
         "the batches are listed with their tag"
     );
 }
+
+#[tokio::test]
+async fn an_open_plan_item_counts_the_cards_it_covers_not_cards_left() {
+    // Before a plan is reported, 引き継ぎ計画の対象の名刺 covers 0 cards: it is open, and its
+    // count is the cards covered ("0 件"), not cards left to do ("残り 0 件" read as nothing left).
+    let t = spawn().await;
+    demo(&t).await;
+    let leaving = Browser::new(&t, "ja");
+    leaving.sign_in("yamada.kenji@example.co.jp", "meishi-demo").await;
+    let (status, mine) = leaving.get("/me/handover").await;
+    assert_eq!(status, StatusCode::OK);
+    let at = mine.find("data-key=\"cards_planned\"").expect("the item");
+    let item = &mine[at..at + mine[at..].find("</li>").unwrap()];
+    assert!(item.contains("<strong>0 件</strong>"), "{item}");
+    assert!(!item.contains("残り"), "{item}");
+    let at = mine.find("data-key=\"cards\"").expect("the item");
+    let item = &mine[at..at + mine[at..].find("</li>").unwrap()];
+    assert!(item.contains("残り"), "what is still held is left to do: {item}");
+}
