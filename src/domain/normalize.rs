@@ -30,6 +30,19 @@ fn fold(s: &str) -> String {
 /// Text that is already NFKC (plain ASCII, and most Japanese: the check is a table look-up per
 /// character) skips the normalisation itself: the keys are made for every imported card.
 fn push_folded(s: &str, out: &mut String, map: impl Fn(char) -> char) {
+    if s.chars().all(plain) {
+        // Already NFKC, and caseless but for ASCII: no normalisation, no case tables.
+        for c in s.chars() {
+            if c.is_ascii() {
+                if !c.is_ascii_whitespace() {
+                    out.push(map(c.to_ascii_lowercase()));
+                }
+            } else {
+                out.push(map(c));
+            }
+        }
+        return;
+    }
     let mut push = |c: char| {
         if c.is_ascii() {
             if !c.is_ascii_whitespace() {
@@ -41,11 +54,18 @@ fn push_folded(s: &str, out: &mut String, map: impl Fn(char) -> char) {
             }
         }
     };
-    if s.is_ascii() || is_nfkc_quick(s.chars()) == IsNormalized::Yes {
+    if is_nfkc_quick(s.chars()) == IsNormalized::Yes {
         s.chars().for_each(&mut push);
     } else {
         s.nfkc().for_each(&mut push);
     }
+}
+
+/// A character NFKC leaves as it is and that has no case other than ASCII's: ASCII, hiragana,
+/// katakana (not the half-width forms), the prolonged sound mark and the CJK unified
+/// ideographs: nearly every character of a Japanese card.
+fn plain(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{7F}' | '\u{3041}'..='\u{3096}' | '\u{30A1}'..='\u{30FA}' | 'ー' | '\u{4E00}'..='\u{9FFF}')
 }
 
 /// The key two spellings of one person's name share: `山田　賢治` = `山田 賢治` = `山田賢治`.
@@ -134,6 +154,17 @@ pub fn card_search_key(f: &super::CardFields) -> String {
     key
 }
 
+/// Both keys of a card at once: `card_search_key`, and `card_name_key` taken from its reading
+/// or name part instead of folding them a second time.
+pub fn card_keys(f: &super::CardFields) -> (String, String) {
+    let search = card_search_key(f);
+    let mut parts = search.split(FIELD_SEPARATOR);
+    let name = parts.next().unwrap_or_default();
+    let reading = parts.next().unwrap_or_default();
+    let sort = if reading.is_empty() { name } else { reading }.to_string();
+    (search, sort)
+}
+
 /// What cards are sorted by name with (stored as `cards.name_key`): the reading when there
 /// is one, else the name, folded by `search` (so hiragana and katakana readings sort together).
 pub fn card_name_key(f: &super::CardFields) -> String {
@@ -148,6 +179,24 @@ pub fn card_name_key(f: &super::CardFields) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_keys_at_once_are_the_keys_one_by_one() {
+        let f = crate::domain::CardFields {
+            full_name: "山田　賢治".into(),
+            name_reading: "やまだ けんじ".into(),
+            company: "ｻﾝﾌﾟﾙ商事(株)".into(),
+            email: "Yamada@Example.jp".into(),
+            ..Default::default()
+        };
+        assert_eq!(card_keys(&f), (card_search_key(&f), card_name_key(&f)));
+        let no_reading = crate::domain::CardFields {
+            name_reading: String::new(),
+            ..f
+        };
+        assert_eq!(card_keys(&no_reading).1, "山田賢治");
+        assert_eq!(search("ﾔﾏﾀﾞ ＡＢＣ　髙橋"), "ヤマダabc高橋");
+    }
 
     #[test]
     fn hiragana_katakana_and_widths_search_alike() {

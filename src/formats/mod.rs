@@ -220,11 +220,12 @@ pub fn check(raw: RawCard, column: impl Fn(&str) -> String) -> std::result::Resu
     } else {
         Some(serde_json::Value::Object(raw.extra).to_string())
     };
+    let (search_key, name_key) = normalize::card_keys(&fields);
     Ok(CheckedCard {
         line,
         company_key: normalize::company(&fields.company),
-        search_key: normalize::card_search_key(&fields),
-        name_key: normalize::card_name_key(&fields),
+        search_key,
+        name_key,
         fields,
         tags,
         owner,
