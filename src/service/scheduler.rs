@@ -55,7 +55,13 @@ pub async fn tick(app: &App) -> Result<Tick> {
         }
     }
     for org in orgs.values() {
-        let cutoff = org.policy()?.purge_cutoff(app.now());
+        let cutoff = match org.policy() {
+            Ok(p) => p.purge_cutoff(app.now()),
+            Err(e) => {
+                tracing::error!(org = %org.id, error = %e, "the organisation's settings do not parse; its trash waits");
+                continue;
+            }
+        };
         for user in users::purgeable(app.read(), &org.id, cutoff).await? {
             match purge(app, org, &user).await {
                 Ok(true) => t.purged += 1,

@@ -131,7 +131,8 @@ pub struct ReturnInput {
 
 /// Send the reported plan back (差し戻し) with a comment the user sees (admins).
 #[utoipa::path(operation_id = "departures_return_plan", post, path = "/api/v1/departures/{id}/plan/return", tag = "departures", request_body = ReturnInput,
-    responses((status = 200, body = Departure), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Departure), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn return_plan(
     State(app): State<App>,
     Auth(a): Auth,
@@ -143,7 +144,8 @@ pub async fn return_plan(
 
 /// Ask the departing user to report their plan; they see it on every page (admins).
 #[utoipa::path(operation_id = "departures_request_plan", post, path = "/api/v1/departures/{id}/plan/request", tag = "departures",
-    responses((status = 200, body = Departure), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Departure), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn request_plan(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) -> Result<Json<Departure>> {
     Ok(Json(svc::request_plan(&app, &a, &id).await?))
 }
