@@ -144,7 +144,7 @@ test('an approved plan not run before the suspension needs action, then executes
   await admin.getByText('実行すると次のとおり移ります').waitFor();
   const lines = await admin.locator('#preview li').allTextContents();
   assert.equal(lines.length, 2, `a line for 年賀状送付先 and the rest: ${lines}`);
-  assert.match(lines[0], /^1 行目 → 鈴木 大輔: 名刺 \d+ \//);
+  assert.match(lines[0], /^タグが付いた名刺: .+ → 鈴木 大輔: 名刺 \d+ \//, "the line says its condition");
   assert.match(lines[1], /^残りすべて（既定の引き継ぎ先） → 佐藤 美咲: 名刺 \d+ \//);
   const previewed = lines.map((l) => Number(l.match(/名刺 (\d+)/)[1])).reduce((a, b) => a + b);
   assert.equal(previewed, cardsLeft, 'the preview moves every card she still owns');
