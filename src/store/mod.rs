@@ -101,8 +101,9 @@ impl Store {
     }
 
     /// A write transaction. On SQLite it is `BEGIN IMMEDIATE`, so that two writers queue on
-    /// the busy timeout instead of failing when a read lock would have to be upgraded.
-    pub async fn write(&self) -> Result<Tx> {
+    /// the busy timeout instead of failing when a read lock would have to be upgraded. Only
+    /// the unit of work (`service::App::write`) opens one: it commits or rolls back explicitly.
+    pub(crate) async fn write(&self) -> Result<Tx> {
         Ok(self.db.begin_with_options(immediate()).await?)
     }
 
@@ -125,7 +126,7 @@ impl Store {
     ///   SQLite's documentation suggests for applications that cannot wait for it.
     ///
     /// PostgreSQL: `write()`, and no feed.
-    pub async fn bulk_write(&self) -> Result<(Tx, Option<RowFeed>)> {
+    pub(crate) async fn bulk_write(&self) -> Result<(Tx, Option<RowFeed>)> {
         let Some(opts) = &self.sqlite else {
             return Ok((self.write().await?, None));
         };
@@ -198,7 +199,7 @@ fn immediate() -> TransactionOptions {
     }
 }
 
-pub async fn commit(tx: Tx) -> Result<()> {
+pub(crate) async fn commit(tx: Tx) -> Result<()> {
     Ok(tx.commit().await?)
 }
 
