@@ -46,7 +46,12 @@ impl Policy {
 
     /// Today's date in the organisation's zone.
     pub fn today(&self, now: DateTime<Utc>) -> NaiveDate {
-        now.with_timezone(&self.zone).date_naive()
+        Self::today_in(self.zone, now)
+    }
+
+    /// Today's date in `zone` (where only the zone is at hand, as in the console's context).
+    pub fn today_in(zone: Tz, now: DateTime<Utc>) -> NaiveDate {
+        now.with_timezone(&zone).date_naive()
     }
 
     /// The first moment of a day in the organisation's zone (its midnight, or the first

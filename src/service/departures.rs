@@ -272,10 +272,17 @@ pub(crate) async fn save_change(
     before: &Departure,
     d: &Departure,
 ) -> Result<()> {
+    save(tx, who, before, d).await?;
+    audit(tx, who, action, ("departure", d.id.as_str()), snap(before), snap(d)).await
+}
+
+/// Writes `d` over `before` (conditionally on the state `before` was loaded in); a departure
+/// changed meanwhile by someone else is a conflict.
+async fn save(tx: &store::Tx, who: Who<'_>, before: &Departure, d: &Departure) -> Result<()> {
     if !st::save(tx, who.org_id, before, d).await? {
         return Err(Error::conflict("the departure changed meanwhile; load it again"));
     }
-    audit(tx, who, action, ("departure", d.id.as_str()), snap(before), snap(d)).await
+    Ok(())
 }
 
 pub async fn plan(app: &App, actor: &Actor, id: &str) -> Result<Plan> {
@@ -325,9 +332,7 @@ pub async fn report_plan(app: &App, actor: &Actor, id: &str, input: PlanInput) -
             });
         }
         st::replace_plan(tx, d.id.as_str(), &items).await?;
-        if !st::save(tx, who.org_id, &before, &d).await? {
-            return Err(Error::conflict("the departure changed meanwhile; load it again"));
-        }
+        save(tx, who, &before, &d).await?;
         let after = serde_json::json!({"items": items, "default_successor_id": d.successor_id});
         audit(tx, who, "departure.plan_report", ("departure", id), None, Some(after)).await?;
         Ok(Plan::of(&d, items))
@@ -414,9 +419,7 @@ pub(crate) async fn execute_in(
     // Recorded first: the transfers below may settle the departure (done once the user holds
     // nothing), which reads it again.
     let after = d.plan_executed(who.at)?;
-    if !st::save(tx, who.org_id, d, &after).await? {
-        return Err(Error::conflict("the departure changed meanwhile; load it again"));
-    }
+    save(tx, who, d, &after).await?;
     let items = st::plan_items(tx, d.id.as_str()).await?;
     let owner = users::by_id(tx, who.org_id, d.user_id.as_str()).await?.map(|r| r.user);
     let mut done = Vec::new();

@@ -47,13 +47,14 @@ pub struct NewCard {
 
 fn card_row(org_id: &str, c: NewCard, now: i64) -> card::ActiveModel {
     let f = c.fields;
+    let (search_key, name_key) = normalize::card_keys(&f);
     card::ActiveModel {
         id: Set(c.id),
         org_id: Set(org_id.into()),
         owner_id: Set(c.owner_id),
         company_key: Set(normalize::company(&f.company)),
-        search_key: Set(normalize::card_search_key(&f)),
-        name_key: Set(normalize::card_name_key(&f)),
+        search_key: Set(search_key),
+        name_key: Set(name_key),
         exchanged_on: Set(date_to_text(f.exchanged_on)),
         full_name: Set(f.full_name),
         name_reading: Set(f.name_reading),

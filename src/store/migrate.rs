@@ -256,8 +256,9 @@ async fn fill_card_keys(tx: &impl ConnectionTrait) -> Result<(), DbErr> {
                 email: r.try_get_by_index(6)?,
                 ..Default::default()
             };
-            search.extend([id.clone().into(), normalize::card_search_key(&fields).into()]);
-            name.extend([id.clone().into(), normalize::card_name_key(&fields).into()]);
+            let (search_key, name_key) = normalize::card_keys(&fields);
+            search.extend([id.clone().into(), search_key.into()]);
+            name.extend([id.clone().into(), name_key.into()]);
             ids.push(sea_orm::Value::from(id));
         }
         let cases = " WHEN ? THEN ?".repeat(rows.len());

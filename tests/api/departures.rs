@@ -141,6 +141,15 @@ impl Fixture {
         }
         tag
     }
+    /// The organisation's 「停止の直前に承認済みの引き継ぎ計画を自動実行する」.
+    async fn execute_before_suspension(&self, on: bool) {
+        let patch = json!({"execute_plan_before_suspension": on});
+        let (s, o) = self
+            .t
+            .call(&self.org.admin, Method::PATCH, "/api/v1/organization", Some(patch))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{o}");
+    }
     async fn put_plan(&self, token: &str, departure: &str, plan: Value) -> (StatusCode, Value) {
         let path = format!("/api/v1/departures/{departure}/plan");
         self.t.call(token, Method::PUT, &path, Some(plan)).await
@@ -1182,11 +1191,7 @@ async fn an_approved_plan_runs_before_the_suspension_by_default() {
 #[tokio::test]
 async fn with_the_setting_off_a_lapsed_plan_leaves_the_departure_needing_action() {
     let f = fixture().await;
-    let patch = json!({"execute_plan_before_suspension": false});
-    let (s, _) =
-        f.t.call(&f.org.admin, Method::PATCH, "/api/v1/organization", Some(patch))
-            .await;
-    assert_eq!(s, StatusCode::OK);
+    f.execute_before_suspension(false).await;
     let d = id(&f.depart("2026-03-31").await);
     f.card("顧客 1", "東洋精機", 2).await;
     f.card("顧客 2", "A社", 0).await;
@@ -1361,11 +1366,7 @@ async fn plans_are_sent_back_requested_and_checked_line_by_line() {
 #[tokio::test]
 async fn deleting_a_departed_user_to_the_archive_settles_the_departure() {
     let f = fixture().await;
-    let patch = json!({"execute_plan_before_suspension": false});
-    let (s, _) =
-        f.t.call(&f.org.admin, Method::PATCH, "/api/v1/organization", Some(patch))
-            .await;
-    assert_eq!(s, StatusCode::OK);
+    f.execute_before_suspension(false).await;
     let d = id(&f.depart("2026-03-31").await);
     f.card("顧客 1", "東洋精機", 1).await;
     f.t.clock.set(at("2026-03-31T15:00:00Z"));

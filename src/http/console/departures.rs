@@ -158,8 +158,7 @@ impl DeskPage {
 }
 
 async fn rows(app: &App, s: &Session, list: Vec<Departure>, names: &Names) -> Result<Vec<Row>, Response> {
-    let org = page(&s.ctx, orgs::get(app, &s.actor).await)?;
-    let today = page(&s.ctx, org.policy())?.today(app.now());
+    let today = s.ctx.today(app.now());
     let mut out = Vec::new();
     for d in list {
         let readiness = page(&s.ctx, svc::readiness(app, &s.actor, &d.id).await)?;
@@ -213,7 +212,6 @@ async fn desk_page(
         .into_iter()
         .map(|(u, at)| (u, s.ctx.minute(at)))
         .collect();
-    let policy = page(&s.ctx, org.policy())?;
     let mut message = super::shown(s.ctx.lang, error.as_ref());
     if let Some(e) = &error
         && e.kind == ErrorKind::Conflict
@@ -226,7 +224,7 @@ async fn desk_page(
         );
     }
     let p = DeskPage {
-        today: policy.today(app.now()).to_string(),
+        today: s.ctx.today(app.now()).to_string(),
         tab: tab.to_string(),
         counts,
         rows,

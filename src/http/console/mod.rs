@@ -110,6 +110,10 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// Today in the organisation's zone.
+    pub fn today(&self, now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+        crate::domain::Policy::today_in(self.zone, now)
+    }
     /// A moment in the organisation's zone, to the minute: `2026-03-31 23:59`.
     pub fn minute(&self, t: chrono::DateTime<chrono::Utc>) -> String {
         t.with_timezone(&self.zone).format("%Y-%m-%d %H:%M").to_string()
@@ -243,7 +247,7 @@ async fn leaving_banner(app: &App, actor: &Actor, lang: Lang, zone: chrono_tz::T
     }
     let r = departures::readiness(app, actor, &d.id).await.ok()?;
     let open = r.items.iter().filter(|i| i.state == ItemState::Open).count();
-    let today = app.now().with_timezone(&zone).date_naive();
+    let today = crate::domain::Policy::today_in(zone, app.now());
     let days = (d.last_working_day - today).num_days().max(0);
     let key = if open == 0 {
         "banner.leaving_ready"
