@@ -133,6 +133,17 @@ async fn the_desk_has_tabs_with_counts_and_one_next_step_per_row() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let (_, html) = d.admin.get("/departures").await;
     assert!(html.contains(">承認</button>"), "{html}");
+    let long = "長".repeat(1001);
+    let res = d
+        .admin
+        .post(&format!("/departures/{}/return", dep.id), &[("comment", &long)])
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("id=\"comment-error\"") && html.contains(&long),
+        "the error beside the field, the comment kept"
+    );
     let res = d
         .admin
         .post(

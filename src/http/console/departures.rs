@@ -300,6 +300,8 @@ pub struct DetailPage {
     preview: Option<Execution>,
     /// Each plan line's condition with its successor and card count, for the preview.
     conditions: Vec<String>,
+    /// The send-back comment as typed, kept after an error.
+    comment: String,
     error: Option<String>,
     error_field: String,
     error_text: String,
@@ -359,12 +361,20 @@ pub fn describe_selection(ctx: &Ctx, sel: &crate::domain::transfer::SelectionInp
     }
 }
 
+/// What the detail page's forms keep after an error: the plan's lines and the send-back
+/// comment as typed.
+#[derive(Default)]
+struct Kept {
+    lines: Option<Vec<LineForm>>,
+    comment: String,
+}
+
 async fn detail_page(
     app: &App,
     s: Session,
     id: &str,
     preview: Option<Execution>,
-    edited: Option<Vec<LineForm>>,
+    kept: Kept,
     error: Option<Error>,
 ) -> Result<Response, Response> {
     admin(&s)?;
@@ -380,7 +390,7 @@ async fn detail_page(
     let batches: Vec<Transfer> = all.into_iter().filter(|t| t.from_user_id == d.user_id).collect();
     let user_id = d.user_id.to_string();
     let row = rows(app, &s, vec![d], &names).await?.remove(0);
-    let lines = edited.unwrap_or_else(|| plan_form::lines_of_plan(Some(&plan)));
+    let lines = kept.lines.unwrap_or_else(|| plan_form::lines_of_plan(Some(&plan)));
     let lines = plan_form::counted(app, &s, id, lines).await;
     let mut conditions = Vec::new();
     for item in &plan.items {
@@ -403,6 +413,7 @@ async fn detail_page(
         transfers: batches,
         preview,
         conditions,
+        comment: kept.comment,
         error_text: shown.message.clone().unwrap_or_default(),
         error: shown.message,
         error_field: shown.field,
@@ -424,7 +435,7 @@ async fn detail_page(
 }
 
 async fn show(State(app): State<App>, s: Session, Path(id): Path<String>) -> Result<Response, Response> {
-    detail_page(&app, s, &id, None, None, None).await
+    detail_page(&app, s, &id, None, Kept::default(), None).await
 }
 
 async fn act(
@@ -454,13 +465,19 @@ async fn act(
             let lines = plan_form::lines_of(&f);
             match svc::report_plan(&app, &s.actor, &id, plan_form::plan_input(&lines)).await {
                 Ok(_) => Ok("departures.plan_saved_notice"),
-                Err(e) => return detail_page(&app, s, &id, None, Some(lines), Some(e)).await,
+                Err(e) => {
+                    let kept = Kept {
+                        lines: Some(lines),
+                        ..Kept::default()
+                    };
+                    return detail_page(&app, s, &id, None, kept, Some(e)).await;
+                }
             }
         }
         "preview" => {
             return match svc::execute_plan(&app, &s.actor, &id, true).await {
-                Ok(x) => detail_page(&app, s, &id, Some(x), None, None).await,
-                Err(e) => detail_page(&app, s, &id, None, None, Some(e)).await,
+                Ok(x) => detail_page(&app, s, &id, Some(x), Kept::default(), None).await,
+                Err(e) => detail_page(&app, s, &id, None, Kept::default(), Some(e)).await,
             };
         }
         "execute" => svc::execute_plan(&app, &s.actor, &id, false)
@@ -480,7 +497,13 @@ async fn act(
     };
     match result {
         Ok(key) => done(key),
-        Err(e) => detail_page(&app, s, &id, None, None, Some(e)).await,
+        Err(e) => {
+            let kept = Kept {
+                comment: f.get("comment").cloned().unwrap_or_default(),
+                ..Kept::default()
+            };
+            detail_page(&app, s, &id, None, kept, Some(e)).await
+        }
     }
 }
 
