@@ -282,7 +282,7 @@ pub async fn run(b: ImportBench) -> Result<()> {
         format: Some(Format::Csv),
         encoding: TextEncoding::Auto,
         mode: ImportMode::AllOrNothing,
-        owner_id: Some(admin.id.clone()),
+        ..ImportOptions::new(Some(admin.id.clone()))
     };
     let file = std::fs::File::open(&csv).map_err(|e| Error::internal(e.to_string()))?;
     let rss_before = rss_mb("VmRSS:");

@@ -4,7 +4,7 @@
 use crate::domain::{Error, Result};
 use crate::formats::csv::HeaderLang;
 use crate::formats::vcard::VcardVersion;
-use crate::formats::{Format, ImportMode, TextEncoding};
+use crate::formats::{Format, ImportMode, OnDuplicate, TextEncoding};
 use crate::service::exports::{self, ExportOptions};
 use crate::service::imports::{self, ImportOptions, Progress};
 use crate::service::{Actor, App, auth};
@@ -46,6 +46,9 @@ pub struct ImportArgs {
     /// Import the good rows and list the bad ones (default: all or nothing)
     #[arg(long)]
     pub valid_rows: bool,
+    /// Import exact duplicates of cards already there too (default: skip them and list them)
+    #[arg(long)]
+    pub keep_duplicates: bool,
     /// The organisation's slug, when the server has several
     #[arg(long)]
     pub org: Option<String>,
@@ -93,7 +96,12 @@ pub async fn import(app: &App, a: ImportArgs) -> Result<()> {
         } else {
             ImportMode::AllOrNothing
         },
-        owner_id,
+        on_duplicate: if a.keep_duplicates {
+            OnDuplicate::Keep
+        } else {
+            OnDuplicate::Skip
+        },
+        ..ImportOptions::new(owner_id)
     };
     let progress = Arc::new(Progress::default());
     let bar = ProgressBar::new(size);
@@ -130,6 +138,20 @@ pub async fn import(app: &App, a: ImportArgs) -> Result<()> {
             }
             if r.error_count > r.errors.len() as u64 {
                 eprintln!("… and {} more", r.error_count - r.errors.len() as u64);
+            }
+            let verb = if r.on_duplicate == OnDuplicate::Skip {
+                "skipped"
+            } else {
+                "kept"
+            };
+            for d in &r.duplicate_lines {
+                eprintln!("duplicate {verb}: line {}: the same as card {}", d.line, d.card_id);
+            }
+            if r.duplicates > r.duplicate_lines.len() as u64 {
+                eprintln!(
+                    "… and {} more duplicates",
+                    r.duplicates - r.duplicate_lines.len() as u64
+                );
             }
             println!(
                 "imported {} of {} rows ({}, {}) in {secs:.1}s; {} skipped, {} tags created",

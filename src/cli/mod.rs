@@ -342,7 +342,15 @@ async fn run(command: Command) -> Result<(), Error> {
         Command::Tick { db } => {
             let app = open(&db.database).await?;
             let t = scheduler::tick(&app).await?;
-            println!("suspended {}, flagged {}, purged {}", t.suspended, t.flagged, t.purged);
+            let placed = if t.placed > 0 {
+                format!(", placed {}", t.placed)
+            } else {
+                String::new()
+            };
+            println!(
+                "suspended {}, flagged {}, purged {}{placed}",
+                t.suspended, t.flagged, t.purged
+            );
             Ok(())
         }
         Command::Migrate { db } => {

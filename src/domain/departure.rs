@@ -606,7 +606,16 @@ impl Readiness {
 /// holds is *planned* while an approved plan will run (automatically, or it ran and nothing
 /// came back), else open. After the suspension only holding nothing counts: whatever the
 /// user holds is open, whatever the plan says.
-pub fn readiness(d: &Departure, holdings: &Holdings, runs_before_suspension: bool, now: DateTime<Utc>) -> Readiness {
+///
+/// Unprocessed news on the user's cards (`open_news`) is the user's own duty: open until each
+/// item is applied or dismissed, whatever the plan (it moves with the cards when they go).
+pub fn readiness(
+    d: &Departure,
+    holdings: &Holdings,
+    open_news: i64,
+    runs_before_suspension: bool,
+    now: DateTime<Utc>,
+) -> Readiness {
     let plan = d.plan_status;
     let suspended = d.status == DepartureStatus::NeedsAction
         || d.status == DepartureStatus::Done
@@ -695,8 +704,12 @@ pub fn readiness(d: &Departure, holdings: &Holdings, runs_before_suspension: boo
         ),
         item(
             "news",
-            ItemState::NotAvailable,
-            None,
+            if open_news == 0 {
+                ItemState::Done
+            } else {
+                ItemState::Open
+            },
+            Some(open_news),
             "未処理のニュース",
             "Unprocessed news",
         ),
@@ -754,17 +767,18 @@ mod tests {
         };
         let state = |r: &Readiness, k: &str| r.items.iter().find(|i| i.key == k).unwrap().state;
         let mut d = scheduled();
-        let r = readiness(&d, &held, true, before);
+        let r = readiness(&d, &held, 0, true, before);
         assert!(!r.ready);
         assert_eq!(state(&r, "cards"), ItemState::Open);
-        assert!(
-            r.items
-                .iter()
-                .any(|i| i.key == "news" && !i.available && i.count.is_none())
+        assert_eq!(state(&r, "news"), ItemState::Done);
+        assert_eq!(
+            state(&readiness(&d, &held, 2, true, before), "news"),
+            ItemState::Open,
+            "unprocessed news is the user's to process"
         );
 
         d.plan_status = PlanStatus::Reported;
-        let r = readiness(&d, &held, true, before);
+        let r = readiness(&d, &held, 0, true, before);
         assert!(!r.ready, "a reported plan still needs approval");
         assert_eq!(
             state(&r, "cards"),
@@ -777,25 +791,29 @@ mod tests {
         );
 
         d.plan_status = PlanStatus::Approved;
-        let r = readiness(&d, &held, true, before);
+        let r = readiness(&d, &held, 0, true, before);
         assert!(r.ready, "the approved plan will run before the suspension");
         assert_eq!(state(&r, "cards"), ItemState::Planned);
         assert_eq!(r.items.iter().find(|i| i.key == "cards").unwrap().count, Some(10));
-        assert!(!readiness(&d, &held, false, before).ready, "nobody will run it");
+        assert!(!readiness(&d, &held, 0, false, before).ready, "nobody will run it");
 
-        let r = readiness(&d, &held, true, after);
+        let r = readiness(&d, &held, 0, true, after);
         assert!(
             !r.ready && r.suspended,
             "after the suspension only holding nothing counts"
         );
         assert_eq!(state(&r, "cards"), ItemState::Open);
-        let r = readiness(&d, &Holdings::default(), true, after);
+        let r = readiness(&d, &Holdings::default(), 0, true, after);
         assert!(r.ready);
-        assert_eq!(r.done_of(), (5, 5));
+        assert_eq!(
+            r.done_of(),
+            (6, 6),
+            "news is counted now; templates are not available yet"
+        );
 
         d.plan_status = PlanStatus::Executed;
         assert!(
-            !readiness(&d, &held, true, after).ready,
+            !readiness(&d, &held, 0, true, after).ready,
             "owned again after the plan ran"
         );
     }

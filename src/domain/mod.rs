@@ -8,6 +8,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod model;
 pub mod normalize;
+pub mod person;
 pub mod policy;
 pub mod transfer;
 pub mod types;

@@ -88,6 +88,8 @@ pub struct Card {
     /// columns); exports write it back.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extra: Option<serde_json::Value>,
+    /// The person (名寄せ) this card is of: cards of the same person share it.
+    pub person_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

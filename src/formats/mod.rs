@@ -80,6 +80,17 @@ pub enum ImportMode {
     ValidRows,
 }
 
+/// What an import does with a card that is an exact duplicate of one already there (the same
+/// owner, the same person, every field the same): `skip` it (default; the report lists the
+/// lines) or `keep` it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDuplicate {
+    #[default]
+    Skip,
+    Keep,
+}
+
 /// One problem in an imported file: the line (1-based, the line a card or row starts on),
 /// the column or vCard property, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]

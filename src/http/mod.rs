@@ -32,6 +32,8 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "departures", description = "退職・出向: departures, handover plans, readiness"),
         (name = "organization", description = "組織 settings"),
         (name = "audit", description = "Audit log"),
+        (name = "news", description = "ニュース: 人事異動・連絡先変更 on your cards"),
+        (name = "people", description = "名寄せ: the person of a card, candidates, card history"),
     )
 )]
 struct ApiDoc;

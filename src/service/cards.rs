@@ -2,7 +2,7 @@
 //! assets); the owner and admins change them. Tags are personal (seen by their creator) or
 //! shared (seen by all).
 
-use super::{Actor, App, audit, page_limit, paginate, snap};
+use super::{Actor, App, audit, page_limit, paginate, people, snap};
 use crate::domain::model::{Card, Contact, Page, Tag};
 use crate::domain::{CardFields, ContactKind, Error, Result, UserStatus, date, optional_text, required_text};
 use crate::store::{self, cards as st, users};
@@ -151,6 +151,15 @@ pub async fn create(app: &App, actor: &Actor, n: NewCard) -> Result<Card> {
     app.write(actor, async |tx, who| {
         let owner_id = owner_for(tx, actor, n.owner_id.as_deref()).await?;
         let id = store::new_id();
+        let arrival = people::Arrival {
+            card_id: id.clone(),
+            owner_id: owner_id.clone(),
+            fields: fields.clone(),
+            created_at: who.at,
+        };
+        let placed = people::Placer::new(&actor.org_id, true)
+            .place(tx, &[arrival], false, who.at)
+            .await?;
         st::insert_cards(
             tx,
             &actor.org_id,
@@ -158,6 +167,7 @@ pub async fn create(app: &App, actor: &Actor, n: NewCard) -> Result<Card> {
                 id: id.clone(),
                 owner_id,
                 fields,
+                person_id: placed[0].person_id,
             }],
             who.at,
         )
@@ -318,6 +328,8 @@ pub async fn update(app: &App, actor: &Actor, id: &str, p: CardPatch) -> Result<
         })?;
         st::update_card(tx, &actor.org_id, id, fields, who.at).await?;
         let after = card_in_org(tx, actor, id).await?;
+        people::record_change(tx, who, &before, &after, people::BY_EDIT).await?;
+        people::keys_changed(tx, &actor.org_id, &after).await?;
         audit(tx, who, "card.update", ("card", id), snap(&before), snap(&after)).await?;
         Ok(after)
     })

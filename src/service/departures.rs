@@ -503,5 +503,6 @@ pub(crate) async fn readiness_of(
 ) -> Result<Readiness> {
     let holdings = users::holdings(c, org_id, d.user_id.as_str()).await?;
     let runs = org(c, org_id).await?.execute_plan_before_suspension;
-    Ok(rules::readiness(d, &holdings, runs, now))
+    let news = store::people::count_open_news_of_owner(c, org_id, d.user_id.as_str()).await?;
+    Ok(rules::readiness(d, &holdings, news, runs, now))
 }

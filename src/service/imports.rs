@@ -16,7 +16,9 @@ use crate::domain::model::Tag;
 use crate::domain::{Error, Result, UserStatus};
 use crate::formats::csv::CsvCards;
 use crate::formats::vcard::{self, VcardFile};
-use crate::formats::{self, CheckedCard, FileError, Format, ImportMode, LineError, MAX_LISTED_ERRORS, TextEncoding};
+use crate::formats::{
+    self, CheckedCard, FileError, Format, ImportMode, LineError, MAX_LISTED_ERRORS, OnDuplicate, TextEncoding,
+};
 use crate::store::{self, cards as st_cards, imports as st, users};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -38,6 +40,26 @@ pub struct ImportOptions {
     pub mode: ImportMode,
     /// The owner of rows that name none; None only for the system actor.
     pub owner_id: Option<String>,
+    /// Exact duplicates of cards already there: skipped (default) or kept.
+    pub on_duplicate: OnDuplicate,
+    /// Same-person matching and news (on; `meishi bench import` measures it off too, and cards
+    /// imported without it get their person when the server next starts).
+    pub same_person: bool,
+}
+
+impl ImportOptions {
+    /// An import with the defaults: format and encoding told by the content, all or nothing,
+    /// duplicates skipped, matching on.
+    pub fn new(owner_id: Option<String>) -> Self {
+        Self {
+            format: None,
+            encoding: TextEncoding::Auto,
+            mode: ImportMode::AllOrNothing,
+            owner_id,
+            on_duplicate: OnDuplicate::Skip,
+            same_person: true,
+        }
+    }
 }
 
 /// Counters a caller can watch while an import runs (the command line's progress bar).
@@ -57,6 +79,12 @@ pub struct ImportReport {
     pub rows: u64,
     pub imported: u64,
     pub skipped: u64,
+    /// Exact duplicates of cards already there (or earlier in the file): the same owner, the
+    /// same person, every field the same. Skipped unless `on_duplicate=keep`.
+    pub on_duplicate: OnDuplicate,
+    pub duplicates: u64,
+    /// The first duplicates (at most 100): the line and the card it duplicates.
+    pub duplicate_lines: Vec<DuplicateLine>,
     pub tags_created: u64,
     /// The first problems, by line (at most 100); `error_count` is the total.
     pub errors: Vec<LineError>,
@@ -66,6 +94,13 @@ pub struct ImportReport {
     /// The import's id (the target of its `cards.import` audit event); none when nothing was
     /// imported.
     pub id: Option<String>,
+}
+
+/// A line that duplicates a card already there.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DuplicateLine {
+    pub line: u64,
+    pub card_id: String,
 }
 
 enum Msg {
@@ -330,6 +365,8 @@ impl Errors {
 struct Tally {
     rows: u64,
     imported: u64,
+    duplicates: u64,
+    duplicate_lines: Vec<DuplicateLine>,
     tags_created: u64,
     errors: Errors,
     done: Option<(Format, TextEncoding, Vec<LineError>)>,
@@ -352,11 +389,19 @@ pub async fn import(
         // Inserting runs beside preparing: while the database writes one batch, the next one's
         // owners and tags are resolved and its rows made ready. Both use the one transaction.
         let insert = insert_batches(txn, feed, &actor.org_id, batches_rx, store::to_micros(who.at));
-        let prepare =
-            Preparer::new(txn, actor, default_owner.as_ref(), who.at).run(rx, batches_tx, opts.mode, &progress);
+        let placer = opts
+            .same_person
+            .then(|| super::people::Placer::new(&actor.org_id, true));
+        let prepare = Preparer::new(txn, actor, default_owner.as_ref(), who.at, placer).run(
+            rx,
+            batches_tx,
+            opts.mode,
+            opts.on_duplicate,
+            &progress,
+        );
         let (prepared, inserted) = tokio::join!(prepare, insert);
         let (t, writer) = settle(prepared, inserted, reader.await)?;
-        let mut report = into_report(t, opts.mode)?;
+        let mut report = into_report(t, opts.mode, opts.on_duplicate)?;
         if opts.mode == ImportMode::AllOrNothing && report.error_count > 0 {
             return Err(nothing_imported(report));
         }
@@ -402,10 +447,18 @@ struct Preparer<'a> {
     owners: Owners,
     /// (owner, tag name) → tag id.
     tags: HashMap<(String, String), String>,
+    /// Same-person matching (None: off).
+    placer: Option<super::people::Placer>,
 }
 
 impl<'a> Preparer<'a> {
-    fn new(c: &'a store::Tx, actor: &'a Actor, default_owner: Option<&'a String>, now: DateTime<Utc>) -> Self {
+    fn new(
+        c: &'a store::Tx,
+        actor: &'a Actor,
+        default_owner: Option<&'a String>,
+        now: DateTime<Utc>,
+        placer: Option<super::people::Placer>,
+    ) -> Self {
         Self {
             c,
             actor,
@@ -415,6 +468,7 @@ impl<'a> Preparer<'a> {
                 by_email: HashMap::new(),
             },
             tags: HashMap::new(),
+            placer,
         }
     }
 
@@ -426,6 +480,7 @@ impl<'a> Preparer<'a> {
         mut rx: tokio::sync::mpsc::Receiver<Msg>,
         batches_tx: tokio::sync::mpsc::Sender<st::CardBatch>,
         mode: ImportMode,
+        on_duplicate: OnDuplicate,
         progress: &Progress,
     ) -> Result<Tally> {
         let mut t = Tally::default();
@@ -453,6 +508,7 @@ impl<'a> Preparer<'a> {
                     if mode == ImportMode::AllOrNothing && t.errors.total > 0 {
                         continue; // nothing will be kept: read on only to list the errors
                     }
+                    let ready = self.place(ready, on_duplicate, &mut t).await?;
                     t.tags_created += self.find_or_create_tags(&ready).await?;
                     let (insert, links) = self.rows_and_links(ready);
                     t.imported += insert.len() as u64;
@@ -495,10 +551,10 @@ impl<'a> Preparer<'a> {
     }
 
     /// Tags by name: the owner's personal tags, created when missing. Returns how many were created.
-    async fn find_or_create_tags(&mut self, ready: &[(String, CheckedCard)]) -> Result<u64> {
+    async fn find_or_create_tags(&mut self, ready: &[Ready]) -> Result<u64> {
         let mut created = 0;
         let mut wanted: HashMap<String, HashSet<String>> = HashMap::new();
-        for (o, card) in ready {
+        for Ready { owner: o, card, .. } in ready {
             for tag in &card.tags {
                 if !self.tags.contains_key(&(o.clone(), tag.clone())) {
                     wanted.entry(o.clone()).or_default().insert(tag.clone());
@@ -533,12 +589,74 @@ impl<'a> Preparer<'a> {
         Ok(created)
     }
 
-    /// The batch's rows to insert, each with a new id, and their (card id, tag id) links.
-    fn rows_and_links(&self, ready: Vec<(String, CheckedCard)>) -> (Vec<st::ImportRow>, Vec<(String, String)>) {
+    /// Each card's id and person (same-person matching, news and candidates, written as the
+    /// batch is placed); exact duplicates counted and, unless kept, left out.
+    async fn place(
+        &mut self,
+        ready: Vec<(String, CheckedCard)>,
+        on_duplicate: OnDuplicate,
+        t: &mut Tally,
+    ) -> Result<Vec<Ready>> {
+        let ids: Vec<String> = ready.iter().map(|_| store::new_id()).collect();
+        let Some(placer) = &mut self.placer else {
+            return Ok(ready
+                .into_iter()
+                .zip(ids)
+                .map(|((owner, card), id)| Ready {
+                    id,
+                    owner,
+                    card,
+                    person_id: None,
+                })
+                .collect());
+        };
+        let arrivals: Vec<super::people::Arrival> = ready
+            .iter()
+            .zip(&ids)
+            .map(|((owner, card), id)| super::people::Arrival {
+                card_id: id.clone(),
+                owner_id: owner.clone(),
+                fields: card.fields.clone(),
+                created_at: self.now,
+            })
+            .collect();
+        let placed = placer
+            .place(self.c, &arrivals, on_duplicate == OnDuplicate::Skip, self.now)
+            .await?;
+        let mut out = Vec::with_capacity(ready.len());
+        for (((owner, card), id), p) in ready.into_iter().zip(ids).zip(placed) {
+            if let Some(of) = p.duplicate_of {
+                t.duplicates += 1;
+                if t.duplicate_lines.len() < MAX_LISTED_ERRORS {
+                    t.duplicate_lines.push(DuplicateLine {
+                        line: card.line,
+                        card_id: of,
+                    });
+                }
+            }
+            if p.person_id.is_some() {
+                out.push(Ready {
+                    id,
+                    owner,
+                    card,
+                    person_id: p.person_id,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The batch's rows to insert and their (card id, tag id) links.
+    fn rows_and_links(&self, ready: Vec<Ready>) -> (Vec<st::ImportRow>, Vec<(String, String)>) {
         let mut links = Vec::new();
         let mut insert = Vec::with_capacity(ready.len());
-        for (owner, card) in ready {
-            let id = store::new_id();
+        for Ready {
+            id,
+            owner,
+            card,
+            person_id,
+        } in ready
+        {
             for tag in &card.tags {
                 links.push((id.clone(), self.tags[&(owner.clone(), tag.clone())].clone()));
             }
@@ -550,10 +668,19 @@ impl<'a> Preparer<'a> {
                 search_key: card.search_key,
                 name_key: card.name_key,
                 extra: card.extra,
+                person_id,
             });
         }
         (insert, links)
     }
+}
+
+/// A card ready to insert: its id, owner and person.
+struct Ready {
+    id: String,
+    owner: String,
+    card: CheckedCard,
+    person_id: Option<i64>,
 }
 
 /// The first error of the three sides (preparing, inserting, reading), or the tally and the writer.
@@ -569,10 +696,12 @@ fn settle(
 }
 
 /// The report from the tally; an error if the reader stopped before the end of the file.
-fn into_report(t: Tally, mode: ImportMode) -> Result<ImportReport> {
+fn into_report(t: Tally, mode: ImportMode, on_duplicate: OnDuplicate) -> Result<ImportReport> {
     let Tally {
         rows,
         imported,
+        duplicates,
+        duplicate_lines,
         tags_created,
         mut errors,
         done,
@@ -588,6 +717,9 @@ fn into_report(t: Tally, mode: ImportMode) -> Result<ImportReport> {
         rows,
         imported,
         skipped: rows.saturating_sub(imported),
+        on_duplicate,
+        duplicates,
+        duplicate_lines,
         tags_created,
         errors: errors.listed,
         error_count: errors.total,

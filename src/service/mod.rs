@@ -13,6 +13,7 @@ pub mod exports;
 pub mod imports;
 pub mod lifecycle;
 pub mod orgs;
+pub mod people;
 pub mod scheduler;
 pub mod transfers;
 pub mod users;

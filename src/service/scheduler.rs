@@ -23,7 +23,14 @@ pub struct Tick {
     pub suspended: usize,
     pub flagged: usize,
     pub purged: usize,
+    /// Cards given their person (名寄せ) after the fact.
+    pub placed: u64,
 }
+
+/// Pages of cards without a person placed per tick (`people::place_unplaced`): a database
+/// from before same-person matching gets its people a hundred thousand cards a tick, without
+/// holding the first tick (which runs before the server answers) for long.
+const PLACE_PAGES_PER_TICK: u64 = 20;
 
 /// One round.
 pub async fn tick(app: &App) -> Result<Tick> {
@@ -69,6 +76,10 @@ pub async fn tick(app: &App) -> Result<Tick> {
                 Err(e) => tracing::error!(user = %user.id, error = %e, "purge failed; retrying at the next tick"),
             }
         }
+    }
+    match super::people::place_unplaced(app, PLACE_PAGES_PER_TICK).await {
+        Ok(n) => t.placed = n,
+        Err(e) => tracing::error!(error = %e, "placing cards without a person failed; retrying at the next tick"),
     }
     Ok(t)
 }

@@ -67,6 +67,7 @@ pub async fn insert_chunk(
             id: id.clone(),
             owner_id: owner.to_string(),
             fields: card_fields(first + k),
+            person_id: None,
         })
         .collect();
     let contacts = ids

@@ -34,6 +34,7 @@ fn card_view(m: card::Model, tag_ids: Vec<String>) -> Card {
         url: m.url,
         tag_ids,
         extra: m.extra.as_deref().and_then(|e| serde_json::from_str(e).ok()),
+        person_id: m.person_id.map(|p| p.to_string()),
         created_at: from_micros(m.created_at),
         updated_at: from_micros(m.updated_at),
     }
@@ -43,6 +44,8 @@ pub struct NewCard {
     pub id: String,
     pub owner_id: String,
     pub fields: CardFields,
+    /// The person it is of (`service::people`); None leaves it for `place_unplaced`.
+    pub person_id: Option<i64>,
 }
 
 fn card_row(org_id: &str, c: NewCard, now: i64) -> card::ActiveModel {
@@ -69,6 +72,7 @@ fn card_row(org_id: &str, c: NewCard, now: i64) -> card::ActiveModel {
         address: Set(f.address),
         url: Set(f.url),
         last_transfer_id: Set(None),
+        person_id: Set(c.person_id),
         created_at: Set(now),
         updated_at: Set(now),
         // Only imports set it (store::imports); a PATCH leaves it alone.
@@ -289,6 +293,7 @@ pub async fn update_card(c: &impl Conn, org_id: &str, id: &str, f: CardFields, n
             id: id.into(),
             owner_id: String::new(),
             fields: f,
+            person_id: None,
         },
         to_micros(now),
     );
@@ -297,6 +302,7 @@ pub async fn update_card(c: &impl Conn, org_id: &str, id: &str, f: CardFields, n
     m.org_id = sea_orm::NotSet;
     m.created_at = sea_orm::NotSet;
     m.last_transfer_id = sea_orm::NotSet;
+    m.person_id = sea_orm::NotSet;
     card::Entity::update_many()
         .set(m)
         .filter(card::Column::OrgId.eq(org_id))

@@ -31,15 +31,21 @@ pub struct ImportRow {
     pub search_key: String,
     pub name_key: String,
     pub extra: Option<String>,
+    /// The person (`service::people::Placer`); None when the import ran without matching.
+    pub person_id: Option<i64>,
 }
 
 const CARD_COLUMNS: &str = "id, owner_id, full_name, name_reading, company, company_key, department, title, email, \
-                            phone, mobile, fax, postal_code, address, url, exchanged_on, extra, search_key, name_key";
+                            phone, mobile, fax, postal_code, address, url, exchanged_on, extra, search_key, name_key, person_id";
 
 /// PostgreSQL: a batch's JSON unpacked into rows, `SELECT j.value->>0, …, {also} FROM
 /// json_array_elements(?)` (`also`: values every row shares, bound before the JSON).
 fn unpack_sql(columns: usize, also: &str) -> String {
     let mut v: Vec<String> = (0..columns).map(|i| format!("j.value->>{i}")).collect();
+    if columns == COLUMNS {
+        // The cards' person id is a number (JSON text on the way in).
+        v[PERSON_COLUMN] = format!("CAST(j.value->>{PERSON_COLUMN} AS BIGINT)");
+    }
     v.push(also.to_string());
     format!(
         "SELECT {} FROM json_array_elements(CAST(? AS json)) AS j(value)",
@@ -52,7 +58,11 @@ fn unpack_sql(columns: usize, also: &str) -> String {
 pub struct CardRows {
     rows: Vec<ImportRow>,
     dates: Vec<Option<String>>,
+    people: Vec<Option<String>>,
 }
+
+/// Where `person_id` is among `CARD_COLUMNS`.
+const PERSON_COLUMN: usize = 19;
 
 impl RowSource for CardRows {
     fn rows(&self) -> usize {
@@ -82,6 +92,7 @@ impl RowSource for CardRows {
             16 => return r.extra.as_deref(),
             17 => &r.search_key,
             18 => &r.name_key,
+            PERSON_COLUMN => return self.people[row].as_deref(),
             _ => return None,
         })
     }
@@ -115,7 +126,8 @@ impl CardBatch {
     pub fn new(c: &impl Conn, mut rows: Vec<ImportRow>, links: Vec<(String, String)>) -> Result<Self> {
         rows.sort_by(|a, b| a.company_key.cmp(&b.company_key));
         let dates = rows.iter().map(|r| r.fields.exchanged_on.map(iso_date)).collect();
-        let cards = CardRows { rows, dates };
+        let people = rows.iter().map(|r| r.person_id.map(|p| p.to_string())).collect();
+        let cards = CardRows { rows, dates, people };
         if is_sqlite(c) {
             return Ok(Self::Rows { cards, links });
         }

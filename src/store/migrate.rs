@@ -218,7 +218,80 @@ CREATE INDEX departures_status ON departures (status, suspend_moment)
         "ALTER TABLE cards ADD COLUMN search_key TEXT NOT NULL DEFAULT '';
          ALTER TABLE cards ADD COLUMN name_key TEXT NOT NULL DEFAULT ''",
     ),
+    // Same person (名寄せ), news and card history (issue 13; `domain::person`).
+    // - `cards.person_id`: the person a card is of (random 63-bit ids; existing cards get
+    //   theirs from `service::people::place_unplaced` when the server starts).
+    // - `person_keys`: hashed lookup keys (`person::lookup_keys`, the organisation's id is
+    //   part of each hash) → the people that may match. Only ever a hint: every match is
+    //   decided on the cards themselves, so a key left behind by an edit or a split is harmless.
+    // - `person_candidates`: two people who may be one (same name, or same mail address
+    //   only); one row per pair, lower id first, so a rejection is kept for good.
+    // - `news`: at most one open item per card and kind; later arrivals fold into it (the
+    //   newest values win). Its card may be written later in the same import, hence deferred.
+    // - `card_history`: the previous values of every change of a card's fields.
+    (
+        6,
+        r#"
+ALTER TABLE cards ADD COLUMN person_id BIGINT;
+CREATE INDEX cards_person ON cards (org_id, person_id);
+CREATE TABLE person_keys (
+    key BIGINT NOT NULL,
+    person_id BIGINT NOT NULL,
+    PRIMARY KEY (key, person_id)
+) {without_rowid};
+CREATE TABLE person_candidates (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organizations(id),
+    person_id BIGINT NOT NULL,
+    other_person_id BIGINT NOT NULL,
+    card_id TEXT NOT NULL,
+    other_card_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    decided_by TEXT,
+    decided_at BIGINT
+);
+CREATE UNIQUE INDEX person_candidates_pair ON person_candidates (org_id, person_id, other_person_id);
+CREATE INDEX person_candidates_other ON person_candidates (org_id, other_person_id);
+CREATE TABLE news (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organizations(id),
+    card_id TEXT NOT NULL REFERENCES cards(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    new_values TEXT NOT NULL,
+    source_card_id TEXT NOT NULL,
+    source_day TEXT NOT NULL,
+    source_created_at BIGINT NOT NULL,
+    arrivals BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    decided_by TEXT,
+    decided_at BIGINT
+);
+CREATE UNIQUE INDEX news_open ON news (card_id, kind) WHERE status = 'open';
+CREATE INDEX news_org ON news (org_id, status, id);
+CREATE TABLE card_history (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organizations(id),
+    card_id TEXT NOT NULL,
+    actor_id TEXT,
+    reason TEXT NOT NULL,
+    before_json TEXT NOT NULL,
+    after_json TEXT NOT NULL,
+    at BIGINT NOT NULL
+);
+CREATE INDEX card_history_card ON card_history (card_id, id)
+"#,
+    ),
 ];
+
+/// A migration's text for this engine: `{without_rowid}` is SQLite's `WITHOUT ROWID` (a table
+/// that is its primary key, half the size), nothing on PostgreSQL.
+fn for_engine(sql: &str, sqlite: bool) -> String {
+    sql.replace("{without_rowid}", if sqlite { "WITHOUT ROWID" } else { "" })
+}
 
 /// Rows per statement of `fill_card_keys`: five bound values each, under SQLite's 32,766.
 const FILL_PAGE: usize = 1000;
@@ -293,6 +366,7 @@ pub async fn run(db: &DatabaseConnection) -> Result<usize, DbErr> {
             .await?
             .is_some();
         if !done {
+            let sql = for_engine(sql, tx.get_database_backend() == sea_orm::DatabaseBackend::Sqlite);
             for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
                 tx.execute_unprepared(stmt).await?;
             }

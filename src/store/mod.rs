@@ -11,6 +11,7 @@ pub mod exports;
 pub mod imports;
 pub mod migrate;
 pub mod orgs;
+pub mod people;
 pub mod row_feed;
 pub mod transfers;
 pub mod users;

@@ -41,9 +41,10 @@ async fn many_cards(store: &Store, org_id: &str, owner: &str) {
     let c = store.conn();
     exec(
         c,
+        // With a person: the scheduler's first tick would otherwise place them all.
         "INSERT INTO cards (id, org_id, owner_id, full_name, name_reading, company, company_key, department, title, \
-         email, phone, mobile, fax, postal_code, address, url, created_at, updated_at) \
-         VALUES ('c', ?, ?, '山田 顧客', '', '株式会社サンプル', 'サンプル', '', '', '', '', '', '', '', '', '', 0, 0)",
+         email, phone, mobile, fax, postal_code, address, url, created_at, updated_at, person_id) \
+         VALUES ('c', ?, ?, '山田 顧客', '', '株式会社サンプル', 'サンプル', '', '', '', '', '', '', '', '', '', 0, 0, 1)",
         vec![org_id.into(), owner.into()],
     )
     .await
@@ -52,9 +53,9 @@ async fn many_cards(store: &Store, org_id: &str, owner: &str) {
         exec(
             c,
             "INSERT INTO cards (id, org_id, owner_id, full_name, name_reading, company, company_key, department, \
-             title, email, phone, mobile, fax, postal_code, address, url, created_at, updated_at) \
+             title, email, phone, mobile, fax, postal_code, address, url, created_at, updated_at, person_id) \
              SELECT id || ?, org_id, owner_id, full_name, name_reading, company, company_key, department, title, \
-             email, phone, mobile, fax, postal_code, address, url, created_at, updated_at FROM cards WHERE org_id = ?",
+             email, phone, mobile, fax, postal_code, address, url, created_at, updated_at, person_id FROM cards WHERE org_id = ?",
             vec![format!("-{round}").into(), org_id.into()],
         )
         .await

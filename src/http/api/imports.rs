@@ -5,7 +5,7 @@
 use crate::domain::{Error, Result};
 use crate::formats::csv::HeaderLang;
 use crate::formats::vcard::VcardVersion;
-use crate::formats::{Format, ImportMode, TextEncoding};
+use crate::formats::{Format, ImportMode, OnDuplicate, TextEncoding};
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Auth, Params};
 use crate::service::App;
@@ -30,6 +30,9 @@ pub struct ImportParams {
     pub owner_id: Option<String>,
     /// `all_or_nothing` (default) or `valid_rows`.
     pub mode: Option<ImportMode>,
+    /// Exact duplicates of cards already there (same owner, same person, same fields):
+    /// `skip` (default; listed in the answer) or `keep`.
+    pub on_duplicate: Option<OnDuplicate>,
     /// `vcard` or `csv`; told by the content type, else by the content.
     pub format: Option<Format>,
     /// `utf-8`, `shift_jis` or `auto` (default; also taken from the content type's charset).
@@ -110,7 +113,8 @@ pub async fn import(
         format: q.format.or_else(|| format_of(&part_type)),
         encoding,
         mode: q.mode.unwrap_or_default(),
-        owner_id: q.owner_id,
+        on_duplicate: q.on_duplicate.unwrap_or_default(),
+        ..ImportOptions::new(q.owner_id)
     };
     let reader = SyncIoBridge::new(StreamReader::new(stream));
     Ok(Json(imports::import(&app, &a, Box::new(reader), opts, None).await?))

@@ -5,6 +5,7 @@ pub mod cards;
 pub mod departures;
 pub mod imports;
 pub mod lifecycle;
+pub mod people;
 pub mod session;
 pub mod transfers;
 pub mod users;
@@ -38,6 +39,15 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(cards::add_contact, cards::list_contacts))
         .routes(routes!(cards::create_tag, cards::list_tags))
         .routes(routes!(cards::attach_tag, cards::detach_tag))
+        .routes(routes!(people::list))
+        .routes(routes!(people::apply))
+        .routes(routes!(people::dismiss))
+        .routes(routes!(people::bulk))
+        .routes(routes!(people::person))
+        .routes(routes!(people::split))
+        .routes(routes!(people::confirm))
+        .routes(routes!(people::reject))
+        .routes(routes!(people::history))
         .routes(routes!(transfers::create, transfers::list))
         .routes(routes!(transfers::get))
         .routes(routes!(transfers::undo))

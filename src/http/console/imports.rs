@@ -170,7 +170,7 @@ async fn upload(State(app): State<App>, s: Session, mut form: Multipart) -> Resu
         } else {
             ImportMode::AllOrNothing
         },
-        owner_id: Some(owner).filter(|o| !o.is_empty()),
+        ..ImportOptions::new(Some(owner).filter(|o| !o.is_empty()))
     };
     let result = imports::import(&app, &s.actor, Box::new(std::io::Cursor::new(bytes)), opts, None).await;
     let outcome = match result {

@@ -111,12 +111,30 @@ pub async fn load(app: &App, n_cards: usize) -> Result<Demo> {
                     id,
                     owner_id: all[c.owner].id.clone(),
                     fields,
+                    person_id: None,
                 });
             }
             let counts = serde_json::json!({
                 "users": all.len(), "tags": tags.len(), "cards": cards.len(),
                 "contacts": contacts.len(), "card_tags": links.len(),
             });
+            // The sample company's people are placed like any arriving cards: the same person
+            // held by several members is one person, and their newer cards bring news.
+            let arrivals: Vec<super::people::Arrival> = cards
+                .iter()
+                .map(|c| super::people::Arrival {
+                    card_id: c.id.clone(),
+                    owner_id: c.owner_id.clone(),
+                    fields: c.fields.clone(),
+                    created_at: who.at,
+                })
+                .collect();
+            let placed = super::people::Placer::new(&org.id, true)
+                .place(tx, &arrivals, false, who.at)
+                .await?;
+            for (card, p) in cards.iter_mut().zip(placed) {
+                card.person_id = p.person_id;
+            }
             st::insert_cards(tx, &org.id, cards, who.at).await?;
             st::attach_many(tx, &org.id, links).await?;
             st::insert_contacts(tx, &org.id, contacts, who.at).await?;

@@ -1,0 +1,632 @@
+//! Same person (名寄せ), news and card history: the lookup keys, people's cards, candidates,
+//! news items and the history rows. Scoped by organisation: `person_keys` holds no
+//! organisation column, but the organisation's id is part of every key's hash and every card
+//! is read with its organisation.
+
+use super::{Conn, date_from_text, exec, from_micros, new_id, sql, to_micros};
+use crate::domain::person::{CandidateReason, NewsFor, NewsKind, NewsStatus, NewsValues, PersonCard, Recency};
+use crate::domain::{CardFields, Error, Result};
+use chrono::{DateTime, Utc};
+use sea_orm::{QueryResult, Value};
+use std::collections::HashMap;
+
+/// Values per IN list: well under both engines' bind limits.
+const CHUNK: usize = 2000;
+
+fn marks(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// The people each key points at: `(key, person)` pairs.
+pub async fn people_for_keys(c: &impl Conn, keys: &[i64]) -> Result<Vec<(i64, i64)>> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(CHUNK) {
+        let text = format!(
+            "SELECT key, person_id FROM person_keys WHERE key IN ({})",
+            marks(chunk.len())
+        );
+        let rows = c
+            .query_all_raw(sql(c, &text, chunk.iter().map(|k| Value::from(*k)).collect()))
+            .await?;
+        for r in rows {
+            out.push((r.try_get_by_index(0)?, r.try_get_by_index(1)?));
+        }
+    }
+    Ok(out)
+}
+
+/// Records keys; a pair already there is left as it is.
+pub async fn add_keys(c: &impl Conn, pairs: &[(i64, i64)]) -> Result<()> {
+    for chunk in pairs.chunks(CHUNK / 2) {
+        let text = format!(
+            "INSERT INTO person_keys (key, person_id) VALUES {} ON CONFLICT DO NOTHING",
+            vec!["(?, ?)"; chunk.len()].join(", ")
+        );
+        let values = chunk
+            .iter()
+            .flat_map(|(k, p)| [Value::from(*k), Value::from(*p)])
+            .collect();
+        exec(c, &text, values).await?;
+    }
+    Ok(())
+}
+
+const PERSON_CARD_COLUMNS: &str = "id, person_id, owner_id, full_name, name_reading, company, department, title, \
+                                   email, phone, mobile, fax, postal_code, address, url, exchanged_on, created_at";
+
+fn person_card(r: &QueryResult) -> Result<PersonCard> {
+    let exchanged_on = date_from_text(&r.try_get_by_index::<Option<String>>(15)?);
+    let created_at = from_micros(r.try_get_by_index(16)?);
+    Ok(PersonCard {
+        card_id: r.try_get_by_index(0)?,
+        person_id: r.try_get_by_index::<Option<i64>>(1)?.unwrap_or_default(),
+        owner_id: r.try_get_by_index(2)?,
+        fields: CardFields {
+            full_name: r.try_get_by_index(3)?,
+            name_reading: r.try_get_by_index(4)?,
+            company: r.try_get_by_index(5)?,
+            department: r.try_get_by_index(6)?,
+            title: r.try_get_by_index(7)?,
+            email: r.try_get_by_index(8)?,
+            phone: r.try_get_by_index(9)?,
+            mobile: r.try_get_by_index(10)?,
+            fax: r.try_get_by_index(11)?,
+            postal_code: r.try_get_by_index(12)?,
+            address: r.try_get_by_index(13)?,
+            url: r.try_get_by_index(14)?,
+            exchanged_on,
+        },
+        recency: Recency::of(exchanged_on, created_at),
+    })
+}
+
+/// The organisation's cards of these people.
+pub async fn cards_of_people(c: &impl Conn, org_id: &str, people: &[i64]) -> Result<Vec<PersonCard>> {
+    let mut out = Vec::new();
+    for chunk in people.chunks(CHUNK) {
+        let text = format!(
+            "SELECT {PERSON_CARD_COLUMNS} FROM cards WHERE org_id = ? AND person_id IN ({})",
+            marks(chunk.len())
+        );
+        let mut values: Vec<Value> = vec![org_id.into()];
+        values.extend(chunk.iter().map(|p| Value::from(*p)));
+        for r in c.query_all_raw(sql(c, &text, values)).await? {
+            out.push(person_card(&r)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Up to `limit` of the organisation's cards that have no person yet, in id order.
+pub async fn unplaced_cards(c: &impl Conn, org_id: &str, limit: u64) -> Result<Vec<PersonCard>> {
+    let text =
+        format!("SELECT {PERSON_CARD_COLUMNS} FROM cards WHERE org_id = ? AND person_id IS NULL ORDER BY id LIMIT ?");
+    let rows = c
+        .query_all_raw(sql(c, &text, vec![org_id.into(), (limit as i64).into()]))
+        .await?;
+    rows.iter().map(person_card).collect()
+}
+
+/// The organisations that have cards without a person.
+pub async fn orgs_with_unplaced(c: &impl Conn) -> Result<Vec<String>> {
+    let rows = c
+        .query_all_raw(sql(
+            c,
+            "SELECT DISTINCT org_id FROM cards WHERE person_id IS NULL",
+            vec![],
+        ))
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get_by_index(0)?)).collect()
+}
+
+/// Sets the person of these cards (a page at a time: `CASE id WHEN … THEN …`).
+pub async fn set_people(c: &impl Conn, org_id: &str, cards: &[(String, i64)]) -> Result<()> {
+    set_people_where(c, org_id, cards, "").await
+}
+
+/// `set_people` for cards that have no person yet (others are left as they are).
+pub async fn place_cards(c: &impl Conn, org_id: &str, cards: &[(String, i64)]) -> Result<()> {
+    set_people_where(c, org_id, cards, " AND person_id IS NULL").await
+}
+
+async fn set_people_where(c: &impl Conn, org_id: &str, cards: &[(String, i64)], also: &str) -> Result<()> {
+    for chunk in cards.chunks(CHUNK / 3) {
+        let cases = " WHEN ? THEN ?".repeat(chunk.len());
+        let text = format!(
+            "UPDATE cards SET person_id = CASE id{cases} END WHERE org_id = ? AND id IN ({}){also}",
+            marks(chunk.len())
+        );
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 3 + 1);
+        for (id, p) in chunk {
+            values.push(id.as_str().into());
+            values.push((*p).into());
+        }
+        values.push(org_id.into());
+        values.extend(chunk.iter().map(|(id, _)| Value::from(id.as_str())));
+        exec(c, &text, values).await?;
+    }
+    Ok(())
+}
+
+/// Moves every card of person `from` to person `into`.
+pub async fn merge_people(c: &impl Conn, org_id: &str, from: i64, into: i64) -> Result<u64> {
+    exec(
+        c,
+        "UPDATE cards SET person_id = ? WHERE org_id = ? AND person_id = ?",
+        vec![into.into(), org_id.into(), from.into()],
+    )
+    .await
+}
+
+// --- candidates ---
+
+pub struct NewCandidate {
+    pub person_id: i64,
+    pub other_person_id: i64,
+    pub card_id: String,
+    pub other_card_id: String,
+    pub reason: CandidateReason,
+}
+
+/// Records candidate pairs, lower person id first; a pair already there (open, or decided
+/// before) is kept as it is.
+pub async fn add_candidates(c: &impl Conn, org_id: &str, items: Vec<NewCandidate>, now: DateTime<Utc>) -> Result<()> {
+    let now = to_micros(now);
+    let mut seen = std::collections::HashSet::new();
+    let rows: Vec<NewCandidate> = items
+        .into_iter()
+        .map(|n| {
+            if n.person_id <= n.other_person_id {
+                n
+            } else {
+                NewCandidate {
+                    person_id: n.other_person_id,
+                    other_person_id: n.person_id,
+                    card_id: n.other_card_id,
+                    other_card_id: n.card_id,
+                    reason: n.reason,
+                }
+            }
+        })
+        .filter(|n| n.person_id != n.other_person_id && seen.insert((n.person_id, n.other_person_id)))
+        .collect();
+    for chunk in rows.chunks(500) {
+        let text = format!(
+            "INSERT INTO person_candidates (id, org_id, person_id, other_person_id, card_id, other_card_id, reason, \
+             status, created_at) VALUES {} ON CONFLICT DO NOTHING",
+            vec!["(?, ?, ?, ?, ?, ?, ?, 'open', ?)"; chunk.len()].join(", ")
+        );
+        let mut values = Vec::with_capacity(chunk.len() * 8);
+        for n in chunk {
+            values.extend([
+                Value::from(new_id()),
+                org_id.into(),
+                n.person_id.into(),
+                n.other_person_id.into(),
+                n.card_id.as_str().into(),
+                n.other_card_id.as_str().into(),
+                n.reason.as_str().into(),
+                now.into(),
+            ]);
+        }
+        exec(c, &text, values).await?;
+    }
+    Ok(())
+}
+
+/// A candidate pair as stored.
+#[derive(Debug, Clone)]
+pub struct CandidateRow {
+    pub id: String,
+    pub person_id: i64,
+    pub other_person_id: i64,
+    pub card_id: String,
+    pub other_card_id: String,
+    pub reason: CandidateReason,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+}
+
+fn candidate_row(r: &QueryResult) -> Result<CandidateRow> {
+    Ok(CandidateRow {
+        id: r.try_get_by_index(0)?,
+        person_id: r.try_get_by_index(1)?,
+        other_person_id: r.try_get_by_index(2)?,
+        card_id: r.try_get_by_index(3)?,
+        other_card_id: r.try_get_by_index(4)?,
+        reason: CandidateReason::from_stored(&r.try_get_by_index::<String>(5)?)?,
+        status: r.try_get_by_index(6)?,
+        created_at: from_micros(r.try_get_by_index(7)?),
+    })
+}
+
+const CANDIDATE_COLUMNS: &str = "id, person_id, other_person_id, card_id, other_card_id, reason, status, created_at";
+
+/// The open candidate pairs a person is part of.
+pub async fn open_candidates_of(c: &impl Conn, org_id: &str, person: i64) -> Result<Vec<CandidateRow>> {
+    let text = format!(
+        "SELECT {CANDIDATE_COLUMNS} FROM person_candidates WHERE org_id = ? AND status = 'open' \
+         AND (person_id = ? OR other_person_id = ?) ORDER BY id"
+    );
+    let rows = c
+        .query_all_raw(sql(c, &text, vec![org_id.into(), person.into(), person.into()]))
+        .await?;
+    rows.iter().map(candidate_row).collect()
+}
+
+pub async fn get_candidate(c: &impl Conn, org_id: &str, id: &str) -> Result<Option<CandidateRow>> {
+    let text = format!("SELECT {CANDIDATE_COLUMNS} FROM person_candidates WHERE org_id = ? AND id = ?");
+    let row = c.query_one_raw(sql(c, &text, vec![org_id.into(), id.into()])).await?;
+    row.as_ref().map(candidate_row).transpose()
+}
+
+/// Decides an open candidate (`confirmed` or `rejected`); false if it was decided already.
+pub async fn decide_candidate(
+    c: &impl Conn,
+    org_id: &str,
+    id: &str,
+    status: &str,
+    by: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    Ok(exec(
+        c,
+        "UPDATE person_candidates SET status = ?, decided_by = ?, decided_at = ? \
+         WHERE org_id = ? AND id = ? AND status = 'open'",
+        vec![
+            status.into(),
+            by.into(),
+            to_micros(now).into(),
+            org_id.into(),
+            id.into(),
+        ],
+    )
+    .await?
+        == 1)
+}
+
+/// After two people became one (`from` into `into`): their open pairs with third people now
+/// name `into` (a pair `into` already has is dropped), and pairs between the two are closed.
+pub async fn repoint_candidates(c: &impl Conn, org_id: &str, from: i64, into: i64) -> Result<()> {
+    for (col, other) in [("person_id", "other_person_id"), ("other_person_id", "person_id")] {
+        // A pair that would duplicate one of `into`'s goes.
+        exec(
+            c,
+            &format!(
+                "DELETE FROM person_candidates WHERE org_id = ? AND {col} = ? AND status = 'open' AND EXISTS (\
+                 SELECT 1 FROM person_candidates o WHERE o.org_id = person_candidates.org_id \
+                 AND ((o.person_id = ? AND o.other_person_id = person_candidates.{other}) \
+                 OR (o.other_person_id = ? AND o.person_id = person_candidates.{other})))"
+            ),
+            vec![org_id.into(), from.into(), into.into(), into.into()],
+        )
+        .await?;
+    }
+    exec(
+        c,
+        "DELETE FROM person_candidates WHERE org_id = ? AND status = 'open' AND person_id = other_person_id",
+        vec![org_id.into()],
+    )
+    .await?;
+    // What is left names `from`: rename it, then put the lower id first again.
+    exec(
+        c,
+        "UPDATE person_candidates SET person_id = ? WHERE org_id = ? AND person_id = ? AND other_person_id <> ?",
+        vec![into.into(), org_id.into(), from.into(), into.into()],
+    )
+    .await?;
+    exec(
+        c,
+        "UPDATE person_candidates SET other_person_id = ? WHERE org_id = ? AND other_person_id = ? AND person_id <> ?",
+        vec![into.into(), org_id.into(), from.into(), into.into()],
+    )
+    .await?;
+    exec(
+        c,
+        "UPDATE person_candidates SET person_id = other_person_id, other_person_id = person_id, \
+         card_id = other_card_id, other_card_id = card_id WHERE org_id = ? AND person_id > other_person_id",
+        vec![org_id.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records a decision that two people are not one (a split), unless one is on record.
+pub async fn record_apart(
+    c: &impl Conn,
+    org_id: &str,
+    pair: (i64, String),
+    other: (i64, String),
+    by: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let (a, b) = if pair.0 <= other.0 {
+        (pair, other)
+    } else {
+        (other, pair)
+    };
+    exec(
+        c,
+        "INSERT INTO person_candidates (id, org_id, person_id, other_person_id, card_id, other_card_id, reason, \
+         status, created_at, decided_by, decided_at) VALUES (?, ?, ?, ?, ?, ?, 'name', 'rejected', ?, ?, ?) \
+         ON CONFLICT DO NOTHING",
+        vec![
+            new_id().into(),
+            org_id.into(),
+            a.0.into(),
+            b.0.into(),
+            a.1.into(),
+            b.1.into(),
+            to_micros(now).into(),
+            by.into(),
+            to_micros(now).into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+// --- news ---
+
+/// Records news: one open item per card and kind; an item for a card that already has an open
+/// one of its kind folds into it (`arrivals` counts them; the newest values win, by the
+/// source card's recency). Items for the same card and kind are folded here first.
+pub async fn add_news(c: &impl Conn, org_id: &str, items: Vec<NewsFor>, now: DateTime<Utc>) -> Result<()> {
+    let mut folded: HashMap<(String, NewsKind), (NewsFor, i64)> = HashMap::new();
+    for n in items {
+        match folded.entry((n.card_id.clone(), n.kind)) {
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                let (kept, count) = e.get_mut();
+                *count += 1;
+                if n.recency > kept.recency {
+                    *kept = n;
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert((n, 1));
+            }
+        }
+    }
+    let now = to_micros(now);
+    let rows: Vec<(NewsFor, i64)> = folded.into_values().collect();
+    for chunk in rows.chunks(400) {
+        let text = format!(
+            "INSERT INTO news (id, org_id, card_id, kind, status, new_values, source_card_id, source_day, \
+             source_created_at, arrivals, created_at, updated_at) VALUES {} \
+             ON CONFLICT (card_id, kind) WHERE status = 'open' DO UPDATE SET \
+             arrivals = news.arrivals + excluded.arrivals, updated_at = excluded.updated_at, \
+             new_values = CASE WHEN {newer} THEN excluded.new_values ELSE news.new_values END, \
+             source_card_id = CASE WHEN {newer} THEN excluded.source_card_id ELSE news.source_card_id END, \
+             source_created_at = CASE WHEN {newer} THEN excluded.source_created_at ELSE news.source_created_at END, \
+             source_day = CASE WHEN {newer} THEN excluded.source_day ELSE news.source_day END",
+            vec!["(?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", "),
+            newer = "(excluded.source_day, excluded.source_created_at) > (news.source_day, news.source_created_at)",
+        );
+        let mut values = Vec::with_capacity(chunk.len() * 11);
+        for (n, count) in chunk {
+            let json = serde_json::to_string(&n.values).map_err(|e| Error::internal(e.to_string()))?;
+            values.extend([
+                Value::from(new_id()),
+                org_id.into(),
+                n.card_id.as_str().into(),
+                n.kind.as_str().into(),
+                json.into(),
+                n.source_card_id.as_str().into(),
+                n.recency.day.format("%Y-%m-%d").to_string().into(),
+                n.recency.created_at.into(),
+                (*count).into(),
+                now.into(),
+                now.into(),
+            ]);
+        }
+        exec(c, &text, values).await?;
+    }
+    Ok(())
+}
+
+/// A news item as stored, with what the list shows of its card.
+#[derive(Debug, Clone)]
+pub struct NewsRow {
+    pub id: String,
+    pub card_id: String,
+    pub kind: NewsKind,
+    pub status: NewsStatus,
+    pub values: NewsValues,
+    pub source_card_id: String,
+    pub arrivals: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub owner_id: String,
+    pub card: CardFields,
+}
+
+const NEWS_COLUMNS: &str = "n.id, n.card_id, n.kind, n.status, n.new_values, n.source_card_id, n.arrivals, \
+    n.created_at, n.updated_at, n.decided_by, n.decided_at, c.owner_id, c.full_name, c.company, c.department, \
+    c.title, c.email, c.phone, c.mobile, c.postal_code, c.address";
+
+fn news_row(r: &QueryResult) -> Result<NewsRow> {
+    let raw: String = r.try_get_by_index(4)?;
+    let id: String = r.try_get_by_index(0)?;
+    let values = serde_json::from_str(&raw).map_err(|e| Error::internal(format!("news {id}: stored values: {e}")))?;
+    Ok(NewsRow {
+        card_id: r.try_get_by_index(1)?,
+        kind: NewsKind::from_stored(&r.try_get_by_index::<String>(2)?)?,
+        status: NewsStatus::from_stored(&r.try_get_by_index::<String>(3)?)?,
+        values,
+        source_card_id: r.try_get_by_index(5)?,
+        arrivals: r.try_get_by_index(6)?,
+        created_at: from_micros(r.try_get_by_index(7)?),
+        updated_at: from_micros(r.try_get_by_index(8)?),
+        decided_by: r.try_get_by_index(9)?,
+        decided_at: r.try_get_by_index::<Option<i64>>(10)?.map(from_micros),
+        owner_id: r.try_get_by_index(11)?,
+        card: CardFields {
+            full_name: r.try_get_by_index(12)?,
+            company: r.try_get_by_index(13)?,
+            department: r.try_get_by_index(14)?,
+            title: r.try_get_by_index(15)?,
+            email: r.try_get_by_index(16)?,
+            phone: r.try_get_by_index(17)?,
+            mobile: r.try_get_by_index(18)?,
+            postal_code: r.try_get_by_index(19)?,
+            address: r.try_get_by_index(20)?,
+            ..Default::default()
+        },
+        id,
+    })
+}
+
+#[derive(Default)]
+pub struct NewsFilter {
+    pub owner_id: Option<String>,
+    pub card_id: Option<String>,
+    pub kind: Option<NewsKind>,
+    pub status: Option<NewsStatus>,
+    /// The last id of the previous page.
+    pub after: Option<String>,
+}
+
+/// A page of news, newest item id last (id order), matching every given filter.
+pub async fn list_news(c: &impl Conn, org_id: &str, f: NewsFilter, limit: u64) -> Result<Vec<NewsRow>> {
+    let mut text = format!("SELECT {NEWS_COLUMNS} FROM news n JOIN cards c ON c.id = n.card_id WHERE n.org_id = ?");
+    let mut values: Vec<Value> = vec![org_id.into()];
+    if let Some(o) = f.owner_id {
+        text.push_str(" AND c.owner_id = ?");
+        values.push(o.into());
+    }
+    if let Some(card) = f.card_id {
+        text.push_str(" AND n.card_id = ?");
+        values.push(card.into());
+    }
+    if let Some(k) = f.kind {
+        text.push_str(" AND n.kind = ?");
+        values.push(k.as_str().into());
+    }
+    if let Some(s) = f.status {
+        text.push_str(" AND n.status = ?");
+        values.push(s.as_str().into());
+    }
+    if let Some(a) = f.after {
+        text.push_str(" AND n.id > ?");
+        values.push(a.into());
+    }
+    text.push_str(" ORDER BY n.id LIMIT ?");
+    values.push((limit as i64).into());
+    let rows = c.query_all_raw(sql(c, &text, values)).await?;
+    rows.iter().map(news_row).collect()
+}
+
+pub async fn get_news(c: &impl Conn, org_id: &str, id: &str) -> Result<Option<NewsRow>> {
+    let text =
+        format!("SELECT {NEWS_COLUMNS} FROM news n JOIN cards c ON c.id = n.card_id WHERE n.org_id = ? AND n.id = ?");
+    let row = c.query_one_raw(sql(c, &text, vec![org_id.into(), id.into()])).await?;
+    row.as_ref().map(news_row).transpose()
+}
+
+/// Closes an open item (applied or dismissed); false if it was not open any more.
+pub async fn close_news(
+    c: &impl Conn,
+    org_id: &str,
+    id: &str,
+    status: NewsStatus,
+    by: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    Ok(exec(
+        c,
+        "UPDATE news SET status = ?, decided_by = ?, decided_at = ?, updated_at = ? \
+         WHERE org_id = ? AND id = ? AND status = 'open'",
+        vec![
+            status.as_str().into(),
+            by.into(),
+            to_micros(now).into(),
+            to_micros(now).into(),
+            org_id.into(),
+            id.into(),
+        ],
+    )
+    .await?
+        == 1)
+}
+
+/// Open news on the cards a user owns.
+pub async fn count_open_news_of_owner(c: &impl Conn, org_id: &str, owner_id: &str) -> Result<i64> {
+    super::count(
+        c,
+        "SELECT COUNT(*) FROM news n JOIN cards c ON c.id = n.card_id \
+         WHERE n.org_id = ? AND n.status = 'open' AND c.org_id = ? AND c.owner_id = ?",
+        vec![org_id.into(), org_id.into(), owner_id.into()],
+    )
+    .await
+}
+
+// --- history ---
+
+/// One change of a card's fields: the changed fields' values before and after.
+#[derive(Debug, Clone)]
+pub struct HistoryRow {
+    pub id: String,
+    pub card_id: String,
+    pub actor_id: Option<String>,
+    pub reason: String,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+    pub at: DateTime<Utc>,
+}
+
+pub async fn add_history(c: &impl Conn, org_id: &str, rows: &[HistoryRow]) -> Result<()> {
+    for chunk in rows.chunks(500) {
+        let text = format!(
+            "INSERT INTO card_history (id, org_id, card_id, actor_id, reason, before_json, after_json, at) VALUES {}",
+            vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+        );
+        let mut values = Vec::with_capacity(chunk.len() * 8);
+        for h in chunk {
+            values.extend([
+                Value::from(h.id.as_str()),
+                org_id.into(),
+                h.card_id.as_str().into(),
+                h.actor_id.clone().into(),
+                h.reason.as_str().into(),
+                h.before.to_string().into(),
+                h.after.to_string().into(),
+                to_micros(h.at).into(),
+            ]);
+        }
+        exec(c, &text, values).await?;
+    }
+    Ok(())
+}
+
+/// The changes of these cards, oldest first.
+pub async fn history_of(c: &impl Conn, org_id: &str, card_ids: &[String]) -> Result<Vec<HistoryRow>> {
+    let mut out = Vec::new();
+    for chunk in card_ids.chunks(CHUNK) {
+        let text = format!(
+            "SELECT id, card_id, actor_id, reason, before_json, after_json, at FROM card_history \
+             WHERE org_id = ? AND card_id IN ({}) ORDER BY id",
+            marks(chunk.len())
+        );
+        let mut values: Vec<Value> = vec![org_id.into()];
+        values.extend(chunk.iter().map(|id| Value::from(id.as_str())));
+        for r in c.query_all_raw(sql(c, &text, values)).await? {
+            let json = |i: usize| -> Result<serde_json::Value> {
+                let raw: String = r.try_get_by_index(i)?;
+                serde_json::from_str(&raw).map_err(|e| Error::internal(format!("card history: {e}")))
+            };
+            out.push(HistoryRow {
+                id: r.try_get_by_index(0)?,
+                card_id: r.try_get_by_index(1)?,
+                actor_id: r.try_get_by_index(2)?,
+                reason: r.try_get_by_index(3)?,
+                before: json(4)?,
+                after: json(5)?,
+                at: from_micros(r.try_get_by_index(6)?),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
