@@ -500,21 +500,35 @@ async fn career_of(c: &impl store::Conn, org_id: &str, cards: &[Card]) -> Result
             department: dept.to_string(),
             title: title.to_string(),
         };
-        let mut cur = (k.company.clone(), k.department.clone(), k.title.clone());
-        // Back from the current values through each change, newest first.
-        for h in changes.get(&k.id).into_iter().flatten().rev() {
-            seen.push(step(h.at.date_naive(), &cur.0, &cur.1, &cur.2));
-            let old = |f: &str, v: &mut String| {
-                if let Some(s) = h.before.get(f).and_then(|x| x.as_str()) {
-                    *v = s.to_string();
+        let field = |v: &serde_json::Value, f: &str| v.get(f).and_then(|x| x.as_str()).map(str::to_string);
+        let set = |cur: &mut (String, String, String), v: &serde_json::Value| {
+            for (f, to) in [
+                ("company", &mut cur.0),
+                ("department", &mut cur.1),
+                ("title", &mut cur.2),
+            ] {
+                if let Some(s) = field(v, f) {
+                    *to = s;
                 }
-            };
-            old("company", &mut cur.0);
-            old("department", &mut cur.1);
-            old("title", &mut cur.2);
+            }
+        };
+        let changes: Vec<&st::HistoryRow> = changes.get(&k.id).into_iter().flatten().collect();
+        // The card as it was first: its current values with every change undone, newest first.
+        let mut cur = (k.company.clone(), k.department.clone(), k.title.clone());
+        for h in changes.iter().rev() {
+            set(&mut cur, &h.before);
         }
-        let first = Recency::of(k.exchanged_on, k.created_at).day;
-        seen.push(step(first, &cur.0, &cur.1, &cur.2));
+        seen.push(step(
+            Recency::of(k.exchanged_on, k.created_at).day,
+            &cur.0,
+            &cur.1,
+            &cur.2,
+        ));
+        // Then each change, in the order it was made (a stable sort keeps same-day ones so).
+        for h in changes {
+            set(&mut cur, &h.after);
+            seen.push(step(h.at.date_naive(), &cur.0, &cur.1, &cur.2));
+        }
     }
     Ok(person::career(seen))
 }

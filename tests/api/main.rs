@@ -14,6 +14,7 @@ mod departures;
 mod imports;
 mod isolation;
 mod lifecycle;
+mod people;
 mod races;
 mod transfers;
 mod unit_of_work;
