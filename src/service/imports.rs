@@ -760,6 +760,8 @@ async fn finish(
         "rows": report.rows, "imported": report.imported, "skipped": report.skipped,
         "tags_created": report.tags_created, "error_count": report.error_count,
         "owner_id": default_owner, "errors": report.errors,
+        "on_duplicate": report.on_duplicate, "duplicates": report.duplicates,
+        "duplicate_lines": report.duplicate_lines,
     });
     writer.finish(txn).await?;
     let import_id = store::new_id();
@@ -788,6 +790,11 @@ pub struct ImportResult {
     pub imported: u64,
     pub error_count: u64,
     pub errors: Vec<LineError>,
+    /// Exact duplicates found, whether they were skipped or kept, and the first of them
+    /// (imports recorded before duplicates were reported read as none).
+    pub duplicates: u64,
+    pub on_duplicate: OnDuplicate,
+    pub duplicate_lines: Vec<DuplicateLine>,
 }
 
 /// The result of an earlier import (the console's page after the upload). Admins see every
@@ -808,6 +815,20 @@ pub async fn result(app: &App, actor: &Actor, id: &str) -> Result<ImportResult> 
         rows: count("rows"),
         imported: count("imported"),
         error_count: count("error_count"),
+        duplicates: count("duplicates"),
+        on_duplicate: serde_json::from_value(after["on_duplicate"].clone()).unwrap_or_default(),
+        duplicate_lines: after["duplicate_lines"]
+            .as_array()
+            .map(|listed| {
+                listed
+                    .iter()
+                    .map(|d| DuplicateLine {
+                        line: d["line"].as_u64().unwrap_or(0),
+                        card_id: d["card_id"].as_str().unwrap_or("").to_string(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         errors: after["errors"]
             .as_array()
             .map(|listed| {
