@@ -1,8 +1,11 @@
 //! 名刺: list with search and filters, a card's page with contacts and tags, create and edit.
 
-use super::{Ctx, Session, flash_redirect, form, page, render};
+use super::news::NewsRow;
+use super::{Ctx, Session, flash_error_redirect, flash_redirect, form, page, render};
 use crate::domain::model::{Card, Contact, Tag, User};
 use crate::domain::{ContactKind, Result};
+use crate::domain::person::CareerStep;
+use crate::service::people::{self, Candidate, HeldCard, HistoryEntry};
 use crate::service::{Actor, App, cards, users};
 use askama::Template;
 use axum::Router;
@@ -22,6 +25,8 @@ pub fn router() -> Router<App> {
         .route("/cards/{id}/contacts", post(add_contact))
         .route("/cards/{id}/tags", post(attach))
         .route("/cards/{id}/tags/{tag}/detach", post(detach))
+        .route("/cards/{id}/split", post(split))
+        .route("/cards/{id}/candidates/{cid}/{decision}", post(decide))
 }
 
 /// Every user of the organisation, for names and pickers.
@@ -267,9 +272,66 @@ struct CardPage {
     error: Option<String>,
     error_field: String,
     kinds: Vec<&'static str>,
+    /// The person's other cards (newest first), with who holds them.
+    others: Vec<HeldCard>,
+    career: Vec<CareerStep>,
+    candidates: Vec<Candidate>,
+    /// The admin or the card's owner: may confirm, reject and split.
+    may_decide: bool,
+    /// The split button was pressed: ask before splitting.
+    confirm_split: bool,
+    history: Vec<Changed>,
+    news: Vec<NewsRow>,
+}
+
+/// One change of the card as the history shows it: when, who, why, and each field's
+/// value before and after.
+struct Changed {
+    when: String,
+    who: String,
+    why: String,
+    fields: Vec<(String, String, String)>,
+}
+
+impl Changed {
+    fn of(ctx: &Ctx, names: &Names, h: HistoryEntry) -> Self {
+        let text = |v: &serde_json::Value, f: &str| match &v[f] {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        let fields = h
+            .after
+            .as_object()
+            .map(|after| {
+                after
+                    .keys()
+                    .map(|f| (ctx.tk("field", f), text(&h.before, f), text(&h.after, f)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let why = ctx.tk("history.reason", &h.reason);
+        Changed {
+            when: ctx.minute(h.at),
+            who: h
+                .actor_id
+                .as_deref()
+                .map(|a| names.get(a))
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| ctx.t("history.system")),
+            why: if why.starts_with('⚠') { h.reason } else { why },
+            fields,
+        }
+    }
 }
 
 impl CardPage {
+    fn reason(&self, c: &Candidate) -> String {
+        self.ctx.tk("person.reason", c.reason.as_str())
+    }
+    fn held_date(&self, h: &HeldCard) -> String {
+        h.card.exchanged_on.map(|d| d.to_string()).unwrap_or_default()
+    }
     fn date(&self) -> String {
         self.card.exchanged_on.map(|d| d.to_string()).unwrap_or_default()
     }
@@ -279,17 +341,52 @@ impl CardPage {
 }
 
 async fn card_page(app: &App, s: Session, id: &str, error: Option<crate::domain::Error>) -> Result<Response, Response> {
+    card_page_with(app, s, id, error, false).await
+}
+
+async fn card_page_with(
+    app: &App,
+    s: Session,
+    id: &str,
+    error: Option<crate::domain::Error>,
+    confirm_split: bool,
+) -> Result<Response, Response> {
     let s = s.with_nav("cards");
     let card = page(&s.ctx, cards::get(app, &s.actor, id).await)?;
+    let person = page(&s.ctx, people::person(app, &s.actor, id).await)?;
+    let history = page(&s.ctx, people::history(app, &s.actor, id).await)?;
+    let editable = s.actor.is_admin() || card.owner_id == s.actor.user_id;
+    // The card's open news, for whoever may act on it (its owner, an administrator).
+    let news = if editable {
+        let q = people::NewsQuery {
+            card_id: Some(id.to_string()),
+            limit: Some(100),
+            ..Default::default()
+        };
+        let items = page(&s.ctx, people::list_news(app, &s.actor, q).await)?.items;
+        items.into_iter().map(|n| NewsRow::of(&s.ctx, n)).collect()
+    } else {
+        Vec::new()
+    };
     let contacts = page(&s.ctx, cards::list_contacts(app, &s.actor, id, None, Some(500)).await)?.items;
     let users = page(&s.ctx, all_users(app, &s.actor).await)?;
     let tags = page(&s.ctx, visible_tags(app, &s.actor).await)?;
     let names = Names::of_users(&users);
     let shown = super::shown(s.ctx.lang, error.as_ref());
     let status = shown.status;
+    let mut history: Vec<Changed> = history.into_iter().map(|h| Changed::of(&s.ctx, &names, h)).collect();
+    history.reverse(); // newest first
+    let others: Vec<HeldCard> = person.cards.into_iter().filter(|h| h.card.id != card.id).collect();
     let p = CardPage {
         owner: names.get(&card.owner_id),
-        editable: s.actor.is_admin() || card.owner_id == s.actor.user_id,
+        editable,
+        may_decide: editable,
+        confirm_split: confirm_split && editable && !others.is_empty(),
+        others,
+        career: person.career,
+        candidates: person.candidates,
+        history,
+        news,
         tag_names: Names::of_tags(&tags),
         tags,
         authors: names,
@@ -303,8 +400,71 @@ async fn card_page(app: &App, s: Session, id: &str, error: Option<crate::domain:
     Ok((status, render(&p)).into_response())
 }
 
-async fn show(State(app): State<App>, s: Session, Path(id): Path<String>) -> Result<Response, Response> {
-    card_page(&app, s, &id, None).await
+async fn show(
+    State(app): State<App>,
+    s: Session,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, Response> {
+    let confirm_split = q.get("confirm").is_some_and(|c| c == "split");
+    card_page_with(&app, s, &id, None, confirm_split).await
+}
+
+/// A person decision failed: back to the card with the reason (forbidden and not found are
+/// the error page).
+fn decision_failed(s: &Session, id: &str, e: &crate::domain::Error) -> Result<Response, Response> {
+    use crate::domain::ErrorKind;
+    if matches!(e.kind, ErrorKind::NotFound | ErrorKind::Forbidden) {
+        return Err(super::error_page(&s.ctx, e));
+    }
+    let message = if e.kind == ErrorKind::Conflict && s.ctx.lang == super::Lang::Ja {
+        s.ctx.t("person.already_decided")
+    } else {
+        super::message(s.ctx.lang, e)
+    };
+    Ok(flash_error_redirect(&format!("/cards/{id}#person"), &message))
+}
+
+/// この名刺を別人として分ける (after the confirm step on the card page).
+async fn split(
+    State(app): State<App>,
+    s: Session,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
+    form::<HashMap<String, String>>(&s, &headers, &body).await?;
+    match people::split(&app, &s.actor, &id).await {
+        Ok(_) => Ok(flash_redirect(&format!("/cards/{id}#person"), &s.ctx.t("person.split_done"))),
+        Err(e) => decision_failed(&s, &id, &e),
+    }
+}
+
+/// 同一人物としてまとめる (`confirm`) or 別人として扱う (`reject`) a candidate of the card's person.
+async fn decide(
+    State(app): State<App>,
+    s: Session,
+    Path((id, cid, decision)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
+    form::<HashMap<String, String>>(&s, &headers, &body).await?;
+    let confirm = match decision.as_str() {
+        "confirm" => true,
+        "reject" => false,
+        _ => return Err(super::error_page(&s.ctx, &crate::domain::Error::not_found("decision"))),
+    };
+    match people::decide(&app, &s.actor, &cid, confirm).await {
+        Ok(()) => {
+            let key = if confirm {
+                "person.confirmed"
+            } else {
+                "person.rejected"
+            };
+            Ok(flash_redirect(&format!("/cards/{id}#person"), &s.ctx.t(key)))
+        }
+        Err(e) => decision_failed(&s, &id, &e),
+    }
 }
 
 async fn update(

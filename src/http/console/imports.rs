@@ -11,7 +11,7 @@ use super::cards::all_users;
 use super::{Ctx, Session, page, render};
 use crate::domain::Error;
 use crate::domain::model::User;
-use crate::formats::{ImportMode, TextEncoding};
+use crate::formats::{ImportMode, OnDuplicate, TextEncoding};
 use crate::service::App;
 use crate::service::imports::{self, ImportOptions};
 use askama::Template;
@@ -47,6 +47,11 @@ pub struct Outcome {
     pub error_count: u64,
     pub problems: Vec<Problem>,
     pub summary: String,
+    /// Exact duplicates of cards already there: how many, whether they were skipped, and
+    /// the first lines with the card each duplicates.
+    pub duplicates: u64,
+    pub duplicates_skipped: bool,
+    pub duplicate_lines: Vec<(u64, String)>,
 }
 
 #[derive(Template)]
@@ -55,6 +60,8 @@ struct ImportsPage {
     ctx: Ctx,
     users: Vec<User>,
     outcome: Option<Outcome>,
+    /// The duplicates option as last sent (checked on a fresh page).
+    skip_duplicates: bool,
 }
 
 impl ImportsPage {
@@ -68,6 +75,7 @@ async fn imports_page(
     s: Session,
     outcome: Option<Outcome>,
     status: axum::http::StatusCode,
+    skip_duplicates: bool,
 ) -> Result<Response, Response> {
     let s = s.with_nav("imports");
     let users = if s.actor.is_admin() {
@@ -80,6 +88,7 @@ async fn imports_page(
         render(&ImportsPage {
             users,
             outcome,
+            skip_duplicates,
             ctx: s.ctx,
         }),
     )
@@ -105,16 +114,19 @@ async fn show(
                     .map(|e| problem(&s.ctx, e.line, &e.field, &e.message))
                     .collect(),
                 summary: s.ctx.t("imports.stored").replace("%{at}", &s.ctx.minute(r.at)),
+                duplicates: r.duplicates,
+                duplicates_skipped: r.on_duplicate == OnDuplicate::Skip,
+                duplicate_lines: r.duplicate_lines.into_iter().map(|d| (d.line, d.card_id)).collect(),
             })
         }
         None => None,
     };
-    imports_page(&app, s, outcome, StatusCode::OK).await
+    imports_page(&app, s, outcome, StatusCode::OK, true).await
 }
 
 /// Nothing was imported: the page answers the post (422), with every problem.
-async fn failed(app: &App, s: Session, outcome: Outcome) -> Result<Response, Response> {
-    imports_page(app, s, Some(outcome), StatusCode::UNPROCESSABLE_ENTITY).await
+async fn failed(app: &App, s: Session, outcome: Outcome, skip_duplicates: bool) -> Result<Response, Response> {
+    imports_page(app, s, Some(outcome), StatusCode::UNPROCESSABLE_ENTITY, skip_duplicates).await
 }
 
 /// The problem text in the page's language: Japanese pages name the line and the column and
@@ -137,12 +149,15 @@ fn problem(ctx: &Ctx, line: u64, field: &str, message: &str) -> Problem {
 async fn upload(State(app): State<App>, s: Session, mut form: Multipart) -> Result<Response, Response> {
     let mut csrf = String::new();
     let mut valid_rows = false;
+    // A checkbox sends nothing when unchecked: its absence is "keep".
+    let mut skip_duplicates = false;
     let mut owner = String::new();
     let mut file: Option<axum::body::Bytes> = None;
     while let Ok(Some(field)) = form.next_field().await {
         match field.name().unwrap_or("") {
             "csrf" => csrf = field.text().await.unwrap_or_default(),
             "valid_rows" => valid_rows = true,
+            "skip_duplicates" => skip_duplicates = true,
             "owner_id" => owner = field.text().await.unwrap_or_default(),
             "file" => file = field.bytes().await.ok(),
             _ => {}
@@ -159,8 +174,11 @@ async fn upload(State(app): State<App>, s: Session, mut form: Multipart) -> Resu
             error_count: 1,
             problems: vec![],
             summary: s.ctx.t("imports.no_file"),
+            duplicates: 0,
+            duplicates_skipped: skip_duplicates,
+            duplicate_lines: vec![],
         };
-        return failed(&app, s, outcome).await;
+        return failed(&app, s, outcome, skip_duplicates).await;
     };
     let opts = ImportOptions {
         format: None,
@@ -169,6 +187,11 @@ async fn upload(State(app): State<App>, s: Session, mut form: Multipart) -> Resu
             ImportMode::ValidRows
         } else {
             ImportMode::AllOrNothing
+        },
+        on_duplicate: if skip_duplicates {
+            OnDuplicate::Skip
+        } else {
+            OnDuplicate::Keep
         },
         ..ImportOptions::new(Some(owner).filter(|o| !o.is_empty()))
     };
@@ -218,8 +241,11 @@ async fn upload(State(app): State<App>, s: Session, mut form: Multipart) -> Resu
                 } else {
                     s.ctx.t("imports.nothing_imported")
                 },
+                duplicates: 0,
+                duplicates_skipped: skip_duplicates,
+                duplicate_lines: vec![],
             }
         }
     };
-    failed(&app, s, outcome).await
+    failed(&app, s, outcome, skip_duplicates).await
 }

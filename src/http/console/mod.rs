@@ -11,6 +11,7 @@ mod cards;
 mod departures;
 mod handover;
 mod imports;
+mod news;
 mod plan_form;
 mod settings;
 mod transfers;
@@ -105,6 +106,10 @@ pub struct Ctx {
     pub zone: chrono_tz::Tz,
     /// What the last post did, shown once at the top of the page it redirected to.
     pub flash: Option<String>,
+    /// Whether that message tells of a failure (shown as an alert, not a notice).
+    pub flash_error: bool,
+    /// Open news on the signed-in user's cards: the badge beside ニュース in the menu.
+    pub news_open: i64,
     /// For a user with a departure on the desk: the days left and the open duties.
     pub banner: Option<String>,
 }
@@ -192,11 +197,19 @@ impl FromRequestParts<App> for Session {
                     .map(|(_, m)| m.into_owned())
             })
             .filter(|m| !m.is_empty());
+        let (flash_error, flash) = match flash {
+            Some(m) if m.starts_with(ERROR_MARK) => (true, Some(m[ERROR_MARK.len_utf8()..].to_string())),
+            other => (false, other),
+        };
         let lang = Lang::detect(&parts.headers);
         let banner = leaving_banner(app, &actor, lang, zone).await;
+        // A badge never stops a page: on an error it is just not shown.
+        let news_open = crate::service::people::open_count(app, &actor).await.unwrap_or(0);
         let ctx = Ctx {
             banner,
             flash,
+            flash_error,
+            news_open,
             zone,
             lang,
             user_name: user.display_name,
@@ -219,6 +232,16 @@ pub fn flash_redirect(to: &str, message: &str) -> Response {
         urlencode(message)
     );
     ([(header::SET_COOKIE, cookie)], Redirect::to(to)).into_response()
+}
+
+/// Marks a flash message as a failure (`flash_error_redirect`); never shown.
+const ERROR_MARK: char = '\u{1}';
+
+/// Ends a form post that failed and whose page cannot show the error beside a field (an
+/// inline button on a list or a card): back to `to`, which shows `message` once as an alert.
+/// A reload of that page never posts again.
+pub fn flash_error_redirect(to: &str, message: &str) -> Response {
+    flash_redirect(to, &format!("{ERROR_MARK}{message}"))
 }
 
 /// Middleware: a response that shows a page (not a redirect) to a request that carried a
@@ -416,6 +439,7 @@ pub fn router() -> Router<App> {
         .merge(departures::router())
         .merge(handover::router())
         .merge(imports::router())
+        .merge(news::router())
         .merge(transfers::router())
         .merge(settings::router())
         .merge(audit::router())
@@ -458,12 +482,14 @@ fn anonymous(headers: &HeaderMap, nav: &'static str) -> Ctx {
             .parse()
             .unwrap_or(chrono_tz::Asia::Tokyo),
         flash: None,
+        flash_error: false,
+        news_open: 0,
         banner: None,
     }
 }
 
 /// Only local paths: never redirect off the site after sign-in.
-fn safe_next(next: Option<&str>) -> String {
+pub(super) fn safe_next(next: Option<&str>) -> String {
     match next {
         // Browsers read `/\host` like `//host`: neither may follow the first slash.
         Some(n) if n.starts_with('/') && !n[1..].starts_with(['/', '\\']) => n.to_string(),
