@@ -66,6 +66,22 @@ impl Browser {
             .await
             .unwrap()
     }
+    /// A post as htmx sends it (`HX-Request: true`): the answer is a fragment, not a redirect.
+    pub(crate) async fn post_htmx(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+        let csrf = self.csrf().await;
+        let mut all: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        let res = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header(ACCEPT_LANGUAGE, self.lang)
+            .header("HX-Request", "true")
+            .form(&all)
+            .send()
+            .await
+            .unwrap();
+        (res.status(), res.text().await.unwrap())
+    }
 }
 
 async fn demo(t: &TestApp) -> Vec<meishi::domain::model::User> {
@@ -106,6 +122,8 @@ async fn every_page_renders_in_japanese_and_english_without_missing_texts() {
             "/settings".to_string(),
             "/me/handover".to_string(),
             "/imports".to_string(),
+            "/news".to_string(),
+            "/news?status=all".to_string(),
         ] {
             let (s, html) = b.get(&path).await;
             assert_eq!(s, StatusCode::OK, "{path}");

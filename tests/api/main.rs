@@ -9,6 +9,7 @@ mod cli;
 mod console;
 mod console_desk;
 mod console_lists;
+mod console_news;
 mod crash;
 mod departures;
 mod imports;

@@ -3,8 +3,8 @@
 use super::news::NewsRow;
 use super::{Ctx, Session, flash_error_redirect, flash_redirect, form, page, render};
 use crate::domain::model::{Card, Contact, Tag, User};
-use crate::domain::{ContactKind, Result};
 use crate::domain::person::CareerStep;
+use crate::domain::{ContactKind, Result};
 use crate::service::people::{self, Candidate, HeldCard, HistoryEntry};
 use crate::service::{Actor, App, cards, users};
 use askama::Template;
@@ -435,7 +435,10 @@ async fn split(
 ) -> Result<Response, Response> {
     form::<HashMap<String, String>>(&s, &headers, &body).await?;
     match people::split(&app, &s.actor, &id).await {
-        Ok(_) => Ok(flash_redirect(&format!("/cards/{id}#person"), &s.ctx.t("person.split_done"))),
+        Ok(_) => Ok(flash_redirect(
+            &format!("/cards/{id}#person"),
+            &s.ctx.t("person.split_done"),
+        )),
         Err(e) => decision_failed(&s, &id, &e),
     }
 }
@@ -456,11 +459,7 @@ async fn decide(
     };
     match people::decide(&app, &s.actor, &cid, confirm).await {
         Ok(()) => {
-            let key = if confirm {
-                "person.confirmed"
-            } else {
-                "person.rejected"
-            };
+            let key = if confirm { "person.confirmed" } else { "person.rejected" };
             Ok(flash_redirect(&format!("/cards/{id}#person"), &s.ctx.t(key)))
         }
         Err(e) => decision_failed(&s, &id, &e),

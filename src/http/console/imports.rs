@@ -149,8 +149,10 @@ fn problem(ctx: &Ctx, line: u64, field: &str, message: &str) -> Problem {
 async fn upload(State(app): State<App>, s: Session, mut form: Multipart) -> Result<Response, Response> {
     let mut csrf = String::new();
     let mut valid_rows = false;
-    // A checkbox sends nothing when unchecked: its absence is "keep".
+    // A checkbox sends nothing when unchecked: its absence is "keep" when the form said it
+    // offered the choice (`duplicates_choice`), else the default (skip).
     let mut skip_duplicates = false;
+    let mut offered = false;
     let mut owner = String::new();
     let mut file: Option<axum::body::Bytes> = None;
     while let Ok(Some(field)) = form.next_field().await {
@@ -158,6 +160,7 @@ async fn upload(State(app): State<App>, s: Session, mut form: Multipart) -> Resu
             "csrf" => csrf = field.text().await.unwrap_or_default(),
             "valid_rows" => valid_rows = true,
             "skip_duplicates" => skip_duplicates = true,
+            "duplicates_choice" => offered = true,
             "owner_id" => owner = field.text().await.unwrap_or_default(),
             "file" => file = field.bytes().await.ok(),
             _ => {}
@@ -166,6 +169,7 @@ async fn upload(State(app): State<App>, s: Session, mut form: Multipart) -> Resu
     if csrf != s.ctx.csrf {
         return Err(super::error_page(&s.ctx, &Error::forbidden("csrf")));
     }
+    let skip_duplicates = skip_duplicates || !offered;
     let Some(bytes) = file.filter(|b| !b.is_empty()) else {
         let outcome = Outcome {
             ok: false,

@@ -313,7 +313,16 @@ async fn bulk(State(app): State<App>, s: Session, headers: HeaderMap, body: Stri
         let e = s.ctx.t("news.select_some");
         return news_page(&app, s, q, Some((StatusCode::BAD_REQUEST, e)), &ids).await;
     }
-    match people::bulk_news(&app, &s.actor, BulkNews { action, ids: ids.clone() }).await {
+    match people::bulk_news(
+        &app,
+        &s.actor,
+        BulkNews {
+            action,
+            ids: ids.clone(),
+        },
+    )
+    .await
+    {
         Ok(r) => {
             let key = match action {
                 NewsAction::Apply => "news.bulk_applied",
