@@ -364,7 +364,13 @@ async fn card_page_with(
             ..Default::default()
         };
         let items = page(&s.ctx, people::list_news(app, &s.actor, q).await)?.items;
-        items.into_iter().map(|n| NewsRow::of(&s.ctx, n)).collect()
+        items
+            .into_iter()
+            .map(|n| NewsRow {
+                selectable: false,
+                ..NewsRow::of(&s.ctx, n)
+            })
+            .collect()
     } else {
         Vec::new()
     };

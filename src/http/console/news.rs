@@ -48,6 +48,8 @@ pub struct NewsRow {
     pub when: String,
     pub source_card_id: String,
     pub checked: bool,
+    /// Whether the row has a checkbox for the bulk buttons (not on a card's page).
+    pub selectable: bool,
     /// What the last inline action did (or why it failed).
     pub message: Option<String>,
     pub failed: bool,
@@ -66,18 +68,19 @@ impl NewsRow {
             ("postal_code", &c.postal_code, &v.postal_code),
             ("address", &c.address, &v.address),
         ];
+        let open = n.status == crate::domain::person::NewsStatus::Open;
+        // Open: what would change (a personnel change carries company, department and title
+        // as a whole, so an emptied field shows too). Settled: the values it brought.
         let changes = pairs
             .into_iter()
             .filter_map(|(field, cur, new)| {
-                new.as_ref().map(|new| Change {
-                    field,
-                    current: cur.clone().unwrap_or_default(),
-                    new: new.clone(),
-                })
+                let (current, new) = (cur.clone().unwrap_or_default(), new.clone()?);
+                let shown = if open { current != new } else { !new.is_empty() };
+                shown.then_some(Change { field, current, new })
             })
             .collect();
         NewsRow {
-            open: n.status == crate::domain::person::NewsStatus::Open,
+            open,
             kind: n.kind.as_str(),
             status: n.status.as_str(),
             when: ctx.minute(n.updated_at),
@@ -88,6 +91,7 @@ impl NewsRow {
             arrivals: n.arrivals,
             source_card_id: n.source_card_id,
             checked: false,
+            selectable: true,
             message: None,
             failed: false,
         }
@@ -280,6 +284,7 @@ async fn act(
                 when: String::new(),
                 source_card_id: String::new(),
                 checked: false,
+                selectable: false,
                 message: Some(failure(&s.ctx, &e)),
                 failed: true,
             };
