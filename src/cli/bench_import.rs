@@ -41,6 +41,11 @@ pub struct ImportBench {
     /// Only the import (and its baseline): no export
     #[arg(long)]
     no_export: bool,
+    /// Same-person matching's cost instead: two organisations each first get this many cards
+    /// (untimed), then `--rows` more cards (some of them people met before) are imported into
+    /// one with matching off and into the other with it on, back to back
+    #[arg(long)]
+    into: Option<usize>,
 }
 
 /// CPU seconds (user + system) of this process, and of its waited-for children (sqlite3), from
@@ -79,7 +84,7 @@ fn remove_sqlite(path: &std::path::Path) {
     }
 }
 
-const FAMILY: [(&str, &str); 12] = [
+const FAMILY: [(&str, &str); 30] = [
     ("佐藤", "サトウ"),
     ("鈴木", "スズキ"),
     ("髙橋", "タカハシ"),
@@ -92,8 +97,26 @@ const FAMILY: [(&str, &str); 12] = [
     ("加藤", "カトウ"),
     ("吉田", "ヨシダ"),
     ("山田", "ヤマダ"),
+    ("佐々木", "ササキ"),
+    ("山口", "ヤマグチ"),
+    ("松本", "マツモト"),
+    ("井上", "イノウエ"),
+    ("木村", "キムラ"),
+    ("林", "ハヤシ"),
+    ("斎藤", "サイトウ"),
+    ("清水", "シミズ"),
+    ("山﨑", "ヤマザキ"),
+    ("森", "モリ"),
+    ("池田", "イケダ"),
+    ("橋本", "ハシモト"),
+    ("阿部", "アベ"),
+    ("石川", "イシカワ"),
+    ("山下", "ヤマシタ"),
+    ("中島", "ナカジマ"),
+    ("石井", "イシイ"),
+    ("小川", "オガワ"),
 ];
-const GIVEN: [(&str, &str); 10] = [
+const GIVEN: [(&str, &str); 30] = [
     ("一郎", "イチロウ"),
     ("花子", "ハナコ"),
     ("健太", "ケンタ"),
@@ -104,6 +127,26 @@ const GIVEN: [(&str, &str); 10] = [
     ("由美", "ユミ"),
     ("拓也", "タクヤ"),
     ("愛", "アイ"),
+    ("蓮", "レン"),
+    ("陽菜", "ヒナ"),
+    ("大翔", "ヒロト"),
+    ("結衣", "ユイ"),
+    ("悠真", "ユウマ"),
+    ("さくら", "サクラ"),
+    ("湊", "ミナト"),
+    ("葵", "アオイ"),
+    ("颯太", "ソウタ"),
+    ("凛", "リン"),
+    ("誠", "マコト"),
+    ("恵子", "ケイコ"),
+    ("浩", "ヒロシ"),
+    ("裕子", "ユウコ"),
+    ("隆", "タカシ"),
+    ("直美", "ナオミ"),
+    ("修", "オサム"),
+    ("久美子", "クミコ"),
+    ("剛", "ツヨシ"),
+    ("明美", "アケミ"),
 ];
 const DEPTS: [&str; 6] = [
     "営業部",
@@ -115,17 +158,49 @@ const DEPTS: [&str; 6] = [
 ];
 const TITLES: [&str; 6] = ["", "主任", "係長", "課長", "部長", "代表取締役"];
 
-/// Writes the benchmark CSV: row i is a deterministic, realistic card (5,000 companies).
-fn write_csv(path: &std::path::Path, rows: usize) -> Result<u64> {
+/// A row's pseudo-random draws (splitmix64): the same for the same row, on every run.
+fn mix(i: u64) -> u64 {
+    let mut z = i.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// One row in this many is a person of an earlier row met again: same name and mail, a later
+/// exchange date, and a new title (even rows) or a new mobile number (odd rows): news.
+const MET_AGAIN_EVERY: u64 = 25;
+
+/// Writes the benchmark CSV: rows `first..first + rows`, each a deterministic, realistic card
+/// (900 names, 5,000 companies, drawn per person); one in `MET_AGAIN_EVERY` is an earlier row's
+/// person again. Other rows meet the same-person rule only by chance (the same name at the same
+/// address, or in the same company and department): a few percent, as in real card bases.
+fn write_csv(path: &std::path::Path, first: usize, rows: usize) -> Result<u64> {
     let file = std::fs::File::create(path).map_err(|e| Error::internal(format!("{}: {e}", path.display())))?;
     let mut w = csv::WriterBuilder::new().from_writer(std::io::BufWriter::with_capacity(1 << 20, file));
     let io = |e: csv::Error| Error::internal(format!("writing the CSV: {e}"));
     w.write_record(EN_HEADER).map_err(io)?;
-    for i in 0..rows {
-        let (f, fr) = FAMILY[i % FAMILY.len()];
-        let (g, gr) = GIVEN[(i / FAMILY.len()) % GIVEN.len()];
-        let co = i % 5000;
-        let date = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap() + chrono::Days::new((i % 2000) as u64);
+    let day0 = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+    for i in first as u64..(first + rows) as u64 {
+        let again = i >= MET_AGAIN_EVERY && i % MET_AGAIN_EVERY == 0;
+        let p = if again { mix(i) % i } else { i };
+        let h = mix(p);
+        let draw = |shift: u32, n: u64| ((h >> shift) % n) as usize;
+        let h2 = mix(p ^ 0x5555_5555_5555_5555);
+        let place = |shift: u32, n: u64| ((h2 >> shift) % n) as usize;
+        let (f, fr) = FAMILY[draw(0, FAMILY.len() as u64)];
+        let (g, gr) = GIVEN[draw(8, GIVEN.len() as u64)];
+        let co = draw(16, 5000);
+        let mut title = draw(30, TITLES.len() as u64);
+        let mut mobile = (draw(34, 10000), (p % 10000) as usize);
+        let mut date = day0 + chrono::Days::new(draw(48, 1500) as u64);
+        if again {
+            date = date + chrono::Days::new(30 + i % 300);
+            if i % 2 == 0 {
+                title = (title + 1) % TITLES.len();
+            } else {
+                mobile = (draw(20, 10000), (i % 10000) as usize);
+            }
+        }
         let tags = match i % 20 {
             0 => "展示会2026;重要",
             5 | 10 | 15 => "展示会2026",
@@ -135,19 +210,19 @@ fn write_csv(path: &std::path::Path, rows: usize) -> Result<u64> {
             format!("{f} {g}"),
             format!("{fr} {gr}"),
             format!("株式会社サンプル{co:04}"),
-            DEPTS[i % DEPTS.len()].to_string(),
-            TITLES[(i / 7) % TITLES.len()].to_string(),
-            format!("user{i}@c{co:04}.example.jp"),
-            format!("03-{:04}-{:04}", co, i % 10000),
-            format!("090-{:04}-{:04}", (i / 10000) % 10000, i % 10000),
-            format!("03-{:04}-{:04}", co, (i + 1) % 10000),
-            format!("100-{:04}", i % 10000),
+            DEPTS[draw(26, DEPTS.len() as u64)].to_string(),
+            TITLES[title].to_string(),
+            format!("user{p}@c{co:04}.example.jp"),
+            format!("03-{:04}-{:04}", co, draw(40, 10000)),
+            format!("090-{:04}-{:04}", mobile.0, mobile.1),
+            format!("03-{:04}-{:04}", co, draw(44, 10000)),
+            format!("100-{:04}", draw(12, 10000)),
             format!(
                 "東京都千代田区丸の内{}-{}-{} サンプルビル{}階",
-                i % 3 + 1,
-                i % 9 + 1,
-                i % 30 + 1,
-                i % 40 + 1
+                place(0, 3) + 1,
+                place(8, 9) + 1,
+                place(16, 30) + 1,
+                place(24, 40) + 1
             ),
             format!("https://www.c{co:04}.example.jp/"),
             date.format("%Y-%m-%d").to_string(),
@@ -233,11 +308,123 @@ async fn sql_floor(dir: &std::path::Path, plain: &std::path::Path) -> Result<f64
     Ok(secs)
 }
 
+/// Resets this process's peak RSS (VmHWM) to its current RSS, so that a phase's peak is its own.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// `--into N`: the cost of same-person matching and news on an import into a large organisation.
+async fn run_into(b: &ImportBench, into: usize) -> Result<()> {
+    let base = b.dir.join("base.csv");
+    let more = b.dir.join("more.csv");
+    write_csv(&base, 0, into)?;
+    let bytes = write_csv(&more, into, b.rows)?;
+    if let Some(path) = b.database.strip_prefix("sqlite:") {
+        let path = path.trim_start_matches("//");
+        remove_sqlite(std::path::Path::new(path.split('?').next().unwrap_or(path)));
+    }
+    let app = super::open(&b.database).await?;
+    let load_start = load_average();
+    let mut orgs_made = Vec::new();
+    for (slug, name) in [
+        ("bench-off", "ベンチ株式会社 (照合なし)"),
+        ("bench-on", "ベンチ株式会社 (照合あり)"),
+    ] {
+        let (org, admin) = orgs::init(
+            &app,
+            orgs::NewOrganization {
+                name,
+                slug: Some(slug),
+                admin_email: "admin@bench.example",
+                admin_name: "管理 太郎",
+                admin_password: "bench-import-password",
+            },
+        )
+        .await?;
+        let opts = ImportOptions {
+            format: Some(Format::Csv),
+            ..ImportOptions::new(Some(admin.id.clone()))
+        };
+        let file = std::fs::File::open(&base).map_err(|e| Error::internal(e.to_string()))?;
+        reset_peak_rss();
+        let started = Instant::now();
+        let r = imports::import(&app, &Actor::system(&org.id), Box::new(file), opts, None).await?;
+        let secs = started.elapsed().as_secs_f64();
+        bench::checkpoint_done(&app).await;
+        eprintln!(
+            "{slug}: {} base cards imported with matching in {secs:.2} s ({:.0} rows/s), peak RSS {:.0} MB, {} duplicates skipped",
+            r.imported,
+            r.imported as f64 / secs,
+            rss_mb("VmHWM:"),
+            r.duplicates
+        );
+        orgs_made.push((org, admin));
+    }
+    let mut timed = Vec::new();
+    for ((org, admin), matching) in orgs_made.iter().zip([false, true]) {
+        let (_, _, news_before) = bench::count_people(&app, &org.id).await?;
+        let opts = ImportOptions {
+            format: Some(Format::Csv),
+            same_person: matching,
+            ..ImportOptions::new(Some(admin.id.clone()))
+        };
+        let file = std::fs::File::open(&more).map_err(|e| Error::internal(e.to_string()))?;
+        reset_peak_rss();
+        let cpu_before = cpu_secs().0;
+        let started = Instant::now();
+        let r = imports::import(&app, &Actor::system(&org.id), Box::new(file), opts, None).await?;
+        let secs = started.elapsed().as_secs_f64();
+        let cpu = cpu_secs().0 - cpu_before;
+        let peak = rss_mb("VmHWM:");
+        bench::checkpoint_done(&app).await;
+        let (people, unplaced, news) = bench::count_people(&app, &org.id).await?;
+        timed.push((
+            matching,
+            secs,
+            cpu,
+            peak,
+            r.imported,
+            r.duplicates,
+            people,
+            unplaced,
+            news - news_before,
+        ));
+    }
+    let engine = if b.database.starts_with("sqlite:") {
+        "SQLite"
+    } else {
+        "PostgreSQL"
+    };
+    println!();
+    println!(
+        "import of {} CSV rows ({:.0} MB) into an organisation holding {into} cards, {engine}",
+        b.rows,
+        bytes as f64 / 1e6
+    );
+    println!(
+        "  load average {load_start} at the start, {} at the end",
+        load_average()
+    );
+    for (matching, secs, cpu, peak, imported, dups, people, unplaced, news) in &timed {
+        println!(
+            "  matching {:<3}  {secs:>7.2} s  {:>9.0} rows/s  {cpu:.2} s CPU  peak RSS {peak:.0} MB  \
+             imported {imported}, duplicates {dups}; organisation: {people} people, {unplaced} cards without one, {news} news items new",
+            if *matching { "on" } else { "off" },
+            *imported as f64 / secs,
+        );
+    }
+    println!("  ratio on / off {:>8.2}   (target ≤ 2)", timed[1].1 / timed[0].1);
+    Ok(())
+}
+
 pub async fn run(b: ImportBench) -> Result<()> {
     std::fs::create_dir_all(&b.dir).map_err(|e| Error::internal(format!("{}: {e}", b.dir.display())))?;
+    if let Some(into) = b.into {
+        return run_into(&b, into).await;
+    }
     let csv = b.dir.join("cards.csv");
     let started = Instant::now();
-    let bytes = write_csv(&csv, b.rows)?;
+    let bytes = write_csv(&csv, 0, b.rows)?;
     eprintln!(
         "wrote {} rows ({:.0} MB) to {} in {:.1} s",
         b.rows,

@@ -33,8 +33,13 @@ pub struct PersonKeys {
 /// `0312345678`, `０９０‐１２３４‐５６７８` → `09012345678`.
 pub fn phone_digits(raw: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
-    let digits: String = raw.nfkc().filter(char::is_ascii_digit).collect();
-    let international = raw.nfkc().find(|c| !c.is_whitespace()) == Some('+');
+    let (digits, international) = if raw.is_ascii() {
+        let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+        (digits, raw.trim_start().starts_with('+'))
+    } else {
+        let digits: String = raw.nfkc().filter(char::is_ascii_digit).collect();
+        (digits, raw.nfkc().find(|c| !c.is_whitespace()) == Some('+'))
+    };
     match digits.strip_prefix("81") {
         Some(rest) if international => {
             if rest.starts_with('0') {
@@ -332,10 +337,9 @@ pub fn news_between(older: &CardFields, newer: &CardFields) -> Vec<(NewsKind, Ne
         !new_key.is_empty() && new_key != norm(old)
     };
     let mut out = Vec::new();
-    if differs(normalize::search_company, &older.company, &newer.company)
-        || differs(normalize::search, &older.department, &newer.department)
-        || differs(normalize::search, &older.title, &newer.title)
-    {
+    if differs(normalize::search_company, &older.company, &newer.company) {
+        // Another company: its department and title as the newer card has them (an empty one
+        // included: the old company's department means nothing there).
         out.push((
             NewsKind::Personnel,
             NewsValues {
@@ -345,6 +349,17 @@ pub fn news_between(older: &CardFields, newer: &CardFields) -> Vec<(NewsKind, Ne
                 ..Default::default()
             },
         ));
+    } else {
+        // The same company: only what the newer card says differently.
+        let pick = |old: &str, new: &str| differs(normalize::search, old, new).then(|| new.to_string());
+        let moved = NewsValues {
+            department: pick(&older.department, &newer.department),
+            title: pick(&older.title, &newer.title),
+            ..Default::default()
+        };
+        if moved != NewsValues::default() {
+            out.push((NewsKind::Personnel, moved));
+        }
     }
     let pick = |norm: fn(&str) -> String, old: &str, new: &str| differs(norm, old, new).then(|| new.to_string());
     let contact = NewsValues {
@@ -376,6 +391,22 @@ pub struct PersonCard {
     pub owner_id: String,
     pub fields: CardFields,
     pub recency: Recency,
+    /// `PersonKeys::of(&fields)`, made once.
+    pub keys: PersonKeys,
+}
+
+impl PersonCard {
+    pub fn new(card_id: String, person_id: i64, owner_id: String, fields: CardFields, recency: Recency) -> Self {
+        let keys = PersonKeys::of(&fields);
+        Self {
+            card_id,
+            person_id,
+            owner_id,
+            fields,
+            recency,
+            keys,
+        }
+    }
 }
 
 /// A news item to record (or to fold into the card's open item of that kind).
@@ -421,11 +452,11 @@ pub fn place(card: &PersonCard, known: &[PersonCard]) -> Placement {
             ..Default::default()
         };
     }
-    let keys = PersonKeys::of(&card.fields);
+    let keys = &card.keys;
     let mut same: Option<i64> = None;
     let mut maybe: Vec<(i64, String, CandidateReason)> = Vec::new();
     for k in known {
-        match compare(&keys, &PersonKeys::of(&k.fields)) {
+        match compare(keys, &k.keys) {
             Some(Likeness::Same(_)) => same = Some(same.map_or(k.person_id, |p| p.min(k.person_id))),
             Some(Likeness::Candidate(why)) if !maybe.iter().any(|m| m.0 == k.person_id) => {
                 maybe.push((k.person_id, k.card_id.clone(), why));
@@ -445,7 +476,7 @@ pub fn place(card: &PersonCard, known: &[PersonCard]) -> Placement {
     // People this one was found the same as are not candidates of it (a split keeps them apart).
     let same_people: Vec<i64> = known
         .iter()
-        .filter(|k| matches!(compare(&keys, &PersonKeys::of(&k.fields)), Some(Likeness::Same(_))))
+        .filter(|k| matches!(compare(keys, &k.keys), Some(Likeness::Same(_))))
         .map(|k| k.person_id)
         .collect();
     placed.candidates = maybe.into_iter().filter(|m| !same_people.contains(&m.0)).collect();
@@ -611,6 +642,28 @@ mod tests {
         assert_eq!(news.len(), 2);
         assert_eq!(news[0].0, NewsKind::Personnel);
         assert_eq!(news[0].1.title.as_deref(), Some("課長"));
+        assert_eq!(news[0].1.company, None, "the same company: only the title is news");
+        assert_eq!(news[0].1.department, None);
+        let untitled = CardFields {
+            title: String::new(),
+            ..old.clone()
+        };
+        assert!(
+            news_between(&old, &untitled).is_empty(),
+            "a card without a title clears nothing"
+        );
+        let moved = CardFields {
+            company: "B商事".into(),
+            department: String::new(),
+            title: "顧問".into(),
+            ..old.clone()
+        };
+        let n = &news_between(&old, &moved)[0].1;
+        assert_eq!(
+            (n.company.as_deref(), n.department.as_deref(), n.title.as_deref()),
+            (Some("B商事"), Some(""), Some("顧問")),
+            "another company: all three as the newer card has them"
+        );
         assert_eq!(news[1].0, NewsKind::Contact);
         assert_eq!(news[1].1.mobile.as_deref(), Some("090-1234-5678"));
         assert_eq!(news[1].1.email, None);
@@ -650,13 +703,8 @@ mod tests {
     }
 
     fn pc(id: &str, person: i64, owner: &str, fields: CardFields, day: &str) -> PersonCard {
-        PersonCard {
-            card_id: id.into(),
-            person_id: person,
-            owner_id: owner.into(),
-            fields,
-            recency: Recency::of(day.parse().ok(), "2026-01-01T00:00:00Z".parse().unwrap()),
-        }
+        let recency = Recency::of(day.parse().ok(), "2026-01-01T00:00:00Z".parse().unwrap());
+        PersonCard::new(id.into(), person, owner.into(), fields, recency)
     }
 
     #[test]

@@ -158,6 +158,11 @@ pub async fn count_cards(app: &App, org_id: &str) -> Result<i64> {
     sb::count_cards(&app.store, org_id).await
 }
 
+/// The organisation's people, cards without a person, and news items.
+pub async fn count_people(app: &App, org_id: &str) -> Result<(i64, i64, i64)> {
+    sb::count_people(&app.store, org_id).await
+}
+
 /// The `sqlite3` script of the import benchmark's SQL floor, for this scratch SQLite database
 /// (`org_id`'s `owner_id` owns the rows; `plain` is the baseline's database with its
 /// `cards_plain` table): reads the definitions of the `cards` indexes, then closes the

@@ -78,14 +78,28 @@ impl Placer {
         skip_duplicates: bool,
         now: DateTime<Utc>,
     ) -> Result<Vec<Placed>> {
-        let keys: Vec<Vec<person::LookupKey>> = arrivals
+        let t0 = std::time::Instant::now();
+        let cards: Vec<PersonCard> = arrivals
             .iter()
-            .map(|a| person::lookup_keys(&self.org_id, &PersonKeys::of(&a.fields)))
+            .map(|a| {
+                PersonCard::new(
+                    a.card_id.clone(),
+                    0,
+                    a.owner_id.clone(),
+                    a.fields.clone(),
+                    Recency::of(a.fields.exchanged_on, a.created_at),
+                )
+            })
+            .collect();
+        let keys: Vec<Vec<person::LookupKey>> = cards
+            .iter()
+            .map(|c| person::lookup_keys(&self.org_id, &c.keys))
             .collect();
         let mut hashes: Vec<i64> = keys.iter().flatten().map(|k| k.hash).collect();
         hashes.sort_unstable();
         hashes.dedup();
         let mut stored: HashMap<i64, Vec<i64>> = HashMap::new();
+        let t1 = t0.elapsed();
         for (k, p) in st::people_for_keys(c, &hashes).await? {
             stored.entry(k).or_default().push(p);
         }
@@ -99,6 +113,7 @@ impl Placer {
             }
         }
         let wanted: Vec<i64> = wanted.into_iter().collect();
+        let t2 = t0.elapsed();
         let mut known: HashMap<i64, Vec<PersonCard>> = HashMap::new();
         let mut seen: HashSet<String> = HashSet::new();
         for pc in st::cards_of_people(c, &self.org_id, &wanted).await? {
@@ -111,20 +126,14 @@ impl Placer {
             }
         }
 
+        let t3 = t0.elapsed();
         let mut added: HashMap<i64, Vec<i64>> = HashMap::new(); // keys of this batch's people
         let mut new_keys = Vec::new();
         let mut candidates = Vec::new();
         let mut news: Vec<NewsFor> = Vec::new();
         let mut placed_cards = Vec::with_capacity(arrivals.len());
         let mut out = Vec::with_capacity(arrivals.len());
-        for (a, ks) in arrivals.iter().zip(&keys) {
-            let mut card = PersonCard {
-                card_id: a.card_id.clone(),
-                person_id: 0,
-                owner_id: a.owner_id.clone(),
-                fields: a.fields.clone(),
-                recency: Recency::of(a.fields.exchanged_on, a.created_at),
-            };
+        for ((a, mut card), ks) in arrivals.iter().zip(cards).zip(&keys) {
             let holders = |k: &person::LookupKey, added: &HashMap<i64, Vec<i64>>| -> (usize, Vec<i64>) {
                 let s = stored.get(&k.hash).map(Vec::as_slice).unwrap_or_default();
                 let l = added.get(&k.hash).map(Vec::as_slice).unwrap_or_default();
@@ -176,9 +185,21 @@ impl Placer {
                 duplicate_of: p.duplicate_of,
             });
         }
+        let t4 = t0.elapsed();
+        let (nk, nc, nn) = (new_keys.len(), candidates.len(), news.len());
         st::add_keys(c, &new_keys).await?;
+        let t5 = t0.elapsed();
         st::add_candidates(c, &self.org_id, candidates, now).await?;
         st::add_news(c, &self.org_id, news, now).await?;
+        if std::env::var("MEISHI_TRACE_PLACE").is_ok() {
+            eprintln!(
+                "place {}: keys {t1:?} lookup {t2:?} ({} hashes, {} wanted) load {t3:?} decide {t4:?} add_keys {t5:?} ({nk}) end {:?} ({nc} cand, {nn} news)",
+                arrivals.len(),
+                hashes.len(),
+                wanted.len(),
+                t0.elapsed()
+            );
+        }
         self.recent.push_back(placed_cards);
         if self.recent.len() > RECENT_BATCHES {
             self.recent.pop_front();

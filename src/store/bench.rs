@@ -337,6 +337,25 @@ pub async fn count_cards(store: &Store, org_id: &str) -> Result<i64> {
     .await
 }
 
+/// The organisation's people (distinct persons of its cards), cards without one, and news items.
+pub async fn count_people(store: &Store, org_id: &str) -> Result<(i64, i64, i64)> {
+    let c = store.conn();
+    let people = count(
+        c,
+        "SELECT COUNT(DISTINCT person_id) FROM cards WHERE org_id = ?",
+        vec![org_id.into()],
+    )
+    .await?;
+    let unplaced = count(
+        c,
+        "SELECT COUNT(*) FROM cards WHERE org_id = ? AND person_id IS NULL",
+        vec![org_id.into()],
+    )
+    .await?;
+    let news = count(c, "SELECT COUNT(*) FROM news WHERE org_id = ?", vec![org_id.into()]).await?;
+    Ok((people, unplaced, news))
+}
+
 /// The `sqlite3` script of the import benchmark's SQL floor: in one transaction, `indexes`
 /// (the `cards` indexes' names and `CREATE INDEX` statements) dropped, the rows of the
 /// baseline's plain table (`cards_plain` in the database at `plain`) copied into `cards` with

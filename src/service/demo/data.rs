@@ -951,6 +951,19 @@ pub fn cards(n: usize, seed: u64) -> Vec<DemoCard> {
             Some(j) => cards[j].clone(),
             None => new_person(&mut rng),
         };
+        // People change: some met again were promoted since, some have a new mobile number
+        // (the sample company's 人事異動・連絡先変更 news). Chosen by position, not drawn, so
+        // that every other card stays as it was.
+        if duplicate_of.is_some() {
+            match cards.len() % 3 {
+                0 => {
+                    let at = TITLES.iter().position(|t| t.0 == card.title).unwrap_or(0);
+                    card.title = TITLES[(at + 1).min(TITLES.len() - 1)].0.to_string();
+                }
+                1 => card.mobile = format!("080-{:04}-{:04}", cards.len() % 10_000, 1000 + cards.len() % 9000),
+                _ => {}
+            }
+        }
         // Colleagues often receive the same person's card at the same meeting.
         let same_meeting = duplicate_of.is_some() && rng.random_bool(0.4);
         card.owner = owner;
