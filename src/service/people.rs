@@ -18,17 +18,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet, VecDeque};
 use utoipa::ToSchema;
 
-/// A new person's id: random, 63 bits (positive on both engines); two people drawing the same
-/// one among a million is a chance of about one in ten million million.
-fn new_person_id() -> i64 {
-    loop {
-        let id = (rand::random::<u64>() >> 1) as i64;
-        if id != 0 {
-            return id;
-        }
-    }
-}
-
 /// A card arriving: what placing it needs.
 pub struct Arrival {
     pub card_id: String,
@@ -57,6 +46,9 @@ pub struct Placer {
     /// Whether arrivals bring news (not for cards placed after the fact by `place_unplaced`).
     news: bool,
     recent: VecDeque<Vec<PersonCard>>,
+    /// Candidate keys found held by `CANDIDATE_CAP` people already: too common, neither looked
+    /// up nor written again by this placer (a name like 佐藤 一郎 in a large import).
+    common: HashSet<i64>,
 }
 
 impl Placer {
@@ -65,6 +57,7 @@ impl Placer {
             org_id: org_id.to_string(),
             news,
             recent: VecDeque::new(),
+            common: HashSet::new(),
         }
     }
 
@@ -95,6 +88,14 @@ impl Placer {
             .iter()
             .map(|c| person::lookup_keys(&self.org_id, &c.keys))
             .collect();
+        let keys: Vec<Vec<person::LookupKey>> = keys
+            .into_iter()
+            .map(|ks| {
+                ks.into_iter()
+                    .filter(|k| k.strong || !self.common.contains(&k.hash))
+                    .collect()
+            })
+            .collect();
         let mut hashes: Vec<i64> = keys.iter().flatten().map(|k| k.hash).collect();
         hashes.sort_unstable();
         hashes.dedup();
@@ -102,6 +103,11 @@ impl Placer {
         let t1 = t0.elapsed();
         for (k, p) in st::people_for_keys(c, &hashes).await? {
             stored.entry(k).or_default().push(p);
+        }
+        for k in keys.iter().flatten() {
+            if !k.strong && stored.get(&k.hash).is_some_and(|p| p.len() >= CANDIDATE_CAP) {
+                self.common.insert(k.hash);
+            }
         }
         // The people worth loading: those of strong keys, and of candidate keys not too common.
         let mut wanted: HashSet<i64> = HashSet::new();
@@ -131,6 +137,8 @@ impl Placer {
         let mut new_keys = Vec::new();
         let mut candidates = Vec::new();
         let mut news: Vec<NewsFor> = Vec::new();
+        // Enough new ids for every card of the batch to be a new person (unused ones are gaps).
+        let mut fresh = st::new_person_ids(c, arrivals.len()).await?.into_iter();
         let mut placed_cards = Vec::with_capacity(arrivals.len());
         let mut out = Vec::with_capacity(arrivals.len());
         for ((a, mut card), ks) in arrivals.iter().zip(cards).zip(&keys) {
@@ -157,7 +165,10 @@ impl Placer {
                 });
                 continue;
             }
-            let person_id = p.person_id.unwrap_or_else(new_person_id);
+            let person_id = match p.person_id {
+                Some(p) => p,
+                None => fresh.next().ok_or_else(|| Error::internal("out of new person ids"))?,
+            };
             for k in ks {
                 let (n, holders) = holders(k, &added);
                 if !holders.contains(&person_id) && (k.strong || n < CANDIDATE_CAP) {
@@ -584,7 +595,7 @@ pub async fn split(app: &App, actor: &Actor, card_id: &str) -> Result<PersonView
                 "this card is the only card of its person: nothing to split",
             ));
         };
-        let new = new_person_id();
+        let new = st::new_person_ids(tx, 1).await?[0];
         st::set_people(tx, &actor.org_id, &[(card.id.clone(), new)]).await?;
         let pairs: Vec<(i64, i64)> = person::lookup_keys(&actor.org_id, &PersonKeys::of(&card_fields(&card)))
             .into_iter()

@@ -219,8 +219,10 @@ CREATE INDEX departures_status ON departures (status, suspend_moment)
          ALTER TABLE cards ADD COLUMN name_key TEXT NOT NULL DEFAULT ''",
     ),
     // Same person (名寄せ), news and card history (issue 13; `domain::person`).
-    // - `cards.person_id`: the person a card is of (random 63-bit ids; existing cards get
-    //   theirs from `service::people::place_unplaced` when the server starts).
+    // - `cards.person_id`: the person a card is of, numbered by `person_seq` (a sequence on
+    //   PostgreSQL, a one-row counter on SQLite, whose writers queue anyway): ids that only
+    //   grow, so new people go at the end of `cards_person`; existing cards get theirs from
+    //   `service::people::place_unplaced`, a scheduler job.
     // - `person_keys`: hashed lookup keys (`person::lookup_keys`, the organisation's id is
     //   part of each hash) → the people that may match. Only ever a hint: every match is
     //   decided on the cards themselves, so a key left behind by an edit or a split is harmless.
@@ -234,6 +236,7 @@ CREATE INDEX departures_status ON departures (status, suspend_moment)
         r#"
 ALTER TABLE cards ADD COLUMN person_id BIGINT;
 CREATE INDEX cards_person ON cards (org_id, person_id);
+{person_seq};
 CREATE TABLE person_keys (
     key BIGINT NOT NULL,
     person_id BIGINT NOT NULL,
@@ -288,9 +291,16 @@ CREATE INDEX card_history_card ON card_history (card_id, id)
 ];
 
 /// A migration's text for this engine: `{without_rowid}` is SQLite's `WITHOUT ROWID` (a table
-/// that is its primary key, half the size), nothing on PostgreSQL.
+/// that is its primary key, half the size), nothing on PostgreSQL; `{person_seq}` the
+/// people's numbering (`store::people::new_person_ids`).
 fn for_engine(sql: &str, sqlite: bool) -> String {
+    let seq = if sqlite {
+        "CREATE TABLE person_seq (id INTEGER PRIMARY KEY, next BIGINT NOT NULL); INSERT INTO person_seq VALUES (1, 1)"
+    } else {
+        "CREATE SEQUENCE person_seq"
+    };
     sql.replace("{without_rowid}", if sqlite { "WITHOUT ROWID" } else { "" })
+        .replace("{person_seq}", seq)
 }
 
 /// Rows per statement of `fill_card_keys`: five bound values each, under SQLite's 32,766.

@@ -12,48 +12,97 @@ use std::collections::HashMap;
 
 /// Values per IN list: well under both engines' bind limits.
 const CHUNK: usize = 2000;
-/// Key pairs per INSERT: two bound values each, under SQLite's 32,766.
-const KEYS_PER_STATEMENT: usize = 8000;
 
 fn marks(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
+/// A JSON array bound as one value and read as rows `j(value)`: an import's batch has tens of
+/// thousands of keys, and binding each was most of the time (as for the cards themselves).
+fn json_rows(c: &impl Conn) -> &'static str {
+    if super::is_sqlite(c) {
+        "json_each(?) AS j"
+    } else {
+        "json_array_elements(CAST(? AS json)) AS j(value)"
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<Value> {
+    Ok(serde_json::to_string(v)
+        .map_err(|e| Error::internal(format!("person keys: {e}")))?
+        .into())
+}
+
+/// `n` new person ids, each used once, ever: on PostgreSQL from a sequence (no lock is held: a
+/// long import does not hold up card creation elsewhere), on SQLite from a counter row (its
+/// writers queue anyway).
+pub async fn new_person_ids(c: &impl Conn, n: usize) -> Result<Vec<i64>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    if super::is_sqlite(c) {
+        let row = c
+            .query_one_raw(sql(
+                c,
+                "UPDATE person_seq SET next = next + ? WHERE id = 1 RETURNING next",
+                vec![(n as i64).into()],
+            ))
+            .await?
+            .ok_or_else(|| Error::internal("person_seq has no row"))?;
+        let end: i64 = row.try_get_by_index(0)?;
+        return Ok((end - n as i64..end).collect());
+    }
+    let rows = c
+        .query_all_raw(sql(
+            c,
+            "SELECT nextval('person_seq') FROM generate_series(1, ?)",
+            vec![(n as i64).into()],
+        ))
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get_by_index(0)?)).collect()
+}
+
 /// The people each key points at: `(key, person)` pairs.
 pub async fn people_for_keys(c: &impl Conn, keys: &[i64]) -> Result<Vec<(i64, i64)>> {
-    let mut out = Vec::new();
-    for chunk in keys.chunks(CHUNK) {
-        let text = format!(
-            "SELECT key, person_id FROM person_keys WHERE key IN ({})",
-            marks(chunk.len())
-        );
-        let rows = c
-            .query_all_raw(sql(c, &text, chunk.iter().map(|k| Value::from(*k)).collect()))
-            .await?;
-        for r in rows {
-            out.push((r.try_get_by_index(0)?, r.try_get_by_index(1)?));
-        }
+    if keys.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    // SQLite: CROSS JOIN keeps the keys as the outer loop (each a seek in person_keys).
+    let (join, key) = if super::is_sqlite(c) {
+        ("CROSS JOIN", "j.value")
+    } else {
+        ("JOIN", "CAST(j.value #>> '{}' AS BIGINT)")
+    };
+    let text = format!(
+        "SELECT k.key, k.person_id FROM {} {join} person_keys k ON k.key = {key}",
+        json_rows(c)
+    );
+    let rows = c.query_all_raw(sql(c, &text, vec![to_json(&keys)?])).await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?)))
+        .collect()
 }
 
 /// Records keys; a pair already there is left as it is. In key order: the B-tree then takes
 /// them leaf after leaf (three times faster than in the order they came for a batch of 30,000).
 pub async fn add_keys(c: &impl Conn, pairs: &[(i64, i64)]) -> Result<()> {
+    if pairs.is_empty() {
+        return Ok(());
+    }
     let mut pairs = pairs.to_vec();
     pairs.sort_unstable();
     pairs.dedup();
-    for chunk in pairs.chunks(KEYS_PER_STATEMENT) {
-        let text = format!(
-            "INSERT INTO person_keys (key, person_id) VALUES {} ON CONFLICT DO NOTHING",
-            vec!["(?, ?)"; chunk.len()].join(", ")
-        );
-        let values = chunk
-            .iter()
-            .flat_map(|(k, p)| [Value::from(*k), Value::from(*p)])
-            .collect();
-        exec(c, &text, values).await?;
-    }
+    let (key, person) = if super::is_sqlite(c) {
+        ("j.value ->> 0", "j.value ->> 1")
+    } else {
+        ("CAST(j.value ->> 0 AS BIGINT)", "CAST(j.value ->> 1 AS BIGINT)")
+    };
+    // `WHERE true`: SQLite's grammar for an upsert after a SELECT.
+    let text = format!(
+        "INSERT INTO person_keys (key, person_id) SELECT {key}, {person} FROM {} WHERE true ON CONFLICT DO NOTHING",
+        json_rows(c)
+    );
+    exec(c, &text, vec![to_json(&pairs)?]).await?;
     Ok(())
 }
 
