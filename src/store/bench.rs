@@ -356,10 +356,10 @@ pub fn sql_floor_script(indexes: &[(String, String)], org_id: &str, owner_id: &s
          {drop}\
          INSERT INTO cards (id, org_id, owner_id, full_name, name_reading, company, company_key, department, \
          title, email, phone, mobile, fax, postal_code, address, url, exchanged_on, created_at, updated_at, extra, \
-         search_key, name_key) \
+         name_key) \
          SELECT printf('00000000-0000-7000-8000-%012x', rowid), '{org_id}', '{owner_id}', full_name, name_reading, \
          company, company, department, title, email, phone, mobile, fax, postal_code, address, url, \
-         NULLIF(exchanged_on, ''), 0, 0, NULL, full_name, name_reading FROM b.cards_plain;\n\
+         NULLIF(exchanged_on, ''), 0, 0, NULL, name_reading FROM b.cards_plain;\n\
          PRAGMA cache_size = -{sort_cache};\n\
          {create}\
          COMMIT;\n",

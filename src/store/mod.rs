@@ -12,6 +12,7 @@ pub mod imports;
 pub mod migrate;
 pub mod orgs;
 pub mod row_feed;
+pub mod search;
 pub mod transfers;
 pub mod users;
 
