@@ -24,6 +24,8 @@ pub enum AnyBench {
     Other(BenchCommand),
     /// Time the import of an N-row CSV against sqlite3's .import, then the export
     Import(ImportBench),
+    /// Time keyword searches over N cards against a full-scan LIKE
+    Search(super::bench_search::SearchBench),
 }
 
 #[derive(Args)]
@@ -45,7 +47,7 @@ pub struct ImportBench {
 
 /// CPU seconds (user + system) of this process, and of its waited-for children (sqlite3), from
 /// /proc/self/stat: on a shared machine they vary less than the wall-clock times.
-fn cpu_secs() -> (f64, f64) {
+pub(super) fn cpu_secs() -> (f64, f64) {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name in parentheses: utime is the 14th field, cstime the 17th.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
@@ -55,13 +57,13 @@ fn cpu_secs() -> (f64, f64) {
     (get(14) + get(15), get(16) + get(17))
 }
 
-fn load_average() -> String {
+pub(super) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
 }
 
-fn rss_mb(key: &str) -> f64 {
+pub(super) fn rss_mb(key: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -73,7 +75,7 @@ fn rss_mb(key: &str) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-fn remove_sqlite(path: &std::path::Path) {
+pub(super) fn remove_sqlite(path: &std::path::Path) {
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
@@ -116,7 +118,7 @@ const DEPTS: [&str; 6] = [
 const TITLES: [&str; 6] = ["", "主任", "係長", "課長", "部長", "代表取締役"];
 
 /// Writes the benchmark CSV: row i is a deterministic, realistic card (5,000 companies).
-fn write_csv(path: &std::path::Path, rows: usize) -> Result<u64> {
+pub(super) fn write_csv(path: &std::path::Path, rows: usize) -> Result<u64> {
     let file = std::fs::File::create(path).map_err(|e| Error::internal(format!("{}: {e}", path.display())))?;
     let mut w = csv::WriterBuilder::new().from_writer(std::io::BufWriter::with_capacity(1 << 20, file));
     let io = |e: csv::Error| Error::internal(format!("writing the CSV: {e}"));

@@ -217,6 +217,7 @@ impl CardSort {
     }
 }
 
+#[derive(Default)]
 pub struct CardQuery<'a> {
     pub owner_id: Option<&'a str>,
     pub tag_id: Option<&'a str>,
