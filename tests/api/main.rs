@@ -15,6 +15,7 @@ mod imports;
 mod isolation;
 mod lifecycle;
 mod races;
+mod search;
 mod transfers;
 mod unit_of_work;
 mod users;
