@@ -39,7 +39,7 @@ const CARD_COLUMNS: &str = "id, owner_id, full_name, name_reading, company, comp
                             phone, mobile, fax, postal_code, address, url, exchanged_on, extra, name_key";
 
 /// How many values of `CardRows` go into `cards` (`CARD_COLUMNS`); then come the keyword
-/// index's: the bigrams (on PostgreSQL the tsvector literal) and the characters.
+/// index's: the bigrams (on PostgreSQL the tsvector literal), the characters, the digit grams.
 const CARD_VALUES: usize = 18;
 
 /// PostgreSQL: a batch's JSON unpacked into rows, `SELECT j.value->>0, …, {also} FROM
@@ -94,6 +94,7 @@ impl RowSource for CardRows {
                 None => &r.search.grams,
             },
             19 => &r.search.chars,
+            20 => &r.search.digits,
             _ => return None,
         })
     }
@@ -227,12 +228,16 @@ impl CardWriter {
                 let text = format!("INSERT OR FAIL {into} SELECT {columns}, ?, ?, ? FROM import_rows");
                 all_written(c.execute_raw(sql(c, &text, shared())).await?, n)?;
                 // The keyword index (store::search), keyed by the rows' rowids just made.
-                for (table, column, value) in [
-                    ("card_grams", "grams", CARD_VALUES),
-                    ("card_chars", "chars", CARD_VALUES + 1),
+                for (table, columns, values) in [
+                    (
+                        "card_grams",
+                        "grams, digits",
+                        format!("f.c{CARD_VALUES}, f.c{}", CARD_VALUES + 2),
+                    ),
+                    ("card_chars", "chars", format!("f.c{}", CARD_VALUES + 1)),
                 ] {
                     let text = format!(
-                        "INSERT INTO {table} (rowid, {column}) SELECT cards.rowid, f.c{value} FROM import_rows f \
+                        "INSERT INTO {table} (rowid, {columns}) SELECT cards.rowid, {values} FROM import_rows f \
                          CROSS JOIN cards ON cards.id = f.c0"
                     );
                     all_written(c.execute_raw(sql(c, &text, vec![])).await?, n)?;

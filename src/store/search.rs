@@ -65,7 +65,7 @@ pub fn schema(sqlite: bool) -> Vec<String> {
             )
         };
         vec![
-            table("card_grams", "grams", "full"),
+            table("card_grams", "grams, digits", "full"),
             table("card_chars", "chars", "none"),
             format!("INSERT INTO card_grams (card_grams, rank) VALUES ('hashsize', {GRAMS_HASH_BYTES})"),
             format!("INSERT INTO card_chars (card_chars, rank) VALUES ('hashsize', {CHARS_HASH_BYTES})"),
@@ -86,6 +86,17 @@ pub fn tsvector(t: &SearchTokens) -> String {
     let mut out = String::with_capacity(t.grams.len() * 2 + t.chars.len() * 2);
     let mut pos = 0u32;
     for g in t.grams.split(' ').filter(|g| !g.is_empty()) {
+        pos += 1;
+        if g == normalize::FIELD_BARRIER {
+            continue;
+        }
+        quote_lexeme(g, &mut out);
+        out.push(':');
+        out.push_str(&pos.min(16383).to_string());
+        out.push(' ');
+    }
+    pos += 1;
+    for g in t.digits.split(' ').filter(|g| !g.is_empty()) {
         pos += 1;
         if g == normalize::FIELD_BARRIER {
             continue;
@@ -130,13 +141,19 @@ impl Query {
         let first = terms.first()?;
         let chars = first.chars().count() == 1;
         let sqlite = is_sqlite(c);
-        let phrase = |t: &String| {
-            let grams = normalize::term_grams(t);
+        // A phrase of tokens, in the engine's syntax.
+        let phrase = |tokens: &[&str], column: &str| {
             if sqlite {
-                // A phrase in double quotes (a quote inside doubled): its tokens, in order.
-                format!("\"{}\"", grams.join(" ").replace('"', "\"\""))
+                // Double quotes around the phrase, a quote inside doubled; `card_chars` has one
+                // column and, with detail=none, no column filters.
+                let quoted = format!("\"{}\"", tokens.join(" ").replace('"', "\"\""));
+                if column == "chars" {
+                    quoted
+                } else {
+                    format!("{column} : {quoted}")
+                }
             } else {
-                let lexemes: Vec<String> = grams
+                let lexemes: Vec<String> = tokens
                     .iter()
                     .map(|g| {
                         let mut l = String::new();
@@ -147,9 +164,26 @@ impl Query {
                 format!("({})", lexemes.join(" <-> "))
             }
         };
+        let and = if sqlite { " AND " } else { " & " };
+        // A term is the phrase of its bigrams (of its digit grams when it is all digits),
+        // and, for speed only, each run of digits in it among the digit grams: a card with the
+        // term in a field has that run in one of its runs of digits.
+        let term = |t: &String| {
+            let runs = normalize::digit_runs(t);
+            let mut parts: Vec<String> = runs
+                .iter()
+                .map(|r| phrase(&normalize::digit_grams(r), "digits"))
+                .collect();
+            if runs.first().is_none_or(|r| r.len() != t.len()) {
+                let grams = normalize::term_grams(t);
+                let grams: Vec<&str> = grams.iter().map(String::as_str).collect();
+                parts.insert(0, phrase(&grams, if chars { "chars" } else { "grams" }));
+            }
+            format!("({})", parts.join(and))
+        };
         let text = terms
             .iter()
-            .map(phrase)
+            .map(term)
             .collect::<Vec<_>>()
             .join(if sqlite { " OR " } else { " | " });
         Some(Self { chars, text })
@@ -292,20 +326,25 @@ pub async fn page(
 /// `normalize::card_search_tokens`.
 pub async fn add(c: &impl Conn, org_id: &str, cards: &[(String, SearchTokens)]) -> Result<()> {
     for chunk in cards.chunks(CHUNK) {
-        let marks = vec!["(?, ?, ?)"; chunk.len()].join(", ");
         if is_sqlite(c) {
             // The card's rowid, found by its id.
-            let mut values = Vec::with_capacity(chunk.len() * 3);
+            let marks = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
+            let mut values = Vec::with_capacity(chunk.len() * 4);
             for (id, t) in chunk {
-                values.extend([Value::from(id.as_str()), t.grams.clone().into(), t.chars.clone().into()]);
+                values.extend([
+                    Value::from(id.as_str()),
+                    t.grams.clone().into(),
+                    t.digits.clone().into(),
+                    t.chars.clone().into(),
+                ]);
             }
             let rows = format!(
-                "WITH v(id, grams, chars) AS (VALUES {marks}) SELECT cards.rowid, v.grams, v.chars FROM v \
-                 CROSS JOIN cards ON cards.id = v.id"
+                "WITH v(id, grams, digits, chars) AS (VALUES {marks}) \
+                 SELECT cards.rowid AS r, v.grams, v.digits, v.chars FROM v CROSS JOIN cards ON cards.id = v.id"
             );
-            let grams = format!("INSERT INTO card_grams (rowid, grams) SELECT rowid, grams FROM ({rows})");
+            let grams = format!("INSERT INTO card_grams (rowid, grams, digits) SELECT r, grams, digits FROM ({rows})");
             c.execute_raw(sql(c, &grams, values.clone())).await?;
-            let chars = format!("INSERT INTO card_chars (rowid, chars) SELECT rowid, chars FROM ({rows})");
+            let chars = format!("INSERT INTO card_chars (rowid, chars) SELECT r, chars FROM ({rows})");
             c.execute_raw(sql(c, &chars, values)).await?;
         } else {
             let marks = vec!["(?, ?, CAST(? AS tsvector))"; chunk.len()].join(", ");
