@@ -224,13 +224,28 @@ pub async fn run(b: SearchBench) -> Result<()> {
             list(&app, &actor, t).await?;
         }
         let mut times = Vec::with_capacity(b.queries);
+        let mut per_term: Vec<Vec<f64>> = vec![Vec::new(); terms.len()];
         let mut found = 0usize;
         for i in 0..b.queries {
             let t = &terms[i % terms.len()];
             let started = Instant::now();
             found += list(&app, &actor, t).await?;
-            times.push(started.elapsed().as_secs_f64() * 1e3);
+            let ms = started.elapsed().as_secs_f64() * 1e3;
+            times.push(ms);
+            per_term[i % terms.len()].push(ms);
         }
+        // The term slowest at its median: a term slow by itself, not one query a busy
+        // machine delayed.
+        let medians: Vec<f64> = per_term
+            .iter_mut()
+            .map(|v| {
+                v.sort_by(f64::total_cmp);
+                percentile(v, 0.5)
+            })
+            .collect();
+        let slowest = (0..terms.len())
+            .max_by(|&a, &b| medians[a].total_cmp(&medians[b]))
+            .unwrap_or(0);
         let mut base = Vec::with_capacity(b.baseline_queries);
         for i in 0..b.baseline_queries {
             let t = &terms[i % terms.len()];
@@ -244,10 +259,12 @@ pub async fn run(b: SearchBench) -> Result<()> {
         let (b50, b99) = (percentile(&base, 0.5), percentile(&base, 0.99));
         worst = worst.max(p99);
         println!(
-            "  {kind:<20} {p50:>9.2} {p99:>9.2} {:>7.1} | {b50:>10.1} {b99:>10.1} | {:>8.0} {:>8.0}",
+            "  {kind:<20} {p50:>9.2} {p99:>9.2} {:>7.1} | {b50:>10.1} {b99:>10.1} | {:>8.0} {:>8.0}   slowest term {} (median {:.2} ms)",
             found as f64 / b.queries.max(1) as f64,
             b50 / p50,
-            b99 / p99
+            b99 / p99,
+            terms[slowest],
+            medians[slowest]
         );
     }
     println!(
