@@ -25,12 +25,12 @@
 //! **PostgreSQL**: `card_search (card_id, org_id, grams tsvector)`, the same tokens written as
 //! a tsvector literal (bigrams with their positions, a gap between fields; characters without
 //! positions) under a GIN index; a keyword is a `tsquery` phrase (`'ヤマ' <-> 'マモ' <-> 'モト'`).
-//! GIN gives no order, so a page in id order takes one of two ways, chosen by the planner's
-//! estimate of the matches (asked with EXPLAIN; a LIMIT is not left to the planner, which then
-//! walks an index in order for a rare phrase too): up to `FEW` matches are fetched by id and
-//! sorted; more are found by walking `card_search` in id order and testing each row
-//! (`ts_match_vq`, the function, which no index takes), which meets 51 matches soon because
-//! they are many.
+//! GIN gives no order, so a page in id order takes one of two ways: up to `FEW` matches are
+//! fetched by id and sorted; more are found by walking `card_search` in id order and testing
+//! each row (`ts_match_vq`, the function, which no index takes), which meets 51 matches soon
+//! because they are many. Which: the planner's estimate (asked with EXPLAIN) when it is far
+//! above `FEW`, else a count of at most `FEW` + 1 matches (a LIMIT is not left to the
+//! planner, which then walks an index in order for a rare phrase too).
 //!
 //! Maintenance is in the card's transaction: `store::cards` writes a card's entries with the
 //! card, replaces them when its fields change, and removes them before the card (ON DELETE
@@ -303,12 +303,15 @@ pub async fn page(
             .unwrap_or(f64::MAX),
         None => f64::MAX,
     };
-    let few = if estimate <= FEW as f64 {
-        // A bound, should the estimate be far off: past it the matches are met in id order.
+    // Far above `FEW` the estimate is right (one common lexeme, its frequency known); below,
+    // it is not to be trusted either way (a phrase's lexemes are multiplied as if independent;
+    // a lexeme the statistics do not list is guessed at 0.5 %), so the matches are counted,
+    // up to `FEW` + 1.
+    let few = if estimate <= (10 * FEW) as f64 {
         c.query_all_raw(sql(
             c,
             "SELECT card_id FROM card_search WHERE grams @@ CAST(? AS tsquery) AND org_id = ? LIMIT ?",
-            vec![q.text.clone().into(), org_id.into(), (4 * FEW + 1).into()],
+            vec![q.text.clone().into(), org_id.into(), (FEW + 1).into()],
         ))
         .await?
     } else {
@@ -316,7 +319,7 @@ pub async fn page(
     };
     let text;
     let mut values: Vec<Value>;
-    if estimate <= FEW as f64 && (few.len() as i64) <= 4 * FEW {
+    if estimate <= (10 * FEW) as f64 && (few.len() as i64) <= FEW {
         let ids: Vec<String> = few
             .iter()
             .map(|r| r.try_get_by_index(0))
