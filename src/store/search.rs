@@ -29,8 +29,10 @@
 //! fetched by id and sorted; more are found by walking `card_search` in id order and testing
 //! each row (`ts_match_vq`, the function, which no index takes), which meets 51 matches soon
 //! because they are many. Which: the planner's estimate (asked with EXPLAIN) when it is far
-//! above `FEW`, else a count of at most `FEW` + 1 matches (a LIMIT is not left to the
-//! planner, which then walks an index in order for a rare phrase too).
+//! above `FEW`; else the next `WINDOW` rows in id order are looked through first (a dense
+//! phrase, which the planner underestimates, has its page there), then at most `FEW` + 1
+//! matches counted (a LIMIT is not left to the planner, which then walks an index in order
+//! for a rare phrase too).
 //!
 //! Maintenance is in the card's transaction: `store::cards` writes a card's entries with the
 //! card, replaces them when its fields change, and removes them before the card (ON DELETE
@@ -52,6 +54,9 @@ const CHUNK: usize = 1000;
 /// or row walked; 2,000 is where the two meet for a million cards (2,000 matches fetched, or
 /// 51 / (2,000 / 1,000,000) ≈ 25,000 rows walked, six to a page).
 pub const FEW: i64 = 2000;
+
+/// PostgreSQL: the rows after the cursor, in id order, that a page looks through first.
+const WINDOW: i64 = 3000;
 
 /// FTS5's in-memory index grows to this many bytes before it is written out as a segment
 /// (default 1 MB). An import writes a million cards' tokens in one transaction: larger
@@ -307,6 +312,32 @@ pub async fn page(
     // it is not to be trusted either way (a phrase's lexemes are multiplied as if independent;
     // a lexeme the statistics do not list is guessed at 0.5 %), so the matches are counted,
     // up to `FEW` + 1.
+    let model = |rows: Vec<sea_orm::QueryResult>| -> Result<Vec<(card::Model, String)>> {
+        rows.iter()
+            .map(|r| Ok((card::Model::from_query_result(r, "")?, String::new())))
+            .collect()
+    };
+    if estimate <= (10 * FEW) as f64 {
+        // First the next `WINDOW` rows in id order: a phrase in one card in sixty or more has
+        // its page there, and counting its matches would read a heap page for each.
+        let mut values: Vec<Value> = vec![
+            org_id.into(),
+            after_id.clone().into(),
+            WINDOW.into(),
+            q.text.clone().into(),
+        ];
+        let rest = filters.sql(org_id, &mut values);
+        values.push((limit as i64).into());
+        let text = format!(
+            "SELECT cards.* FROM (SELECT card_id, grams FROM card_search WHERE org_id = ? AND card_id > ? \
+             ORDER BY card_id LIMIT ?) s JOIN cards ON cards.id = s.card_id \
+             WHERE ts_match_vq(s.grams, CAST(? AS tsquery)){rest} ORDER BY s.card_id LIMIT ?"
+        );
+        let rows = c.query_all_raw(sql(c, &text, values)).await?;
+        if rows.len() as u64 >= limit {
+            return model(rows);
+        }
+    }
     let few = if estimate <= (10 * FEW) as f64 {
         c.query_all_raw(sql(
             c,
@@ -341,10 +372,7 @@ pub async fn page(
              ORDER BY s.card_id LIMIT ?"
         );
     }
-    let rows = c.query_all_raw(sql(c, &text, values)).await?;
-    rows.iter()
-        .map(|r| Ok((card::Model::from_query_result(r, "")?, String::new())))
-        .collect()
+    model(c.query_all_raw(sql(c, &text, values)).await?)
 }
 
 /// Writes the index entries of cards already in `cards`: their ids and
