@@ -1,7 +1,7 @@
 //! `import_rows`: a table-valued function through which an import hands its rows to SQLite,
 //! straight from Rust memory, on the import's own connection (`Store::bulk_write`).
 //!
-//! `INSERT OR FAIL INTO cards (…) SELECT c0, c1, …, c18 FROM import_rows` reads the rows last
+//! `INSERT OR FAIL INTO cards (…) SELECT c0, c1, …, c17 FROM import_rows` reads the rows last
 //! put into the connection's `RowFeed`; each value is copied once, by SQLite, into the new
 //! record. Why not bound values or JSON (BENCHMARKS.md):
 //! - sqlx binds one value at a time on the connection's thread, and a multi-row `VALUES` is

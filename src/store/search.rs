@@ -3,16 +3,19 @@
 //!
 //! **What is indexed** (`normalize::card_search_tokens`): each card's name, reading, company,
 //! department, title and email folded (NFKC, case, hiragana = katakana, variant kanji), its
-//! phone and mobile as digits; as character **bigrams** in field order, and its distinct
-//! **characters**. A keyword of two characters or more is the phrase of its bigrams (an exact
-//! substring of one field: no bigram spans two fields and `FIELD_BARRIER` keeps a phrase from
-//! running on); a keyword of one character is that character. Each keyword is looked for in
-//! its few spellings (`normalize::search_terms`: legal form aside, phone digits).
+//! phone and mobile as digits; as character **bigrams** in field order, its distinct
+//! **characters**, and its runs of digits as **4-digit grams**. A keyword of two characters or
+//! more is the phrase of its bigrams (an exact substring of one field: no bigram spans two
+//! fields and `FIELD_BARRIER` keeps a phrase from running on), and each run of four digits or
+//! more in it also the phrase of its digit grams (the same matches, found among far fewer
+//! candidates: a digit bigram is in most cards); a keyword of one character is that character.
+//! Each keyword is looked for in its few spellings (`normalize::search_terms`: legal form
+//! aside, phone digits).
 //!
 //! **SQLite**: two contentless FTS5 tables whose rowid is the card's rowid, fed text already
 //! split, so the stock `unicode61` tokenizer only cuts at the spaces (`categories` keeps
-//! punctuation and symbols inside tokens): `card_grams` (`detail=full`: positions, for the
-//! phrases) and `card_chars` (`detail=none`: one-character queries need no positions, and a
+//! punctuation and symbols inside tokens): `card_grams` (columns `grams` and `digits`,
+//! `detail=full`: positions, for the phrases) and `card_chars` (`detail=none`: one-character queries need no positions, and a
 //! positional unigram column cost twice the time and size). FTS5 returns a match's rowids in
 //! order, lazily, so a page is `… ORDER BY rowid LIMIT 51` and stops at the 51st match: a
 //! keyword search in the API's default order lists the matches in **rowid order**, the order
