@@ -21,7 +21,10 @@
 //! keyword search in the API's default order lists the matches in **rowid order**, the order
 //! the cards were written (for cards meishi created, the order of their UUIDv7 ids but for
 //! the ones an import wrote in one batch, which go in by company), and its cursor is the id
-//! followed by the rowid. The trigram tokenizer was no option (one- and two-character
+//! followed by the rowid. Caution: `cards` has no INTEGER PRIMARY KEY, and SQLite's `VACUUM`
+//! may renumber such a table's rowids; meishi never runs one, and a database someone
+//! vacuumed needs its keyword index made again (drop the two tables, delete migration 5 from
+//! `schema_migrations`, start meishi; `search_key` must exist for the migration to drop). The trigram tokenizer was no option (one- and two-character
 //! queries), nor FTS5 prefix queries on the bigrams (they merge every matching term's list:
 //! 40–400 ms for a common character).
 //!
