@@ -24,6 +24,8 @@ pub enum AnyBench {
     Other(BenchCommand),
     /// Time the import of an N-row CSV against sqlite3's .import, then the export
     Import(ImportBench),
+    /// Time keyword searches over N cards against a full-scan LIKE
+    Search(super::bench_search::SearchBench),
 }
 
 #[derive(Args)]
@@ -50,7 +52,7 @@ pub struct ImportBench {
 
 /// CPU seconds (user + system) of this process, and of its waited-for children (sqlite3), from
 /// /proc/self/stat: on a shared machine they vary less than the wall-clock times.
-fn cpu_secs() -> (f64, f64) {
+pub(super) fn cpu_secs() -> (f64, f64) {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name in parentheses: utime is the 14th field, cstime the 17th.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
@@ -60,13 +62,13 @@ fn cpu_secs() -> (f64, f64) {
     (get(14) + get(15), get(16) + get(17))
 }
 
-fn load_average() -> String {
+pub(super) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
 }
 
-fn rss_mb(key: &str) -> f64 {
+pub(super) fn rss_mb(key: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -78,7 +80,7 @@ fn rss_mb(key: &str) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-fn remove_sqlite(path: &std::path::Path) {
+pub(super) fn remove_sqlite(path: &std::path::Path) {
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
@@ -158,6 +160,59 @@ const DEPTS: [&str; 6] = [
 ];
 const TITLES: [&str; 6] = ["", "主任", "係長", "課長", "部長", "代表取締役"];
 
+/// The search benchmark's names: the first of each list.
+const PLAIN_FAMILY: usize = 12;
+const PLAIN_GIVEN: usize = 10;
+
+/// The search benchmark's CSV (`bench search`; its query terms are taken from these cards): row
+/// i is a deterministic card of 12 family and 10 given names, 5,000 companies, phones
+/// `03-{co}-{i}`. Its people repeat in long periods (the same name at the same address every
+/// 360 rows), which makes it no data for same-person matching: imported with matching off.
+pub(super) fn write_plain_csv(path: &std::path::Path, rows: usize) -> Result<u64> {
+    let file = std::fs::File::create(path).map_err(|e| Error::internal(format!("{}: {e}", path.display())))?;
+    let mut w = csv::WriterBuilder::new().from_writer(std::io::BufWriter::with_capacity(1 << 20, file));
+    let io = |e: csv::Error| Error::internal(format!("writing the CSV: {e}"));
+    w.write_record(EN_HEADER).map_err(io)?;
+    for i in 0..rows {
+        let (f, fr) = FAMILY[i % PLAIN_FAMILY];
+        let (g, gr) = GIVEN[(i / PLAIN_FAMILY) % PLAIN_GIVEN];
+        let co = i % 5000;
+        let date = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap() + chrono::Days::new((i % 2000) as u64);
+        let tags = match i % 20 {
+            0 => "展示会2026;重要",
+            5 | 10 | 15 => "展示会2026",
+            _ => "",
+        };
+        w.write_record([
+            format!("{f} {g}"),
+            format!("{fr} {gr}"),
+            format!("株式会社サンプル{co:04}"),
+            DEPTS[i % DEPTS.len()].to_string(),
+            TITLES[(i / 7) % TITLES.len()].to_string(),
+            format!("user{i}@c{co:04}.example.jp"),
+            format!("03-{:04}-{:04}", co, i % 10000),
+            format!("090-{:04}-{:04}", (i / 10000) % 10000, i % 10000),
+            format!("03-{:04}-{:04}", co, (i + 1) % 10000),
+            format!("100-{:04}", i % 10000),
+            format!(
+                "東京都千代田区丸の内{}-{}-{} サンプルビル{}階",
+                i % 3 + 1,
+                i % 9 + 1,
+                i % 30 + 1,
+                i % 40 + 1
+            ),
+            format!("https://www.c{co:04}.example.jp/"),
+            date.format("%Y-%m-%d").to_string(),
+            tags.to_string(),
+            String::new(),
+            String::new(),
+        ])
+        .map_err(io)?;
+    }
+    w.flush().map_err(|e| Error::internal(e.to_string()))?;
+    Ok(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0))
+}
+
 /// A row's pseudo-random draws (splitmix64): the same for the same row, on every run.
 fn mix(i: u64) -> u64 {
     let mut z = i.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -174,7 +229,7 @@ const MET_AGAIN_EVERY: u64 = 25;
 /// (900 names, 5,000 companies, drawn per person); one in `MET_AGAIN_EVERY` is an earlier row's
 /// person again. Other rows meet the same-person rule only by chance (the same name at the same
 /// address, or in the same company and department): a few percent, as in real card bases.
-fn write_csv(path: &std::path::Path, first: usize, rows: usize) -> Result<u64> {
+pub(super) fn write_csv(path: &std::path::Path, first: usize, rows: usize) -> Result<u64> {
     let file = std::fs::File::create(path).map_err(|e| Error::internal(format!("{}: {e}", path.display())))?;
     let mut w = csv::WriterBuilder::new().from_writer(std::io::BufWriter::with_capacity(1 << 20, file));
     let io = |e: csv::Error| Error::internal(format!("writing the CSV: {e}"));

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_import;
+mod bench_search;
 mod import;
 mod transfer;
 mod user;
@@ -417,6 +418,7 @@ async fn run(command: Command) -> Result<(), Error> {
         Command::Bench { command } => match command {
             bench_import::AnyBench::Other(c) => bench::run(c).await,
             bench_import::AnyBench::Import(b) => bench_import::run(b).await,
+            bench_import::AnyBench::Search(b) => bench_search::run(b).await,
         },
         Command::Import { db, args } => import::import(&open(&db.database).await?, args).await,
         Command::Export { db, args } => import::export(&open(&db.database).await?, args).await,

@@ -119,50 +119,143 @@ pub fn search_company(name: &str) -> String {
     company(name).chars().map(katakana).collect()
 }
 
-/// Separates a card's fields in its search key. `search` removes whitespace, so a folded
-/// keyword never contains it and a match never runs from one field into the next.
-pub const FIELD_SEPARATOR: char = '\n';
+/// A one-character token that `card_search_tokens` puts between two fields' bigrams where the
+/// last bigram of one field ends with the character the next field's first bigram begins with
+/// (`…yz` then `zb…`): a phrase of bigrams (`yz zb`) could otherwise run from one field into
+/// the next. A query's phrase is made of two-character tokens only, so it never contains it.
+pub const FIELD_BARRIER: &str = "|";
 
-/// What a keyword is looked for in (stored as `cards.search_key`): the name, its reading, the
-/// company, department, title and email, each folded by `search`, one per line.
-pub fn card_search_key(f: &super::CardFields) -> String {
-    let mut key = String::with_capacity(
-        f.full_name.len()
-            + f.name_reading.len()
-            + f.company.len()
-            + f.department.len()
-            + f.title.len()
-            + f.email.len()
-            + 6,
-    );
-    for (i, field) in [
-        &f.full_name,
-        &f.name_reading,
-        &f.company,
-        &f.department,
-        &f.title,
-        &f.email,
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        if i > 0 {
-            key.push(FIELD_SEPARATOR);
-        }
-        push_folded(field, &mut key, katakana);
-    }
-    key
+/// What the keyword index holds for a card (store::search): its name, reading, company,
+/// department, title and email folded by `search`, its phone and mobile as digits only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchTokens {
+    /// Every field's character bigrams, in order, separated by spaces (`ヤマ マモ モト …`),
+    /// with `FIELD_BARRIER` where a phrase could otherwise cross fields. Queries of two
+    /// characters or more are a phrase of their own bigrams.
+    pub grams: String,
+    /// The distinct characters of all fields, separated by spaces: one-character queries.
+    pub chars: String,
+    /// Every run of `DIGIT_GRAM` digits or more in any field, as its overlapping runs of
+    /// `DIGIT_GRAM` digits (`0312345678` → `0312 3123 1234 …`), `FIELD_BARRIER` between runs.
+    /// Ten digits make only a hundred bigrams, each in most cards, so a phrase of digit bigrams
+    /// alone (a phone number) matched few cards among very many candidates; a keyword's run
+    /// of digits is also looked for here, where a four-digit gram is in about one card in a
+    /// thousand.
+    pub digits: String,
 }
 
-/// Both keys of a card at once: `card_search_key`, and `card_name_key` taken from its reading
-/// or name part instead of folding them a second time.
-pub fn card_keys(f: &super::CardFields) -> (String, String) {
-    let search = card_search_key(f);
-    let mut parts = search.split(FIELD_SEPARATOR);
-    let name = parts.next().unwrap_or_default();
-    let reading = parts.next().unwrap_or_default();
-    let sort = if reading.is_empty() { name } else { reading }.to_string();
-    (search, sort)
+/// The length of the digit grams (`SearchTokens::digits`).
+pub const DIGIT_GRAM: usize = 4;
+
+/// The runs of `DIGIT_GRAM` ASCII digits or more in a folded text.
+pub fn digit_runs(s: &str) -> Vec<&str> {
+    s.split(|c: char| !c.is_ascii_digit())
+        .filter(|r| r.len() >= DIGIT_GRAM)
+        .collect()
+}
+
+/// A run of digits as its overlapping `DIGIT_GRAM`-digit grams, in order.
+pub fn digit_grams(run: &str) -> Vec<&str> {
+    (0..=run.len().saturating_sub(DIGIT_GRAM))
+        .map(|i| &run[i..i + DIGIT_GRAM])
+        .collect()
+}
+
+/// The searchable fields of a card, folded, phone and mobile as digits only.
+fn search_fields(f: &super::CardFields) -> [String; 8] {
+    let digits = |s: &str| search(s).chars().filter(char::is_ascii_digit).collect::<String>();
+    [
+        search(&f.full_name),
+        search(&f.name_reading),
+        search(&f.company),
+        search(&f.department),
+        search(&f.title),
+        search(&f.email),
+        digits(&f.phone),
+        digits(&f.mobile),
+    ]
+}
+
+/// A card's keyword index tokens (see `SearchTokens`). Pure: the import makes them on its
+/// reading side, the store writes them.
+pub fn card_search_tokens(f: &super::CardFields) -> SearchTokens {
+    let fields = search_fields(f);
+    let mut grams = String::with_capacity(fields.iter().map(|s| s.len() * 2 + 2).sum());
+    let mut all: Vec<char> = Vec::with_capacity(64);
+    let mut last: Option<char> = None;
+    let mut digits = String::new();
+    for field in &fields {
+        for run in digit_runs(field) {
+            if !digits.is_empty() {
+                digits.push_str(FIELD_BARRIER);
+                digits.push(' ');
+            }
+            for g in digit_grams(run) {
+                digits.push_str(g);
+                digits.push(' ');
+            }
+        }
+        let cs: Vec<char> = field.chars().collect();
+        all.extend_from_slice(&cs);
+        if cs.len() < 2 {
+            continue;
+        }
+        if last == Some(cs[0]) {
+            grams.push_str(FIELD_BARRIER);
+            grams.push(' ');
+        }
+        for w in cs.windows(2) {
+            grams.push(w[0]);
+            grams.push(w[1]);
+            grams.push(' ');
+        }
+        last = cs.last().copied();
+    }
+    grams.pop();
+    all.sort_unstable();
+    all.dedup();
+    let mut chars = String::with_capacity(all.len() * 4);
+    for c in all {
+        if !chars.is_empty() {
+            chars.push(' ');
+        }
+        chars.push(c);
+    }
+    digits.pop();
+    SearchTokens { grams, chars, digits }
+}
+
+/// What a keyword is looked for as, each folded like the index: as typed; without its legal
+/// form ((株)サンプル finds 株式会社サンプル); as digits only when it looks like a phone
+/// number (03-1234 finds 0312345678). A card matches when any of them is a substring of one
+/// of its fields. When one of them is a single character, only the single characters are
+/// kept: every card that contains a longer one contains that character too.
+pub fn search_terms(q: &str) -> Vec<String> {
+    let typed = search(q);
+    let mut terms = vec![typed.clone(), search_company(q)];
+    if typed.chars().any(|c| c.is_ascii_digit())
+        && typed
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '-' | '(' | ')' | '+' | '.' | 'ー' | '‐' | '−'))
+    {
+        terms.push(typed.chars().filter(char::is_ascii_digit).collect());
+    }
+    terms.retain(|t| !t.is_empty());
+    terms.sort();
+    terms.dedup();
+    if terms.iter().any(|t| t.chars().count() == 1) {
+        terms.retain(|t| t.chars().count() == 1);
+    }
+    terms
+}
+
+/// A term's bigrams, in order (`ヤマモト` → `ヤマ`, `マモ`, `モト`); a single character alone.
+pub fn term_grams(term: &str) -> Vec<String> {
+    let cs: Vec<char> = term.chars().collect();
+    if cs.len() < 2 {
+        return vec![term.to_string()];
+    }
+    cs.windows(2).map(|w| w.iter().collect()).collect()
 }
 
 /// What cards are sorted by name with (stored as `cards.name_key`): the reading when there
@@ -181,20 +274,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn both_keys_at_once_are_the_keys_one_by_one() {
-        let f = crate::domain::CardFields {
-            full_name: "山田　賢治".into(),
-            name_reading: "やまだ けんじ".into(),
-            company: "ｻﾝﾌﾟﾙ商事(株)".into(),
-            email: "Yamada@Example.jp".into(),
-            ..Default::default()
-        };
-        assert_eq!(card_keys(&f), (card_search_key(&f), card_name_key(&f)));
-        let no_reading = crate::domain::CardFields {
-            name_reading: String::new(),
-            ..f
-        };
-        assert_eq!(card_keys(&no_reading).1, "山田賢治");
+    fn search_folds_width_case_kana_and_variants() {
         assert_eq!(search("ﾔﾏﾀﾞ ＡＢＣ　髙橋"), "ヤマダabc高橋");
     }
 
@@ -211,24 +291,69 @@ mod tests {
     }
 
     #[test]
-    fn a_cards_keys() {
+    fn a_cards_tokens() {
         let f = crate::domain::CardFields {
             full_name: "山本 太郎".into(),
             name_reading: "やまもと たろう".into(),
             company: "株式会社サンプル".into(),
-            email: "t.yamamoto@example.jp".into(),
+            email: "T.Yamamoto@example.jp".into(),
+            phone: "03-1234-5678".into(),
             ..Default::default()
         };
-        let key = card_search_key(&f);
-        assert!(key.contains(&search("ヤマモト")));
-        assert!(key.contains(&search("山本太郎")));
-        assert!(!key.contains(&search("郎やま")), "no match across fields");
+        let t = card_search_tokens(&f);
+        let grams: Vec<&str> = t.grams.split(' ').collect();
+        assert_eq!(&grams[..4], ["山本", "本太", "太郎", "ヤマ"]);
+        assert!(grams.contains(&"t."), "{grams:?}");
+        assert!(grams.windows(3).any(|w| w == ["03", "31", "12"]), "phone digits only");
+        assert!(!t.grams.contains("郎ヤ"), "no bigram across fields");
+        assert!(t.chars.split(' ').any(|c| c == "本"));
+        assert!(!t.chars.contains("-"), "phone punctuation is not indexed");
+        assert_eq!(t.digits, "0312 3123 1234 2345 3456 4567 5678");
+        let mail = crate::domain::CardFields {
+            email: "u12345x678@c0001.jp".into(),
+            ..Default::default()
+        };
+        assert_eq!(card_search_tokens(&mail).digits, "1234 2345 | 0001");
+        assert_eq!(digit_runs("サンプル0123-45678"), ["0123", "45678"]);
         assert_eq!(card_name_key(&f), "ヤマモトタロウ");
         let unread = crate::domain::CardFields {
             full_name: "Zed".into(),
             ..Default::default()
         };
         assert_eq!(card_name_key(&unread), "zed");
+    }
+
+    #[test]
+    fn a_barrier_where_a_phrase_could_cross_fields() {
+        // 田中 then 中村: the bigrams 田中 中村 would make the phrase of 田中村.
+        let f = crate::domain::CardFields {
+            full_name: "田中".into(),
+            name_reading: "中村".into(),
+            department: "x".into(),
+            title: "村上".into(),
+            ..Default::default()
+        };
+        assert_eq!(card_search_tokens(&f).grams, "田中 | 中村 | 村上");
+        let g = crate::domain::CardFields {
+            full_name: "田中".into(),
+            name_reading: "村上".into(),
+            ..Default::default()
+        };
+        assert_eq!(card_search_tokens(&g).grams, "田中 村上");
+    }
+
+    #[test]
+    fn a_keywords_terms() {
+        assert_eq!(search_terms("やまもと"), ["ヤマモト"]);
+        assert_eq!(search_terms("(株)サンプル"), ["(株)サンプル", "サンプル"]);
+        assert_eq!(search_terms("03-1234"), ["03-1234", "031234"]);
+        assert_eq!(search_terms("１２３４-５６７８"), ["1234-5678", "12345678"]);
+        assert_eq!(search_terms("髙"), ["高"]);
+        assert_eq!(search_terms("3-"), ["3"], "a single character covers the rest");
+        assert_eq!(search_terms("%_"), ["%_"]);
+        assert!(search_terms("(株)").contains(&"(株)".to_string()));
+        assert_eq!(term_grams("ヤマモト"), ["ヤマ", "マモ", "モト"]);
+        assert_eq!(term_grams("田"), ["田"]);
     }
 
     #[test]

@@ -155,8 +155,8 @@ pub struct CheckedCard {
     pub line: u64,
     pub fields: CardFields,
     pub company_key: String,
-    /// `normalize::card_search_key` and `card_name_key`, made here, on the reading side.
-    pub search_key: String,
+    /// `normalize::card_search_tokens` and `card_name_key`, made here, on the reading side.
+    pub search: normalize::SearchTokens,
     pub name_key: String,
     pub tags: Vec<String>,
     /// Lower-cased email, or empty for the default owner.
@@ -231,12 +231,11 @@ pub fn check(raw: RawCard, column: impl Fn(&str) -> String) -> std::result::Resu
     } else {
         Some(serde_json::Value::Object(raw.extra).to_string())
     };
-    let (search_key, name_key) = normalize::card_keys(&fields);
     Ok(CheckedCard {
         line,
         company_key: normalize::company(&fields.company),
-        search_key,
-        name_key,
+        search: normalize::card_search_tokens(&fields),
+        name_key: normalize::card_name_key(&fields),
         fields,
         tags,
         owner,

@@ -172,3 +172,13 @@ pub async fn sql_floor_script(app: App, org_id: &str, owner_id: &str, plain: &Pa
     app.store.conn().clone().close().await?;
     Ok(sb::sql_floor_script(&indexes, org_id, owner_id, plain))
 }
+
+/// The search benchmark's full-scan baseline (`store::bench::like_page`).
+pub async fn like_page(app: &App, org_id: &str, q: &str) -> Result<usize> {
+    sb::like_page(&app.store, org_id, q).await
+}
+
+/// The keyword index's size and the cards table's, in bytes.
+pub async fn search_sizes(app: &App) -> Result<(i64, i64)> {
+    sb::search_sizes(&app.store).await
+}

@@ -227,6 +227,7 @@ impl CardSort {
     }
 }
 
+#[derive(Default)]
 pub struct CardQuery<'a> {
     pub owner_id: Option<&'a str>,
     pub tag_id: Option<&'a str>,
@@ -248,20 +249,17 @@ fn filter_of(q: &CardQuery<'_>) -> st::CardFilter {
     }
 }
 
-/// A page's cursor: the last card's id, then (other than in id order) its sort key. The id
-/// is a fixed-width UUID, so the key is whatever follows it.
+/// A page's cursor: the last card's id, then its sort key (none in id order, but for a keyword
+/// search on SQLite, which pages by the index's rowid: store::search). The id is a
+/// fixed-width UUID, so the key is whatever follows it.
 const ID_WIDTH: usize = 36;
 
-fn parse_cursor(sort: CardSort, cursor: Option<&str>) -> Result<Option<st::After>> {
+fn parse_cursor(cursor: Option<&str>) -> Result<Option<st::After>> {
     let Some(c) = cursor.filter(|c| !c.is_empty()) else {
         return Ok(None);
     };
     let bad = || Error::bad_input("cursor", "not a cursor returned by this listing");
-    let (id, key) = if sort == CardSort::Id {
-        (c, "")
-    } else {
-        (c.get(..ID_WIDTH).ok_or_else(bad)?, &c[ID_WIDTH..])
-    };
+    let (id, key) = (c.get(..ID_WIDTH).ok_or_else(bad)?, &c[ID_WIDTH..]);
     let id = store::parse_cursor(Some(id))?.ok_or_else(bad)?;
     Ok(Some(st::After {
         key: key.to_string(),
@@ -272,7 +270,7 @@ fn parse_cursor(sort: CardSort, cursor: Option<&str>) -> Result<Option<st::After
 /// One page of the cards that match every given filter, in the asked order.
 pub async fn list(app: &App, actor: &Actor, q: CardQuery<'_>) -> Result<Page<Card>> {
     let limit = page_limit(q.limit)?;
-    let after = parse_cursor(q.sort, q.cursor)?;
+    let after = parse_cursor(q.cursor)?;
     let rows = st::list_cards(
         app.read(),
         &actor.org_id,

@@ -665,7 +665,7 @@ impl<'a> Preparer<'a> {
                 owner_id: owner,
                 fields: card.fields,
                 company_key: card.company_key,
-                search_key: card.search_key,
+                search: card.search,
                 name_key: card.name_key,
                 extra: card.extra,
                 person_id,

@@ -376,10 +376,10 @@ pub fn sql_floor_script(indexes: &[(String, String)], org_id: &str, owner_id: &s
          {drop}\
          INSERT INTO cards (id, org_id, owner_id, full_name, name_reading, company, company_key, department, \
          title, email, phone, mobile, fax, postal_code, address, url, exchanged_on, created_at, updated_at, extra, \
-         search_key, name_key) \
+         name_key) \
          SELECT printf('00000000-0000-7000-8000-%012x', rowid), '{org_id}', '{owner_id}', full_name, name_reading, \
          company, company, department, title, email, phone, mobile, fax, postal_code, address, url, \
-         NULLIF(exchanged_on, ''), 0, 0, NULL, full_name, name_reading FROM b.cards_plain;\n\
+         NULLIF(exchanged_on, ''), 0, 0, NULL, name_reading FROM b.cards_plain;\n\
          PRAGMA cache_size = -{sort_cache};\n\
          {create}\
          COMMIT;\n",
@@ -387,4 +387,51 @@ pub fn sql_floor_script(indexes: &[(String, String)], org_id: &str, owner_id: &s
         sort_cache = super::imports::SORT_CACHE_KIB,
         plain = plain.display(),
     )
+}
+
+/// The search benchmark's baseline: a page of the API's first page (id order, 51 rows) found
+/// the way a keyword was found before the index, a `LIKE '%…%'` over each searchable column
+/// (as typed, `%` and `_` escaped), which reads cards in id order until it has 51 matches or
+/// none are left. Returns the rows found.
+pub async fn like_page(store: &Store, org_id: &str, q: &str) -> Result<usize> {
+    let c = store.conn();
+    let mut pattern = String::from("%");
+    for ch in q.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(ch);
+    }
+    pattern.push('%');
+    let columns = [
+        "full_name",
+        "name_reading",
+        "company",
+        "department",
+        "title",
+        "email",
+        "phone",
+        "mobile",
+    ];
+    let any = columns
+        .iter()
+        .map(|col| format!("{col} LIKE ? ESCAPE '\\'"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let mut values: Vec<sea_orm::Value> = vec![org_id.into()];
+    values.extend(columns.iter().map(|_| sea_orm::Value::from(pattern.clone())));
+    let text = format!("SELECT * FROM cards WHERE org_id = ? AND ({any}) ORDER BY id LIMIT 51");
+    Ok(c.query_all_raw(sql(c, &text, values)).await?.len())
+}
+
+/// The keyword index's size in bytes (`store::search::size`) and the `cards` table's
+/// (SQLite: its pages in `dbstat`; PostgreSQL: `pg_total_relation_size`, indexes included).
+pub async fn search_sizes(store: &Store) -> Result<(i64, i64)> {
+    let c = store.conn();
+    let cards = if store.is_sqlite() {
+        "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name = 'cards' OR name IN (SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'cards')"
+    } else {
+        "SELECT pg_total_relation_size('cards')"
+    };
+    Ok((super::search::size(c).await?, count(c, cards, vec![]).await?))
 }

@@ -2,11 +2,11 @@
 //! organisation; a row of another organisation is simply not found.
 
 use super::entities::{card, card_tag, contact, tag};
-use super::{Conn, date_from_text, date_to_text, from_micros, to_micros};
+use super::{Conn, date_from_text, date_to_text, from_micros, search, to_micros};
 use crate::domain::model::{Card, Contact, Tag};
 use crate::domain::{CardFields, ContactKind, Result, normalize};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
@@ -50,13 +50,12 @@ pub struct NewCard {
 
 fn card_row(org_id: &str, c: NewCard, now: i64) -> card::ActiveModel {
     let f = c.fields;
-    let (search_key, name_key) = normalize::card_keys(&f);
+    let name_key = normalize::card_name_key(&f);
     card::ActiveModel {
         id: Set(c.id),
         org_id: Set(org_id.into()),
         owner_id: Set(c.owner_id),
         company_key: Set(normalize::company(&f.company)),
-        search_key: Set(search_key),
         name_key: Set(name_key),
         exchanged_on: Set(date_to_text(f.exchanged_on)),
         full_name: Set(f.full_name),
@@ -80,15 +79,20 @@ fn card_row(org_id: &str, c: NewCard, now: i64) -> card::ActiveModel {
     }
 }
 
-/// Inserts many cards with multi-row statements (one per thousand cards).
+/// Inserts many cards with multi-row statements (one per thousand cards), and their entries
+/// in the keyword index.
 pub async fn insert_cards(c: &impl Conn, org_id: &str, cards: Vec<NewCard>, now: DateTime<Utc>) -> Result<()> {
     let now = to_micros(now);
+    let tokens: Vec<_> = cards
+        .iter()
+        .map(|n| (n.id.clone(), normalize::card_search_tokens(&n.fields)))
+        .collect();
     let mut rows = cards.into_iter().map(|n| card_row(org_id, n, now)).peekable();
     while rows.peek().is_some() {
         let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
         card::Entity::insert_many(chunk).exec(c).await?;
     }
-    Ok(())
+    search::add(c, org_id, &tokens).await
 }
 
 pub async fn get_card(c: &impl Conn, org_id: &str, id: &str) -> Result<Option<Card>> {
@@ -128,8 +132,8 @@ pub struct CardFilter {
     pub tag_id: Option<String>,
     /// Matched on the normalised company name (株式会社X = (株)X = ｘ株式会社…).
     pub company: Option<String>,
-    /// Free text, found in the name, its reading, company, department, title or email, with
-    /// hiragana = katakana and widths folded (`cards.search_key`).
+    /// Free text, found as a substring of the name, its reading, company, department, title,
+    /// email, phone or mobile, with hiragana = katakana and widths folded (`store::search`).
     pub q: Option<String>,
 }
 
@@ -153,22 +157,8 @@ pub struct After {
     pub id: String,
 }
 
-/// `%text%` for LIKE, with LIKE's own characters taken literally (escape `\`).
-fn like_contains(text: &str) -> LikeExpr {
-    let mut p = String::with_capacity(text.len() + 2);
-    p.push('%');
-    for ch in text.chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(ch);
-    }
-    p.push('%');
-    LikeExpr::new(p).escape('\\')
-}
-
 /// The organisation's cards that match every given filter at once.
-fn filtered(org_id: &str, f: CardFilter) -> sea_orm::Select<card::Entity> {
+fn filtered(c: &impl Conn, org_id: &str, f: CardFilter) -> sea_orm::Select<card::Entity> {
     let mut q = card::Entity::find().filter(card::Column::OrgId.eq(org_id));
     if let Some(o) = f.owner_id {
         q = q.filter(card::Column::OwnerId.eq(o));
@@ -176,16 +166,8 @@ fn filtered(org_id: &str, f: CardFilter) -> sea_orm::Select<card::Entity> {
     if let Some(co) = f.company {
         q = q.filter(card::Column::CompanyKey.eq(normalize::company(&co)));
     }
-    if let Some(text) = f.q {
-        // As typed (株式会社サンプル finds 株式会社サンプル), and without its legal form
-        // ((株)サンプル finds 株式会社サンプル too).
-        let key = normalize::search(&text);
-        let company = normalize::search_company(&text);
-        let mut any = Condition::any().add(Expr::col(card::Column::SearchKey).like(like_contains(&key)));
-        if company != key && !company.is_empty() {
-            any = any.add(Expr::col(card::Column::SearchKey).like(like_contains(&company)));
-        }
-        q = q.filter(any);
+    if let Some(m) = f.q.and_then(|text| search::Query::new(c, &text)) {
+        q = q.filter(m.condition(c, org_id));
     }
     if let Some(t) = f.tag_id {
         let sub = Query::select()
@@ -209,7 +191,27 @@ pub async fn list_cards(
     after: Option<After>,
     limit: u64,
 ) -> Result<Vec<(Card, String)>> {
-    let mut q = filtered(org_id, f);
+    if order == CardOrder::Id
+        && let Some(m) = f.q.as_deref().and_then(|text| search::Query::new(c, text))
+    {
+        // The index's own order (store::search): the first page stops at its last match.
+        let filters = search::Filters {
+            owner_id: f.owner_id,
+            company_key: f.company.map(|co| normalize::company(&co)),
+            tag_id: f.tag_id,
+        };
+        let rows = search::page(c, org_id, &m, &filters, after.map(|a| (a.id, a.key)), limit).await?;
+        let ids: Vec<String> = rows.iter().map(|(m, _)| m.id.clone()).collect();
+        let mut tags = tag_ids_of(c, &ids).await?;
+        return Ok(rows
+            .into_iter()
+            .map(|(m, key)| {
+                let t = tags.remove(&m.id).unwrap_or_default();
+                (card_view(m, t), key)
+            })
+            .collect());
+    }
+    let mut q = filtered(c, org_id, f);
     // Cards without an exchange date sort as '' (after every date, newest first).
     let exchanged = || Expr::cust("COALESCE(exchanged_on, '')");
     let id = || Expr::col(card::Column::Id);
@@ -263,7 +265,7 @@ pub async fn list_cards(
 
 /// How many of the organisation's cards match `f`.
 pub async fn count_cards(c: &impl Conn, org_id: &str, f: CardFilter) -> Result<u64> {
-    Ok(filtered(org_id, f).count(c).await?)
+    Ok(filtered(c, org_id, f).count(c).await?)
 }
 
 /// The organisation's cards among `ids` (any others are left out), in id order.
@@ -286,7 +288,9 @@ pub async fn cards_by_ids(c: &impl Conn, org_id: &str, ids: &[String]) -> Result
     Ok(out)
 }
 
+/// Replaces the card's fields and its keyword index entries.
 pub async fn update_card(c: &impl Conn, org_id: &str, id: &str, f: CardFields, now: DateTime<Utc>) -> Result<()> {
+    let tokens = normalize::card_search_tokens(&f);
     let mut m = card_row(
         org_id,
         NewCard {
@@ -309,11 +313,14 @@ pub async fn update_card(c: &impl Conn, org_id: &str, id: &str, f: CardFields, n
         .filter(card::Column::Id.eq(id))
         .exec(c)
         .await?;
-    Ok(())
+    search::remove(c, org_id, id).await?;
+    search::add(c, org_id, &[(id.to_string(), tokens)]).await
 }
 
-/// Deletes the card; its contacts and tag links go with it (ON DELETE CASCADE).
+/// Deletes the card; its contacts and tag links go with it (ON DELETE CASCADE), its keyword
+/// index entries first (an FTS table has no foreign key).
 pub async fn delete_card(c: &impl Conn, org_id: &str, id: &str) -> Result<()> {
+    search::remove(c, org_id, id).await?;
     card::Entity::delete_many()
         .filter(card::Column::OrgId.eq(org_id))
         .filter(card::Column::Id.eq(id))

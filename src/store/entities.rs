@@ -48,7 +48,7 @@ entity!(card, "cards", {
     company_key: String, department: String, title: String, email: String, phone: String,
     mobile: String, fax: String, postal_code: String, address: String, url: String,
     exchanged_on: Option<String>, last_transfer_id: Option<String>, created_at: i64, updated_at: i64,
-    extra: Option<String>, search_key: String, name_key: String, person_id: Option<i64>,
+    extra: Option<String>, name_key: String, person_id: Option<i64>,
 });
 
 entity!(contact, "contacts", {

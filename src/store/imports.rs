@@ -6,8 +6,9 @@
 //! `cards` once at the end (`CardWriter`).
 //! Why (the drivers' cost per bound value was most of the time): BENCHMARKS.md.
 
-use super::row_feed::{COLUMNS, RowFeed, RowSource};
+use super::row_feed::{RowFeed, RowSource};
 use super::{Conn, is_sqlite, sql};
+use crate::domain::normalize::SearchTokens;
 use crate::domain::{CardFields, Result};
 use sea_orm::Value;
 use std::collections::HashMap;
@@ -28,7 +29,8 @@ pub struct ImportRow {
     pub owner_id: String,
     pub fields: CardFields,
     pub company_key: String,
-    pub search_key: String,
+    /// Its keyword index entries (`normalize::card_search_tokens`).
+    pub search: SearchTokens,
     pub name_key: String,
     pub extra: Option<String>,
     /// The person (`service::people::Placer`); None when the import ran without matching.
@@ -36,16 +38,19 @@ pub struct ImportRow {
 }
 
 const CARD_COLUMNS: &str = "id, owner_id, full_name, name_reading, company, company_key, department, title, email, \
-                            phone, mobile, fax, postal_code, address, url, exchanged_on, extra, search_key, name_key, person_id";
+                            phone, mobile, fax, postal_code, address, url, exchanged_on, extra, name_key, person_id";
+
+/// How many values of `CardRows` go into `cards` (`CARD_COLUMNS`); then come the keyword
+/// index's: the bigrams (on PostgreSQL the tsvector literal), the characters, the digit grams.
+const CARD_VALUES: usize = 19;
+
+/// Where `person_id` is among `CARD_COLUMNS` (a number: PostgreSQL reads it from JSON text).
+const PERSON_COLUMN: usize = 18;
 
 /// PostgreSQL: a batch's JSON unpacked into rows, `SELECT j.value->>0, …, {also} FROM
 /// json_array_elements(?)` (`also`: values every row shares, bound before the JSON).
 fn unpack_sql(columns: usize, also: &str) -> String {
     let mut v: Vec<String> = (0..columns).map(|i| format!("j.value->>{i}")).collect();
-    if columns == COLUMNS {
-        // The cards' person id is a number (JSON text on the way in).
-        v[PERSON_COLUMN] = format!("CAST(j.value->>{PERSON_COLUMN} AS BIGINT)");
-    }
     v.push(also.to_string());
     format!(
         "SELECT {} FROM json_array_elements(CAST(? AS json)) AS j(value)",
@@ -54,15 +59,14 @@ fn unpack_sql(columns: usize, also: &str) -> String {
 }
 
 /// A batch's cards, each read as the values of `CARD_COLUMNS` (without the ones every card of
-/// the batch shares: org_id, created_at, updated_at).
+/// the batch shares: org_id, created_at, updated_at), then its keyword index entries.
 pub struct CardRows {
     rows: Vec<ImportRow>,
     dates: Vec<Option<String>>,
+    /// PostgreSQL: each card's tsvector literal (`search::tsvector`); SQLite: none.
+    vectors: Vec<String>,
     people: Vec<Option<String>>,
 }
-
-/// Where `person_id` is among `CARD_COLUMNS`.
-const PERSON_COLUMN: usize = 19;
 
 impl RowSource for CardRows {
     fn rows(&self) -> usize {
@@ -90,9 +94,14 @@ impl RowSource for CardRows {
             14 => &f.url,
             15 => return self.dates[row].as_deref(),
             16 => return r.extra.as_deref(),
-            17 => &r.search_key,
-            18 => &r.name_key,
+            17 => &r.name_key,
             PERSON_COLUMN => return self.people[row].as_deref(),
+            19 => match self.vectors.get(row) {
+                Some(v) => v,
+                None => &r.search.grams,
+            },
+            20 => &r.search.chars,
+            21 => &r.search.digits,
             _ => return None,
         })
     }
@@ -127,12 +136,24 @@ impl CardBatch {
         rows.sort_by(|a, b| a.company_key.cmp(&b.company_key));
         let dates = rows.iter().map(|r| r.fields.exchanged_on.map(iso_date)).collect();
         let people = rows.iter().map(|r| r.person_id.map(|p| p.to_string())).collect();
-        let cards = CardRows { rows, dates, people };
         if is_sqlite(c) {
+            let cards = CardRows {
+                rows,
+                dates,
+                vectors: Vec::new(),
+                people,
+            };
             return Ok(Self::Rows { cards, links });
         }
+        let vectors = rows.iter().map(|r| super::search::tsvector(&r.search)).collect();
+        let cards = CardRows {
+            rows,
+            dates,
+            vectors,
+            people,
+        };
         let json: Vec<Vec<Option<&str>>> = (0..cards.rows())
-            .map(|row| (0..COLUMNS).map(|column| cards.text(row, column)).collect())
+            .map(|row| (0..=CARD_VALUES).map(|column| cards.text(row, column)).collect())
             .collect();
         Ok(Self::Json {
             rows: cards.rows() as u64,
@@ -215,11 +236,26 @@ impl CardWriter {
                     self.deferred = Some(drop_indexes(c, "cards").await?);
                 }
                 self.written += cards.rows() as u64;
-                let columns = (0..COLUMNS).map(|i| format!("c{i}")).collect::<Vec<_>>().join(", ");
+                let columns = (0..CARD_VALUES).map(|i| format!("c{i}")).collect::<Vec<_>>().join(", ");
                 let n = cards.rows() as u64;
                 feed.put(Arc::new(cards));
                 let text = format!("INSERT OR FAIL {into} SELECT {columns}, ?, ?, ? FROM import_rows");
                 all_written(c.execute_raw(sql(c, &text, shared())).await?, n)?;
+                // The keyword index (store::search), keyed by the rows' rowids just made.
+                for (table, columns, values) in [
+                    (
+                        "card_grams",
+                        "grams, digits",
+                        format!("f.c{CARD_VALUES}, f.c{}", CARD_VALUES + 2),
+                    ),
+                    ("card_chars", "chars", format!("f.c{}", CARD_VALUES + 1)),
+                ] {
+                    let text = format!(
+                        "INSERT INTO {table} (rowid, {columns}) SELECT cards.rowid, {values} FROM import_rows f \
+                         CROSS JOIN cards ON cards.id = f.c0"
+                    );
+                    all_written(c.execute_raw(sql(c, &text, vec![])).await?, n)?;
+                }
                 if !links.is_empty() {
                     let n = links.len() as u64;
                     feed.put(Arc::new(links));
@@ -230,9 +266,22 @@ impl CardWriter {
             }
             CardBatch::Json { rows, cards, links } => {
                 self.written += rows;
-                let mut values = shared();
-                values.push(cards.into());
-                let text = format!("INSERT {into} {}", unpack_sql(COLUMNS, "?, ?, ?"));
+                // The cards and their keyword index entries in one statement, the JSON read once.
+                let mut values = vec![cards.into()];
+                values.extend(shared());
+                values.push(org_id.into());
+                let columns = (0..CARD_VALUES)
+                    .map(|i| match i {
+                        PERSON_COLUMN => format!("CAST(v->>{i} AS BIGINT)"),
+                        _ => format!("v->>{i}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let text = format!(
+                    "WITH j AS (SELECT value AS v FROM json_array_elements(CAST(? AS json))), \
+                     c AS (INSERT {into} SELECT {columns}, ?, ?, ? FROM j) \
+                     INSERT INTO card_search (card_id, org_id, grams) SELECT v->>0, ?, CAST(v->>{CARD_VALUES} AS tsvector) FROM j"
+                );
                 all_written(c.execute_raw(sql(c, &text, values)).await?, rows)?;
                 if let Some((n, links)) = links {
                     let text = format!("INSERT INTO card_tags (card_id, tag_id, org_id) {}", unpack_sql(2, "?"));

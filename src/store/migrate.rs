@@ -218,6 +218,11 @@ CREATE INDEX departures_status ON departures (status, suspend_moment)
         "ALTER TABLE cards ADD COLUMN search_key TEXT NOT NULL DEFAULT '';
          ALTER TABLE cards ADD COLUMN name_key TEXT NOT NULL DEFAULT ''",
     ),
+    // The keyword index (store::search): its tables, engine by engine, are made after this
+    // statement (`search::schema`) and filled for existing cards (`search::fill`), in the same
+    // transaction; it replaces `search_key`, which every card row carried (and every export
+    // read) for a LIKE that scanned every card.
+    (5, "ALTER TABLE cards DROP COLUMN search_key"),
     // Same person (名寄せ), news and card history (issue 13; `domain::person`).
     // - `cards.person_id`: the person a card is of, numbered by `person_seq` (a sequence on
     //   PostgreSQL, a one-row counter on SQLite, whose writers queue anyway): ids that only
@@ -303,13 +308,14 @@ fn for_engine(sql: &str, sqlite: bool) -> String {
         .replace("{person_seq}", seq)
 }
 
-/// Rows per statement of `fill_card_keys`: five bound values each, under SQLite's 32,766.
+/// Rows per statement of `fill_card_keys`: three bound values each, under SQLite's 32,766.
 const FILL_PAGE: usize = 1000;
 
-/// Fills the search and name keys of every existing card (migration 4). The keys need NFKC,
-/// which neither engine's SQL has, so they are computed here, by the functions every later
-/// write uses, and written a page of cards per statement (`CASE id WHEN … THEN …`): one
-/// UPDATE per thousand cards, the same on both engines.
+/// Fills the name keys of every existing card (migration 4). The keys need NFKC, which
+/// neither engine's SQL has, so they are computed here, by the function every later write
+/// uses, and written a page of cards per statement (`CASE id WHEN … THEN …`): one UPDATE per
+/// thousand cards, the same on both engines. (Migration 4 also added `search_key`; migration
+/// 5, which always follows, drops it, so it is left empty here.)
 async fn fill_card_keys(tx: &impl ConnectionTrait) -> Result<(), DbErr> {
     let mut after = String::new();
     loop {
@@ -325,7 +331,6 @@ async fn fill_card_keys(tx: &impl ConnectionTrait) -> Result<(), DbErr> {
             return Ok(());
         };
         after = last.try_get_by_index(0)?;
-        let mut search = Vec::with_capacity(rows.len() * 2);
         let mut name = Vec::with_capacity(rows.len() * 2);
         let mut ids = Vec::with_capacity(rows.len());
         for r in &rows {
@@ -339,18 +344,13 @@ async fn fill_card_keys(tx: &impl ConnectionTrait) -> Result<(), DbErr> {
                 email: r.try_get_by_index(6)?,
                 ..Default::default()
             };
-            let (search_key, name_key) = normalize::card_keys(&fields);
-            search.extend([id.clone().into(), search_key.into()]);
-            name.extend([id.clone().into(), name_key.into()]);
+            name.extend([id.clone().into(), normalize::card_name_key(&fields).into()]);
             ids.push(sea_orm::Value::from(id));
         }
         let cases = " WHEN ? THEN ?".repeat(rows.len());
         let marks = vec!["?"; rows.len()].join(", ");
-        let text = format!(
-            "UPDATE cards SET search_key = CASE id{cases} END, name_key = CASE id{cases} END WHERE id IN ({marks})"
-        );
-        let mut values = search;
-        values.extend(name);
+        let text = format!("UPDATE cards SET name_key = CASE id{cases} END WHERE id IN ({marks})");
+        let mut values = name;
         values.extend(ids);
         tx.execute_raw(super::sql(tx, &text, values)).await?;
         if rows.len() < FILL_PAGE {
@@ -382,6 +382,14 @@ pub async fn run(db: &DatabaseConnection) -> Result<usize, DbErr> {
             }
             if *version == 4 {
                 fill_card_keys(&tx).await?;
+            }
+            if *version == 5 {
+                for stmt in super::search::schema(super::is_sqlite(&tx)) {
+                    tx.execute_unprepared(&stmt).await?;
+                }
+                super::search::fill(&tx)
+                    .await
+                    .map_err(|e| DbErr::Custom(format!("indexing the cards: {}", e.message)))?;
             }
             let now = chrono::Utc::now().timestamp_micros();
             tx.execute_unprepared(&format!(

@@ -1,7 +1,7 @@
 //! `import_rows`: a table-valued function through which an import hands its rows to SQLite,
 //! straight from Rust memory, on the import's own connection (`Store::bulk_write`).
 //!
-//! `INSERT OR FAIL INTO cards (…) SELECT c0, c1, …, c18 FROM import_rows` reads the rows last
+//! `INSERT OR FAIL INTO cards (…) SELECT c0, c1, …, c17 FROM import_rows` reads the rows last
 //! put into the connection's `RowFeed`; each value is copied once, by SQLite, into the new
 //! record. Why not bound values or JSON (BENCHMARKS.md):
 //! - sqlx binds one value at a time on the connection's thread, and a multi-row `VALUES` is
@@ -20,10 +20,10 @@ use libsqlite3_sys as ffi;
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::{Arc, Mutex};
 
-/// The columns `import_rows` declares: `c0` … `c19` (a source uses as many as it has).
-pub const COLUMNS: usize = 20;
+/// The columns `import_rows` declares: `c0` … `c21` (a source uses as many as it has).
+pub const COLUMNS: usize = 22;
 const DECLARATION: &std::ffi::CStr =
-    c"CREATE TABLE x(c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19)";
+    c"CREATE TABLE x(c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19, c20, c21)";
 
 /// Rows of text (or NULL) values, read by column number.
 pub trait RowSource: Send + Sync {

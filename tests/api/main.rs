@@ -17,6 +17,7 @@ mod isolation;
 mod lifecycle;
 mod people;
 mod races;
+mod search;
 mod transfers;
 mod unit_of_work;
 mod users;
