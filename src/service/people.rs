@@ -71,7 +71,6 @@ impl Placer {
         skip_duplicates: bool,
         now: DateTime<Utc>,
     ) -> Result<Vec<Placed>> {
-        let t0 = std::time::Instant::now();
         let cards: Vec<PersonCard> = arrivals
             .iter()
             .map(|a| {
@@ -100,7 +99,6 @@ impl Placer {
         hashes.sort_unstable();
         hashes.dedup();
         let mut stored: HashMap<i64, Vec<i64>> = HashMap::new();
-        let t1 = t0.elapsed();
         for (k, p) in st::people_for_keys(c, &hashes).await? {
             stored.entry(k).or_default().push(p);
         }
@@ -119,7 +117,6 @@ impl Placer {
             }
         }
         let wanted: Vec<i64> = wanted.into_iter().collect();
-        let t2 = t0.elapsed();
         let mut known: HashMap<i64, Vec<PersonCard>> = HashMap::new();
         let mut seen: HashSet<String> = HashSet::new();
         for pc in st::cards_of_people(c, &self.org_id, &wanted).await? {
@@ -132,7 +129,6 @@ impl Placer {
             }
         }
 
-        let t3 = t0.elapsed();
         let mut added: HashMap<i64, Vec<i64>> = HashMap::new(); // keys of this batch's people
         let mut new_keys = Vec::new();
         let mut candidates = Vec::new();
@@ -196,21 +192,9 @@ impl Placer {
                 duplicate_of: p.duplicate_of,
             });
         }
-        let t4 = t0.elapsed();
-        let (nk, nc, nn) = (new_keys.len(), candidates.len(), news.len());
         st::add_keys(c, &new_keys).await?;
-        let t5 = t0.elapsed();
         st::add_candidates(c, &self.org_id, candidates, now).await?;
         st::add_news(c, &self.org_id, news, now).await?;
-        if std::env::var("MEISHI_TRACE_PLACE").is_ok() {
-            eprintln!(
-                "place {}: keys {t1:?} lookup {t2:?} ({} hashes, {} wanted) load {t3:?} decide {t4:?} add_keys {t5:?} ({nk}) end {:?} ({nc} cand, {nn} news)",
-                arrivals.len(),
-                hashes.len(),
-                wanted.len(),
-                t0.elapsed()
-            );
-        }
         self.recent.push_back(placed_cards);
         if self.recent.len() > RECENT_BATCHES {
             self.recent.pop_front();
