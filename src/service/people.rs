@@ -288,35 +288,34 @@ pub(crate) fn card_fields(c: &Card) -> CardFields {
 pub const BY_EDIT: &str = "edit";
 pub const BY_NEWS: &str = "news";
 
+/// A card's values that are not its fields (who holds it, its tags, its person, its times).
+const NOT_FIELDS: [&str; 8] = [
+    "id",
+    "owner_id",
+    "tag_ids",
+    "extra",
+    "person_id",
+    "created_at",
+    "updated_at",
+    "last_transfer_id",
+];
+
 /// The fields that differ between two versions of a card: (before, after), as JSON objects.
 fn changed(before: &Card, after: &Card) -> Option<(serde_json::Value, serde_json::Value)> {
-    let (b, a) = (snap(before)?, snap(after)?);
+    let (serde_json::Value::Object(b), serde_json::Value::Object(a)) = (snap(before)?, snap(after)?) else {
+        return None;
+    };
     let mut old = serde_json::Map::new();
     let mut new = serde_json::Map::new();
-    for field in HISTORY_FIELDS {
-        if b[field] != a[field] {
-            old.insert(field.to_string(), b[field].clone());
-            new.insert(field.to_string(), a[field].clone());
+    for (field, was) in b {
+        let now = a.get(&field).cloned().unwrap_or_default();
+        if !NOT_FIELDS.contains(&field.as_str()) && was != now {
+            old.insert(field.clone(), was);
+            new.insert(field, now);
         }
     }
     (!old.is_empty()).then_some((old.into(), new.into()))
 }
-
-const HISTORY_FIELDS: [&str; 13] = [
-    "full_name",
-    "name_reading",
-    "company",
-    "department",
-    "title",
-    "email",
-    "phone",
-    "mobile",
-    "fax",
-    "postal_code",
-    "address",
-    "url",
-    "exchanged_on",
-];
 
 /// Keeps the previous values of a change of a card (nothing when nothing changed).
 pub(crate) async fn record_change(
