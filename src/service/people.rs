@@ -207,20 +207,23 @@ impl Placer {
 /// matching, or an import that ran with matching off).
 const UNPLACED_PAGE: u64 = 5000;
 
-/// Places cards that have no person yet, in id order, without news (nothing arrived: the
+/// Places cards that have no person yet, organisation by organisation, without news (nothing arrived: the
 /// cards were there), at most `pages` pages; a page per unit of work. The scheduler runs it
 /// at every tick. A card placed meanwhile by another server is left as that server placed it.
-pub async fn place_unplaced(app: &App, pages: u64) -> Result<u64> {
+pub async fn place_unplaced(app: &App, org_ids: &[String], pages: u64) -> Result<u64> {
     let mut placed = 0;
     let mut budget = pages;
-    for org_id in st::orgs_with_unplaced(app.read()).await? {
-        let actor = Actor::system(&org_id);
-        let mut placer = Placer::new(&org_id, false);
+    for org_id in org_ids {
+        if !st::has_unplaced(app.read(), org_id).await? {
+            continue;
+        }
+        let actor = Actor::system(org_id);
+        let mut placer = Placer::new(org_id, false);
         while budget > 0 {
             budget -= 1;
             let n = app
                 .write(&actor, async |tx, who| {
-                    let cards = st::unplaced_cards(tx, &org_id, UNPLACED_PAGE).await?;
+                    let cards = st::unplaced_cards(tx, org_id, UNPLACED_PAGE).await?;
                     let arrivals: Vec<Arrival> = cards
                         .into_iter()
                         .map(|pc| Arrival {
@@ -236,7 +239,7 @@ pub async fn place_unplaced(app: &App, pages: u64) -> Result<u64> {
                         .zip(&done)
                         .filter_map(|(a, p)| p.person_id.map(|id| (a.card_id.clone(), id)))
                         .collect();
-                    st::place_cards(tx, &org_id, &pairs).await?;
+                    st::place_cards(tx, org_id, &pairs).await?;
                     Ok(pairs.len() as u64)
                 })
                 .await?;

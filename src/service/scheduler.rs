@@ -77,7 +77,8 @@ pub async fn tick(app: &App) -> Result<Tick> {
             }
         }
     }
-    match super::people::place_unplaced(app, PLACE_PAGES_PER_TICK).await {
+    let org_ids: Vec<String> = orgs.keys().cloned().collect();
+    match super::people::place_unplaced(app, &org_ids, PLACE_PAGES_PER_TICK).await {
         Ok(n) => t.placed = n,
         Err(e) => tracing::error!(error = %e, "placing cards without a person failed; retrying at the next tick"),
     }

@@ -152,26 +152,27 @@ pub async fn cards_of_people(c: &impl Conn, org_id: &str, people: &[i64]) -> Res
     Ok(out)
 }
 
-/// Up to `limit` of the organisation's cards that have no person yet, in id order.
+/// Up to `limit` of the organisation's cards that have no person yet, in no particular order
+/// (what `cards_person` gives first: no sort of every such card for each page).
 pub async fn unplaced_cards(c: &impl Conn, org_id: &str, limit: u64) -> Result<Vec<PersonCard>> {
-    let text =
-        format!("SELECT {PERSON_CARD_COLUMNS} FROM cards WHERE org_id = ? AND person_id IS NULL ORDER BY id LIMIT ?");
+    let text = format!("SELECT {PERSON_CARD_COLUMNS} FROM cards WHERE org_id = ? AND person_id IS NULL LIMIT ?");
     let rows = c
         .query_all_raw(sql(c, &text, vec![org_id.into(), (limit as i64).into()]))
         .await?;
     rows.iter().map(person_card).collect()
 }
 
-/// The organisations that have cards without a person.
-pub async fn orgs_with_unplaced(c: &impl Conn) -> Result<Vec<String>> {
-    let rows = c
-        .query_all_raw(sql(
+/// Whether the organisation has a card without a person (one look in `cards_person`; the
+/// scheduler asks at every tick).
+pub async fn has_unplaced(c: &impl Conn, org_id: &str) -> Result<bool> {
+    let row = c
+        .query_one_raw(sql(
             c,
-            "SELECT DISTINCT org_id FROM cards WHERE person_id IS NULL",
-            vec![],
+            "SELECT 1 FROM cards WHERE org_id = ? AND person_id IS NULL LIMIT 1",
+            vec![org_id.into()],
         ))
         .await?;
-    rows.iter().map(|r| Ok(r.try_get_by_index(0)?)).collect()
+    Ok(row.is_some())
 }
 
 /// Sets the person of these cards (a page at a time: `CASE id WHEN … THEN …`).

@@ -473,3 +473,47 @@ async fn an_import_places_its_cards_brings_news_and_skips_exact_duplicates() {
         "佐藤 一郎 and 鈴木 花子 stay two people"
     );
 }
+
+#[tokio::test]
+async fn cards_without_a_person_are_placed_by_the_scheduler() {
+    let t = spawn().await;
+    let org = t.org("acme").await;
+    let (_, sato) = t.user(&org, "sato@acme.example.jp", "佐藤 美咲", "member").await;
+    // Two cards of one person, as a database from before matching holds them: no person.
+    let a = t
+        .card(
+            &sato,
+            json!({"full_name": "山本 太郎", "email": "t@example.jp", "title": "主任"}),
+        )
+        .await;
+    let b = t
+        .card(
+            &sato,
+            json!({"full_name": "山本太郎", "email": "T@example.jp", "title": "課長"}),
+        )
+        .await;
+    meishi::store::exec(t.app.store.conn(), "UPDATE cards SET person_id = NULL", vec![])
+        .await
+        .unwrap();
+    assert!(get_card(&t, &sato, &a).await["person_id"].is_null());
+    let ticked = meishi::service::scheduler::tick(&t.app).await.unwrap();
+    assert_eq!(ticked.placed, 2);
+    let (pa, pb) = (
+        person(&get_card(&t, &sato, &a).await),
+        person(&get_card(&t, &sato, &b).await),
+    );
+    assert_eq!(pa, pb, "placed as one person");
+    assert_eq!(
+        meishi::service::scheduler::tick(&t.app).await.unwrap().placed,
+        0,
+        "once"
+    );
+    // A card arriving later finds them.
+    let c = t
+        .card(
+            &sato,
+            json!({"full_name": "山本 太郎", "email": "t@example.jp", "title": "部長"}),
+        )
+        .await;
+    assert_eq!(person(&get_card(&t, &sato, &c).await), pa);
+}
