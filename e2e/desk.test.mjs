@@ -90,6 +90,13 @@ test('the desk: counts on the tabs, moving between them, and the next step of ea
   await watanabe.getByRole('button', { name: 'この内容で報告する' }).click();
   await watanabe.waitForURL(/\/me\/handover$/);
   assert.equal(await watanabe.locator('#plan-status').textContent(), '報告済み（承認待ち）');
+  // The news on her cards (人事異動・連絡先変更) is hers to process before she leaves: she
+  // dismisses all of it at once on the news page.
+  await watanabe.goto(`${server.url}/news`);
+  await watanabe.getByRole('checkbox', { name: 'すべて選択' }).check();
+  await watanabe.getByRole('button', { name: '選択したニュースを却下' }).click();
+  await watanabe.waitForURL(/\/news/);
+  assert.equal(await watanabe.locator('input[name=ids]').count(), 0, 'no open news left');
   await admin.goto(`${server.url}/departures`);
   assert.deepEqual(await counts(admin), { upcoming: 2, needs_action: 0, done: 0, cancelled: 0 });
   const naomi = row(admin, '渡辺 直美');
