@@ -160,6 +160,20 @@ const DEPTS: [&str; 6] = [
 ];
 const TITLES: [&str; 6] = ["", "主任", "係長", "課長", "部長", "代表取締役"];
 
+/// Writes a benchmark CSV: meishi's header, then the record `row(i)` makes for each `i` of
+/// `range`; returns the file's size.
+fn write_rows(path: &std::path::Path, range: std::ops::Range<u64>, row: impl Fn(u64) -> [String; 16]) -> Result<u64> {
+    let file = std::fs::File::create(path).map_err(|e| Error::internal(format!("{}: {e}", path.display())))?;
+    let mut w = csv::WriterBuilder::new().from_writer(std::io::BufWriter::with_capacity(1 << 20, file));
+    let io = |e: csv::Error| Error::internal(format!("writing the CSV: {e}"));
+    w.write_record(EN_HEADER).map_err(io)?;
+    for i in range {
+        w.write_record(row(i)).map_err(io)?;
+    }
+    w.flush().map_err(|e| Error::internal(e.to_string()))?;
+    Ok(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0))
+}
+
 /// The search benchmark's names: the first of each list.
 const PLAIN_FAMILY: usize = 12;
 const PLAIN_GIVEN: usize = 10;
@@ -169,11 +183,8 @@ const PLAIN_GIVEN: usize = 10;
 /// `03-{co}-{i}`. Its people repeat in long periods (the same name at the same address every
 /// 360 rows), which makes it no data for same-person matching: imported with matching off.
 pub(super) fn write_plain_csv(path: &std::path::Path, rows: usize) -> Result<u64> {
-    let file = std::fs::File::create(path).map_err(|e| Error::internal(format!("{}: {e}", path.display())))?;
-    let mut w = csv::WriterBuilder::new().from_writer(std::io::BufWriter::with_capacity(1 << 20, file));
-    let io = |e: csv::Error| Error::internal(format!("writing the CSV: {e}"));
-    w.write_record(EN_HEADER).map_err(io)?;
-    for i in 0..rows {
+    write_rows(path, 0..rows as u64, |i| {
+        let i = i as usize;
         let (f, fr) = FAMILY[i % PLAIN_FAMILY];
         let (g, gr) = GIVEN[(i / PLAIN_FAMILY) % PLAIN_GIVEN];
         let co = i % 5000;
@@ -183,7 +194,7 @@ pub(super) fn write_plain_csv(path: &std::path::Path, rows: usize) -> Result<u64
             5 | 10 | 15 => "展示会2026",
             _ => "",
         };
-        w.write_record([
+        [
             format!("{f} {g}"),
             format!("{fr} {gr}"),
             format!("株式会社サンプル{co:04}"),
@@ -206,11 +217,8 @@ pub(super) fn write_plain_csv(path: &std::path::Path, rows: usize) -> Result<u64
             tags.to_string(),
             String::new(),
             String::new(),
-        ])
-        .map_err(io)?;
-    }
-    w.flush().map_err(|e| Error::internal(e.to_string()))?;
-    Ok(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0))
+        ]
+    })
 }
 
 /// A row's pseudo-random draws (splitmix64): the same for the same row, on every run.
@@ -230,12 +238,8 @@ const MET_AGAIN_EVERY: u64 = 25;
 /// person again. Other rows meet the same-person rule only by chance (the same name at the same
 /// address, or in the same company and department): a few percent, as in real card bases.
 pub(super) fn write_csv(path: &std::path::Path, first: usize, rows: usize) -> Result<u64> {
-    let file = std::fs::File::create(path).map_err(|e| Error::internal(format!("{}: {e}", path.display())))?;
-    let mut w = csv::WriterBuilder::new().from_writer(std::io::BufWriter::with_capacity(1 << 20, file));
-    let io = |e: csv::Error| Error::internal(format!("writing the CSV: {e}"));
-    w.write_record(EN_HEADER).map_err(io)?;
     let day0 = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
-    for i in first as u64..(first + rows) as u64 {
+    write_rows(path, first as u64..(first + rows) as u64, |i| {
         let again = i >= MET_AGAIN_EVERY && i % MET_AGAIN_EVERY == 0;
         let p = if again { mix(i) % i } else { i };
         let h = mix(p);
@@ -261,7 +265,7 @@ pub(super) fn write_csv(path: &std::path::Path, first: usize, rows: usize) -> Re
             5 | 10 | 15 => "展示会2026",
             _ => "",
         };
-        w.write_record([
+        [
             format!("{f} {g}"),
             format!("{fr} {gr}"),
             format!("株式会社サンプル{co:04}"),
@@ -284,11 +288,8 @@ pub(super) fn write_csv(path: &std::path::Path, first: usize, rows: usize) -> Re
             tags.to_string(),
             String::new(),
             String::new(),
-        ])
-        .map_err(io)?;
-    }
-    w.flush().map_err(|e| Error::internal(e.to_string()))?;
-    Ok(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0))
+        ]
+    })
 }
 
 /// `sqlite3 DB ".mode csv" ".import FILE cards_plain"`: the CLI's own import, timed as a whole.
