@@ -12,7 +12,7 @@ use crate::formats::vcard::VcardVersion;
 use crate::formats::{Format, ImportMode, TextEncoding};
 use crate::service::exports::{self, ExportOptions};
 use crate::service::imports::{self, ImportOptions};
-use crate::service::{Actor, bench, orgs};
+use crate::service::{Actor, App, bench, orgs};
 use clap::{Args, Subcommand};
 use std::io::Write;
 use std::time::Instant;
@@ -48,6 +48,14 @@ pub struct ImportBench {
     /// one with matching off and into the other with it on, back to back
     #[arg(long)]
     into: Option<usize>,
+    /// With `--into`: build the two organisations and stop (copy the database aside to time
+    /// again on it with `--reuse`)
+    #[arg(long, requires = "into")]
+    setup_only: bool,
+    /// With `--into`: time on the organisations a `--setup-only` run built (SQLite: copy the
+    /// saved file back first; the timed imports change it)
+    #[arg(long, requires = "into", conflicts_with = "setup_only")]
+    reuse: bool,
 }
 
 /// CPU seconds (user + system) of this process, and of its waited-for children (sqlite3), from
@@ -78,6 +86,13 @@ pub(super) fn rss_mb(key: &str) -> f64 {
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(f64::NAN)
+}
+
+/// SQLite's own heap (page caches, FTS5's pending entries, sorters), its peak since the last
+/// call, in MB; the rest of the RSS is meishi's and the binary's.
+pub(super) fn sqlite_peak_mb() -> f64 {
+    // SAFETY: plain reads of SQLite's global memory statistics (reset = 1).
+    unsafe { libsqlite3_sys::sqlite3_memory_highwater(1) as f64 / 1048576.0 }
 }
 
 pub(super) fn remove_sqlite(path: &std::path::Path) {
@@ -369,25 +384,15 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-/// `--into N`: the cost of same-person matching and news on an import into a large organisation.
-async fn run_into(b: &ImportBench, into: usize) -> Result<()> {
-    let base = b.dir.join("base.csv");
-    let more = b.dir.join("more.csv");
-    write_csv(&base, 0, into)?;
-    let bytes = write_csv(&more, into, b.rows)?;
-    if let Some(path) = b.database.strip_prefix("sqlite:") {
-        let path = path.trim_start_matches("//");
-        remove_sqlite(std::path::Path::new(path.split('?').next().unwrap_or(path)));
-    }
-    let app = super::open(&b.database).await?;
-    let load_start = load_average();
+/// `--into`'s two organisations, each given the base CSV with matching on (untimed as a pair).
+async fn setup_into(app: &App, base: &std::path::Path) -> Result<Vec<(String, String)>> {
     let mut orgs_made = Vec::new();
     for (slug, name) in [
         ("bench-off", "ベンチ株式会社 (照合なし)"),
         ("bench-on", "ベンチ株式会社 (照合あり)"),
     ] {
         let (org, admin) = orgs::init(
-            &app,
+            app,
             orgs::NewOrganization {
                 name,
                 slug: Some(slug),
@@ -401,12 +406,12 @@ async fn run_into(b: &ImportBench, into: usize) -> Result<()> {
             format: Some(Format::Csv),
             ..ImportOptions::new(Some(admin.id.clone()))
         };
-        let file = std::fs::File::open(&base).map_err(|e| Error::internal(e.to_string()))?;
+        let file = std::fs::File::open(base).map_err(|e| Error::internal(e.to_string()))?;
         reset_peak_rss();
         let started = Instant::now();
-        let r = imports::import(&app, &Actor::system(&org.id), Box::new(file), opts, None).await?;
+        let r = imports::import(app, &Actor::system(&org.id), Box::new(file), opts, None).await?;
         let secs = started.elapsed().as_secs_f64();
-        bench::checkpoint_done(&app).await;
+        bench::checkpoint_done(app).await;
         eprintln!(
             "{slug}: {} base cards imported with matching in {secs:.2} s ({:.0} rows/s), peak RSS {:.0} MB, {} duplicates skipped",
             r.imported,
@@ -414,31 +419,60 @@ async fn run_into(b: &ImportBench, into: usize) -> Result<()> {
             rss_mb("VmHWM:"),
             r.duplicates
         );
-        orgs_made.push((org, admin));
+        orgs_made.push((org.id, admin.id));
+    }
+    Ok(orgs_made)
+}
+
+/// `--into N`: the cost of same-person matching and news on an import into a large organisation.
+async fn run_into(b: &ImportBench, into: usize) -> Result<()> {
+    let base = b.dir.join("base.csv");
+    let more = b.dir.join("more.csv");
+    if !b.reuse {
+        write_csv(&base, 0, into)?;
+        if let Some(path) = b.database.strip_prefix("sqlite:") {
+            let path = path.trim_start_matches("//");
+            remove_sqlite(std::path::Path::new(path.split('?').next().unwrap_or(path)));
+        }
+    }
+    let bytes = write_csv(&more, into, b.rows)?;
+    let app = super::open(&b.database).await?;
+    let load_start = load_average();
+    let orgs_made = if b.reuse {
+        bench::bench_orgs(&app, &["bench-off", "bench-on"]).await?
+    } else {
+        setup_into(&app, &base).await?
+    };
+    if b.setup_only {
+        println!("set up: two organisations of {into} cards in {}", b.database);
+        return Ok(());
     }
     let mut timed = Vec::new();
-    for ((org, admin), matching) in orgs_made.iter().zip([false, true]) {
-        let (_, _, news_before) = bench::count_people(&app, &org.id).await?;
+    for ((org_id, admin_id), matching) in orgs_made.iter().zip([false, true]) {
+        let (_, _, news_before) = bench::count_people(&app, org_id).await?;
         let opts = ImportOptions {
             format: Some(Format::Csv),
             same_person: matching,
-            ..ImportOptions::new(Some(admin.id.clone()))
+            ..ImportOptions::new(Some(admin_id.clone()))
         };
         let file = std::fs::File::open(&more).map_err(|e| Error::internal(e.to_string()))?;
         reset_peak_rss();
+        sqlite_peak_mb();
         let cpu_before = cpu_secs().0;
         let started = Instant::now();
-        let r = imports::import(&app, &Actor::system(&org.id), Box::new(file), opts, None).await?;
+        let r = imports::import(&app, &Actor::system(org_id), Box::new(file), opts, None).await?;
         let secs = started.elapsed().as_secs_f64();
         let cpu = cpu_secs().0 - cpu_before;
         let peak = rss_mb("VmHWM:");
+        let sqlite_peak = sqlite_peak_mb();
         bench::checkpoint_done(&app).await;
-        let (people, unplaced, news) = bench::count_people(&app, &org.id).await?;
+        let (people, unplaced, news) = bench::count_people(&app, org_id).await?;
         timed.push((
             matching,
             secs,
             cpu,
             peak,
+            sqlite_peak,
             r.imported,
             r.duplicates,
             people,
@@ -461,9 +495,9 @@ async fn run_into(b: &ImportBench, into: usize) -> Result<()> {
         "  load average {load_start} at the start, {} at the end",
         load_average()
     );
-    for (matching, secs, cpu, peak, imported, dups, people, unplaced, news) in &timed {
+    for (matching, secs, cpu, peak, sqlite_peak, imported, dups, people, unplaced, news) in &timed {
         println!(
-            "  matching {:<3}  {secs:>7.2} s  {:>9.0} rows/s  {cpu:.2} s CPU  peak RSS {peak:.0} MB  \
+            "  matching {:<3}  {secs:>7.2} s  {:>9.0} rows/s  {cpu:.2} s CPU  peak RSS {peak:.0} MB (SQLite's heap {sqlite_peak:.0} MB)  \
              imported {imported}, duplicates {dups}; organisation: {people} people, {unplaced} cards without one, {news} news items new",
             if *matching { "on" } else { "off" },
             *imported as f64 / secs,

@@ -20,6 +20,27 @@ pub struct Parties {
     pub to: String,
 }
 
+/// The organisations with these slugs and the admin each was made with
+/// (`admin@bench.example`): the import benchmark's `--reuse`.
+pub async fn bench_orgs(app: &App, slugs: &[&str]) -> Result<Vec<(String, String)>> {
+    let c = app.store.conn();
+    let mut out = Vec::new();
+    for slug in slugs {
+        let missing = || {
+            crate::domain::Error::bad_input(
+                "reuse",
+                format!("no organisation '{slug}' with its admin: run --setup-only first"),
+            )
+        };
+        let org = store::orgs::by_slug(c, slug).await?.ok_or_else(missing)?;
+        let admin = store::users::by_email(c, &org.id, "admin@bench.example")
+            .await?
+            .ok_or_else(missing)?;
+        out.push((org.id, admin.user.id));
+    }
+    Ok(out)
+}
+
 /// Adds these active members (email, display name), in one transaction; returns their ids in
 /// the same order.
 pub async fn insert_members<const N: usize>(

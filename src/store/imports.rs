@@ -197,6 +197,13 @@ pub const SORT_CACHE_KIB: i64 = 32 * 1024;
 /// writers wait for the import's transaction as they always do. PostgreSQL keeps its indexes:
 /// dropping one takes an exclusive lock that would stop every organisation's reads of `cards`
 /// for the whole import.
+///
+/// **The keyword index (SQLite)** is written once, by `finish`: the batches' entries wait in a
+/// temporary table (`temp.import_search`, in SQLite's temporary file, not in memory). Every
+/// many-row INSERT into an FTS5 table opens a statement savepoint, and at each savepoint FTS5
+/// writes its pending entries out as a segment: fed a batch at a time, the index was cut into
+/// a segment per 5,000 cards, merged again and again as the import went on. In one statement
+/// FTS5 writes a segment each time its 32 MB of pending entries fill (`store::search`).
 pub struct CardWriter {
     /// SQLite: the connection's `import_rows` feed.
     feed: Option<RowFeed>,
@@ -211,6 +218,12 @@ pub struct CardWriter {
 impl CardWriter {
     /// `feed`: what `Store::bulk_write` gave with the transaction.
     pub async fn start(c: &impl Conn, feed: Option<RowFeed>) -> Result<Self> {
+        if feed.is_some() {
+            c.execute_unprepared(
+                "CREATE TEMP TABLE import_search (rid INTEGER PRIMARY KEY, grams TEXT, chars TEXT, digits TEXT)",
+            )
+            .await?;
+        }
         let existing = if is_sqlite(c) {
             super::count(c, "SELECT COALESCE(MAX(rowid), 0) FROM cards", vec![]).await? as u64
         } else {
@@ -241,21 +254,15 @@ impl CardWriter {
                 feed.put(Arc::new(cards));
                 let text = format!("INSERT OR FAIL {into} SELECT {columns}, ?, ?, ? FROM import_rows");
                 all_written(c.execute_raw(sql(c, &text, shared())).await?, n)?;
-                // The keyword index (store::search), keyed by the rows' rowids just made.
-                for (table, columns, values) in [
-                    (
-                        "card_grams",
-                        "grams, digits",
-                        format!("f.c{CARD_VALUES}, f.c{}", CARD_VALUES + 2),
-                    ),
-                    ("card_chars", "chars", format!("f.c{}", CARD_VALUES + 1)),
-                ] {
-                    let text = format!(
-                        "INSERT INTO {table} (rowid, {columns}) SELECT cards.rowid, {values} FROM import_rows f \
-                         CROSS JOIN cards ON cards.id = f.c0"
-                    );
-                    all_written(c.execute_raw(sql(c, &text, vec![])).await?, n)?;
-                }
+                // The keyword index entries (store::search), keyed by the rows' rowids just
+                // made, wait in `temp.import_search` for `finish` (see `CardWriter`).
+                let text = format!(
+                    "INSERT OR FAIL INTO temp.import_search (rid, grams, chars, digits) \
+                     SELECT cards.rowid, f.c{CARD_VALUES}, f.c{}, f.c{} FROM import_rows f CROSS JOIN cards ON cards.id = f.c0",
+                    CARD_VALUES + 1,
+                    CARD_VALUES + 2
+                );
+                all_written(c.execute_raw(sql(c, &text, vec![])).await?, n)?;
                 if !links.is_empty() {
                     let n = links.len() as u64;
                     feed.put(Arc::new(links));
@@ -295,13 +302,23 @@ impl CardWriter {
         Ok(())
     }
 
-    /// Builds the deferred indexes again; call it before committing.
+    /// Puts the staged keyword index entries into the FTS5 tables and builds the deferred
+    /// indexes again; call it before committing.
     ///
     /// SQLite sorts an index's entries in as much memory as its page cache may hold, and
     /// the import's cache is large (`BULK_CACHE_KIB`): both together would take the import's
     /// memory past 300 MB for a million cards. So the cache is made small first and the sort
     /// spills sorted runs to temporary files instead.
     pub async fn finish(self, c: &impl Conn) -> Result<()> {
+        if self.feed.is_some() {
+            // Each FTS5 table takes the whole import's entries in one statement, in rowid order.
+            for (table, columns) in [("card_grams", "grams, digits"), ("card_chars", "chars")] {
+                let text =
+                    format!("INSERT INTO {table} (rowid, {columns}) SELECT rid, {columns} FROM temp.import_search");
+                all_written(c.execute_raw(sql(c, &text, vec![])).await?, self.written)?;
+            }
+            c.execute_unprepared("DROP TABLE temp.import_search").await?;
+        }
         let Some(creates) = self.deferred else {
             return Ok(());
         };

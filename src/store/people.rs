@@ -9,6 +9,7 @@ use crate::domain::{CardFields, Error, Result};
 use chrono::{DateTime, Utc};
 use sea_orm::{QueryResult, Value};
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 /// Values per IN list: well under both engines' bind limits.
 const CHUNK: usize = 2000;
@@ -27,6 +28,23 @@ fn json_rows(c: &impl Conn) -> &'static str {
     }
 }
 
+/// The start and the end of an INSERT that leaves out rows already there (a unique key met).
+///
+/// SQLite: `INSERT OR IGNORE`, because a many-row statement that may stop half-way (any
+/// constraint that aborts, as `ON CONFLICT DO NOTHING` leaves NOT NULL to; any SQL function;
+/// `RETURNING`) opens a statement savepoint, and at every savepoint FTS5 writes the keyword
+/// index's pending entries out as a new segment: inside an import, whose batches feed
+/// `card_grams` and `card_chars`, each such statement cut the index into small segments that
+/// then had to be merged. These statements call no function for the same reason (a JSON
+/// array is read with `json_each`, never `->>`).
+fn insert_ignore(c: &impl Conn) -> (&'static str, &'static str) {
+    if super::is_sqlite(c) {
+        ("INSERT OR IGNORE", "")
+    } else {
+        ("INSERT", " ON CONFLICT DO NOTHING")
+    }
+}
+
 fn to_json<T: serde::Serialize>(v: &T) -> Result<Value> {
     Ok(serde_json::to_string(v)
         .map_err(|e| Error::internal(format!("person keys: {e}")))?
@@ -41,15 +59,15 @@ pub async fn new_person_ids(c: &impl Conn, n: usize) -> Result<Vec<i64>> {
         return Ok(Vec::new());
     }
     if super::is_sqlite(c) {
-        let row = c
-            .query_one_raw(sql(
-                c,
-                "UPDATE person_seq SET next = next + ? WHERE id = 1 RETURNING next",
-                vec![(n as i64).into()],
-            ))
-            .await?
-            .ok_or_else(|| Error::internal("person_seq has no row"))?;
-        let end: i64 = row.try_get_by_index(0)?;
+        // Two statements: an UPDATE with RETURNING would keep a statement journal (see
+        // `insert_ignore`).
+        exec(
+            c,
+            "UPDATE person_seq SET next = next + ? WHERE id = 1",
+            vec![(n as i64).into()],
+        )
+        .await?;
+        let end = super::count(c, "SELECT next FROM person_seq WHERE id = 1", vec![]).await?;
         return Ok((end - n as i64..end).collect());
     }
     let rows = c
@@ -85,24 +103,43 @@ pub async fn people_for_keys(c: &impl Conn, keys: &[i64]) -> Result<Vec<(i64, i6
 
 /// Records keys; a pair already there is left as it is. In key order: the B-tree then takes
 /// them leaf after leaf (three times faster than in the order they came for a batch of 30,000).
+/// SQLite reads the JSON object's members in the order they are written.
 pub async fn add_keys(c: &impl Conn, pairs: &[(i64, i64)]) -> Result<()> {
     if pairs.is_empty() {
         return Ok(());
     }
+    // {"key": [person, …], …} in key order (written by hand: a JSON map would sort the keys
+    // as text), read with two json_each and no function.
     let mut pairs = pairs.to_vec();
     pairs.sort_unstable();
     pairs.dedup();
-    let (key, person) = if super::is_sqlite(c) {
-        ("j.value ->> 0", "j.value ->> 1")
+    let mut json = String::with_capacity(pairs.len() * 32);
+    json.push('{');
+    let mut last = None;
+    for (k, p) in pairs {
+        if last == Some(k) {
+            let _ = write!(json, ",{p}");
+        } else {
+            if last.is_some() {
+                json.push_str("],");
+            }
+            let _ = write!(json, "\"{k}\":[{p}");
+            last = Some(k);
+        }
+    }
+    if last.is_some() {
+        json.push(']');
+    }
+    json.push('}');
+    let from = if super::is_sqlite(c) {
+        "SELECT a.key, b.value FROM json_each(?) AS a, json_each(a.value) AS b"
     } else {
-        ("CAST(j.value ->> 0 AS BIGINT)", "CAST(j.value ->> 1 AS BIGINT)")
+        "SELECT CAST(a.key AS BIGINT), CAST(b.value AS BIGINT) FROM json_each(CAST(? AS json)) AS a, \
+         json_array_elements_text(a.value) AS b"
     };
-    // `WHERE true`: SQLite's grammar for an upsert after a SELECT.
-    let text = format!(
-        "INSERT INTO person_keys (key, person_id) SELECT {key}, {person} FROM {} WHERE true ON CONFLICT DO NOTHING",
-        json_rows(c)
-    );
-    exec(c, &text, vec![to_json(&pairs)?]).await?;
+    let (insert, ignore) = insert_ignore(c);
+    let text = format!("{insert} INTO person_keys (key, person_id) {from}{ignore}");
+    exec(c, &text, vec![json.into()]).await?;
     Ok(())
 }
 
@@ -247,9 +284,10 @@ pub async fn add_candidates(c: &impl Conn, org_id: &str, items: Vec<NewCandidate
         .filter(|n| n.person_id != n.other_person_id && seen.insert((n.person_id, n.other_person_id)))
         .collect();
     for chunk in rows.chunks(500) {
+        let (insert, ignore) = insert_ignore(c);
         let text = format!(
-            "INSERT INTO person_candidates (id, org_id, person_id, other_person_id, card_id, other_card_id, reason, \
-             status, created_at) VALUES {} ON CONFLICT DO NOTHING",
+            "{insert} INTO person_candidates (id, org_id, person_id, other_person_id, card_id, other_card_id, reason, \
+             status, created_at) VALUES {}{ignore}",
             vec!["(?, ?, ?, ?, ?, ?, ?, 'open', ?)"; chunk.len()].join(", ")
         );
         let mut values = Vec::with_capacity(chunk.len() * 8);
@@ -446,18 +484,6 @@ pub async fn add_news(c: &impl Conn, org_id: &str, items: Vec<NewsFor>, now: Dat
     let now = to_micros(now);
     let rows: Vec<(NewsFor, i64)> = folded.into_values().collect();
     for chunk in rows.chunks(400) {
-        let text = format!(
-            "INSERT INTO news (id, org_id, card_id, kind, status, new_values, source_card_id, source_day, \
-             source_created_at, arrivals, created_at, updated_at) VALUES {} \
-             ON CONFLICT (card_id, kind) WHERE status = 'open' DO UPDATE SET \
-             arrivals = news.arrivals + excluded.arrivals, updated_at = excluded.updated_at, \
-             new_values = CASE WHEN {newer} THEN excluded.new_values ELSE news.new_values END, \
-             source_card_id = CASE WHEN {newer} THEN excluded.source_card_id ELSE news.source_card_id END, \
-             source_created_at = CASE WHEN {newer} THEN excluded.source_created_at ELSE news.source_created_at END, \
-             source_day = CASE WHEN {newer} THEN excluded.source_day ELSE news.source_day END",
-            vec!["(?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", "),
-            newer = "(excluded.source_day, excluded.source_created_at) > (news.source_day, news.source_created_at)",
-        );
         let mut values = Vec::with_capacity(chunk.len() * 11);
         for (n, count) in chunk {
             let json = serde_json::to_string(&n.values).map_err(|e| Error::internal(e.to_string()))?;
@@ -475,7 +501,44 @@ pub async fn add_news(c: &impl Conn, org_id: &str, items: Vec<NewsFor>, now: Dat
                 now.into(),
             ]);
         }
-        exec(c, &text, values).await?;
+        let rows = vec!["(?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let columns = "id, org_id, card_id, kind, status, new_values, source_card_id, source_day, \
+                       source_created_at, arrivals, created_at, updated_at";
+        let fold = |v: &str| {
+            let newer = format!("({v}.source_day, {v}.source_created_at) > (news.source_day, news.source_created_at)");
+            format!(
+                "arrivals = news.arrivals + {v}.arrivals, updated_at = {v}.updated_at, \
+                 new_values = CASE WHEN {newer} THEN {v}.new_values ELSE news.new_values END, \
+                 source_card_id = CASE WHEN {newer} THEN {v}.source_card_id ELSE news.source_card_id END, \
+                 source_created_at = CASE WHEN {newer} THEN {v}.source_created_at ELSE news.source_created_at END, \
+                 source_day = CASE WHEN {newer} THEN {v}.source_day ELSE news.source_day END"
+            )
+        };
+        if super::is_sqlite(c) {
+            // No upsert: it may abort half-way, so SQLite would open a statement savepoint, and
+            // FTS5 writes its pending entries out at every savepoint (`insert_ignore`). The open
+            // items are folded first, then the new ones go in (those of a card and kind that has
+            // an open item are left out by the partial unique index). Safe on SQLite: its
+            // writers take turns, so no item can be opened between the two statements.
+            let text = format!(
+                "WITH v ({columns}) AS (VALUES {rows}) UPDATE OR IGNORE news SET {} FROM v \
+                 WHERE news.card_id = v.card_id AND news.kind = v.kind AND news.status = 'open' AND news.org_id = v.org_id",
+                fold("v")
+            );
+            exec(c, &text, values.clone()).await?;
+            exec(
+                c,
+                &format!("INSERT OR IGNORE INTO news ({columns}) VALUES {rows}"),
+                values,
+            )
+            .await?;
+        } else {
+            let text = format!(
+                "INSERT INTO news ({columns}) VALUES {rows} ON CONFLICT (card_id, kind) WHERE status = 'open' DO UPDATE SET {}",
+                fold("excluded")
+            );
+            exec(c, &text, values).await?;
+        }
     }
     Ok(())
 }
