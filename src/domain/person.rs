@@ -174,12 +174,16 @@ fn fnv(parts: &[&str]) -> i64 {
 /// is part of every hash).
 pub fn lookup_keys(org_id: &str, k: &PersonKeys) -> Vec<LookupKey> {
     let mut out = Vec::with_capacity(7);
-    // Every key that holds the name has the name's hash in its high half and its own in the
-    // low half: a card's keys sit side by side in `person_keys` (sorted by key), so looking
-    // them up or adding them touches one B-tree leaf, not one per key, in a table of millions.
-    // A shared half is no false match: keys only find whom to compare with.
-    let name = fnv(&[org_id, "n", &k.name]);
-    let near_name = |own: i64| (name as u64 & 0xFFFF_FFFF_0000_0000 | own as u64 & 0xFFFF_FFFF) as i64;
+    // A key is laid out so that the keys looked up together sit together in `person_keys`
+    // (sorted by key): 16 bits of the organisation, then, for every key that holds the name, 24
+    // bits of the name and 24 of the key itself (the mail key: 48 bits of the mail). An import's
+    // batch then reads and adds its keys among its own organisation's, and a card's keys share
+    // a B-tree leaf, instead of touching a leaf per key across a table of millions. Bits
+    // shared by chance make no false match: keys only find whom to compare with.
+    let org = fnv(&[org_id]) as u64 & 0xFFFF_0000_0000_0000;
+    let name_bits = fnv(&[org_id, "n", &k.name]) as u64 & 0x0000_FFFF_FF00_0000;
+    let near_name = |own: i64| (org | name_bits | own as u64 & 0xFF_FFFF) as i64;
+    let name = near_name(0);
     let strong = |kind: &str, v: &str| LookupKey {
         hash: near_name(fnv(&[org_id, kind, &k.name, v])),
         strong: true,
@@ -204,7 +208,7 @@ pub fn lookup_keys(org_id: &str, k: &PersonKeys) -> Vec<LookupKey> {
     }
     if !k.email.is_empty() {
         out.push(LookupKey {
-            hash: fnv(&[org_id, "e", &k.email]),
+            hash: (org | fnv(&[org_id, "e", &k.email]) as u64 & 0x0000_FFFF_FFFF_FFFF) as i64,
             strong: false,
         });
     }

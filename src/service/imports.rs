@@ -385,7 +385,8 @@ pub async fn import(
     let progress = progress.unwrap_or_default();
     let (reader, rx) = start_reader(input, &opts, progress.clone());
     app.bulk_write(actor, async |txn, feed, who| {
-        let (batches_tx, batches_rx) = tokio::sync::mpsc::channel::<st::CardBatch>(2);
+        // One batch waits while one is written: each in flight is 5,000 cards (about 10 MB).
+        let (batches_tx, batches_rx) = tokio::sync::mpsc::channel::<st::CardBatch>(1);
         // Inserting runs beside preparing: while the database writes one batch, the next one's
         // owners and tags are resolved and its rows made ready. Both use the one transaction.
         let insert = insert_batches(txn, feed, &actor.org_id, batches_rx, store::to_micros(who.at));
@@ -417,7 +418,7 @@ fn start_reader(
     opts: &ImportOptions,
     progress: Arc<Progress>,
 ) -> (tokio::task::JoinHandle<()>, tokio::sync::mpsc::Receiver<Msg>) {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Msg>(4);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Msg>(2);
     let (format, enc) = (opts.format, opts.encoding);
     let reader = tokio::task::spawn_blocking(move || read_file(input, format, enc, progress, tx));
     (reader, rx)

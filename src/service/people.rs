@@ -36,9 +36,10 @@ pub struct Placed {
 }
 
 /// Batches an import has placed but may not have written yet: it writes a batch while the
-/// next ones are prepared (two in the channel, one being written), so the cards of the last
-/// few batches are kept here for the next batches to be compared with.
-const RECENT_BATCHES: usize = 4;
+/// next one is prepared (one in the channel, one being written, `service::imports`), so the
+/// cards of the last few batches are kept here for the next batches to be compared with (one
+/// more than can be unwritten).
+const RECENT_BATCHES: usize = 3;
 
 /// Places arriving cards, batch after batch, in one transaction.
 pub struct Placer {

@@ -311,6 +311,10 @@ impl CardWriter {
     /// spills sorted runs to temporary files instead.
     pub async fn finish(self, c: &impl Conn) -> Result<()> {
         if self.feed.is_some() {
+            // The rows are written: the cache goes down to what a sort needs first (below), so
+            // that FTS5's pending entries (up to 48 MB) do not come on top of it.
+            c.execute_unprepared(&format!("PRAGMA cache_size = -{SORT_CACHE_KIB}"))
+                .await?;
             // Each FTS5 table takes the whole import's entries in one statement, in rowid order.
             for (table, columns) in [("card_grams", "grams, digits"), ("card_chars", "chars")] {
                 let text =

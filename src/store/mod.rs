@@ -31,9 +31,9 @@ pub use sea_orm::ConnectionTrait as Conn;
 /// touching (the last leaf of the table and of each index, one leaf per company in the company
 /// index) stay in memory instead of being spilled and read back; the default is 2 MiB. The
 /// cache also holds the transaction's dirty pages until it must spill them to the WAL, so a
-/// larger one spills less often; 160 MiB keeps the import's peak RSS under 300 MB
+/// larger one spills less often; 128 MiB keeps the import's peak RSS under 300 MB, same-person
 /// (BENCHMARKS.md: 64 → 160 MiB, see the figures there).
-pub const BULK_CACHE_KIB: i64 = 160 * 1024;
+pub const BULK_CACHE_KIB: i64 = 128 * 1024;
 /// The page size of a new SQLite database: 8 KiB (PostgreSQL's), not SQLite's default 4 KiB.
 /// Bulk work writes and reads half as many pages, each a system call (a million-card
 /// import −0.4 s and its checkpoint −0.5 s, a million-card transfer −2 s: BENCHMARKS.md); a
@@ -136,7 +136,10 @@ impl Store {
             .clone()
             .foreign_keys(false)
             .pragma("cache_size", format!("-{BULK_CACHE_KIB}"))
-            .pragma("wal_autocheckpoint", "0");
+            .pragma("wal_autocheckpoint", "0")
+            // Few statements repeat in an import; a many-row VALUES of another length is another
+            // statement, and 100 of them kept compiled took 20 MB.
+            .statement_cache_capacity(16);
         let feed = RowFeed::default();
         let registered = feed.clone();
         let pool = SqlitePoolOptions::new()
