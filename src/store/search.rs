@@ -55,14 +55,32 @@ use sea_orm::{FromQueryResult, Value};
 /// Rows per multi-row statement when indexing cards one call at a time (three values each).
 const CHUNK: usize = 1000;
 
-/// PostgreSQL: up to this many matches (the planner's estimate) are fetched and sorted; more
-/// are met in id order. Either way reads about a heap page of `card_search` per match fetched
-/// or row walked; 2,000 is where the two meet for a million cards (2,000 matches fetched, or
-/// 51 / (2,000 / 1,000,000) ≈ 25,000 rows walked, six to a page).
-pub const FEW: i64 = 2000;
+/// PostgreSQL: up to this many candidates (GIN's, counted) are fetched and sorted; more are
+/// met walking `card_search` in id order. Fetching reads a heap page per candidate, walking
+/// reads rows in order (several to a page) and tests each: at a million cards they cost
+/// about the same at a few thousand matches (3,000 fetched, or 51 / 0.3 % = 17,000 rows
+/// walked). BENCHMARKS.md, "Search (issue 13)".
+pub const FEW: i64 = 3000;
 
-/// PostgreSQL: the rows after the cursor, in id order, that a page looks through first.
-const WINDOW: i64 = 3000;
+/// PostgreSQL: the rows after the cursor, in id order, that a page looks through first when
+/// the statistics say the keyword is in one card in `WINDOW / limit` or more.
+const WINDOW: i64 = 8000;
+
+/// PostgreSQL: at most this many gram keys of a term are looked up (spread over it).
+const TERM_KEYS: usize = 8;
+
+/// PostgreSQL: a gram key in more than this share of the index's entries is not looked up
+/// when the term has a rarer one: it would cost GIN the reading of a posting list as long as
+/// the table and remove few candidates.
+const UBIQUITOUS: f64 = 0.5;
+
+/// PostgreSQL: a term whose rarest gram key is in this share of the entries or more is
+/// taken to be as common as that key when deciding on the window (its grams are met
+/// together); below it only a count tells (`FEW`).
+const DENSE: f64 = 0.05;
+
+/// PostgreSQL: the grams indexed, one to this many characters long.
+const GRAM: usize = 3;
 
 /// FTS5's in-memory index grows to this many bytes before it is written out as a segment
 /// (default 1 MB). An import writes a million cards' tokens in one transaction: larger
@@ -87,66 +105,104 @@ pub fn schema(sqlite: bool) -> Vec<String> {
         ]
     } else {
         vec![
-            "CREATE TABLE card_search (card_id TEXT PRIMARY KEY REFERENCES cards(id) ON DELETE CASCADE, \
-             org_id TEXT NOT NULL, grams tsvector NOT NULL)"
+            // No foreign key: its ON DELETE would look rows up by card_id, which no index here
+            // leads with; `remove` deletes a card's row before the card (as for the FTS tables).
+            "CREATE TABLE card_search (org_id TEXT NOT NULL, card_id TEXT NOT NULL, body TEXT NOT NULL, \
+             grams INTEGER[] NOT NULL, PRIMARY KEY (org_id, card_id))"
                 .into(),
             "CREATE INDEX card_search_grams ON card_search USING gin (grams)".into(),
         ]
     }
 }
 
-/// A PostgreSQL tsvector literal of a card's tokens: each bigram at its position (a position
-/// left out at a field barrier), each character without one.
-pub fn tsvector(t: &SearchTokens) -> String {
-    let mut out = String::with_capacity(t.grams.len() * 2 + t.chars.len() * 2);
-    let mut pos = 0u32;
-    for g in t.grams.split(' ').filter(|g| !g.is_empty()) {
-        pos += 1;
-        if g == normalize::FIELD_BARRIER {
-            continue;
+/// PostgreSQL: a gram's key in `card_search.grams`, FNV-1a (32 bits) of its UTF-8 bytes. Every
+/// index entry holds these: changing the function means indexing every card again.
+pub fn gram_key(g: &str) -> i32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in g.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h as i32
+}
+
+/// The byte offsets of a text's characters, and its length at the end.
+fn char_starts(s: &str) -> Vec<usize> {
+    s.char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(s.len()))
+        .collect()
+}
+
+/// PostgreSQL: the keys of a card's grams (every character, bigram and trigram of each of
+/// its fields), sorted, each once, as an `int4[]` literal.
+pub fn grams_literal(t: &SearchTokens) -> String {
+    let mut keys = Vec::with_capacity(t.body.len() * 2);
+    for field in t.body.split(normalize::FIELD_SEPARATOR) {
+        let starts = char_starts(field);
+        let n = starts.len() - 1;
+        for len in 1..=GRAM.min(n) {
+            for i in 0..=n - len {
+                keys.push(gram_key(&field[starts[i]..starts[i + len]]));
+            }
         }
-        quote_lexeme(g, &mut out);
-        out.push(':');
-        out.push_str(&pos.min(16383).to_string());
-        out.push(' ');
     }
-    pos += 1;
-    for g in t.digits.split(' ').filter(|g| !g.is_empty()) {
-        pos += 1;
-        if g == normalize::FIELD_BARRIER {
-            continue;
+    keys.sort_unstable();
+    keys.dedup();
+    array_literal(&keys)
+}
+
+/// PostgreSQL: the gram keys every card containing `term` has: the term's own when it is
+/// shorter than a trigram, else those of (at most `TERM_KEYS` of) its trigrams, spread over it.
+fn term_keys(term: &str) -> Vec<i32> {
+    let starts = char_starts(term);
+    let n = starts.len() - 1;
+    if n < GRAM {
+        return vec![gram_key(term)];
+    }
+    let mut keys: Vec<i32> = Vec::with_capacity(n);
+    for i in 0..=n - GRAM {
+        let k = gram_key(&term[starts[i]..starts[i + GRAM]]);
+        if !keys.contains(&k) {
+            keys.push(k);
         }
-        quote_lexeme(g, &mut out);
-        out.push(':');
-        out.push_str(&pos.min(16383).to_string());
-        out.push(' ');
     }
-    for c in t.chars.split(' ').filter(|c| !c.is_empty()) {
-        quote_lexeme(c, &mut out);
-        out.push(' ');
+    if keys.len() > TERM_KEYS {
+        let last = keys.len() - 1;
+        keys = (0..TERM_KEYS).map(|j| keys[j * last / (TERM_KEYS - 1)]).collect();
     }
-    out.pop();
+    keys
+}
+
+fn array_literal(keys: &[i32]) -> String {
+    let mut out = String::with_capacity(keys.len() * 12 + 2);
+    out.push('{');
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&k.to_string());
+    }
+    out.push('}');
     out
 }
 
-fn quote_lexeme(s: &str, out: &mut String) {
-    out.push('\'');
-    for ch in s.chars() {
-        match ch {
-            '\'' => out.push_str("''"),
-            '\\' => out.push_str("\\\\"),
-            _ => out.push(ch),
-        }
-    }
-    out.push('\'');
-}
-
-/// A keyword as the index is asked: the table it is looked up in (SQLite) and the query.
+/// A keyword as the index is asked: the table it is looked up in and the MATCH text (SQLite),
+/// or its terms and their gram keys (PostgreSQL).
 pub struct Query {
     /// Every term a single character: `card_chars` (SQLite).
     chars: bool,
-    /// FTS5 MATCH text or a tsquery literal.
+    /// FTS5 MATCH text (SQLite).
     text: String,
+    /// The terms (PostgreSQL).
+    terms: Vec<Term>,
+}
+
+/// PostgreSQL: one spelling of a keyword (`normalize::search_terms`) and the keys of the grams
+/// every card that contains it has (`term_keys`).
+struct Term {
+    text: String,
+    keys: Vec<i32>,
 }
 
 impl Query {
@@ -155,31 +211,30 @@ impl Query {
         let terms = normalize::search_terms(q);
         let first = terms.first()?;
         let chars = first.chars().count() == 1;
-        let sqlite = is_sqlite(c);
-        // A phrase of tokens, in the engine's syntax.
+        if !is_sqlite(c) {
+            let terms = terms
+                .into_iter()
+                .map(|text| Term {
+                    keys: term_keys(&text),
+                    text,
+                })
+                .collect();
+            return Some(Self {
+                chars,
+                text: String::new(),
+                terms,
+            });
+        }
+        // A phrase of tokens: double quotes around it, a quote inside doubled; `card_chars` has
+        // one column and, with detail=none, no column filters.
         let phrase = |tokens: &[&str], column: &str| {
-            if sqlite {
-                // Double quotes around the phrase, a quote inside doubled; `card_chars` has one
-                // column and, with detail=none, no column filters.
-                let quoted = format!("\"{}\"", tokens.join(" ").replace('"', "\"\""));
-                if column == "chars" {
-                    quoted
-                } else {
-                    format!("{column} : {quoted}")
-                }
+            let quoted = format!("\"{}\"", tokens.join(" ").replace('"', "\"\""));
+            if column == "chars" {
+                quoted
             } else {
-                let lexemes: Vec<String> = tokens
-                    .iter()
-                    .map(|g| {
-                        let mut l = String::new();
-                        quote_lexeme(g, &mut l);
-                        l
-                    })
-                    .collect();
-                format!("({})", lexemes.join(" <-> "))
+                format!("{column} : {quoted}")
             }
         };
-        let and = if sqlite { " AND " } else { " & " };
         // A term is the phrase of its bigrams (of its digit grams when it is all digits),
         // and, for speed only, each run of digits in it among the digit grams: a card with the
         // term in a field has that run in one of its runs of digits.
@@ -194,14 +249,14 @@ impl Query {
                 let grams: Vec<&str> = grams.iter().map(String::as_str).collect();
                 parts.insert(0, phrase(&grams, if chars { "chars" } else { "grams" }));
             }
-            format!("({})", parts.join(and))
+            format!("({})", parts.join(" AND "))
         };
-        let text = terms
-            .iter()
-            .map(term)
-            .collect::<Vec<_>>()
-            .join(if sqlite { " OR " } else { " | " });
-        Some(Self { chars, text })
+        let text = terms.iter().map(term).collect::<Vec<_>>().join(" OR ");
+        Some(Self {
+            chars,
+            text,
+            terms: Vec::new(),
+        })
     }
 
     fn table(&self) -> &'static str {
@@ -218,11 +273,54 @@ impl Query {
             )
         } else {
             // sea-query numbers a custom expression's own placeholders on PostgreSQL.
-            Expr::cust_with_values(
-                "cards.id IN (SELECT card_id FROM card_search WHERE org_id = $1 AND grams @@ CAST($2 AS tsquery))",
-                [Value::from(org_id), Value::from(self.text.clone())],
-            )
+            let mut values = vec![Value::from(org_id)];
+            let all: Vec<&[i32]> = self.terms.iter().map(|t| t.keys.as_slice()).collect();
+            let text = format!(
+                "cards.id IN (SELECT card_id FROM card_search WHERE org_id = $1 AND {} AND {})",
+                self.recheck("body", &mut values),
+                self.gin(&all, &mut values)
+            );
+            let mut n = 0;
+            let text: String = text
+                .split('?')
+                .enumerate()
+                .map(|(i, part)| {
+                    if i == 0 {
+                        part.to_string()
+                    } else {
+                        n += 1;
+                        format!("${}{part}", n + 1)
+                    }
+                })
+                .collect();
+            Expr::cust_with_values(text, values)
         }
+    }
+
+    /// PostgreSQL: the exact test, on a `body` column (the keyword a substring of it).
+    fn recheck(&self, body: &str, values: &mut Vec<Value>) -> String {
+        let tests: Vec<String> = self
+            .terms
+            .iter()
+            .map(|t| {
+                values.push(t.text.clone().into());
+                format!("strpos({body}, ?) > 0")
+            })
+            .collect();
+        format!("({})", tests.join(" OR "))
+    }
+
+    /// PostgreSQL: the index's test, `keys[i]` the gram keys looked up for term `i` (a card
+    /// with the term has them all).
+    fn gin(&self, keys: &[&[i32]], values: &mut Vec<Value>) -> String {
+        let tests: Vec<String> = keys
+            .iter()
+            .map(|k| {
+                values.push(array_literal(k).into());
+                "grams @> CAST(? AS int4[])".to_string()
+            })
+            .collect();
+        format!("({})", tests.join(" OR "))
     }
 }
 
@@ -298,87 +396,163 @@ pub async fn page(
             .collect();
     }
     let after_id = after.map(|(id, _)| id).unwrap_or_default();
-    // The planner's estimate of the matches, from its statistics of the lexemes
-    // (ts_typanalyze: a thousand-odd most common ones and their frequencies): a probe that
-    // counted them read a heap page per match, 70 ms for 5,000 of them.
-    let plan = c
-        .query_one_raw(sql(
-            c,
-            "EXPLAIN (FORMAT JSON) SELECT 1 FROM card_search WHERE grams @@ CAST(? AS tsquery)",
-            values,
-        ))
-        .await?;
-    let estimate = match plan {
-        Some(r) => r.try_get_by_index::<serde_json::Value>(0)?[0]["Plan"]["Plan Rows"]
-            .as_f64()
-            .unwrap_or(f64::MAX),
-        None => f64::MAX,
-    };
-    // Far above `FEW` the estimate is right (one common lexeme, its frequency known); below,
-    // it is not to be trusted either way (a phrase's lexemes are multiplied as if independent;
-    // a lexeme the statistics do not list is guessed at 0.5 %), so the matches are counted,
-    // up to `FEW` + 1.
     let model = |rows: Vec<sea_orm::QueryResult>| -> Result<Vec<(card::Model, String)>> {
         rows.iter()
             .map(|r| Ok((card::Model::from_query_result(r, "")?, String::new())))
             .collect()
     };
-    if estimate <= (10 * FEW) as f64 {
-        // First the next `WINDOW` rows in id order: a phrase in one card in sixty or more has
-        // its page there, and counting its matches would read a heap page for each.
-        let mut values: Vec<Value> = vec![
-            org_id.into(),
-            after_id.clone().into(),
-            WINDOW.into(),
-            q.text.clone().into(),
-        ];
+    let plan = Plan::new(c, q, limit).await?;
+    if plan.window {
+        // The next `WINDOW` rows in id order: a keyword in one card in `WINDOW / limit` or
+        // more has its page there.
+        let mut values: Vec<Value> = vec![org_id.into(), after_id.clone().into(), WINDOW.into()];
+        let recheck = q.recheck("s.body", &mut values);
         let rest = filters.sql(org_id, &mut values);
         values.push((limit as i64).into());
         let text = format!(
-            "SELECT cards.* FROM (SELECT card_id, grams FROM card_search WHERE org_id = ? AND card_id > ? \
-             ORDER BY card_id LIMIT ?) s JOIN cards ON cards.id = s.card_id \
-             WHERE ts_match_vq(s.grams, CAST(? AS tsquery)){rest} ORDER BY s.card_id LIMIT ?"
+            "SELECT cards.* FROM (SELECT card_id, body FROM card_search WHERE org_id = ? AND card_id > ? \
+             ORDER BY card_id LIMIT ?) s JOIN cards ON cards.id = s.card_id WHERE {recheck}{rest} \
+             ORDER BY s.card_id LIMIT ?"
         );
         let rows = c.query_all_raw(sql(c, &text, values)).await?;
         if rows.len() as u64 >= limit {
             return model(rows);
         }
     }
-    let few = if estimate <= (10 * FEW) as f64 {
-        c.query_all_raw(sql(
-            c,
-            "SELECT card_id FROM card_search WHERE grams @@ CAST(? AS tsquery) AND org_id = ? LIMIT ?",
-            vec![q.text.clone().into(), org_id.into(), (FEW + 1).into()],
-        ))
-        .await?
-    } else {
-        Vec::new()
-    };
-    let text;
-    let mut values: Vec<Value>;
-    if estimate <= (10 * FEW) as f64 && (few.len() as i64) <= FEW {
-        let ids: Vec<String> = few
+    if plan.count(c, q).await?.is_some_and(|n| n <= FEW) {
+        // Few candidates: each one's heap row read, tested, the matches sorted.
+        let mut values: Vec<Value> = vec![org_id.into(), after_id.clone().into()];
+        let recheck = q.recheck("body", &mut values);
+        let gin = q.gin(&plan.keys(), &mut values);
+        let rows = c
+            .query_all_raw(sql(
+                c,
+                &format!("SELECT card_id FROM card_search WHERE org_id = ? AND card_id > ? AND {recheck} AND {gin}"),
+                values,
+            ))
+            .await?;
+        let mut ids: Vec<String> = rows
             .iter()
             .map(|r| r.try_get_by_index(0))
             .collect::<std::result::Result<_, _>>()?;
-        values = vec![serde_json::to_string(&ids).unwrap_or_default().into(), after_id.into()];
+        ids.sort_unstable();
+        if filters.owner_id.is_none() && filters.company_key.is_none() && filters.tag_id.is_none() {
+            ids.truncate(limit as usize);
+        }
+        let mut values: Vec<Value> = vec![serde_json::to_string(&ids).unwrap_or_default().into()];
         let rest = filters.sql(org_id, &mut values);
         values.push((limit as i64).into());
-        text = format!(
-            "SELECT cards.* FROM cards WHERE cards.id IN (SELECT json_array_elements_text(CAST(? AS json))) \
-             AND cards.id > ?{rest} ORDER BY cards.id LIMIT ?"
+        let text = format!(
+            "SELECT cards.* FROM cards WHERE cards.id IN (SELECT json_array_elements_text(CAST(? AS json))){rest} \
+             ORDER BY cards.id LIMIT ?"
         );
-    } else {
-        values = vec![org_id.into(), q.text.clone().into(), after_id.into()];
-        let rest = filters.sql(org_id, &mut values);
-        values.push((limit as i64).into());
-        text = format!(
-            "SELECT cards.* FROM card_search s JOIN cards ON cards.id = s.card_id \
-             WHERE s.org_id = ? AND ts_match_vq(s.grams, CAST(? AS tsquery)) AND s.card_id > ?{rest} \
-             ORDER BY s.card_id LIMIT ?"
-        );
+        return model(c.query_all_raw(sql(c, &text, values)).await?);
     }
+    // Many: `card_search` walked in id order, each row tested, until the page is full.
+    let mut values: Vec<Value> = vec![org_id.into(), after_id.into()];
+    let recheck = q.recheck("s.body", &mut values);
+    let rest = filters.sql(org_id, &mut values);
+    values.push((limit as i64).into());
+    let text = format!(
+        "SELECT cards.* FROM card_search s JOIN cards ON cards.id = s.card_id \
+         WHERE s.org_id = ? AND s.card_id > ? AND {recheck}{rest} ORDER BY s.card_id LIMIT ?"
+    );
     model(c.query_all_raw(sql(c, &text, values)).await?)
+}
+
+/// PostgreSQL: how a page is looked for (see the module's doc), from the planner's estimates.
+struct Plan {
+    /// Per term, the gram keys looked up in GIN.
+    keys: Vec<Vec<i32>>,
+    /// Whether the next `WINDOW` rows are looked through first.
+    window: bool,
+}
+
+impl Plan {
+    async fn new(c: &impl Conn, q: &Query, limit: u64) -> Result<Self> {
+        let mut distinct: Vec<i32> = q.terms.iter().flat_map(|t| t.keys.iter().copied()).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        // One EXPLAIN: the table's rows and each gram key's (from the statistics' most common
+        // elements; a key they do not list is put at half the least common one's). Each branch
+        // has a LIMIT so that none is planned in parallel (a worker's share of the rows).
+        let mut values: Vec<Value> = Vec::new();
+        let mut text = String::from("EXPLAIN (FORMAT JSON) (SELECT 1 FROM card_search LIMIT 1)");
+        for k in &distinct {
+            text.push_str(" UNION ALL (SELECT 1 FROM card_search WHERE grams @> CAST(? AS int4[]) LIMIT 1)");
+            values.push(array_literal(&[*k]).into());
+        }
+        let plan = c.query_one_raw(sql(c, &text, values)).await?;
+        let rows: Option<Vec<f64>> = match plan {
+            Some(r) => {
+                let json = r.try_get_by_index::<serde_json::Value>(0)?;
+                json[0]["Plan"]["Plans"]
+                    .as_array()
+                    .and_then(|branches| branches.iter().map(|b| b["Plans"][0]["Plan Rows"].as_f64()).collect())
+            }
+            None => None,
+        };
+        let Some(rows) = rows.filter(|r| r.len() == distinct.len() + 1) else {
+            // Not the plan expected: every key looked up, the matches counted.
+            return Ok(Self {
+                keys: q.terms.iter().map(|t| t.keys.clone()).collect(),
+                window: false,
+            });
+        };
+        let all = rows[0].max(1.0);
+        let estimate = |k: &i32| rows[1 + distinct.binary_search(k).unwrap_or(0)];
+        let mut keys = Vec::with_capacity(q.terms.len());
+        let mut expected = 0.0;
+        let mut dense = true;
+        for t in &q.terms {
+            let mut ks: Vec<(f64, i32)> = t.keys.iter().map(|k| (estimate(k), *k)).collect();
+            ks.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let rarest = ks[0].0;
+            expected += rarest;
+            dense &= ks.len() == 1 || rarest >= DENSE * all;
+            keys.push(
+                ks.iter()
+                    .enumerate()
+                    .filter(|(i, (e, _))| *i == 0 || *e <= UBIQUITOUS * all)
+                    .map(|(_, (_, k))| *k)
+                    .collect(),
+            );
+        }
+        Ok(Self {
+            keys,
+            window: dense && expected.min(all) / all * WINDOW as f64 >= limit as f64,
+        })
+    }
+
+    fn keys(&self) -> Vec<&[i32]> {
+        self.keys.iter().map(Vec::as_slice).collect()
+    }
+
+    /// The candidates GIN finds (all organisations'), counted without reading their rows:
+    /// EXPLAIN ANALYZE of a query that takes one of them shows how many the bitmap index
+    /// scans gave. None when the planner would not use the index (it thinks them many).
+    async fn count(&self, c: &impl Conn, q: &Query) -> Result<Option<i64>> {
+        let mut values = Vec::new();
+        let gin = q.gin(&self.keys(), &mut values);
+        let text = format!(
+            "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF, FORMAT JSON) \
+             WITH m AS MATERIALIZED (SELECT 1 FROM card_search WHERE {gin}) SELECT 1 FROM m LIMIT 1"
+        );
+        let Some(r) = c.query_one_raw(sql(c, &text, values)).await? else {
+            return Ok(None);
+        };
+        fn scans(node: &serde_json::Value, sum: &mut Option<i64>) {
+            if node["Node Type"] == "Bitmap Index Scan" {
+                *sum = Some(sum.unwrap_or(0) + node["Actual Rows"].as_i64().unwrap_or(i64::MAX / 4));
+            }
+            for child in node["Plans"].as_array().into_iter().flatten() {
+                scans(child, sum);
+            }
+        }
+        let mut sum = None;
+        scans(&r.try_get_by_index::<serde_json::Value>(0)?[0]["Plan"], &mut sum);
+        Ok(sum)
+    }
 }
 
 /// Writes the index entries of cards already in `cards`: their ids and
@@ -406,12 +580,17 @@ pub async fn add(c: &impl Conn, org_id: &str, cards: &[(String, SearchTokens)]) 
             let chars = format!("INSERT INTO card_chars (rowid, chars) SELECT r, chars FROM ({rows})");
             c.execute_raw(sql(c, &chars, values)).await?;
         } else {
-            let marks = vec!["(?, ?, CAST(? AS tsvector))"; chunk.len()].join(", ");
-            let mut values = Vec::with_capacity(chunk.len() * 3);
+            let marks = vec!["(?, ?, ?, CAST(? AS int4[]))"; chunk.len()].join(", ");
+            let mut values = Vec::with_capacity(chunk.len() * 4);
             for (id, t) in chunk {
-                values.extend([Value::from(id.as_str()), org_id.into(), tsvector(t).into()]);
+                values.extend([
+                    Value::from(org_id),
+                    id.as_str().into(),
+                    t.body.clone().into(),
+                    grams_literal(t).into(),
+                ]);
             }
-            let text = format!("INSERT INTO card_search (card_id, org_id, grams) VALUES {marks}");
+            let text = format!("INSERT INTO card_search (org_id, card_id, body, grams) VALUES {marks}");
             c.execute_raw(sql(c, &text, values)).await?;
         }
     }
