@@ -28,22 +28,41 @@
 //! queries), nor FTS5 prefix queries on the bigrams (they merge every matching term's list:
 //! 40–400 ms for a common character).
 //!
-//! **PostgreSQL**: `card_search (card_id, org_id, grams tsvector)`, the same tokens written as
-//! a tsvector literal (bigrams with their positions, a gap between fields; characters without
-//! positions) under a GIN index; a keyword is a `tsquery` phrase (`'ヤマ' <-> 'マモ' <-> 'モト'`).
-//! GIN gives no order, so a page in id order takes one of two ways: up to `FEW` matches are
-//! fetched by id and sorted; more are found by walking `card_search` in id order and testing
-//! each row (`ts_match_vq`, the function, which no index takes), which meets 51 matches soon
-//! because they are many. Which: the planner's estimate (asked with EXPLAIN) when it is far
-//! above `FEW`; else the next `WINDOW` rows in id order are looked through first (a dense
-//! phrase, which the planner underestimates, has its page there), then at most `FEW` + 1
-//! matches counted (a LIMIT is not left to the planner, which then walks an index in order
-//! for a rare phrase too).
+//! **PostgreSQL**: `card_search (org_id, card_id, body, grams)`, keyed by `(org_id, card_id)`.
+//! `body` is the card's folded fields, a newline between two (`SearchTokens::body`), and a
+//! card matches a term exactly when the term is a substring of it (`strpos`: no term contains
+//! the newline). `grams` holds the keys (`gram_key`, 32-bit hashes) of every character, bigram
+//! and trigram of each field and of every four digits in its runs of digits, an `int4[]`
+//! under GIN, no positions: a term's keys (`term_keys`: its own when it is shorter than a
+//! trigram, else its trigrams and its runs of four digits) are in every card that contains
+//! it, and together in few others, so GIN's candidates are nearly the matches and the exact
+//! test reads few rows, each of about 0.8 kB. (Before: the bigrams' tsvector with positions,
+//! a phrase found by GIN as the AND of its bigrams, tens of thousands of candidates for
+//! common ones, each a 1.3 kB tsvector read again.)
+//!
+//! GIN gives no order, so a page in id order is found one of three ways (`page`), chosen from
+//! the planner's statistics of the keyword's keys (one EXPLAIN, `Plan`):
+//! - **walk**: `card_search` in id order from the cursor, each row tested (a LATERAL look-up
+//!   of the card), until the page is full. First when the statistics allow a page within
+//!   the next `WINDOW` rows (a keyword in one card in 160 or more; of several grams, whose
+//!   statistics only bound it, when a first `PROBE` rows hold their share);
+//! - **fetch**: GIN's candidates read, tested and sorted, when they are few (`Plan::few`,
+//!   about √(limit × rows / 4), 3,570 at a million cards: there fetching a page's worth
+//!   of candidates, a heap page each, costs what walking to a page costs);
+//! - else counted (`Plan::count`: EXPLAIN ANALYZE of a query taking one of them gives the
+//!   size of GIN's bitmap, no row read), and when they are many, the walk, for three times
+//!   the rows that should hold a page, then the rest of the walk or the candidates fetched,
+//!   whichever reads less (candidates far more than the matches, or matches met late).
+//!
+//! A term's keys looked up in GIN are its rarest (`KEYS`, `SPREAD`, `UBIQUITOUS`): a key in
+//! every card (`use` of `user…`) costs GIN a posting list as long as the table and removes no
+//! candidate. The statistics target of `grams` is 1,000, so that the keys in 0.5 % of the
+//! cards or more are listed (1 % at the default).
 //!
 //! Maintenance is in the card's transaction: `store::cards` writes a card's entries with the
-//! card, replaces them when its fields change, and removes them before the card (ON DELETE
-//! CASCADE reaches `card_search` but not an FTS table); an import writes them one statement
-//! per batch (`store::imports`). Figures and the choice: BENCHMARKS.md, "Search (issue 13)".
+//! card, replaces them when its fields change, and removes them before the card (neither the
+//! FTS tables nor `card_search` have a foreign key); an import writes them one statement per
+//! batch (`store::imports`). Figures and the choice: BENCHMARKS.md, "Search (issue 13)".
 
 use super::entities::card;
 use super::{Conn, is_sqlite, sql};
@@ -52,35 +71,41 @@ use crate::domain::{CardFields, Result};
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{FromQueryResult, Value};
 
-/// Rows per multi-row statement when indexing cards one call at a time (three values each).
+/// Rows per multi-row statement when indexing cards one call at a time (four values each).
 const CHUNK: usize = 1000;
-
-/// PostgreSQL: up to this many candidates (GIN's, counted) are fetched and sorted; more are
-/// met walking `card_search` in id order. Fetching reads a heap page per candidate, walking
-/// reads rows in order (several to a page) and tests each: at a million cards they cost
-/// about the same at a few thousand matches (3,000 fetched, or 51 / 0.3 % = 17,000 rows
-/// walked). BENCHMARKS.md, "Search (issue 13)".
-pub const FEW: i64 = 3000;
-
-/// PostgreSQL: the rows after the cursor, in id order, that a page looks through first when
-/// the statistics say the keyword is in one card in `WINDOW / limit` or more.
-const WINDOW: i64 = 8000;
-
-/// PostgreSQL: at most this many gram keys of a term are looked up (spread over it).
-const TERM_KEYS: usize = 8;
-
-/// PostgreSQL: a gram key in more than this share of the index's entries is not looked up
-/// when the term has a rarer one: it would cost GIN the reading of a posting list as long as
-/// the table and remove few candidates.
-const UBIQUITOUS: f64 = 0.5;
-
-/// PostgreSQL: a term whose rarest gram key is in this share of the entries or more is
-/// taken to be as common as that key when deciding on the window (its grams are met
-/// together); below it only a count tells (`FEW`).
-const DENSE: f64 = 0.05;
 
 /// PostgreSQL: the grams indexed, one to this many characters long.
 const GRAM: usize = 3;
+
+/// PostgreSQL: at most this many keys of a term are asked about (spread over it).
+const TERM_KEYS: usize = 8;
+
+/// PostgreSQL: at most this many keys of a term are looked up in GIN, its rarest, and only
+/// those in at most `SPREAD` times the rarest one's rows: a further key seldom removes
+/// candidates, and each costs GIN a posting list to read (`user190`: `190`, `r19`, not `er1`).
+const KEYS: usize = 3;
+const SPREAD: f64 = 8.0;
+
+/// PostgreSQL: a key in more than this share of the rows is looked up only when it is the
+/// term's rarest.
+const UBIQUITOUS: f64 = 0.5;
+
+/// PostgreSQL: the rows after the cursor, in id order, that a page walks first when the
+/// statistics say the keyword may be in one card in `WINDOW / limit` or more.
+const WINDOW: i64 = 8000;
+
+/// PostgreSQL: of the window, the rows walked first for a keyword whose statistics only bound
+/// it (`Plan::reliable`): the rest only if these hold their share of a page.
+const PROBE: i64 = 2000;
+
+/// PostgreSQL: a term of several keys whose rarest is in this share of the rows or more is
+/// taken to be as common as that key (its grams come together: さとういちろう).
+const DENSE: f64 = 0.02;
+
+/// PostgreSQL: what a row walked costs (read in id order, about ten to a heap page, tested)
+/// beside a candidate fetched (a heap page read for it): `Plan::few`. At a million cards
+/// about 0.8 and 3 µs, warm.
+const WALK_PER_FETCH: f64 = 0.25;
 
 /// FTS5's in-memory index grows to this many bytes before it is written out as a segment
 /// (default 1 MB). An import writes a million cards' tokens in one transaction: larger
@@ -111,6 +136,10 @@ pub fn schema(sqlite: bool) -> Vec<String> {
              grams INTEGER[] NOT NULL, PRIMARY KEY (org_id, card_id))"
                 .into(),
             "CREATE INDEX card_search_grams ON card_search USING gin (grams)".into(),
+            // The statistics list the keys in 0.5 % of the rows or more (1 % at the default
+            // target 100), so that a keyword in one card in a hundred and fifty is known to be
+            // dense (`Plan`); ANALYZE samples 300,000 rows instead of 30,000 (4.5 s at 1M).
+            "ALTER TABLE card_search ALTER COLUMN grams SET STATISTICS 1000".into(),
         ]
     }
 }
@@ -134,8 +163,10 @@ fn char_starts(s: &str) -> Vec<usize> {
         .collect()
 }
 
-/// PostgreSQL: the keys of a card's grams (every character, bigram and trigram of each of
-/// its fields), sorted, each once, as an `int4[]` literal.
+/// PostgreSQL: the keys of a card's grams, sorted, each once, as an `int4[]` literal: every
+/// character, bigram and trigram of each of its fields, and every run of four digits
+/// (`normalize::DIGIT_GRAM`) in its runs of digits: a digit trigram is in a card in forty, a
+/// phone number's trigrams together in too many cards that do not have the number.
 pub fn grams_literal(t: &SearchTokens) -> String {
     let mut keys = Vec::with_capacity(t.body.len() * 2);
     for field in t.body.split(normalize::FIELD_SEPARATOR) {
@@ -146,6 +177,9 @@ pub fn grams_literal(t: &SearchTokens) -> String {
                 keys.push(gram_key(&field[starts[i]..starts[i + len]]));
             }
         }
+        for run in normalize::digit_runs(field) {
+            keys.extend(normalize::digit_grams(run).into_iter().map(gram_key));
+        }
     }
     keys.sort_unstable();
     keys.dedup();
@@ -153,24 +187,47 @@ pub fn grams_literal(t: &SearchTokens) -> String {
 }
 
 /// PostgreSQL: the gram keys every card containing `term` has: the term's own when it is
-/// shorter than a trigram, else those of (at most `TERM_KEYS` of) its trigrams, spread over it.
+/// shorter than a trigram; else its runs of four digits, then its trigrams that are not
+/// inside a run of four digits or more, at most `TERM_KEYS` (spread over the term).
 fn term_keys(term: &str) -> Vec<i32> {
     let starts = char_starts(term);
     let n = starts.len() - 1;
     if n < GRAM {
         return vec![gram_key(term)];
     }
-    let mut keys: Vec<i32> = Vec::with_capacity(n);
-    for i in 0..=n - GRAM {
-        let k = gram_key(&term[starts[i]..starts[i + GRAM]]);
-        if !keys.contains(&k) {
-            keys.push(k);
+    let spread = |mut keys: Vec<i32>, max: usize| {
+        if keys.len() > max {
+            let last = keys.len() - 1;
+            keys = (0..max).map(|j| keys[j * last / (max - 1).max(1)]).collect();
+        }
+        keys
+    };
+    let mut digits: Vec<i32> = Vec::new();
+    // The byte ranges of the runs of four digits or more (digits are one byte each).
+    let mut runs = Vec::new();
+    for run in normalize::digit_runs(term) {
+        let at = run.as_ptr() as usize - term.as_ptr() as usize;
+        runs.push(at..at + run.len());
+        for k in normalize::digit_grams(run).into_iter().map(gram_key) {
+            if !digits.contains(&k) {
+                digits.push(k);
+            }
         }
     }
-    if keys.len() > TERM_KEYS {
-        let last = keys.len() - 1;
-        keys = (0..TERM_KEYS).map(|j| keys[j * last / (TERM_KEYS - 1)]).collect();
+    let mut keys = spread(digits, TERM_KEYS);
+    let mut trigrams: Vec<i32> = Vec::new();
+    for i in 0..=n - GRAM {
+        let (from, to) = (starts[i], starts[i + GRAM]);
+        if runs.iter().any(|r| r.start <= from && to <= r.end) {
+            continue;
+        }
+        let k = gram_key(&term[from..to]);
+        if !trigrams.contains(&k) && !keys.contains(&k) {
+            trigrams.push(k);
+        }
     }
+    let room = TERM_KEYS.saturating_sub(keys.len()).max(usize::from(keys.is_empty()));
+    keys.extend(spread(trigrams, room));
     keys
 }
 
@@ -396,80 +453,139 @@ pub async fn page(
             .collect();
     }
     let after_id = after.map(|(id, _)| id).unwrap_or_default();
-    let model = |rows: Vec<sea_orm::QueryResult>| -> Result<Vec<(card::Model, String)>> {
-        rows.iter()
-            .map(|r| Ok((card::Model::from_query_result(r, "")?, String::new())))
-            .collect()
-    };
-    let plan = Plan::new(c, q, limit).await?;
-    if plan.window {
-        // The next `WINDOW` rows in id order: a keyword in one card in `WINDOW / limit` or
-        // more has its page there.
-        let mut values: Vec<Value> = vec![org_id.into(), after_id.clone().into(), WINDOW.into()];
-        let recheck = q.recheck("s.body", &mut values);
-        let rest = filters.sql(org_id, &mut values);
-        values.push((limit as i64).into());
-        let text = format!(
-            "SELECT cards.* FROM (SELECT card_id, body FROM card_search WHERE org_id = ? AND card_id > ? \
-             ORDER BY card_id LIMIT ?) s JOIN cards ON cards.id = s.card_id WHERE {recheck}{rest} \
-             ORDER BY s.card_id LIMIT ?"
-        );
-        let rows = c.query_all_raw(sql(c, &text, values)).await?;
+    let plan = Plan::new(c, q).await?;
+    let (window, probe) = (WINDOW as f64, PROBE as f64);
+    let few = plan.few(limit);
+    // 1. When the statistics allow a page within `WINDOW` rows, those rows walked first; a
+    // keyword of several grams only if a first `PROBE` rows have matches enough.
+    if plan.bound / plan.all * window >= limit as f64 {
+        let first = if plan.reliable { window } else { probe };
+        let mut rows = walk(c, org_id, q, filters, &after_id, Some(first as i64), limit).await?;
+        if !plan.reliable && (rows.len() as u64) < limit && rows.len() as f64 * window / probe >= limit as f64 {
+            let from = match rows.last() {
+                Some(r) => r.try_get::<String>("", "id")?,
+                None => after_id.clone(),
+            };
+            let more = limit - rows.len() as u64;
+            rows.extend(walk(c, org_id, q, filters, &from, Some((window - probe) as i64), more).await?);
+        }
         if rows.len() as u64 >= limit {
             return model(rows);
         }
     }
-    if plan.count(c, q).await?.is_some_and(|n| n <= FEW) {
-        // Few candidates: each one's heap row read, tested, the matches sorted.
-        let mut values: Vec<Value> = vec![org_id.into(), after_id.clone().into()];
-        let recheck = q.recheck("body", &mut values);
-        let gin = q.gin(&plan.keys(), &mut values);
-        let rows = c
-            .query_all_raw(sql(
-                c,
-                &format!("SELECT card_id FROM card_search WHERE org_id = ? AND card_id > ? AND {recheck} AND {gin}"),
-                values,
-            ))
-            .await?;
-        let mut ids: Vec<String> = rows
-            .iter()
-            .map(|r| r.try_get_by_index(0))
-            .collect::<std::result::Result<_, _>>()?;
-        ids.sort_unstable();
-        if filters.owner_id.is_none() && filters.company_key.is_none() && filters.tag_id.is_none() {
-            ids.truncate(limit as usize);
+    // 2. GIN's candidates counted, unless the statistics put them under `few` already.
+    let counted = if plan.bound <= few as f64 {
+        None
+    } else {
+        Some(plan.count(c, q).await?.unwrap_or(i64::MAX))
+    };
+    if let Some(n) = counted.filter(|n| *n > few) {
+        // 3. Many candidates (or the planner would not use the index: it thinks them many):
+        // `card_search` walked in id order, each row tested, for three times the rows that
+        // hold a page if the candidates are matches spread evenly; if they are not (the page
+        // is not full), either the rest of the walk or the candidates fetched, whichever
+        // reads less.
+        let budget = (3.0 * limit as f64 * plan.all / n as f64).max(window) as i64;
+        let rows = walk(c, org_id, q, filters, &after_id, Some(budget), limit).await?;
+        if rows.len() as u64 >= limit {
+            return model(rows);
         }
-        let mut values: Vec<Value> = vec![serde_json::to_string(&ids).unwrap_or_default().into()];
-        let rest = filters.sql(org_id, &mut values);
-        values.push((limit as i64).into());
-        let text = format!(
-            "SELECT cards.* FROM cards WHERE cards.id IN (SELECT json_array_elements_text(CAST(? AS json))){rest} \
-             ORDER BY cards.id LIMIT ?"
-        );
-        return model(c.query_all_raw(sql(c, &text, values)).await?);
+        if n as f64 * 4.0 > plan.all {
+            return model(walk(c, org_id, q, filters, &after_id, None, limit).await?);
+        }
     }
-    // Many: `card_search` walked in id order, each row tested, until the page is full.
-    let mut values: Vec<Value> = vec![org_id.into(), after_id.into()];
-    let recheck = q.recheck("s.body", &mut values);
+    // 4. Few candidates: each one's row read and tested, the matches sorted. (Uncounted, the
+    // statistics' bound may be low: past `4 × few` the rest is walked.)
+    let cap = if counted.is_none() { 4 * few } else { i64::MAX };
+    let mut values: Vec<Value> = vec![org_id.into(), after_id.clone().into()];
+    let recheck = q.recheck("body", &mut values);
+    let gin = q.gin(&plan.keys(), &mut values);
+    values.push(cap.into());
+    let rows = c
+        .query_all_raw(sql(
+            c,
+            &format!(
+                "SELECT card_id FROM card_search WHERE org_id = ? AND card_id > ? AND {recheck} AND {gin} LIMIT ?"
+            ),
+            values,
+        ))
+        .await?;
+    if rows.len() as i64 >= cap {
+        return model(walk(c, org_id, q, filters, &after_id, None, limit).await?);
+    }
+    let mut ids: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get_by_index(0))
+        .collect::<std::result::Result<_, _>>()?;
+    ids.sort_unstable();
+    if filters.owner_id.is_none() && filters.company_key.is_none() && filters.tag_id.is_none() {
+        ids.truncate(limit as usize);
+    }
+    let mut values: Vec<Value> = vec![serde_json::to_string(&ids).unwrap_or_default().into()];
     let rest = filters.sql(org_id, &mut values);
     values.push((limit as i64).into());
     let text = format!(
-        "SELECT cards.* FROM card_search s JOIN cards ON cards.id = s.card_id \
-         WHERE s.org_id = ? AND s.card_id > ? AND {recheck}{rest} ORDER BY s.card_id LIMIT ?"
+        "SELECT cards.* FROM cards WHERE cards.id IN (SELECT json_array_elements_text(CAST(? AS json))){rest} \
+         ORDER BY cards.id LIMIT ?"
     );
-    model(c.query_all_raw(sql(c, &text, values)).await?)
+    let rows = c.query_all_raw(sql(c, &text, values)).await?;
+    model(rows)
+}
+
+fn model(rows: Vec<sea_orm::QueryResult>) -> Result<Vec<(card::Model, String)>> {
+    rows.iter()
+        .map(|r| Ok((card::Model::from_query_result(r, "")?, String::new())))
+        .collect()
+}
+
+/// PostgreSQL: the matches after `after_id` met walking `card_search` in id order, each row
+/// tested (`budget`: only that many rows), the cards of the first `limit` that pass the
+/// filters. Each card is looked up by its id (a LATERAL subquery the planner keeps: joined
+/// otherwise, it could read `cards` in id order beside the walk, every card of it).
+async fn walk(
+    c: &impl Conn,
+    org_id: &str,
+    q: &Query,
+    filters: &Filters,
+    after_id: &str,
+    budget: Option<i64>,
+    limit: u64,
+) -> Result<Vec<sea_orm::QueryResult>> {
+    let mut values: Vec<Value> = vec![org_id.into(), after_id.into()];
+    let source = match budget {
+        Some(b) => {
+            values.push(b.into());
+            "(SELECT card_id, body FROM card_search WHERE org_id = ? AND card_id > ? ORDER BY card_id LIMIT ?) s"
+        }
+        None => "(SELECT card_id, body FROM card_search WHERE org_id = ? AND card_id > ?) s",
+    };
+    let rest = filters.sql(org_id, &mut values);
+    let recheck = q.recheck("s.body", &mut values);
+    values.push((limit as i64).into());
+    let text = format!(
+        "SELECT c.* FROM {source} CROSS JOIN LATERAL \
+         (SELECT cards.* FROM cards WHERE cards.id = s.card_id{rest} OFFSET 0) c \
+         WHERE {recheck} ORDER BY s.card_id LIMIT ?"
+    );
+    Ok(c.query_all_raw(sql(c, &text, values)).await?)
 }
 
 /// PostgreSQL: how a page is looked for (see the module's doc), from the planner's estimates.
 struct Plan {
-    /// Per term, the gram keys looked up in GIN.
+    /// Per term, the gram keys looked up in GIN: its `KEYS` rarest (a key in more than
+    /// `UBIQUITOUS` of the rows only when it is the rarest).
     keys: Vec<Vec<i32>>,
-    /// Whether the next `WINDOW` rows are looked through first.
-    window: bool,
+    /// The rows of `card_search` (all organisations').
+    all: f64,
+    /// The statistics' bound on the matches: per term its rarest key's rows, summed.
+    bound: f64,
+    /// Whether `bound` is close: each term one key, or its rarest in `DENSE` of the rows or
+    /// more (a term's grams then come together: さとういちろう).
+    reliable: bool,
 }
 
 impl Plan {
-    async fn new(c: &impl Conn, q: &Query, limit: u64) -> Result<Self> {
+    async fn new(c: &impl Conn, q: &Query) -> Result<Self> {
         let mut distinct: Vec<i32> = q.terms.iter().flat_map(|t| t.keys.iter().copied()).collect();
         distinct.sort_unstable();
         distinct.dedup();
@@ -493,35 +609,47 @@ impl Plan {
             None => None,
         };
         let Some(rows) = rows.filter(|r| r.len() == distinct.len() + 1) else {
-            // Not the plan expected: every key looked up, the matches counted.
+            // Not the plan expected: every key looked up, the candidates counted.
             return Ok(Self {
                 keys: q.terms.iter().map(|t| t.keys.clone()).collect(),
-                window: false,
+                all: 1.0,
+                bound: f64::MAX,
+                reliable: false,
             });
         };
         let all = rows[0].max(1.0);
         let estimate = |k: &i32| rows[1 + distinct.binary_search(k).unwrap_or(0)];
         let mut keys = Vec::with_capacity(q.terms.len());
-        let mut expected = 0.0;
-        let mut dense = true;
+        let mut bound = 0.0;
+        let mut reliable = true;
         for t in &q.terms {
             let mut ks: Vec<(f64, i32)> = t.keys.iter().map(|k| (estimate(k), *k)).collect();
             ks.sort_by(|a, b| a.0.total_cmp(&b.0));
             let rarest = ks[0].0;
-            expected += rarest;
-            dense &= ks.len() == 1 || rarest >= DENSE * all;
+            bound += rarest;
+            reliable &= ks.len() == 1 || rarest >= DENSE * all;
             keys.push(
                 ks.iter()
                     .enumerate()
-                    .filter(|(i, (e, _))| *i == 0 || *e <= UBIQUITOUS * all)
+                    .filter(|(i, (e, _))| *i == 0 || (*e <= UBIQUITOUS * all && *e <= SPREAD * rarest))
+                    .take(KEYS)
                     .map(|(_, (_, k))| *k)
                     .collect(),
             );
         }
         Ok(Self {
             keys,
-            window: dense && expected.min(all) / all * WINDOW as f64 >= limit as f64,
+            all,
+            bound: bound.min(all),
+            reliable,
         })
+    }
+
+    /// Up to this many candidates are fetched rather than walked past: fetching reads a heap
+    /// page per candidate, walking `limit × all / n` rows in order (`WALK_PER_FETCH` the cost
+    /// of one), and the two meet where `n² = limit × all × WALK_PER_FETCH`.
+    fn few(&self, limit: u64) -> i64 {
+        (limit as f64 * self.all * WALK_PER_FETCH).sqrt() as i64
     }
 
     fn keys(&self) -> Vec<&[i32]> {
@@ -673,4 +801,77 @@ pub async fn size(c: &impl Conn) -> Result<i64> {
         "SELECT pg_total_relation_size('card_search')"
     };
     super::count(c, text, vec![]).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys_of(literal: &str) -> Vec<i32> {
+        let inner = literal.trim_start_matches('{').trim_end_matches('}');
+        inner
+            .split(',')
+            .filter(|k| !k.is_empty())
+            .map(|k| k.parse().unwrap())
+            .collect()
+    }
+
+    /// A card has every key looked up for each substring of one of its fields (GIN never
+    /// misses a match), and the keys of a substring across two fields need not be there.
+    #[test]
+    fn a_card_has_the_keys_of_every_substring_of_its_fields() {
+        let f = crate::domain::CardFields {
+            full_name: "山本 太郎".into(),
+            name_reading: "やまもと たろう".into(),
+            company: "株式会社サンプル0123".into(),
+            email: "user12345@c0123.example.jp".into(),
+            phone: "03-1234-5678".into(),
+            mobile: "090-0007-1271".into(),
+            ..Default::default()
+        };
+        let t = normalize::card_search_tokens(&f);
+        let card = keys_of(&grams_literal(&t));
+        let mut sorted = card.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(card, sorted, "sorted, each once");
+        for field in t.body.split(normalize::FIELD_SEPARATOR) {
+            let cs: Vec<char> = field.chars().collect();
+            for i in 0..cs.len() {
+                for j in i + 1..=cs.len() {
+                    let sub: String = cs[i..j].iter().collect();
+                    for k in term_keys(&sub) {
+                        assert!(card.binary_search(&k).is_ok(), "{sub:?} in {field:?}");
+                    }
+                }
+            }
+        }
+        let crossing = term_keys("郎ヤマ");
+        assert!(crossing.iter().any(|k| card.binary_search(k).is_err()));
+    }
+
+    #[test]
+    fn a_terms_keys() {
+        assert_eq!(term_keys("山"), [gram_key("山")]);
+        assert_eq!(term_keys("山本"), [gram_key("山本")]);
+        assert_eq!(term_keys("ヤマモト"), [gram_key("ヤマモ"), gram_key("マモト")]);
+        // Runs of four digits or more by their 4-digit grams, not their trigrams.
+        assert_eq!(
+            term_keys("03-12345"),
+            [
+                gram_key("1234"),
+                gram_key("2345"),
+                gram_key("03-"),
+                gram_key("3-1"),
+                gram_key("-12")
+            ]
+        );
+        assert_eq!(term_keys("user190"), ["use", "ser", "er1", "r19", "190"].map(gram_key));
+        let long = term_keys("株式会社サンプル第一営業本部");
+        assert_eq!(long.len(), TERM_KEYS);
+        assert_eq!(long[0], gram_key("株式会"));
+        assert_eq!(long[TERM_KEYS - 1], gram_key("業本部"));
+        assert_eq!(array_literal(&[1, -2]), "{1,-2}");
+        assert_eq!(array_literal(&[]), "{}");
+    }
 }
