@@ -142,7 +142,15 @@ pub struct SearchTokens {
     /// of digits is also looked for here, where a four-digit gram is in about one card in a
     /// thousand.
     pub digits: String,
+    /// The folded fields themselves, each once, `FIELD_SEPARATOR` between them (PostgreSQL's
+    /// index: a keyword is a substring of one field exactly when it is a substring of this,
+    /// since no keyword contains the separator).
+    pub body: String,
 }
+
+/// What separates the fields in `SearchTokens::body`: whitespace, which no folded field nor
+/// keyword contains (`search` drops it).
+pub const FIELD_SEPARATOR: &str = "\n";
 
 /// The length of the digit grams (`SearchTokens::digits`).
 pub const DIGIT_GRAM: usize = 4;
@@ -184,6 +192,7 @@ pub fn card_search_tokens(f: &super::CardFields) -> SearchTokens {
     let mut all: Vec<char> = Vec::with_capacity(64);
     let mut last: Option<char> = None;
     let mut digits = String::new();
+    let body = fields.join(FIELD_SEPARATOR);
     for field in &fields {
         for run in digit_runs(field) {
             if !digits.is_empty() {
@@ -222,7 +231,12 @@ pub fn card_search_tokens(f: &super::CardFields) -> SearchTokens {
         chars.push(c);
     }
     digits.pop();
-    SearchTokens { grams, chars, digits }
+    SearchTokens {
+        grams,
+        chars,
+        digits,
+        body,
+    }
 }
 
 /// What a keyword is looked for as, each folded like the index: as typed; without its legal
@@ -309,6 +323,10 @@ mod tests {
         assert!(t.chars.split(' ').any(|c| c == "本"));
         assert!(!t.chars.contains("-"), "phone punctuation is not indexed");
         assert_eq!(t.digits, "0312 3123 1234 2345 3456 4567 5678");
+        assert_eq!(
+            t.body,
+            "山本太郎\nヤマモトタロウ\n株式会社サンプル\n\n\nt.yamamoto@example.jp\n0312345678\n"
+        );
         let mail = crate::domain::CardFields {
             email: "u12345x678@c0001.jp".into(),
             ..Default::default()

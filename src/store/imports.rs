@@ -41,7 +41,8 @@ const CARD_COLUMNS: &str = "id, owner_id, full_name, name_reading, company, comp
                             phone, mobile, fax, postal_code, address, url, exchanged_on, extra, name_key, person_id";
 
 /// How many values of `CardRows` go into `cards` (`CARD_COLUMNS`); then come the keyword
-/// index's: the bigrams (on PostgreSQL the tsvector literal), the characters, the digit grams.
+/// index's: on SQLite the bigrams, the characters, the digit grams; on PostgreSQL the gram
+/// keys (`search::grams_literal`) and the folded fields (`SearchTokens::body`).
 const CARD_VALUES: usize = 19;
 
 /// Where `person_id` is among `CARD_COLUMNS` (a number: PostgreSQL reads it from JSON text).
@@ -63,7 +64,7 @@ fn unpack_sql(columns: usize, also: &str) -> String {
 pub struct CardRows {
     rows: Vec<ImportRow>,
     dates: Vec<Option<String>>,
-    /// PostgreSQL: each card's tsvector literal (`search::tsvector`); SQLite: none.
+    /// PostgreSQL: each card's gram keys (`search::grams_literal`); SQLite: none.
     vectors: Vec<String>,
     people: Vec<Option<String>>,
 }
@@ -145,7 +146,7 @@ impl CardBatch {
             };
             return Ok(Self::Rows { cards, links });
         }
-        let vectors = rows.iter().map(|r| super::search::tsvector(&r.search)).collect();
+        let vectors = rows.iter().map(|r| super::search::grams_literal(&r.search)).collect();
         let cards = CardRows {
             rows,
             dates,
@@ -153,7 +154,12 @@ impl CardBatch {
             people,
         };
         let json: Vec<Vec<Option<&str>>> = (0..cards.rows())
-            .map(|row| (0..=CARD_VALUES).map(|column| cards.text(row, column)).collect())
+            .map(|row| {
+                (0..=CARD_VALUES)
+                    .map(|column| cards.text(row, column))
+                    .chain([Some(cards.rows[row].search.body.as_str())])
+                    .collect()
+            })
             .collect();
         Ok(Self::Json {
             rows: cards.rows() as u64,
@@ -287,7 +293,9 @@ impl CardWriter {
                 let text = format!(
                     "WITH j AS (SELECT value AS v FROM json_array_elements(CAST(? AS json))), \
                      c AS (INSERT {into} SELECT {columns}, ?, ?, ? FROM j) \
-                     INSERT INTO card_search (card_id, org_id, grams) SELECT v->>0, ?, CAST(v->>{CARD_VALUES} AS tsvector) FROM j"
+                     INSERT INTO card_search (org_id, card_id, body, grams) \
+                     SELECT ?, v->>0, v->>{body}, CAST(v->>{CARD_VALUES} AS int4[]) FROM j",
+                    body = CARD_VALUES + 1
                 );
                 all_written(c.execute_raw(sql(c, &text, values)).await?, rows)?;
                 if let Some((n, links)) = links {
