@@ -32,10 +32,10 @@ fn json_rows(c: &impl Conn) -> &'static str {
 ///
 /// SQLite: `INSERT OR IGNORE`, because a many-row statement that may stop half-way (any
 /// constraint that aborts, as `ON CONFLICT DO NOTHING` leaves NOT NULL to; any SQL function;
-/// `RETURNING`) opens a statement savepoint, and at every savepoint FTS5 writes the keyword
-/// index's pending entries out as a new segment: inside an import, whose batches feed
-/// `card_grams` and `card_chars`, each such statement cut the index into small segments that
-/// then had to be merged. These statements call no function for the same reason (a JSON
+/// `RETURNING`) opens a statement savepoint: SQLite then writes the original of every page the
+/// statement changes to a statement journal, and FTS5 writes the keyword index's pending
+/// entries out as a segment (why an import's batches no longer feed FTS5 directly:
+/// `imports::CardWriter`). These statements call no function for the same reason (a JSON
 /// array is read with `json_each`, never `->>`).
 fn insert_ignore(c: &impl Conn) -> (&'static str, &'static str) {
     if super::is_sqlite(c) {
@@ -61,12 +61,15 @@ pub async fn new_person_ids(c: &impl Conn, n: usize) -> Result<Vec<i64>> {
     if super::is_sqlite(c) {
         // Two statements: an UPDATE with RETURNING would keep a statement journal (see
         // `insert_ignore`).
-        exec(
+        let bumped = exec(
             c,
             "UPDATE person_seq SET next = next + ? WHERE id = 1",
             vec![(n as i64).into()],
         )
         .await?;
+        if bumped != 1 {
+            return Err(Error::internal("person_seq has no row"));
+        }
         let end = super::count(c, "SELECT next FROM person_seq WHERE id = 1", vec![]).await?;
         return Ok((end - n as i64..end).collect());
     }
