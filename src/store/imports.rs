@@ -313,29 +313,24 @@ impl CardWriter {
     /// Puts the staged keyword index entries into the FTS5 tables and builds the deferred
     /// indexes again; call it before committing.
     ///
-    /// SQLite sorts an index's entries in as much memory as its page cache may hold, and
-    /// the import's cache is large (`BULK_CACHE_KIB`): both together would take the import's
-    /// memory past 300 MB for a million cards. So the cache is made small first and the sort
-    /// spills sorted runs to temporary files instead.
+    /// SQLite (the only engine with a feed, staged entries or deferred indexes): the rows are
+    /// written, so the page cache goes down to `SORT_CACHE_KIB` first. An index's sort takes as
+    /// much memory as the cache may hold, and FTS5's pending entries (up to 48 MB) would come on
+    /// top of the import's large cache (`BULK_CACHE_KIB`): either would take the import's memory
+    /// past 300 MB for a million cards. Sorts spill sorted runs to temporary files instead.
     pub async fn finish(self, c: &impl Conn) -> Result<()> {
-        if self.feed.is_some() {
-            // The rows are written: the cache goes down to what a sort needs first (below), so
-            // that FTS5's pending entries (up to 48 MB) do not come on top of it.
-            c.execute_unprepared(&format!("PRAGMA cache_size = -{SORT_CACHE_KIB}"))
-                .await?;
-            // Each FTS5 table takes the whole import's entries in one statement, in rowid order.
-            for (table, columns) in [("card_grams", "grams, digits"), ("card_chars", "chars")] {
-                let text =
-                    format!("INSERT INTO {table} (rowid, {columns}) SELECT rid, {columns} FROM temp.import_search");
-                all_written(c.execute_raw(sql(c, &text, vec![])).await?, self.written)?;
-            }
-            c.execute_unprepared("DROP TABLE temp.import_search").await?;
-        }
-        let Some(creates) = self.deferred else {
+        if self.feed.is_none() {
             return Ok(());
-        };
+        }
         c.execute_unprepared(&format!("PRAGMA cache_size = -{SORT_CACHE_KIB}"))
             .await?;
+        // Each FTS5 table takes the whole import's entries in one statement, in rowid order.
+        for (table, columns) in [("card_grams", "grams, digits"), ("card_chars", "chars")] {
+            let text = format!("INSERT INTO {table} (rowid, {columns}) SELECT rid, {columns} FROM temp.import_search");
+            all_written(c.execute_raw(sql(c, &text, vec![])).await?, self.written)?;
+        }
+        c.execute_unprepared("DROP TABLE temp.import_search").await?;
+        let creates = self.deferred.unwrap_or_default();
         for create in creates {
             c.execute_unprepared(&create).await?;
         }
