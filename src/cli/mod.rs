@@ -32,6 +32,36 @@ struct Db {
     database: String,
 }
 
+/// Mail (One to One mail, handover notices, reminders); without an SMTP URL sends are refused.
+#[derive(Args, Clone)]
+struct MailArgs {
+    /// SMTP server: smtp://user:pass@host:587?tls=starttls (tls: starttls, opportunistic, none; smtps:// for TLS)
+    #[arg(long, env = "MEISHI_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// Only owners with an address in this domain send; also the domain of Message-IDs
+    #[arg(long, env = "MEISHI_MAIL_FROM_DOMAIN")]
+    mail_from_domain: Option<String>,
+    /// The server's address as recipients reach it (opt-out links); default: the listen address
+    #[arg(long, env = "MEISHI_PUBLIC_URL")]
+    public_url: Option<String>,
+}
+
+impl MailArgs {
+    /// The app with its mailer, if an SMTP URL is set.
+    fn apply(&self, app: App, listen_url: &str) -> Result<App, Error> {
+        let Some(smtp_url) = self.smtp_url.clone().filter(|u| !u.is_empty()) else {
+            tracing::info!("mail is off: set MEISHI_SMTP_URL to send One to One mail, notices and reminders");
+            return Ok(app);
+        };
+        let config = crate::service::mail::MailConfig {
+            smtp_url,
+            from_domain: self.mail_from_domain.clone().filter(|d| !d.is_empty()),
+            public_url: self.public_url.clone().unwrap_or_else(|| listen_url.to_string()),
+        };
+        Ok(app.with_mail(crate::service::mail::Mailer::new(config)?))
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (migrations run first)
@@ -44,6 +74,8 @@ enum Command {
         /// Seconds between scheduler runs (suspensions, attention flags, trash purge)
         #[arg(long, env = "MEISHI_SCHEDULER_INTERVAL", default_value_t = 30)]
         scheduler_interval: u64,
+        #[command(flatten)]
+        mail: MailArgs,
         /// Test hook: run the server's clock this many seconds ahead of the wall clock
         #[arg(
             long,
@@ -143,6 +175,8 @@ enum Command {
         /// Load the data, print the logins and exit without serving
         #[arg(long)]
         no_serve: bool,
+        #[command(flatten)]
+        mail: MailArgs,
     },
 }
 
@@ -311,6 +345,13 @@ async fn serve(app: App, listener: tokio::net::TcpListener, every_secs: u64) -> 
         app.clone(),
         std::time::Duration::from_secs(every_secs.max(1)),
     ));
+    if let Some(mailer) = app.mail.clone() {
+        tokio::spawn(crate::service::mail::run_worker(
+            app.clone(),
+            mailer,
+            std::time::Duration::from_secs(1),
+        ));
+    }
     crate::http::serve(app, listener)
         .await
         .map_err(|e| Error::internal(format!("server: {e}")))
@@ -323,6 +364,7 @@ async fn run(command: Command) -> Result<(), Error> {
             listen: addr,
             scheduler_interval,
             clock_offset_secs,
+            mail,
         } => {
             let app = if clock_offset_secs == 0 {
                 open(&db.database).await?
@@ -336,6 +378,7 @@ async fn run(command: Command) -> Result<(), Error> {
                 "http://{}",
                 listener.local_addr().map_err(|e| Error::internal(e.to_string()))?
             );
+            let app = mail.apply(app, &url)?;
             tracing::info!(%url, "meishi is listening");
             eprintln!("meishi: listening on {url}  (API reference: {url}/api/docs)");
             serve(app, listener, scheduler_interval).await
@@ -450,6 +493,7 @@ async fn run(command: Command) -> Result<(), Error> {
             listen: addr,
             cards,
             no_serve,
+            mail,
         } => {
             let app = open(&database).await?;
             let listener = if no_serve { None } else { Some(listen(&addr).await?) };
@@ -461,6 +505,7 @@ async fn run(command: Command) -> Result<(), Error> {
                 None => format!("http://{addr}"),
             };
             print_demo(&d, &database, &url, &token);
+            let app = mail.apply(app, &url)?;
             match listener {
                 Some(l) => serve(app, l, 30).await,
                 None => Ok(()),

@@ -697,10 +697,10 @@ pub fn readiness(
         ),
         item(
             "templates",
-            ItemState::NotAvailable,
-            None,
-            "メールテンプレートの再作成",
-            "Mail templates re-created",
+            holding(holdings.templates),
+            Some(holdings.templates),
+            "まだ所有しているメールテンプレート",
+            "Mail templates still owned",
         ),
         item(
             "news",
@@ -807,8 +807,8 @@ mod tests {
         assert!(r.ready);
         assert_eq!(
             r.done_of(),
-            (6, 6),
-            "news is counted now; templates are not available yet"
+            (7, 7),
+            "every item is available: news and mail templates included"
         );
 
         d.plan_status = PlanStatus::Executed;

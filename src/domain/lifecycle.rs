@@ -29,7 +29,7 @@ impl Holdings {
 
     /// Whether a transfer to the archive account has anything to move (contacts go with cards).
     pub fn movable(&self) -> bool {
-        self.cards > 0 || self.tags > 0
+        self.cards > 0 || self.tags > 0 || self.templates > 0
     }
 
     /// The deletion guard: a user who holds anything is not deleted, and the refusal counts
@@ -39,9 +39,10 @@ impl Holdings {
             return Ok(());
         }
         Err(Error::conflict(format!(
-            "{} still owns {} cards, {} contacts and {} tags. Nothing is deleted silently: transfer them to a \
-             successor (POST /api/v1/transfers) or to the archive account (DELETE /api/v1/users/{}?archive=true) first",
-            user.display_name, self.cards, self.contacts, self.tags, user.id
+            "{} still owns {} cards, {} contacts, {} tags and {} mail templates. Nothing is deleted silently: \
+             transfer them to a successor (POST /api/v1/transfers, POST /api/v1/mail/templates/hand-over) or to \
+             the archive account (DELETE /api/v1/users/{}?archive=true) first",
+            user.display_name, self.cards, self.contacts, self.tags, self.templates, user.id
         ))
         .with_details(serde_json::to_value(self).unwrap_or_default()))
     }

@@ -6,6 +6,7 @@ pub mod directory;
 pub mod error;
 pub mod ids;
 pub mod lifecycle;
+pub mod mail;
 pub mod model;
 pub mod normalize;
 pub mod person;

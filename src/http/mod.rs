@@ -34,6 +34,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "audit", description = "Audit log"),
         (name = "news", description = "ニュース: 人事異動・連絡先変更 on your cards"),
         (name = "people", description = "名寄せ: the person of a card, candidates, card history"),
+        (name = "mail", description = "メール: templates, One to One mail (preview, send, history), lists, settings"),
     )
 )]
 struct ApiDoc;
@@ -118,6 +119,10 @@ pub fn router(app: App) -> Router {
         )
         .route("/api/docs", get(move || async move { Html(docs_html) }))
         .route("/api/docs/scalar.js", get(scalar_js))
+        .route(
+            "/mail/opt-out/{id}",
+            get(api::mail::opt_out_page).post(api::mail::opt_out),
+        )
         .merge(console::router())
         .fallback(fallback)
         .layer(TraceLayer::new_for_http())

@@ -70,6 +70,8 @@ pub struct PlanInput {
 pub struct Execution {
     pub dry_run: bool,
     pub transfers: Vec<ExecutedItem>,
+    /// Mail templates handed to the departure's successor.
+    pub templates: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -457,7 +459,17 @@ pub(crate) async fn execute_in(
             });
         }
     }
-    let summary = serde_json::json!({"transfers": done, "user": owner.map(|u| u.display_name)});
+    // The leaver's mail templates go to the departure's successor with the plan (re-created
+    // under them, linked to the originals): the leaver holds nothing once it has run.
+    let templates = if users::holdings(tx, who.org_id, d.user_id.as_str()).await?.templates > 0 {
+        super::mail::hand_over_in(tx, who, d.user_id.as_str(), d.successor_id.as_str(), Move::ToSuccessor)
+            .await?
+            .templates
+            .len() as i64
+    } else {
+        0
+    };
+    let summary = serde_json::json!({"transfers": done, "templates": templates, "user": owner.map(|u| u.display_name)});
     audit(
         tx,
         who,
@@ -472,6 +484,7 @@ pub(crate) async fn execute_in(
         Execution {
             dry_run,
             transfers: done,
+            templates,
         },
     ))
 }

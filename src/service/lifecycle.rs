@@ -167,17 +167,22 @@ pub async fn delete(app: &App, actor: &Actor, id: &str, archive: bool) -> Result
         let holdings = users::holdings(tx, &org.id, id).await?;
         if archive && holdings.movable() {
             let (account, _) = archive_in(tx, who, &org).await?;
-            let req = TransferRequest {
-                from_user_id: user.id.clone(),
-                to_user_id: account.id,
-                selection: SelectionInput {
-                    all: Some(true),
-                    ..Default::default()
-                },
-                include_tags: true,
-                dry_run: false,
-            };
-            transfers::run(tx, who, &req, Move::ToArchive, &|_| {}).await?;
+            if holdings.cards > 0 || holdings.tags > 0 {
+                let req = TransferRequest {
+                    from_user_id: user.id.clone(),
+                    to_user_id: account.id.clone(),
+                    selection: SelectionInput {
+                        all: Some(true),
+                        ..Default::default()
+                    },
+                    include_tags: true,
+                    dry_run: false,
+                };
+                transfers::run(tx, who, &req, Move::ToArchive, &|_| {}).await?;
+            }
+            if holdings.templates > 0 {
+                super::mail::hand_over_in(tx, who, &user.id, &account.id, Move::ToArchive).await?;
+            }
         } else {
             holdings.guard_deletion(&user)?;
         }

@@ -12,6 +12,7 @@ pub mod departures;
 pub mod exports;
 pub mod imports;
 pub mod lifecycle;
+pub mod mail;
 pub mod orgs;
 pub mod people;
 pub mod scheduler;
@@ -26,16 +27,26 @@ use serde::Serialize;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-/// Everything a use case needs: the store and the clock.
+/// Everything a use case needs: the store, the clock, and the SMTP transport if mail is set up.
 #[derive(Clone)]
 pub struct App {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
+    pub mail: Option<Arc<mail::Mailer>>,
 }
 
 impl App {
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            mail: None,
+        }
+    }
+    /// The app sending mail through `mailer` (`meishi serve` with `MEISHI_SMTP_URL`).
+    pub fn with_mail(mut self, mailer: mail::Mailer) -> Self {
+        self.mail = Some(Arc::new(mailer));
+        self
     }
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()

@@ -293,6 +293,114 @@ CREATE TABLE card_history (
 CREATE INDEX card_history_card ON card_history (card_id, id)
 "#,
     ),
+    // Mail (issue 14; `domain::mail`).
+    // - `mail_templates`: only `creator_id` edits or deletes one; `copied_from` links a copy
+    //   (or a handed-over template) to its original, which may since be gone (no FK).
+    // - `mail_sends`: one per send, with the template's text as it was when the send was made
+    //   and `secret`, the key of its messages' opt-out links.
+    // - `mail_messages`: the outbox. One row per message, written in the transaction that
+    //   decides to send it; `id` is the send's id and the card's (the Message-ID, stable across
+    //   a crash); the worker claims rows with a conditional update (`claimed_by`, a lease
+    //   until `claimed_until`). `dedupe_key` makes a handover notice or a reminder once only.
+    // - `mail_skips`: the cards a send left out and why (its history).
+    // - `mail_suppressions`: the block (address or company key), opt-out and bounce lists.
+    // - `mail_settings`: one row per organisation once it changes a default.
+    (
+        7,
+        r#"
+CREATE TABLE mail_templates (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organizations(id),
+    creator_id TEXT NOT NULL REFERENCES users(id),
+    name TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    html_body TEXT,
+    shared BOOLEAN NOT NULL,
+    copied_from TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX mail_templates_creator ON mail_templates (org_id, creator_id, id);
+CREATE TABLE mail_sends (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organizations(id),
+    kind TEXT NOT NULL,
+    created_by TEXT,
+    template_id TEXT,
+    departure_id TEXT,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    html_body TEXT,
+    selection TEXT NOT NULL,
+    scheduled_at BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    queued BIGINT NOT NULL,
+    skipped BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    started_at BIGINT,
+    cancelled_at BIGINT
+);
+CREATE INDEX mail_sends_org ON mail_sends (org_id, id);
+CREATE INDEX mail_sends_due ON mail_sends (status, scheduled_at);
+CREATE TABLE mail_messages (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organizations(id),
+    send_id TEXT NOT NULL REFERENCES mail_sends(id),
+    card_id TEXT,
+    recipient TEXT NOT NULL,
+    to_name TEXT NOT NULL,
+    company TEXT NOT NULL,
+    department TEXT NOT NULL,
+    title TEXT NOT NULL,
+    sender_id TEXT,
+    from_name TEXT NOT NULL,
+    from_addr TEXT NOT NULL,
+    successor_name TEXT NOT NULL,
+    successor_addr TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    next_attempt_at BIGINT NOT NULL,
+    claimed_by TEXT,
+    claimed_until BIGINT,
+    last_error TEXT,
+    sent_at BIGINT,
+    created_at BIGINT NOT NULL,
+    dedupe_key TEXT
+);
+CREATE INDEX mail_messages_due ON mail_messages (status, next_attempt_at);
+CREATE INDEX mail_messages_send ON mail_messages (send_id, status);
+CREATE INDEX mail_messages_day ON mail_messages (org_id, created_at);
+CREATE UNIQUE INDEX mail_messages_once ON mail_messages (org_id, dedupe_key);
+CREATE TABLE mail_skips (
+    send_id TEXT NOT NULL REFERENCES mail_sends(id),
+    card_id TEXT NOT NULL,
+    org_id TEXT NOT NULL REFERENCES organizations(id),
+    reason TEXT NOT NULL,
+    full_name TEXT NOT NULL,
+    company TEXT NOT NULL,
+    owner_name TEXT NOT NULL,
+    PRIMARY KEY (send_id, card_id)
+);
+CREATE TABLE mail_suppressions (
+    org_id TEXT NOT NULL REFERENCES organizations(id),
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (org_id, kind, value)
+);
+CREATE TABLE mail_settings (
+    org_id TEXT PRIMARY KEY REFERENCES organizations(id),
+    handover_from TEXT NOT NULL,
+    reminders BOOLEAN NOT NULL,
+    daily_limit BIGINT NOT NULL,
+    sending_domain TEXT,
+    updated_at BIGINT NOT NULL
+)
+"#,
+    ),
 ];
 
 /// A migration's text for this engine: `{without_rowid}` is SQLite's `WITHOUT ROWID` (a table

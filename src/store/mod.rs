@@ -9,6 +9,7 @@ pub mod departures;
 pub mod entities;
 pub mod exports;
 pub mod imports;
+pub mod mail;
 pub mod migrate;
 pub mod orgs;
 pub mod people;

@@ -201,7 +201,7 @@ pub async fn holdings(c: &impl Conn, org_id: &str, id: &str) -> Result<Holdings>
         )
         .await?,
         tags: super::count(c, "SELECT COUNT(*) FROM tags WHERE org_id = ? AND creator_id = ?", v()).await?,
-        templates: 0,
+        templates: super::count(c, "SELECT COUNT(*) FROM mail_templates WHERE org_id = ? AND creator_id = ?", v()).await?,
     })
 }
 
@@ -280,6 +280,7 @@ pub async fn holdings_of_all(c: &impl Conn, org_id: &str) -> Result<std::collect
         "SELECT owner_id, COUNT(*) FROM cards WHERE org_id = ? GROUP BY owner_id",
         "SELECT c.owner_id, COUNT(*) FROM contacts k JOIN cards c ON c.id = k.card_id WHERE c.org_id = ? GROUP BY c.owner_id",
         "SELECT creator_id, COUNT(*) FROM tags WHERE org_id = ? AND creator_id IS NOT NULL GROUP BY creator_id",
+        "SELECT creator_id, COUNT(*) FROM mail_templates WHERE org_id = ? GROUP BY creator_id",
     ];
     for (i, q) in queries.iter().enumerate() {
         for row in c.query_all_raw(super::sql(c, q, vec![org_id.into()])).await? {
@@ -288,7 +289,8 @@ pub async fn holdings_of_all(c: &impl Conn, org_id: &str) -> Result<std::collect
             match i {
                 0 => e.cards = n,
                 1 => e.contacts = n,
-                _ => e.tags = n,
+                2 => e.tags = n,
+                _ => e.templates = n,
             }
         }
     }

@@ -5,6 +5,7 @@ pub mod cards;
 pub mod departures;
 pub mod imports;
 pub mod lifecycle;
+pub mod mail;
 pub mod people;
 pub mod session;
 pub mod transfers;
@@ -54,4 +55,18 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(audit::list))
         .routes(routes!(imports::import))
         .routes(routes!(imports::export))
+        .routes(routes!(mail::list_templates, mail::create_template))
+        .routes(routes!(mail::hand_over))
+        .routes(routes!(mail::get_template, mail::update_template, mail::delete_template))
+        .routes(routes!(mail::copy_template))
+        .routes(routes!(mail::get_settings, mail::update_settings))
+        .routes(routes!(mail::list_suppressions, mail::add_suppression))
+        .routes(routes!(mail::remove_suppression))
+        .routes(routes!(mail::preview))
+        .routes(routes!(mail::preview_skipped))
+        .routes(routes!(mail::list_sends, mail::create_send))
+        .routes(routes!(mail::get_send))
+        .routes(routes!(mail::cancel_send))
+        .routes(routes!(mail::send_messages))
+        .routes(routes!(mail::send_skipped))
 }

@@ -1,0 +1,865 @@
+//! Mail (issue 14): templates only their creator changes, One to One mail from each card's
+//! owner (previewed, resolved and queued set-based in one unit of work), the suppression
+//! lists, and the outbox's delivery worker over SMTP (lettre).
+//!
+//! Decisions (README "Mail"):
+//! - A member's One to One send covers only their own cards (the sender is the card's owner,
+//!   so a member never sends in a colleague's name); an admin's may cover any cards.
+//! - "Only a person's latest card counts" is decided within the send's selection: the newest
+//!   selected card of the person decides the sender, and if its owner cannot send, the person
+//!   gets nothing (a suspended owner's card is never given to another sender).
+//! - A template handed over by an admin is re-created under the successor (linked to its
+//!   original) and the original removed: the text lives on, the leaver holds nothing.
+//! - Delivery is at least once with a stable Message-ID (the outbox row's id): a server that
+//!   dies mid-delivery leaves its claimed rows, which go out again after their lease.
+
+use super::{Actor, App, audit, page_limit, paginate, snap};
+use crate::domain::lifecycle::Move;
+use crate::domain::mail::{self as rules, SendKind, SendStatus, TemplateText};
+use crate::domain::model::Page;
+use crate::domain::{Email, Error, Result, normalize};
+use crate::store::{self, mail as st};
+use chrono::{DateTime, Utc};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+use utoipa::ToSchema;
+
+pub use st::{MessageRow, Preview, SendRow, Settings, SkippedCard, Suppression, TemplateRow};
+
+// ---------------------------------------------------------------------------------------------
+// Configuration and the SMTP transport
+
+/// How the server sends mail (`meishi serve`: `MEISHI_SMTP_URL`, `MEISHI_MAIL_FROM_DOMAIN`,
+/// `MEISHI_PUBLIC_URL`).
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// `smtp://user:pass@host:587?tls=starttls` (`tls`: `starttls`/`required`, `opportunistic`,
+    /// `none`; `smtps://` for TLS from the first byte).
+    pub smtp_url: String,
+    /// Only senders in this domain send; the Message-ID's domain and the reminders' sender.
+    pub from_domain: Option<String>,
+    /// Where opt-out links point (`https://meishi.example.jp`).
+    pub public_url: String,
+}
+
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    pub config: MailConfig,
+}
+
+impl Mailer {
+    pub fn new(config: MailConfig) -> Result<Self> {
+        let bad = |m: String| Error::bad_input("MEISHI_SMTP_URL", m);
+        let mut url = url::Url::parse(&config.smtp_url).map_err(|e| bad(format!("not a URL: {e}")))?;
+        let tls: Option<String> = url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.into_owned());
+        let rest: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| k != "tls")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        url.set_query(None);
+        let tls = match tls.as_deref() {
+            None | Some("none") => None,
+            Some("starttls") | Some("required") => Some("required"),
+            Some("opportunistic") => Some("opportunistic"),
+            Some(other) => return Err(bad(format!("tls={other}: use starttls, opportunistic or none"))),
+        };
+        if let Some(t) = tls {
+            url.query_pairs_mut().append_pair("tls", t);
+        }
+        if !rest.is_empty() {
+            return Err(bad(format!("unknown parameter {}", rest[0].0)));
+        }
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.as_str())
+            .map_err(|e| bad(e.to_string()))?
+            .timeout(Some(Duration::from_secs(30)))
+            .build();
+        Ok(Self { transport, config })
+    }
+}
+
+fn mailer(app: &App) -> Result<&Arc<Mailer>> {
+    app.mail.as_ref().ok_or_else(|| {
+        Error::unprocessable(
+            "mail is not configured on this server: set MEISHI_SMTP_URL (for example \
+             smtp://user:pass@smtp.example.jp:587?tls=starttls) and restart meishi",
+        )
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Templates
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateInput {
+    pub name: String,
+    pub subject: String,
+    pub body: String,
+    #[serde(default)]
+    pub html_body: Option<String>,
+    /// Seen (and copyable) by everyone in the organisation; personal otherwise.
+    #[serde(default)]
+    pub shared: bool,
+}
+
+impl TemplateInput {
+    fn parse(&self) -> Result<TemplateText> {
+        TemplateText::parse(&self.name, &self.subject, &self.body, self.html_body.as_deref())
+    }
+}
+
+fn may_see(actor: &Actor, t: &TemplateRow) -> bool {
+    t.shared || actor.is_admin() || actor.user_id() == Some(t.creator_id.as_str())
+}
+
+async fn visible(c: &impl store::Conn, actor: &Actor, id: &str) -> Result<TemplateRow> {
+    st::template(c, &actor.org_id, id)
+        .await?
+        .filter(|t| may_see(actor, t))
+        .ok_or_else(|| Error::not_found("template"))
+}
+
+fn creator_only(actor: &Actor, t: &TemplateRow) -> Result<()> {
+    if actor.user_id() == Some(t.creator_id.as_str()) {
+        return Ok(());
+    }
+    Err(Error::forbidden(format!(
+        "only its creator ({}) may change or delete this template, not even an administrator; copy it to make your own",
+        t.creator_name
+    )))
+}
+
+fn acting_user(actor: &Actor) -> Result<&str> {
+    actor
+        .user_id()
+        .ok_or_else(|| Error::unprocessable("a template belongs to a user: act as one"))
+}
+
+pub async fn create_template(app: &App, actor: &Actor, input: TemplateInput) -> Result<TemplateRow> {
+    let text = input.parse()?;
+    let creator = acting_user(actor)?.to_string();
+    app.write(actor, async |tx, who| {
+        let new = st::NewTemplate {
+            creator_id: &creator,
+            name: &text.name,
+            subject: &text.subject,
+            body: &text.body,
+            html_body: text.html_body.as_deref(),
+            shared: input.shared,
+            copied_from: None,
+        };
+        let id = st::insert_template(tx, who.org_id, new, who.at).await?;
+        let t = st::template(tx, who.org_id, &id).await?.ok_or_else(|| Error::not_found("template"))?;
+        audit(tx, who, "mail_template.create", ("mail_template", &id), None, snap(&t)).await?;
+        Ok(t)
+    })
+    .await
+}
+
+pub async fn get_template(app: &App, actor: &Actor, id: &str) -> Result<TemplateRow> {
+    visible(app.read(), actor, id).await
+}
+
+/// The caller's templates and the shared ones; with `creator_id` (admins, or oneself) only
+/// that user's, shared or not.
+pub async fn list_templates(
+    app: &App,
+    actor: &Actor,
+    creator_id: Option<&str>,
+    cursor: Option<&str>,
+    limit: Option<u64>,
+) -> Result<Page<TemplateRow>> {
+    let limit = page_limit(limit)?;
+    if let Some(cr) = creator_id
+        && !actor.is_admin()
+        && actor.user_id() != Some(cr)
+    {
+        return Err(Error::forbidden("only administrators may list another user's templates"));
+    }
+    let after = store::parse_cursor(cursor)?;
+    let viewer = actor.user_id().unwrap_or("");
+    let rows = st::templates(app.read(), &actor.org_id, viewer, creator_id, after.as_deref(), limit + 1).await?;
+    Ok(paginate(rows, limit, |t| t.id.clone()))
+}
+
+pub async fn update_template(app: &App, actor: &Actor, id: &str, input: TemplateInput) -> Result<TemplateRow> {
+    let text = input.parse()?;
+    app.write(actor, async |tx, who| {
+        let before = visible(tx, actor, id).await?;
+        creator_only(actor, &before)?;
+        if !st::update_template(tx, who.org_id, id, &before.creator_id, &text, input.shared, who.at).await? {
+            return Err(Error::not_found("template"));
+        }
+        let after = st::template(tx, who.org_id, id).await?.ok_or_else(|| Error::not_found("template"))?;
+        audit(tx, who, "mail_template.update", ("mail_template", id), snap(&before), snap(&after)).await?;
+        Ok(after)
+    })
+    .await
+}
+
+pub async fn delete_template(app: &App, actor: &Actor, id: &str) -> Result<()> {
+    app.write(actor, async |tx, who| {
+        let before = visible(tx, actor, id).await?;
+        creator_only(actor, &before)?;
+        st::delete_template(tx, who.org_id, id, Some(&before.creator_id)).await?;
+        audit(tx, who, "mail_template.delete", ("mail_template", id), snap(&before), None).await
+    })
+    .await
+}
+
+/// A copy the caller owns (personal) of a template they can see.
+pub async fn copy_template(app: &App, actor: &Actor, id: &str) -> Result<TemplateRow> {
+    let creator = acting_user(actor)?.to_string();
+    app.write(actor, async |tx, who| {
+        let original = visible(tx, actor, id).await?;
+        let new = st::NewTemplate {
+            creator_id: &creator,
+            name: &original.name,
+            subject: &original.subject,
+            body: &original.body,
+            html_body: original.html_body.as_deref(),
+            shared: false,
+            copied_from: Some(&original.id),
+        };
+        let new_id = st::insert_template(tx, who.org_id, new, who.at).await?;
+        let t = st::template(tx, who.org_id, &new_id).await?.ok_or_else(|| Error::not_found("template"))?;
+        audit(tx, who, "mail_template.copy", ("mail_template", &new_id), snap(&original), snap(&t)).await?;
+        Ok(t)
+    })
+    .await
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HandedOver {
+    /// (original id, new id) pairs.
+    pub templates: Vec<(String, String)>,
+}
+
+/// Re-creates every template `from` created under `to` (linked to its original, sharing kept)
+/// and removes the originals, in one unit of work (a dry run counts). Admins only.
+pub async fn hand_over_templates(app: &App, actor: &Actor, from: &str, to: &str, dry_run: bool) -> Result<HandedOver> {
+    actor.require_admin()?;
+    app.write_or_rehearse(actor, dry_run, async |tx, who| hand_over_in(tx, who, from, to, Move::ToSuccessor).await)
+        .await
+}
+
+/// The hand-over inside a caller's unit of work (a plan's execution, a deletion to the archive).
+pub(crate) async fn hand_over_in(
+    tx: &store::Tx,
+    who: super::Who<'_>,
+    from: &str,
+    to: &str,
+    purpose: Move,
+) -> Result<HandedOver> {
+    let found = |id: &str, field: &str| Error::unprocessable(format!("no user {id} in this organisation")).with_field(field);
+    let from_user = store::users::by_id(tx, who.org_id, from)
+        .await?
+        .ok_or_else(|| found(from, "from_user_id"))?
+        .user;
+    let to_user = store::users::by_id(tx, who.org_id, to)
+        .await?
+        .ok_or_else(|| found(to, "to_user_id"))?
+        .user;
+    super::transfers::check_recipient_in(tx, who.org_id, &to_user, &from.to_string().into(), "to_user_id", purpose)
+        .await?;
+    let mut done = Vec::new();
+    let mut after = None;
+    loop {
+        let page = st::templates(tx, who.org_id, "", Some(from), after.as_deref(), 200).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        for t in &page {
+            let new = st::NewTemplate {
+                creator_id: to,
+                name: &t.name,
+                subject: &t.subject,
+                body: &t.body,
+                html_body: t.html_body.as_deref(),
+                shared: t.shared,
+                copied_from: Some(&t.id),
+            };
+            let new_id = st::insert_template(tx, who.org_id, new, who.at).await?;
+            done.push((t.id.clone(), new_id));
+        }
+    }
+    for (old, _) in &done {
+        st::delete_template(tx, who.org_id, old, None).await?;
+    }
+    if !done.is_empty() {
+        super::departures::settle_in(tx, who, &from_user).await?;
+        audit(
+            tx,
+            who,
+            "mail_template.hand_over",
+            ("user", from),
+            Some(serde_json::json!({"from_user_id": from})),
+            Some(serde_json::json!({"to_user_id": to, "templates": done})),
+        )
+        .await?;
+    }
+    Ok(HandedOver { templates: done })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings and the suppression lists
+
+pub async fn settings(app: &App, actor: &Actor) -> Result<Settings> {
+    actor.require_admin()?;
+    st::settings(app.read(), &actor.org_id).await
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatch {
+    pub handover_from: Option<String>,
+    pub reminders: Option<bool>,
+    pub daily_limit: Option<i64>,
+    /// A domain (`example.jp`), or "" for none.
+    pub sending_domain: Option<String>,
+}
+
+pub async fn update_settings(app: &App, actor: &Actor, p: SettingsPatch) -> Result<Settings> {
+    actor.require_admin()?;
+    app.write(actor, async |tx, who| {
+        let before = st::settings(tx, who.org_id).await?;
+        let mut s = before.clone();
+        if let Some(h) = p.handover_from {
+            if h != "leaver" && h != "successor" {
+                return Err(Error::bad_input("handover_from", "handover_from is leaver or successor"));
+            }
+            s.handover_from = h;
+        }
+        if let Some(r) = p.reminders {
+            s.reminders = r;
+        }
+        if let Some(n) = p.daily_limit {
+            if !(1..=10_000_000).contains(&n) {
+                return Err(Error::bad_input("daily_limit", "daily_limit is between 1 and 10,000,000"));
+            }
+            s.daily_limit = n;
+        }
+        if let Some(d) = p.sending_domain {
+            let d = d.trim().trim_start_matches('@').to_lowercase();
+            s.sending_domain = if d.is_empty() {
+                None
+            } else {
+                Email::parse("sending_domain", &format!("x@{d}"))?;
+                Some(d)
+            };
+        }
+        st::save_settings(tx, who.org_id, &s, who.at).await?;
+        audit(tx, who, "mail_settings.update", ("organization", who.org_id), snap(&before), snap(&s)).await?;
+        Ok(s)
+    })
+    .await
+}
+
+/// The suppression lists' kinds.
+const KINDS: [&str; 3] = ["block", "opt_out", "bounce"];
+
+fn suppression_value(kind: &str, raw: &str) -> Result<String> {
+    if !KINDS.contains(&kind) {
+        return Err(Error::bad_input("kind", "kind is block, opt_out or bounce"));
+    }
+    if raw.contains('@') {
+        return Ok(Email::parse("value", raw)?.as_str().to_string());
+    }
+    if kind != "block" {
+        return Err(Error::bad_input("value", format!("'{raw}' is not an email address")));
+    }
+    let key = normalize::company(raw);
+    if key.is_empty() {
+        return Err(Error::bad_input("value", "give an email address or a company name"));
+    }
+    Ok(key)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuppressionInput {
+    /// block, opt_out or bounce.
+    pub kind: String,
+    /// An email address (any list) or a company name (block list: every card of the company).
+    pub value: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+pub async fn suppressions(app: &App, actor: &Actor, kind: Option<&str>) -> Result<Vec<Suppression>> {
+    actor.require_admin()?;
+    if let Some(k) = kind
+        && !KINDS.contains(&k)
+    {
+        return Err(Error::bad_input("kind", "kind is block, opt_out or bounce"));
+    }
+    st::suppressions(app.read(), &actor.org_id, kind, 10_000).await
+}
+
+pub async fn add_suppression(app: &App, actor: &Actor, input: SuppressionInput) -> Result<Suppression> {
+    actor.require_admin()?;
+    let value = suppression_value(&input.kind, &input.value)?;
+    let reason = crate::domain::optional_text("reason", &input.reason, 500)?;
+    app.write(actor, async |tx, who| {
+        st::suppress(tx, who.org_id, &input.kind, &value, &reason, who.at).await?;
+        let s = Suppression {
+            kind: input.kind.clone(),
+            value: value.clone(),
+            reason: reason.clone(),
+            created_at: who.at,
+        };
+        audit(tx, who, "mail_suppression.add", ("mail_suppression", &value), None, snap(&s)).await?;
+        Ok(s)
+    })
+    .await
+}
+
+pub async fn remove_suppression(app: &App, actor: &Actor, kind: &str, value: &str) -> Result<()> {
+    actor.require_admin()?;
+    let value = suppression_value(kind, value)?;
+    app.write(actor, async |tx, who| {
+        if !st::unsuppress(tx, who.org_id, kind, &value).await? {
+            return Err(Error::not_found("list entry"));
+        }
+        audit(
+            tx,
+            who,
+            "mail_suppression.remove",
+            ("mail_suppression", &value),
+            Some(serde_json::json!({"kind": kind, "value": value})),
+            None,
+        )
+        .await
+    })
+    .await
+}
+
+/// The token of a message's opt-out link: a keyed hash of its id, so that nobody opts another
+/// address out by guessing.
+pub fn opt_out_token(secret: &str, message_id: &str) -> String {
+    let digest = Sha256::digest(format!("{secret}:{message_id}").as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A recipient's opt-out through the link in a message (no sign-in): their address goes on the
+/// organisation's opt-out list. Returns the address.
+pub async fn opt_out(app: &App, message_id: &str, token: &str) -> Result<String> {
+    let bad = || Error::not_found("opt-out link");
+    let (org_id, recipient, secret) = st::message_for_opt_out(app.read(), message_id).await?.ok_or_else(bad)?;
+    if opt_out_token(&secret, message_id) != token {
+        return Err(bad());
+    }
+    let actor = Actor::system(&org_id);
+    app.write(&actor, async |tx, who| {
+        if st::suppress(tx, who.org_id, "opt_out", &recipient, "配信停止リンク", who.at).await? {
+            audit(
+                tx,
+                who,
+                "mail_suppression.opt_out",
+                ("mail_suppression", &recipient),
+                None,
+                Some(serde_json::json!({"kind": "opt_out", "value": recipient, "message_id": message_id})),
+            )
+            .await?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(recipient)
+}
+
+// ---------------------------------------------------------------------------------------------
+// One to One sends
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientsInput {
+    /// Cards of this owner.
+    pub owner_id: Option<String>,
+    /// Cards with this tag.
+    pub tag_id: Option<String>,
+    /// Cards of this company (legal forms ignored).
+    pub company: Option<String>,
+    /// These cards (at most 1,000).
+    #[serde(default)]
+    pub card_ids: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendInput {
+    pub template_id: String,
+    pub recipients: RecipientsInput,
+    /// When to send (default: now). Until then the send can be cancelled.
+    pub scheduled_at: Option<DateTime<Utc>>,
+}
+
+/// The selection as the resolution reads it; a member's is narrowed to their own cards.
+fn recipients(actor: &Actor, r: &RecipientsInput) -> Result<st::Recipients> {
+    let mut out = st::Recipients {
+        owner_id: r.owner_id.clone().filter(|s| !s.is_empty()),
+        tag_id: r.tag_id.clone().filter(|s| !s.is_empty()),
+        company_key: r
+            .company
+            .as_deref()
+            .map(normalize::company)
+            .filter(|k| !k.is_empty()),
+        card_ids: r.card_ids.clone(),
+    };
+    if out.card_ids.len() > 1000 {
+        return Err(Error::bad_input("recipients.card_ids", "at most 1,000 card ids; use a tag for more"));
+    }
+    if out.owner_id.is_none() && out.tag_id.is_none() && out.company_key.is_none() && out.card_ids.is_empty() {
+        return Err(Error::bad_input(
+            "recipients",
+            "choose the recipients: owner_id, tag_id, company or card_ids",
+        ));
+    }
+    if !actor.is_admin() {
+        let me = actor.user_id().unwrap_or_default();
+        match &out.owner_id {
+            Some(o) if o != me => {
+                return Err(Error::forbidden(
+                    "a member sends One to One mail only from their own cards (the sender is the card's owner)",
+                )
+                .with_field("recipients.owner_id"));
+            }
+            _ => out.owner_id = Some(me.to_string()),
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreviewView {
+    pub scheduled_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub preview: Preview,
+}
+
+/// What a send would do, read-only: messages per sender and the skipped cards by name and why.
+pub async fn preview(app: &App, actor: &Actor, input: &SendInput) -> Result<PreviewView> {
+    let r = recipients(actor, &input.recipients)?;
+    visible(app.read(), actor, &input.template_id).await?;
+    let at = input.scheduled_at.unwrap_or_else(|| app.now());
+    let s = st::settings(app.read(), &actor.org_id).await?;
+    let domain = sending_domain(app, &s);
+    let preview = st::preview(app.read(), &actor.org_id, &r, at, domain.as_deref()).await?;
+    Ok(PreviewView {
+        scheduled_at: at,
+        preview,
+    })
+}
+
+/// Every skipped card of a would-be send (the preview's CSV).
+pub async fn preview_skipped(app: &App, actor: &Actor, input: &SendInput) -> Result<Vec<SkippedCard>> {
+    let r = recipients(actor, &input.recipients)?;
+    let at = input.scheduled_at.unwrap_or_else(|| app.now());
+    let s = st::settings(app.read(), &actor.org_id).await?;
+    let domain = sending_domain(app, &s);
+    st::skipped(app.read(), &actor.org_id, &r, at, domain.as_deref(), None).await
+}
+
+/// The organisation's sending domain, else the server's.
+fn sending_domain(app: &App, s: &Settings) -> Option<String> {
+    s.sending_domain
+        .clone()
+        .or_else(|| app.mail.as_ref().and_then(|m| m.config.from_domain.clone()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SendView {
+    #[serde(flatten)]
+    pub send: SendRow,
+    /// Messages by state: queued, sending, sent, failed, bounced, cancelled.
+    pub messages: std::collections::BTreeMap<String, i64>,
+}
+
+/// Makes a One to One send: resolves the selection and queues its messages in one unit of
+/// work (refused if mail is not configured or the day's limit would be passed).
+pub async fn send(app: &App, actor: &Actor, input: SendInput) -> Result<SendView> {
+    mailer(app)?;
+    let r = recipients(actor, &input.recipients)?;
+    let selection = serde_json::to_value(&input.recipients).map_err(|e| Error::internal(e.to_string()))?;
+    let id = app
+        .write(actor, async |tx, who| {
+            let t = visible(tx, actor, &input.template_id).await?;
+            let at = input.scheduled_at.unwrap_or(who.at);
+            if at < who.at - chrono::Duration::minutes(1) {
+                return Err(Error::bad_input("scheduled_at", "scheduled_at is in the past"));
+            }
+            let s = st::settings(tx, who.org_id).await?;
+            let domain = sending_domain(app, &s);
+            let new = st::NewSend {
+                kind: SendKind::OneToOne,
+                created_by: who.actor_id,
+                template_id: Some(&t.id),
+                departure_id: None,
+                subject: &t.subject,
+                body: &t.body,
+                html_body: t.html_body.as_deref(),
+                selection: selection.clone(),
+                scheduled_at: at,
+            };
+            let id = st::insert_send(tx, who.org_id, &new, who.at).await?;
+            let (queued, skipped) = st::enqueue(tx, who.org_id, &id, &r, at, domain.as_deref(), who.at).await?;
+            if queued == 0 {
+                return Err(Error::unprocessable(format!(
+                    "no card of the selection can be sent to ({skipped} skipped); see the preview for why"
+                )));
+            }
+            check_daily_limit(tx, who, &s, at).await?;
+            audit(
+                tx,
+                who,
+                "mail_send.create",
+                ("mail_send", &id),
+                None,
+                Some(serde_json::json!({"template_id": t.id, "recipients": selection, "scheduled_at": at,
+                                        "queued": queued, "skipped": skipped})),
+            )
+            .await?;
+            Ok(id)
+        })
+        .await?;
+    get_send(app, actor, &id).await
+}
+
+/// The day's messages (the organisation's day, in its zone), this send's included, must stay
+/// within its limit.
+async fn check_daily_limit(tx: &store::Tx, who: super::Who<'_>, s: &Settings, at: DateTime<Utc>) -> Result<()> {
+    let org = super::org(tx, who.org_id).await?;
+    let policy = org.policy()?;
+    let day_start = policy.day_start(policy.today(at.max(who.at)));
+    let n = st::queued_since(tx, who.org_id, day_start).await?;
+    if n > s.daily_limit {
+        return Err(Error::unprocessable(format!(
+            "this send would make {n} messages today, over the organisation's daily limit of {}",
+            s.daily_limit
+        )));
+    }
+    Ok(())
+}
+
+fn may_see_send(actor: &Actor, s: &SendRow) -> bool {
+    actor.is_admin() || (actor.user_id().is_some() && s.created_by.as_deref() == actor.user_id())
+}
+
+async fn visible_send(c: &impl store::Conn, actor: &Actor, id: &str) -> Result<SendRow> {
+    st::send_by_id(c, &actor.org_id, id)
+        .await?
+        .filter(|s| may_see_send(actor, s))
+        .ok_or_else(|| Error::not_found("send"))
+}
+
+pub async fn get_send(app: &App, actor: &Actor, id: &str) -> Result<SendView> {
+    let send = visible_send(app.read(), actor, id).await?;
+    let messages = st::message_states(app.read(), &actor.org_id, id).await?.into_iter().collect();
+    Ok(SendView { send, messages })
+}
+
+/// Sends newest first: all of them for admins, one's own for members.
+pub async fn list_sends(app: &App, actor: &Actor, cursor: Option<&str>, limit: Option<u64>) -> Result<Page<SendRow>> {
+    let limit = page_limit(limit)?;
+    let before = store::parse_cursor(cursor)?;
+    let mine = (!actor.is_admin()).then(|| actor.user_id().unwrap_or_default());
+    let rows = st::sends(app.read(), &actor.org_id, mine, before.as_deref(), limit + 1).await?;
+    Ok(paginate(rows, limit, |s| s.id.clone()))
+}
+
+pub async fn send_messages(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+    cursor: Option<&str>,
+    limit: Option<u64>,
+) -> Result<Page<MessageRow>> {
+    visible_send(app.read(), actor, id).await?;
+    let limit = page_limit(limit)?;
+    let after = cursor.filter(|c| !c.is_empty());
+    let rows = st::messages(app.read(), &actor.org_id, id, after, limit + 1).await?;
+    Ok(paginate(rows, limit, |m| m.id.clone()))
+}
+
+pub async fn send_skipped(app: &App, actor: &Actor, id: &str) -> Result<Vec<SkippedCard>> {
+    visible_send(app.read(), actor, id).await?;
+    st::send_skips(app.read(), &actor.org_id, id, None).await
+}
+
+/// Cancels a send that has not started (its creator or an admin).
+pub async fn cancel(app: &App, actor: &Actor, id: &str) -> Result<SendView> {
+    app.write(actor, async |tx, who| {
+        let before = visible_send(tx, actor, id).await?;
+        if !st::cancel(tx, who.org_id, id, who.at).await? {
+            return Err(Error::conflict(format!(
+                "the send is {} and can no longer be cancelled",
+                before.status.as_str()
+            )));
+        }
+        audit(
+            tx,
+            who,
+            "mail_send.cancel",
+            ("mail_send", id),
+            Some(serde_json::json!({"status": before.status})),
+            Some(serde_json::json!({"status": SendStatus::Cancelled})),
+        )
+        .await
+    })
+    .await?;
+    get_send(app, actor, id).await
+}
+
+/// The skipped list as CSV (UTF-8 with BOM, for Excel): name, company, email, owner, reason.
+pub fn skipped_csv(rows: &[SkippedCard]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    let _ = w.write_record(["card_id", "氏名", "会社名", "メールアドレス", "所有者", "理由", "reason"]);
+    for r in rows {
+        let _ = w.write_record([
+            r.card_id.as_str(),
+            &r.full_name,
+            &r.company,
+            &r.email,
+            &r.owner_name,
+            r.reason.label_ja(),
+            r.reason.as_str(),
+        ]);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delivery
+
+/// How long a claimed message is a worker's before another may take it over.
+const LEASE: chrono::Duration = chrono::Duration::minutes(5);
+/// Messages claimed at a time.
+const BATCH: u64 = 50;
+
+/// One round of the worker: starts due sends, claims a batch, delivers it over SMTP and marks
+/// each message (sent; again later; failed or bounced). Returns how many it handled.
+pub async fn deliver_due(app: &App, mailer: &Mailer, worker: &str) -> Result<usize> {
+    let claimed = app
+        .write_at(async |tx, now| {
+            st::start_due(tx, now).await?;
+            st::claim(tx, worker, now, now + LEASE, BATCH).await
+        })
+        .await?;
+    if claimed.is_empty() {
+        app.write_at(async |tx, _| st::finish_sends(tx).await).await?;
+        return Ok(0);
+    }
+    let mut sent = Vec::with_capacity(claimed.len());
+    let mut failed = Vec::new();
+    for m in &claimed {
+        let outcome = match build(mailer, m) {
+            Ok(message) => mailer.transport.send(message).await.map(|_| ()).map_err(|e| {
+                let permanent = e.is_permanent();
+                (e.to_string(), permanent)
+            }),
+            Err(e) => Err((e, true)),
+        };
+        match outcome {
+            Ok(()) => sent.push(m.id.clone()),
+            Err((error, permanent)) => failed.push((m, error, permanent)),
+        }
+    }
+    let n = claimed.len();
+    app.write_at(async |tx, at| {
+        st::mark_sent(tx, worker, &sent, at).await?;
+        for (m, error, permanent) in &failed {
+            let retry = if *permanent { None } else { rules::retry_at(m.attempts, at) };
+            st::mark_failed(tx, worker, &m.id, error, retry, *permanent).await?;
+            if *permanent && m.kind != SendKind::Reminder {
+                st::suppress(tx, &m.org_id, "bounce", &m.recipient.to_lowercase(), &short(error), at).await?;
+            }
+            if retry.is_none() {
+                tracing::warn!(message = %m.id, %error, "mail not delivered");
+            }
+        }
+        st::finish_sends(tx).await
+    })
+    .await?;
+    Ok(n)
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(200).collect()
+}
+
+/// The message as it goes out: From the card's owner, a Message-ID from the outbox row (the
+/// same on every attempt), an opt-out link in a header and at the end of the text.
+fn build(mailer: &Mailer, m: &st::Outgoing) -> std::result::Result<lettre::Message, String> {
+    let values = rules::Values {
+        name: m.to_name.clone(),
+        company: m.company.clone(),
+        department: m.department.clone(),
+        title: m.title.clone(),
+        sender_name: m.from_name.clone(),
+        sender_email: m.from_addr.clone(),
+        successor_name: m.successor_name.clone(),
+        successor_email: m.successor_addr.clone(),
+    };
+    let from_addr = m.from_addr.parse().map_err(|e| format!("sender address {}: {e}", m.from_addr))?;
+    let to_addr = m.recipient.parse().map_err(|e| format!("recipient address {}: {e}", m.recipient))?;
+    let domain = mailer
+        .config
+        .from_domain
+        .clone()
+        .or_else(|| m.from_addr.rsplit_once('@').map(|(_, d)| d.to_string()))
+        .unwrap_or_else(|| "meishi.invalid".into());
+    let mut text = rules::render(&m.body, &values, false);
+    let mut builder = lettre::Message::builder()
+        .from(Mailbox::new(Some(m.from_name.clone()), from_addr))
+        .to(Mailbox::new(Some(m.to_name.clone()).filter(|n| !n.is_empty()), to_addr))
+        .subject(rules::render_subject(&m.subject, &values))
+        .message_id(Some(format!("<{}@{domain}>", m.id)));
+    if m.kind != SendKind::Reminder {
+        let link = format!(
+            "{}/mail/opt-out/{}?t={}",
+            mailer.config.public_url.trim_end_matches('/'),
+            m.id,
+            opt_out_token(&m.secret, &m.id)
+        );
+        text.push_str(&format!("\n\n--\n今後このようなメールの受信を希望されない場合: {link}\n"));
+        builder = builder
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                format!("<{link}>"),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                "List-Unsubscribe=One-Click".into(),
+            ));
+    }
+    let message = match &m.html_body {
+        None => builder.header(ContentType::TEXT_PLAIN).body(text),
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+            text,
+            rules::render(html, &values, true),
+        )),
+    };
+    message.map_err(|e| format!("message: {e}"))
+}
+
+/// The delivery worker `meishi serve` starts: rounds back to back while there is mail, a pause
+/// of `idle` otherwise; errors are logged and retried.
+pub async fn run_worker(app: App, mailer: Arc<Mailer>, idle: Duration) {
+    let worker = store::new_id();
+    tracing::info!(%worker, "mail worker started");
+    loop {
+        match deliver_due(&app, &mailer, &worker).await {
+            Ok(0) => tokio::time::sleep(idle).await,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "mail delivery round failed");
+                tokio::time::sleep(idle).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,1077 @@
+//! Mail: templates, settings, the suppression lists, sends, their resolution (one statement
+//! for the whole selection) and the outbox the delivery worker claims from. All scoped by
+//! organisation except the worker's claim, which serves every organisation.
+
+use super::{Conn, exec, from_micros, new_id, sql, to_micros};
+use crate::domain::mail::{SendKind, SendStatus, SkipReason};
+use crate::domain::{Error, Result};
+use chrono::{DateTime, Utc};
+use sea_orm::{QueryResult, Value};
+use serde::Serialize;
+
+fn get<T: sea_orm::TryGetable>(r: &QueryResult, i: usize) -> Result<T> {
+    Ok(r.try_get_by_index(i)?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Templates
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TemplateRow {
+    pub id: String,
+    pub creator_id: String,
+    pub creator_name: String,
+    pub name: String,
+    pub subject: String,
+    pub body: String,
+    pub html_body: Option<String>,
+    pub shared: bool,
+    /// The template this one was copied or handed over from.
+    pub copied_from: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const TEMPLATE_COLUMNS: &str = "t.id, t.creator_id, u.display_name, t.name, t.subject, t.body, t.html_body, \
+     CAST(CASE WHEN t.shared THEN 1 ELSE 0 END AS BIGINT), t.copied_from, t.created_at, t.updated_at";
+
+fn template_row(r: &QueryResult) -> Result<TemplateRow> {
+    Ok(TemplateRow {
+        id: get(r, 0)?,
+        creator_id: get(r, 1)?,
+        creator_name: get(r, 2)?,
+        name: get(r, 3)?,
+        subject: get(r, 4)?,
+        body: get(r, 5)?,
+        html_body: get(r, 6)?,
+        shared: get::<i64>(r, 7)? != 0,
+        copied_from: get(r, 8)?,
+        created_at: from_micros(get(r, 9)?),
+        updated_at: from_micros(get(r, 10)?),
+    })
+}
+
+pub struct NewTemplate<'a> {
+    pub creator_id: &'a str,
+    pub name: &'a str,
+    pub subject: &'a str,
+    pub body: &'a str,
+    pub html_body: Option<&'a str>,
+    pub shared: bool,
+    pub copied_from: Option<&'a str>,
+}
+
+pub async fn insert_template(c: &impl Conn, org_id: &str, t: NewTemplate<'_>, at: DateTime<Utc>) -> Result<String> {
+    let id = new_id();
+    exec(
+        c,
+        "INSERT INTO mail_templates (id, org_id, creator_id, name, subject, body, html_body, shared, copied_from, \
+         created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        vec![
+            id.clone().into(),
+            org_id.into(),
+            t.creator_id.into(),
+            t.name.into(),
+            t.subject.into(),
+            t.body.into(),
+            t.html_body.map(str::to_string).into(),
+            t.shared.into(),
+            t.copied_from.map(str::to_string).into(),
+            to_micros(at).into(),
+            to_micros(at).into(),
+        ],
+    )
+    .await?;
+    Ok(id)
+}
+
+/// A template the viewer may see: their own, or a shared one (`viewer` None: any, for admins'
+/// hand-over and the deletion guard).
+pub async fn template(c: &impl Conn, org_id: &str, id: &str) -> Result<Option<TemplateRow>> {
+    let q = format!(
+        "SELECT {TEMPLATE_COLUMNS} FROM mail_templates t JOIN users u ON u.id = t.creator_id \
+         WHERE t.org_id = ? AND t.id = ?"
+    );
+    match c.query_one_raw(sql(c, &q, vec![org_id.into(), id.into()])).await? {
+        Some(r) => Ok(Some(template_row(&r)?)),
+        None => Ok(None),
+    }
+}
+
+/// Templates in id order after `after`: those `viewer` created and the shared ones (or, with
+/// `creator`, only that user's, shared or not).
+pub async fn templates(
+    c: &impl Conn,
+    org_id: &str,
+    viewer: &str,
+    creator: Option<&str>,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<TemplateRow>> {
+    let mut values: Vec<Value> = vec![org_id.into()];
+    let mut q = format!(
+        "SELECT {TEMPLATE_COLUMNS} FROM mail_templates t JOIN users u ON u.id = t.creator_id WHERE t.org_id = ?"
+    );
+    match creator {
+        Some(cr) => {
+            q.push_str(" AND t.creator_id = ?");
+            values.push(cr.into());
+        }
+        None => {
+            q.push_str(" AND (t.creator_id = ? OR t.shared)");
+            values.push(viewer.into());
+        }
+    }
+    if let Some(a) = after {
+        q.push_str(" AND t.id > ?");
+        values.push(a.into());
+    }
+    q.push_str(&format!(" ORDER BY t.id LIMIT {limit}"));
+    c.query_all_raw(sql(c, &q, values)).await?.iter().map(template_row).collect()
+}
+
+/// Changes a template only if `creator_id` created it; false if not (or gone).
+pub async fn update_template(
+    c: &impl Conn,
+    org_id: &str,
+    id: &str,
+    creator_id: &str,
+    t: &crate::domain::mail::TemplateText,
+    shared: bool,
+    at: DateTime<Utc>,
+) -> Result<bool> {
+    Ok(exec(
+        c,
+        "UPDATE mail_templates SET name = ?, subject = ?, body = ?, html_body = ?, shared = ?, updated_at = ? \
+         WHERE org_id = ? AND id = ? AND creator_id = ?",
+        vec![
+            t.name.clone().into(),
+            t.subject.clone().into(),
+            t.body.clone().into(),
+            t.html_body.clone().into(),
+            shared.into(),
+            to_micros(at).into(),
+            org_id.into(),
+            id.into(),
+            creator_id.into(),
+        ],
+    )
+    .await?
+        == 1)
+}
+
+/// Deletes a template only if `creator_id` (None: anyone, the system) created it.
+pub async fn delete_template(c: &impl Conn, org_id: &str, id: &str, creator_id: Option<&str>) -> Result<bool> {
+    let mut values: Vec<Value> = vec![org_id.into(), id.into()];
+    let mut q = "DELETE FROM mail_templates WHERE org_id = ? AND id = ?".to_string();
+    if let Some(cr) = creator_id {
+        q.push_str(" AND creator_id = ?");
+        values.push(cr.into());
+    }
+    Ok(exec(c, &q, values).await? == 1)
+}
+
+pub async fn template_count(c: &impl Conn, org_id: &str, creator_id: &str) -> Result<i64> {
+    super::count(
+        c,
+        "SELECT COUNT(*) FROM mail_templates WHERE org_id = ? AND creator_id = ?",
+        vec![org_id.into(), creator_id.into()],
+    )
+    .await
+}
+
+/// Template counts per creator (the users list's holdings).
+pub async fn template_counts(c: &impl Conn, org_id: &str) -> Result<Vec<(String, i64)>> {
+    c.query_all_raw(sql(
+        c,
+        "SELECT creator_id, COUNT(*) FROM mail_templates WHERE org_id = ? GROUP BY creator_id",
+        vec![org_id.into()],
+    ))
+    .await?
+    .iter()
+    .map(|r| Ok((get(r, 0)?, get(r, 1)?)))
+    .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Settings {
+    /// Who a handover notice comes from: `leaver` (default) or `successor`.
+    pub handover_from: String,
+    /// Reminder mail to leavers and admins (default on).
+    pub reminders: bool,
+    /// Messages a day, all sends together (default 100,000).
+    pub daily_limit: i64,
+    /// Only owners whose address is in this domain send (None: any).
+    pub sending_domain: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            handover_from: "leaver".into(),
+            reminders: true,
+            daily_limit: crate::domain::mail::DEFAULT_DAILY_LIMIT,
+            sending_domain: None,
+        }
+    }
+}
+
+pub async fn settings(c: &impl Conn, org_id: &str) -> Result<Settings> {
+    let row = c
+        .query_one_raw(sql(
+            c,
+            "SELECT handover_from, CAST(CASE WHEN reminders THEN 1 ELSE 0 END AS BIGINT), daily_limit, sending_domain \
+             FROM mail_settings WHERE org_id = ?",
+            vec![org_id.into()],
+        ))
+        .await?;
+    Ok(match row {
+        None => Settings::default(),
+        Some(r) => Settings {
+            handover_from: get(&r, 0)?,
+            reminders: get::<i64>(&r, 1)? != 0,
+            daily_limit: get(&r, 2)?,
+            sending_domain: get(&r, 3)?,
+        },
+    })
+}
+
+pub async fn save_settings(c: &impl Conn, org_id: &str, s: &Settings, at: DateTime<Utc>) -> Result<()> {
+    exec(
+        c,
+        "INSERT INTO mail_settings (org_id, handover_from, reminders, daily_limit, sending_domain, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (org_id) DO UPDATE SET handover_from = excluded.handover_from, \
+         reminders = excluded.reminders, daily_limit = excluded.daily_limit, \
+         sending_domain = excluded.sending_domain, updated_at = excluded.updated_at",
+        vec![
+            org_id.into(),
+            s.handover_from.clone().into(),
+            s.reminders.into(),
+            s.daily_limit.into(),
+            s.sending_domain.clone().into(),
+            to_micros(at).into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Suppression lists: block (an address or a company key), opt_out and bounce (addresses)
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Suppression {
+    pub kind: String,
+    pub value: String,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Adds an entry; false if it was there already.
+pub async fn suppress(c: &impl Conn, org_id: &str, kind: &str, value: &str, reason: &str, at: DateTime<Utc>) -> Result<bool> {
+    Ok(exec(
+        c,
+        "INSERT INTO mail_suppressions (org_id, kind, value, reason, created_at) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (org_id, kind, value) DO NOTHING",
+        vec![org_id.into(), kind.into(), value.into(), reason.into(), to_micros(at).into()],
+    )
+    .await?
+        == 1)
+}
+
+pub async fn unsuppress(c: &impl Conn, org_id: &str, kind: &str, value: &str) -> Result<bool> {
+    Ok(exec(
+        c,
+        "DELETE FROM mail_suppressions WHERE org_id = ? AND kind = ? AND value = ?",
+        vec![org_id.into(), kind.into(), value.into()],
+    )
+    .await?
+        == 1)
+}
+
+pub async fn suppressions(c: &impl Conn, org_id: &str, kind: Option<&str>, limit: u64) -> Result<Vec<Suppression>> {
+    let mut values: Vec<Value> = vec![org_id.into()];
+    let mut q = "SELECT kind, value, reason, created_at FROM mail_suppressions WHERE org_id = ?".to_string();
+    if let Some(k) = kind {
+        q.push_str(" AND kind = ?");
+        values.push(k.into());
+    }
+    q.push_str(&format!(" ORDER BY kind, value LIMIT {limit}"));
+    c.query_all_raw(sql(c, &q, values))
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Suppression {
+                kind: get(r, 0)?,
+                value: get(r, 1)?,
+                reason: get(r, 2)?,
+                created_at: from_micros(get(r, 3)?),
+            })
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resolution: which selected card gets a message, from whom, and why the others do not
+
+/// The cards a send is for, as SQL over `cards c` with its values.
+#[derive(Debug, Clone, Default)]
+pub struct Recipients {
+    pub owner_id: Option<String>,
+    pub tag_id: Option<String>,
+    /// A company key (`normalize::company`).
+    pub company_key: Option<String>,
+    pub card_ids: Vec<String>,
+}
+
+impl Recipients {
+    fn filter(&self, values: &mut Vec<Value>) -> String {
+        let mut w = String::new();
+        if let Some(o) = &self.owner_id {
+            w.push_str(" AND c.owner_id = ?");
+            values.push(o.clone().into());
+        }
+        if let Some(t) = &self.tag_id {
+            w.push_str(" AND EXISTS (SELECT 1 FROM card_tags ct WHERE ct.card_id = c.id AND ct.tag_id = ?)");
+            values.push(t.clone().into());
+        }
+        if let Some(k) = &self.company_key {
+            w.push_str(" AND c.company_key = ?");
+            values.push(k.clone().into());
+        }
+        if !self.card_ids.is_empty() {
+            w.push_str(&format!(" AND c.id IN ({})", vec!["?"; self.card_ids.len()].join(", ")));
+            values.extend(self.card_ids.iter().map(|i| Value::from(i.clone())));
+        }
+        w
+    }
+}
+
+/// The resolution as one query: every selected card with its sender's facts and `why` (NULL:
+/// it gets a message), the reasons applied in `SkipReason::ALL`'s order. Columns: id, owner_id,
+/// addr, full_name, company, department, title, owner name, owner email, why, leaves_at.
+fn resolution(org_id: &str, r: &Recipients, at: DateTime<Utc>, domain: Option<&str>) -> (String, Vec<Value>) {
+    let mut v: Vec<Value> = vec![org_id.into(), org_id.into()];
+    let filter = r.filter(&mut v);
+    let at = to_micros(at);
+    let domain_test = match domain {
+        Some(_) => "LOWER(s.owner_email) NOT LIKE ?",
+        None => "1 = 0",
+    };
+    let mut tail: Vec<Value> = vec![at.into()];
+    if let Some(d) = domain {
+        tail.push(format!("%@{}", d.to_lowercase()).into());
+    }
+    tail.extend([org_id.into(), org_id.into(), org_id.into()]);
+    v.extend(tail);
+    let q = format!(
+        "WITH sel AS (
+            SELECT c.id, c.owner_id, LOWER(TRIM(c.email)) AS addr, c.full_name, c.company, c.company_key,
+                   c.department, c.title, u.display_name AS owner_name, u.email AS owner_email,
+                   u.status AS owner_status, u.is_archive, d.leaves_at,
+                   COALESCE(c.exchanged_on, '') AS day, c.created_at,
+                   ROW_NUMBER() OVER (PARTITION BY c.person_id, CASE WHEN c.person_id IS NULL THEN c.id END
+                                      ORDER BY COALESCE(c.exchanged_on, '') DESC, c.created_at DESC, c.id DESC) AS newest
+            FROM cards c
+            JOIN users u ON u.id = c.owner_id
+            LEFT JOIN (SELECT user_id, MIN(suspend_moment) AS leaves_at FROM departures
+                       WHERE org_id = ? AND status = 'scheduled' GROUP BY user_id) d ON d.user_id = c.owner_id
+            WHERE c.org_id = ?{filter}
+        ), why AS (
+            SELECT s.*, CASE
+                WHEN s.owner_status <> 'active' THEN 'owner_suspended'
+                WHEN s.leaves_at IS NOT NULL AND s.leaves_at <= ? THEN 'owner_leaving'
+                WHEN s.is_archive THEN 'owner_archive'
+                WHEN {domain_test} THEN 'sender_domain'
+                WHEN s.newest > 1 THEN 'older_card'
+                WHEN s.addr = '' THEN 'no_email'
+                WHEN EXISTS (SELECT 1 FROM mail_suppressions b WHERE b.org_id = ? AND b.kind = 'block'
+                             AND (b.value = s.addr OR b.value = s.company_key)) THEN 'blocked'
+                WHEN EXISTS (SELECT 1 FROM mail_suppressions b WHERE b.org_id = ? AND b.kind = 'opt_out'
+                             AND b.value = s.addr) THEN 'opted_out'
+                WHEN EXISTS (SELECT 1 FROM mail_suppressions b WHERE b.org_id = ? AND b.kind = 'bounce'
+                             AND b.value = s.addr) THEN 'bounced'
+            END AS reason
+            FROM sel s
+        )
+        SELECT w.id, w.owner_id, w.addr, w.full_name, w.company, w.department, w.title, w.owner_name,
+               w.owner_email,
+               CASE WHEN w.reason IS NULL AND ROW_NUMBER() OVER (
+                        PARTITION BY CASE WHEN w.reason IS NULL THEN w.addr ELSE w.id END
+                        ORDER BY w.day DESC, w.created_at DESC, w.id DESC) > 1
+                    THEN 'duplicate_address' ELSE w.reason END AS why,
+               w.leaves_at
+        FROM why w"
+    );
+    (q, v)
+}
+
+/// What a send would do, as the preview shows it.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct Preview {
+    /// Messages that would be queued.
+    pub messages: i64,
+    /// Cards left out.
+    pub skipped: i64,
+    pub by_sender: Vec<SenderCount>,
+    pub by_reason: Vec<ReasonCount>,
+    /// The first skipped cards by name (all of them in the CSV).
+    pub skipped_cards: Vec<SkippedCard>,
+    /// Senders whose departure will suspend them after this send: their cards drop out of sends
+    /// made after that moment.
+    pub leaving_later: Vec<LeavingSender>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SenderCount {
+    pub user_id: String,
+    pub display_name: String,
+    pub email: String,
+    pub messages: i64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ReasonCount {
+    pub reason: SkipReason,
+    pub label: String,
+    pub cards: i64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SkippedCard {
+    pub card_id: String,
+    pub full_name: String,
+    pub company: String,
+    pub email: String,
+    pub owner_name: String,
+    pub reason: SkipReason,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LeavingSender {
+    pub user_id: String,
+    pub display_name: String,
+    pub suspends_at: DateTime<Utc>,
+    pub cards: i64,
+}
+
+/// How many skipped cards a preview names (the CSV has them all).
+pub const PREVIEW_NAMES: u64 = 100;
+
+pub async fn preview(
+    c: &impl Conn,
+    org_id: &str,
+    r: &Recipients,
+    at: DateTime<Utc>,
+    domain: Option<&str>,
+) -> Result<Preview> {
+    let (res, v) = resolution(org_id, r, at, domain);
+    let mut p = Preview::default();
+    let q = format!(
+        "SELECT x.owner_id, x.owner_name, x.owner_email, COUNT(*) FROM ({res}) x WHERE x.why IS NULL \
+         GROUP BY x.owner_id, x.owner_name, x.owner_email ORDER BY COUNT(*) DESC, x.owner_id"
+    );
+    for row in c.query_all_raw(sql(c, &q, v.clone())).await? {
+        let n: i64 = get(&row, 3)?;
+        p.messages += n;
+        p.by_sender.push(SenderCount {
+            user_id: get(&row, 0)?,
+            display_name: get(&row, 1)?,
+            email: get(&row, 2)?,
+            messages: n,
+        });
+    }
+    let q = format!("SELECT x.why, COUNT(*) FROM ({res}) x WHERE x.why IS NOT NULL GROUP BY x.why");
+    for row in c.query_all_raw(sql(c, &q, v.clone())).await? {
+        let reason = SkipReason::from_stored(&get::<String>(&row, 0)?)?;
+        let n: i64 = get(&row, 1)?;
+        p.skipped += n;
+        p.by_reason.push(ReasonCount {
+            reason,
+            label: reason.label_ja().into(),
+            cards: n,
+        });
+    }
+    p.by_reason
+        .sort_by_key(|rc| SkipReason::ALL.iter().position(|r| *r == rc.reason));
+    p.skipped_cards = skipped(c, org_id, r, at, domain, Some(PREVIEW_NAMES)).await?;
+    let q = format!(
+        "SELECT x.owner_id, x.owner_name, x.leaves_at, COUNT(*) FROM ({res}) x \
+         WHERE x.why IS NULL AND x.leaves_at IS NOT NULL GROUP BY x.owner_id, x.owner_name, x.leaves_at \
+         ORDER BY x.leaves_at, x.owner_id"
+    );
+    for row in c.query_all_raw(sql(c, &q, v)).await? {
+        p.leaving_later.push(LeavingSender {
+            user_id: get(&row, 0)?,
+            display_name: get(&row, 1)?,
+            suspends_at: from_micros(get(&row, 2)?),
+            cards: get(&row, 3)?,
+        });
+    }
+    Ok(p)
+}
+
+/// The skipped cards of a resolution, by reason and name (`limit` None: all).
+pub async fn skipped(
+    c: &impl Conn,
+    org_id: &str,
+    r: &Recipients,
+    at: DateTime<Utc>,
+    domain: Option<&str>,
+    limit: Option<u64>,
+) -> Result<Vec<SkippedCard>> {
+    let (res, v) = resolution(org_id, r, at, domain);
+    let limit = limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default();
+    let q = format!(
+        "SELECT x.id, x.full_name, x.company, x.addr, x.owner_name, x.why FROM ({res}) x \
+         WHERE x.why IS NOT NULL ORDER BY x.why, x.full_name, x.id{limit}"
+    );
+    c.query_all_raw(sql(c, &q, v))
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(SkippedCard {
+                card_id: get(row, 0)?,
+                full_name: get(row, 1)?,
+                company: get(row, 2)?,
+                email: get(row, 3)?,
+                owner_name: get(row, 4)?,
+                reason: SkipReason::from_stored(&get::<String>(row, 5)?)?,
+            })
+        })
+        .collect()
+}
+
+/// Messages the organisation queued since `since` (its daily limit).
+pub async fn queued_since(c: &impl Conn, org_id: &str, since: DateTime<Utc>) -> Result<i64> {
+    super::count(
+        c,
+        "SELECT COUNT(*) FROM mail_messages WHERE org_id = ? AND created_at >= ?",
+        vec![org_id.into(), to_micros(since).into()],
+    )
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sends
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SendRow {
+    pub id: String,
+    pub kind: SendKind,
+    pub created_by: Option<String>,
+    pub template_id: Option<String>,
+    pub departure_id: Option<String>,
+    pub subject: String,
+    pub selection: serde_json::Value,
+    pub scheduled_at: DateTime<Utc>,
+    pub status: SendStatus,
+    pub queued: i64,
+    pub skipped: i64,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+pub struct NewSend<'a> {
+    pub kind: SendKind,
+    pub created_by: Option<&'a str>,
+    pub template_id: Option<&'a str>,
+    pub departure_id: Option<&'a str>,
+    pub subject: &'a str,
+    pub body: &'a str,
+    pub html_body: Option<&'a str>,
+    pub selection: serde_json::Value,
+    pub scheduled_at: DateTime<Utc>,
+}
+
+pub async fn insert_send(c: &impl Conn, org_id: &str, s: &NewSend<'_>, at: DateTime<Utc>) -> Result<String> {
+    let id = new_id();
+    let secret = format!("{:032x}", rand::random::<u128>());
+    exec(
+        c,
+        "INSERT INTO mail_sends (id, org_id, kind, created_by, template_id, departure_id, subject, body, html_body, \
+         selection, scheduled_at, status, secret, queued, skipped, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, 0, 0, ?)",
+        vec![
+            id.clone().into(),
+            org_id.into(),
+            s.kind.as_str().into(),
+            s.created_by.map(str::to_string).into(),
+            s.template_id.map(str::to_string).into(),
+            s.departure_id.map(str::to_string).into(),
+            s.subject.into(),
+            s.body.into(),
+            s.html_body.map(str::to_string).into(),
+            s.selection.to_string().into(),
+            to_micros(s.scheduled_at).into(),
+            secret.into(),
+            to_micros(at).into(),
+        ],
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Queues the messages of a One to One send and records its skipped cards: two statements
+/// over the resolution, whatever the selection's size. Returns (queued, skipped).
+pub async fn enqueue(
+    c: &impl Conn,
+    org_id: &str,
+    send_id: &str,
+    r: &Recipients,
+    scheduled_at: DateTime<Utc>,
+    domain: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<(i64, i64)> {
+    let (res, v) = resolution(org_id, r, scheduled_at, domain);
+    let mut values: Vec<Value> = vec![
+        send_id.into(),
+        org_id.into(),
+        send_id.into(),
+        to_micros(scheduled_at).into(),
+        to_micros(at).into(),
+    ];
+    values.extend(v.clone());
+    let q = format!(
+        "INSERT INTO mail_messages (id, org_id, send_id, card_id, recipient, to_name, company, department, title, \
+         sender_id, from_name, from_addr, successor_name, successor_addr, status, attempts, next_attempt_at, created_at) \
+         SELECT CAST(? AS TEXT) || '.' || x.id, ?, ?, x.id, x.addr, x.full_name, x.company, x.department, x.title, x.owner_id, \
+         x.owner_name, x.owner_email, '', '', 'queued', 0, ?, ? FROM ({res}) x WHERE x.why IS NULL"
+    );
+    let queued = c.execute_raw(sql(c, &q, values)).await?.rows_affected() as i64;
+    let mut values: Vec<Value> = vec![send_id.into(), org_id.into()];
+    values.extend(v);
+    let q = format!(
+        "INSERT INTO mail_skips (send_id, card_id, org_id, reason, full_name, company, owner_name) \
+         SELECT ?, x.id, ?, x.why, x.full_name, x.company, x.owner_name FROM ({res}) x WHERE x.why IS NOT NULL"
+    );
+    let skipped = c.execute_raw(sql(c, &q, values)).await?.rows_affected() as i64;
+    exec(
+        c,
+        "UPDATE mail_sends SET queued = ?, skipped = ? WHERE org_id = ? AND id = ?",
+        vec![queued.into(), skipped.into(), org_id.into(), send_id.into()],
+    )
+    .await?;
+    Ok((queued, skipped))
+}
+
+/// One message for the outbox (a handover notice, a reminder), at most once per `dedupe_key`.
+/// Returns whether it was queued (false: one with that key exists).
+pub struct OneMessage<'a> {
+    pub card_id: Option<&'a str>,
+    pub recipient: &'a str,
+    pub to_name: &'a str,
+    pub company: &'a str,
+    pub department: &'a str,
+    pub title: &'a str,
+    pub sender_id: Option<&'a str>,
+    pub from_name: &'a str,
+    pub from_addr: &'a str,
+    pub successor_name: &'a str,
+    pub successor_addr: &'a str,
+    pub dedupe_key: &'a str,
+}
+
+pub async fn enqueue_one(
+    c: &impl Conn,
+    org_id: &str,
+    send_id: &str,
+    m: &OneMessage<'_>,
+    next_attempt_at: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Result<bool> {
+    let id = format!("{send_id}.{}", m.card_id.map(str::to_string).unwrap_or_else(new_id));
+    let n = exec(
+        c,
+        "INSERT INTO mail_messages (id, org_id, send_id, card_id, recipient, to_name, company, department, title, \
+         sender_id, from_name, from_addr, successor_name, successor_addr, status, attempts, next_attempt_at, \
+         created_at, dedupe_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?) \
+         ON CONFLICT (org_id, dedupe_key) DO NOTHING",
+        vec![
+            id.into(),
+            org_id.into(),
+            send_id.into(),
+            m.card_id.map(str::to_string).into(),
+            m.recipient.into(),
+            m.to_name.into(),
+            m.company.into(),
+            m.department.into(),
+            m.title.into(),
+            m.sender_id.map(str::to_string).into(),
+            m.from_name.into(),
+            m.from_addr.into(),
+            m.successor_name.into(),
+            m.successor_addr.into(),
+            to_micros(next_attempt_at).into(),
+            to_micros(at).into(),
+            m.dedupe_key.into(),
+        ],
+    )
+    .await?;
+    Ok(n == 1)
+}
+
+pub async fn set_counts(c: &impl Conn, org_id: &str, send_id: &str) -> Result<(i64, i64)> {
+    let queued = super::count(
+        c,
+        "SELECT COUNT(*) FROM mail_messages WHERE send_id = ? AND org_id = ?",
+        vec![send_id.into(), org_id.into()],
+    )
+    .await?;
+    let skipped = super::count(
+        c,
+        "SELECT COUNT(*) FROM mail_skips WHERE send_id = ? AND org_id = ?",
+        vec![send_id.into(), org_id.into()],
+    )
+    .await?;
+    exec(
+        c,
+        "UPDATE mail_sends SET queued = ?, skipped = ? WHERE org_id = ? AND id = ?",
+        vec![queued.into(), skipped.into(), org_id.into(), send_id.into()],
+    )
+    .await?;
+    Ok((queued, skipped))
+}
+
+const SEND_COLUMNS: &str = "id, kind, created_by, template_id, departure_id, subject, selection, scheduled_at, status, \
+     queued, skipped, created_at, started_at, cancelled_at";
+
+fn send(r: &QueryResult) -> Result<SendRow> {
+    Ok(SendRow {
+        id: get(r, 0)?,
+        kind: SendKind::from_stored(&get::<String>(r, 1)?)?,
+        created_by: get(r, 2)?,
+        template_id: get(r, 3)?,
+        departure_id: get(r, 4)?,
+        subject: get(r, 5)?,
+        selection: serde_json::from_str(&get::<String>(r, 6)?)
+            .map_err(|e| Error::internal(format!("stored selection: {e}")))?,
+        scheduled_at: from_micros(get(r, 7)?),
+        status: SendStatus::from_stored(&get::<String>(r, 8)?)?,
+        queued: get(r, 9)?,
+        skipped: get(r, 10)?,
+        created_at: from_micros(get(r, 11)?),
+        started_at: get::<Option<i64>>(r, 12)?.map(from_micros),
+        cancelled_at: get::<Option<i64>>(r, 13)?.map(from_micros),
+    })
+}
+
+pub async fn send_by_id(c: &impl Conn, org_id: &str, id: &str) -> Result<Option<SendRow>> {
+    let q = format!("SELECT {SEND_COLUMNS} FROM mail_sends WHERE org_id = ? AND id = ?");
+    match c.query_one_raw(sql(c, &q, vec![org_id.into(), id.into()])).await? {
+        Some(r) => Ok(Some(send(&r)?)),
+        None => Ok(None),
+    }
+}
+
+/// Sends newest first (`before`: the cursor), optionally only those `created_by` made.
+pub async fn sends(
+    c: &impl Conn,
+    org_id: &str,
+    created_by: Option<&str>,
+    before: Option<&str>,
+    limit: u64,
+) -> Result<Vec<SendRow>> {
+    let mut values: Vec<Value> = vec![org_id.into()];
+    let mut q = format!("SELECT {SEND_COLUMNS} FROM mail_sends WHERE org_id = ?");
+    if let Some(u) = created_by {
+        q.push_str(" AND created_by = ?");
+        values.push(u.into());
+    }
+    if let Some(b) = before {
+        q.push_str(" AND id < ?");
+        values.push(b.into());
+    }
+    q.push_str(&format!(" ORDER BY id DESC LIMIT {limit}"));
+    c.query_all_raw(sql(c, &q, values)).await?.iter().map(send).collect()
+}
+
+/// Message counts of a send by state.
+pub async fn message_states(c: &impl Conn, org_id: &str, send_id: &str) -> Result<Vec<(String, i64)>> {
+    c.query_all_raw(sql(
+        c,
+        "SELECT status, COUNT(*) FROM mail_messages WHERE send_id = ? AND org_id = ? GROUP BY status ORDER BY status",
+        vec![send_id.into(), org_id.into()],
+    ))
+    .await?
+    .iter()
+    .map(|r| Ok((get(r, 0)?, get(r, 1)?)))
+    .collect()
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MessageRow {
+    pub id: String,
+    pub card_id: Option<String>,
+    pub recipient: String,
+    pub to_name: String,
+    pub from_name: String,
+    pub from_addr: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+pub async fn messages(
+    c: &impl Conn,
+    org_id: &str,
+    send_id: &str,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<MessageRow>> {
+    let mut values: Vec<Value> = vec![send_id.into(), org_id.into()];
+    let mut q = "SELECT id, card_id, recipient, to_name, from_name, from_addr, status, attempts, last_error, sent_at \
+                 FROM mail_messages WHERE send_id = ? AND org_id = ?"
+        .to_string();
+    if let Some(a) = after {
+        q.push_str(" AND id > ?");
+        values.push(a.into());
+    }
+    q.push_str(&format!(" ORDER BY id LIMIT {limit}"));
+    c.query_all_raw(sql(c, &q, values))
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(MessageRow {
+                id: get(r, 0)?,
+                card_id: get(r, 1)?,
+                recipient: get(r, 2)?,
+                to_name: get(r, 3)?,
+                from_name: get(r, 4)?,
+                from_addr: get(r, 5)?,
+                status: get(r, 6)?,
+                attempts: get(r, 7)?,
+                last_error: get(r, 8)?,
+                sent_at: get::<Option<i64>>(r, 9)?.map(from_micros),
+            })
+        })
+        .collect()
+}
+
+/// The skipped cards a send recorded, by reason and name.
+pub async fn send_skips(c: &impl Conn, org_id: &str, send_id: &str, limit: Option<u64>) -> Result<Vec<SkippedCard>> {
+    let limit = limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default();
+    let q = format!(
+        "SELECT s.card_id, s.full_name, s.company, COALESCE(c.email, ''), s.owner_name, s.reason FROM mail_skips s \
+         LEFT JOIN cards c ON c.id = s.card_id WHERE s.send_id = ? AND s.org_id = ? \
+         ORDER BY s.reason, s.full_name, s.card_id{limit}"
+    );
+    c.query_all_raw(sql(c, &q, vec![send_id.into(), org_id.into()]))
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(SkippedCard {
+                card_id: get(row, 0)?,
+                full_name: get(row, 1)?,
+                company: get(row, 2)?,
+                email: get(row, 3)?,
+                owner_name: get(row, 4)?,
+                reason: SkipReason::from_stored(&get::<String>(row, 5)?)?,
+            })
+        })
+        .collect()
+}
+
+/// Cancels a send that has not started: the send and its queued messages, in one go; false if
+/// it has started, ended or was cancelled already.
+pub async fn cancel(c: &impl Conn, org_id: &str, send_id: &str, at: DateTime<Utc>) -> Result<bool> {
+    let n = exec(
+        c,
+        "UPDATE mail_sends SET status = 'cancelled', cancelled_at = ? WHERE org_id = ? AND id = ? AND status = 'scheduled'",
+        vec![to_micros(at).into(), org_id.into(), send_id.into()],
+    )
+    .await?;
+    if n == 0 {
+        return Ok(false);
+    }
+    exec(
+        c,
+        "UPDATE mail_messages SET status = 'cancelled' WHERE send_id = ? AND org_id = ? AND status = 'queued'",
+        vec![send_id.into(), org_id.into()],
+    )
+    .await?;
+    Ok(true)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The outbox, as the delivery worker sees it (every organisation)
+
+/// A claimed message with what rendering it needs.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub id: String,
+    pub org_id: String,
+    pub send_id: String,
+    pub recipient: String,
+    pub to_name: String,
+    pub company: String,
+    pub department: String,
+    pub title: String,
+    pub from_name: String,
+    pub from_addr: String,
+    pub successor_name: String,
+    pub successor_addr: String,
+    pub attempts: i64,
+    pub subject: String,
+    pub body: String,
+    pub html_body: Option<String>,
+    pub secret: String,
+    pub kind: SendKind,
+}
+
+/// Starts the sends whose time has come (no cancelling after this) and gives back messages
+/// whose claim lapsed (a server that died while delivering): they are sent again, with the
+/// same Message-ID.
+pub async fn start_due(c: &impl Conn, now: DateTime<Utc>) -> Result<()> {
+    let now = to_micros(now);
+    exec(
+        c,
+        "UPDATE mail_sends SET status = 'sending', started_at = ? WHERE status = 'scheduled' AND scheduled_at <= ?",
+        vec![now.into(), now.into()],
+    )
+    .await?;
+    exec(
+        c,
+        "UPDATE mail_messages SET status = 'queued', claimed_by = NULL, claimed_until = NULL \
+         WHERE status = 'sending' AND claimed_until < ?",
+        vec![now.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Claims up to `limit` due messages of started sends for `worker` until `until`: one
+/// conditional update, so that servers sharing the database never take the same message.
+pub async fn claim(c: &impl Conn, worker: &str, now: DateTime<Utc>, until: DateTime<Utc>, limit: u64) -> Result<Vec<Outgoing>> {
+    let lock = if super::is_sqlite(c) { "" } else { " FOR UPDATE SKIP LOCKED" };
+    let q = format!(
+        "UPDATE mail_messages SET status = 'sending', claimed_by = ?, claimed_until = ?, attempts = attempts + 1 \
+         WHERE id IN (SELECT m.id FROM mail_messages m WHERE m.status = 'queued' AND m.next_attempt_at <= ? \
+                      AND m.send_id IN (SELECT id FROM mail_sends WHERE status = 'sending') \
+                      ORDER BY m.next_attempt_at, m.id LIMIT {limit}{lock}) \
+         AND status = 'queued'"
+    );
+    exec(c, &q, vec![worker.into(), to_micros(until).into(), to_micros(now).into()]).await?;
+    let rows = c
+        .query_all_raw(sql(
+            c,
+            "SELECT m.id, m.org_id, m.send_id, m.recipient, m.to_name, m.company, m.department, m.title, m.from_name, \
+             m.from_addr, m.successor_name, m.successor_addr, m.attempts, s.subject, s.body, s.html_body, s.secret, \
+             s.kind FROM mail_messages m JOIN mail_sends s ON s.id = m.send_id \
+             WHERE m.status = 'sending' AND m.claimed_by = ? ORDER BY m.id",
+            vec![worker.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Outgoing {
+                id: get(r, 0)?,
+                org_id: get(r, 1)?,
+                send_id: get(r, 2)?,
+                recipient: get(r, 3)?,
+                to_name: get(r, 4)?,
+                company: get(r, 5)?,
+                department: get(r, 6)?,
+                title: get(r, 7)?,
+                from_name: get(r, 8)?,
+                from_addr: get(r, 9)?,
+                successor_name: get(r, 10)?,
+                successor_addr: get(r, 11)?,
+                attempts: get(r, 12)?,
+                subject: get(r, 13)?,
+                body: get(r, 14)?,
+                html_body: get(r, 15)?,
+                secret: get(r, 16)?,
+                kind: SendKind::from_stored(&get::<String>(r, 17)?)?,
+            })
+        })
+        .collect()
+}
+
+/// Marks claimed messages sent (only while `worker` holds them).
+pub async fn mark_sent(c: &impl Conn, worker: &str, ids: &[String], at: DateTime<Utc>) -> Result<()> {
+    for chunk in ids.chunks(500) {
+        let mut values: Vec<Value> = vec![to_micros(at).into(), worker.into()];
+        values.extend(chunk.iter().map(|i| Value::from(i.clone())));
+        let q = format!(
+            "UPDATE mail_messages SET status = 'sent', sent_at = ?, claimed_until = NULL, last_error = NULL \
+             WHERE claimed_by = ? AND status = 'sending' AND id IN ({})",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        exec(c, &q, values).await?;
+    }
+    Ok(())
+}
+
+/// Puts a claimed message back for another try at `retry_at`, or fails it for good (`None`).
+pub async fn mark_failed(
+    c: &impl Conn,
+    worker: &str,
+    id: &str,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+    bounced: bool,
+) -> Result<()> {
+    let (status, next) = match retry_at {
+        Some(t) => ("queued", Some(to_micros(t))),
+        None if bounced => ("bounced", None),
+        None => ("failed", None),
+    };
+    exec(
+        c,
+        "UPDATE mail_messages SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), claimed_by = NULL, \
+         claimed_until = NULL, last_error = ? WHERE id = ? AND claimed_by = ? AND status = 'sending'",
+        vec![
+            status.into(),
+            next.into(),
+            error.chars().take(1000).collect::<String>().into(),
+            id.into(),
+            worker.into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Ends the started sends with nothing left to deliver.
+pub async fn finish_sends(c: &impl Conn) -> Result<()> {
+    exec(
+        c,
+        "UPDATE mail_sends SET status = 'done' WHERE status = 'sending' AND NOT EXISTS \
+         (SELECT 1 FROM mail_messages m WHERE m.send_id = mail_sends.id AND m.status IN ('queued', 'sending'))",
+        vec![],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Outbox depth: messages waiting or being delivered, across organisations.
+pub async fn depth(c: &impl Conn) -> Result<i64> {
+    super::count(
+        c,
+        "SELECT COUNT(*) FROM mail_messages WHERE status IN ('queued', 'sending')",
+        vec![],
+    )
+    .await
+}
+
+/// The message an opt-out link names: (org, recipient, secret).
+pub async fn message_for_opt_out(c: &impl Conn, id: &str) -> Result<Option<(String, String, String)>> {
+    let row = c
+        .query_one_raw(sql(
+            c,
+            "SELECT m.org_id, m.recipient, s.secret FROM mail_messages m JOIN mail_sends s ON s.id = m.send_id \
+             WHERE m.id = ?",
+            vec![id.into()],
+        ))
+        .await?;
+    match row {
+        Some(r) => Ok(Some((get(&r, 0)?, get(&r, 1)?, get(&r, 2)?))),
+        None => Ok(None),
+    }
+}
