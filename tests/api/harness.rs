@@ -58,14 +58,38 @@ pub async fn fresh_database(dir: &std::path::Path) -> String {
 }
 
 pub async fn spawn() -> TestApp {
+    spawn_inner(None).await
+}
+
+/// The app sending mail to `smtp_url` (a test's SMTP sink), with its delivery worker running
+/// (on the test's clock: a retry waits until the test moves the clock on).
+pub async fn spawn_with_mail(smtp_url: &str) -> TestApp {
+    spawn_inner(Some(smtp_url)).await
+}
+
+async fn spawn_inner(smtp_url: Option<&str>) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db_url = fresh_database(dir.path()).await;
     let store = Store::connect(&db_url).await.expect("connect");
     store.migrate().await.expect("migrate");
     let clock = Arc::new(ManualClock::new(Utc::now()));
-    let app = App::new(store, clock.clone());
+    let mut app = App::new(store, clock.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().unwrap());
+    if let Some(smtp_url) = smtp_url {
+        let config = meishi::service::mail::MailConfig {
+            smtp_url: smtp_url.to_string(),
+            from_domain: None,
+            public_url: url.clone(),
+        };
+        app = app.with_mail(meishi::service::mail::Mailer::new(config).expect("mailer"));
+        let mailer = app.mail.clone().unwrap();
+        tokio::spawn(meishi::service::mail::run_worker(
+            app.clone(),
+            mailer,
+            std::time::Duration::from_millis(50),
+        ));
+    }
     let served = app.clone();
     tokio::spawn(async move { meishi::http::serve(served, listener).await });
     TestApp {

@@ -2,6 +2,7 @@
 //! SQLite by default; PostgreSQL when MEISHI_TEST_POSTGRES_URL is set (a fresh database per test).
 
 mod harness;
+mod smtp_sink;
 
 mod audit;
 mod cards;
@@ -15,6 +16,7 @@ mod departures;
 mod imports;
 mod isolation;
 mod lifecycle;
+mod mail;
 mod people;
 mod races;
 mod search;

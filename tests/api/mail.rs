@@ -1,0 +1,381 @@
+//! Mail (issue 14) through HTTP and a real SMTP server: templates only their creator changes,
+//! One to One mail from each card's owner with its skips by name, delivery with retries and
+//! bounces, opt-out links, cancelling, and the refusal when no SMTP server is configured.
+
+use crate::harness::*;
+use crate::smtp_sink::Sink;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+async fn template(t: &TestApp, token: &str, body: Value) -> Value {
+    let (s, v) = t.post(token, "/api/v1/mail/templates", body).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v
+}
+
+fn guide() -> Value {
+    json!({"name": "ご案内", "subject": "{{会社名}} {{氏名}}様へのご案内",
+           "body": "{{氏名}}様\n\nいつもお世話になっております。{{差出人氏名}} ({{差出人メール}}) です。", "shared": true})
+}
+
+async fn card(t: &TestApp, token: &str, name: &str, email: &str, day: Option<&str>) -> String {
+    let mut body = json!({"full_name": name, "company": "ABC商事株式会社", "department": "営業部", "email": email});
+    if let Some(d) = day {
+        body["exchanged_on"] = json!(d);
+    }
+    t.card(token, body).await
+}
+
+/// Polls a send until it is `status` (up to 20 s).
+async fn wait_send(t: &TestApp, token: &str, id: &str, status: &str) -> Value {
+    for _ in 0..400 {
+        let (s, v) = t.get(token, &format!("/api/v1/mail/sends/{id}")).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        if v["status"] == status {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("send {id} never became {status}");
+}
+
+async fn messages(t: &TestApp, token: &str, send: &str) -> Vec<Value> {
+    let (s, v) = t.get(token, &format!("/api/v1/mail/sends/{send}/messages")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["items"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn templates_only_their_creator_changes_and_a_leaver_hands_them_over() {
+    let t = spawn().await;
+    let org = t.org("tmpl").await;
+    let (yamada, yamada_t) = t.user(&org, "yamada@tmpl.example.jp", "山田 賢治", "member").await;
+    let (sato, sato_t) = t.user(&org, "sato@tmpl.example.jp", "佐藤 花子", "member").await;
+
+    // An unknown placeholder is refused at save time, by name and field.
+    let mut bad = guide();
+    bad["body"] = json!("{{氏名}}様 {{担当者名}}");
+    let got = t.post(&yamada_t, "/api/v1/mail/templates", bad).await;
+    assert_error(got.clone(), StatusCode::BAD_REQUEST, Some("body"));
+    assert!(got.1["error"]["message"].as_str().unwrap().contains("{{担当者名}}"), "{}", got.1);
+
+    let shared = template(&t, &yamada_t, guide()).await;
+    let mut personal = guide();
+    personal["name"] = json!("個人用");
+    personal["shared"] = json!(false);
+    let personal = template(&t, &yamada_t, personal).await;
+    let shared_id = shared["id"].as_str().unwrap();
+    let personal_id = personal["id"].as_str().unwrap();
+
+    // Nobody but the creator changes or deletes one: not a colleague, not an admin.
+    let mut edit = guide();
+    edit["subject"] = json!("変更");
+    for token in [&sato_t, &org.admin] {
+        let got = t
+            .call(token, Method::PUT, &format!("/api/v1/mail/templates/{shared_id}"), Some(edit.clone()))
+            .await;
+        assert_error(got, StatusCode::FORBIDDEN, None);
+        let got = t
+            .call(token, Method::DELETE, &format!("/api/v1/mail/templates/{shared_id}"), None)
+            .await;
+        assert_error(got, StatusCode::FORBIDDEN, None);
+    }
+    let (s, v) = t
+        .call(&yamada_t, Method::PUT, &format!("/api/v1/mail/templates/{shared_id}"), Some(edit))
+        .await;
+    assert_eq!((s, v["subject"].as_str()), (StatusCode::OK, Some("変更")), "{v}");
+
+    // A personal template is not seen by a colleague; a shared one is, and a copy is theirs.
+    assert_eq!(t.get(&sato_t, &format!("/api/v1/mail/templates/{personal_id}")).await.0, StatusCode::NOT_FOUND);
+    let (s, list) = t.get(&sato_t, "/api/v1/mail/templates").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+    let (s, copy) = t.post(&sato_t, &format!("/api/v1/mail/templates/{shared_id}/copy"), json!({})).await;
+    assert_eq!(s, StatusCode::CREATED, "{copy}");
+    assert_eq!((copy["creator_id"].as_str(), copy["copied_from"].as_str()), (Some(sato.as_str()), Some(shared_id)));
+    let (s, _) = t
+        .call(&sato_t, Method::DELETE, &format!("/api/v1/mail/templates/{}", copy["id"].as_str().unwrap()), None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+
+    // A leaver's templates count: the deletion guard says so, readiness lists them.
+    let got = t.call(&org.admin, Method::DELETE, &format!("/api/v1/users/{yamada}"), None).await;
+    assert_error(got.clone(), StatusCode::CONFLICT, None);
+    assert_eq!(got.1["error"]["details"]["templates"], 2, "{}", got.1);
+    let today = chrono::Utc::now().date_naive() + chrono::Duration::days(10);
+    let (s, dep) = t
+        .post(
+            &org.admin,
+            "/api/v1/departures",
+            json!({"user_id": yamada, "retirement_date": today.to_string(), "last_working_day": today.to_string(),
+                   "successor_id": sato}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{dep}");
+    let dep_id = dep["id"].as_str().unwrap();
+    let (_, r) = t.get(&org.admin, &format!("/api/v1/departures/{dep_id}/readiness")).await;
+    let item = r["items"].as_array().unwrap().iter().find(|i| i["key"] == "templates").unwrap().clone();
+    assert_eq!((item["available"].as_bool(), item["count"].as_i64(), item["done"].as_bool()), (Some(true), Some(2), Some(false)), "{r}");
+
+    // The admin hands them over in one step: a dry run changes nothing; then re-created under
+    // the successor, linked to the originals, which are gone.
+    let hand = |dry: bool| json!({"from_user_id": yamada, "to_user_id": sato, "dry_run": dry});
+    let (s, v) = t.post(&org.admin, "/api/v1/mail/templates/hand-over", hand(true)).await;
+    assert_eq!((s, v["templates"].as_array().unwrap().len()), (StatusCode::OK, 2), "{v}");
+    let (s, v) = t.post(&sato_t, "/api/v1/mail/templates/hand-over", hand(false)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let (s, v) = t.post(&org.admin, "/api/v1/mail/templates/hand-over", hand(false)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, mine) = t.get(&sato_t, &format!("/api/v1/mail/templates?creator_id={sato}")).await;
+    let mine = mine["items"].as_array().unwrap();
+    assert_eq!(mine.len(), 2);
+    let mut linked: Vec<&str> = mine.iter().map(|m| m["copied_from"].as_str().unwrap()).collect();
+    linked.sort();
+    let mut originals = vec![shared_id, personal_id];
+    originals.sort();
+    assert_eq!(linked, originals);
+    assert!(mine.iter().any(|m| m["name"] == "個人用" && m["shared"] == false));
+    assert_eq!(t.get(&org.admin, &format!("/api/v1/mail/templates/{shared_id}")).await.0, StatusCode::NOT_FOUND);
+    let (_, r) = t.get(&org.admin, &format!("/api/v1/departures/{dep_id}/readiness")).await;
+    let item = r["items"].as_array().unwrap().iter().find(|i| i["key"] == "templates").unwrap().clone();
+    assert_eq!((item["count"].as_i64(), item["done"].as_bool()), (Some(0), Some(true)), "{r}");
+    assert_eq!(t.audit(&org, "mail_template.hand_over").await.len(), 1);
+    assert_eq!(t.audit(&org, "mail_template.create").await.len(), 2);
+}
+
+#[tokio::test]
+async fn one_to_one_mail_goes_from_each_owner_and_names_every_card_it_leaves_out() {
+    let sink = Sink::start().await;
+    let t = spawn_with_mail(&sink.url()).await;
+    let org = t.org("oto").await;
+    let (a, a_t) = t.user(&org, "aoki@oto.example.jp", "青木 一郎", "member").await;
+    let (b, b_t) = t.user(&org, "baba@oto.example.jp", "馬場 二郎", "member").await;
+    let (c, c_t) = t.user(&org, "chiba@oto.example.jp", "千葉 三郎", "member").await;
+    let tpl = template(&t, &org.admin, guide()).await;
+    let tpl_id = tpl["id"].as_str().unwrap().to_string();
+
+    let yamamoto = card(&t, &a_t, "山本 太郎", "yamamoto@abc.jp", None).await;
+    let tanaka_old = card(&t, &a_t, "田中 一郎", "tanaka@abc.jp", Some("2025-01-01")).await;
+    let tanaka_new = card(&t, &c_t, "田中 一郎", "Tanaka@abc.jp", Some("2026-05-01")).await;
+    let _ito = card(&t, &b_t, "伊藤 三郎", "ito@abc.jp", None).await;
+    let _kimura = card(&t, &a_t, "木村 四郎", "", None).await;
+    let _sato = card(&t, &a_t, "佐藤 花子", "info@abc.jp", Some("2026-01-01")).await;
+    let suzuki = card(&t, &c_t, "鈴木 次郎", "info@abc.jp", Some("2026-06-01")).await;
+    let _takahashi = card(&t, &a_t, "高橋 五郎", "optout@abc.jp", None).await;
+    let _watanabe = card(&t, &a_t, "渡辺 六郎", "blocked@abc.jp", None).await;
+    let (s, v) = t.post(&org.admin, &format!("/api/v1/users/{b}/suspend"), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    for (kind, value) in [("opt_out", "OptOut@abc.jp"), ("block", "blocked@abc.jp")] {
+        let (s, v) = t.post(&org.admin, "/api/v1/mail/suppressions", json!({"kind": kind, "value": value})).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+
+    let input = json!({"template_id": tpl_id, "recipients": {"company": "ABC商事"}});
+    let (s, p) = t.post(&org.admin, "/api/v1/mail/preview", input.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    assert_eq!((p["messages"].as_i64(), p["skipped"].as_i64()), (Some(3), Some(6)), "{p}");
+    let senders: Vec<(String, i64)> = p["by_sender"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["user_id"].as_str().unwrap().to_string(), s["messages"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(senders, vec![(c.clone(), 2), (a.clone(), 1)]);
+    let reason_of = |name: &str| {
+        p["skipped_cards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["full_name"] == name)
+            .map(|s| s["reason"].as_str().unwrap().to_string())
+    };
+    assert_eq!(reason_of("伊藤 三郎").as_deref(), Some("owner_suspended"));
+    assert_eq!(reason_of("田中 一郎").as_deref(), Some("older_card"));
+    assert_eq!(reason_of("木村 四郎").as_deref(), Some("no_email"));
+    assert_eq!(reason_of("佐藤 花子").as_deref(), Some("duplicate_address"));
+    assert_eq!(reason_of("高橋 五郎").as_deref(), Some("opted_out"));
+    assert_eq!(reason_of("渡辺 六郎").as_deref(), Some("blocked"));
+
+    // The skipped list as CSV, with the reasons in Japanese.
+    let res = t
+        .http
+        .post(format!("{}/api/v1/mail/preview/skipped", t.url))
+        .bearer_auth(&org.admin)
+        .json(&input)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let csv = res.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 7, "{csv}");
+    assert!(csv.contains("伊藤 三郎") && csv.contains("所有者が利用停止・削除済み"), "{csv}");
+
+    // A member sends only from their own cards.
+    let mut theirs = input.clone();
+    theirs["recipients"]["owner_id"] = json!(c);
+    assert_error(t.post(&a_t, "/api/v1/mail/preview", theirs).await, StatusCode::FORBIDDEN, Some("recipients.owner_id"));
+    let (s, mine) = t.post(&a_t, "/api/v1/mail/preview", input.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{mine}");
+    assert!(mine["by_sender"].as_array().unwrap().iter().all(|s| s["user_id"] == a.as_str()), "{mine}");
+
+    let (s, send) = t.post(&org.admin, "/api/v1/mail/sends", input.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{send}");
+    assert_eq!((send["queued"].as_i64(), send["skipped"].as_i64()), (Some(3), Some(6)), "{send}");
+    let send_id = send["id"].as_str().unwrap().to_string();
+    let got = sink.wait_for(3).await;
+    let done = wait_send(&t, &org.admin, &send_id, "done").await;
+    assert_eq!(done["messages"], json!({"sent": 3}), "{done}");
+    assert_eq!(sink.received().len(), 3, "one message per recipient");
+
+    let to = |addr: &str| got.iter().find(|m| m.rcpt == vec![addr.to_string()]).expect(addr).clone();
+    let m = to("yamamoto@abc.jp");
+    assert_eq!((m.from_addr(), m.from_name()), ("aoki@oto.example.jp".into(), "青木 一郎".into()));
+    assert_eq!(m.subject(), "ABC商事株式会社 山本 太郎様へのご案内");
+    let text = m.text();
+    assert!(text.starts_with("山本 太郎様") && text.contains("青木 一郎 (aoki@oto.example.jp)"), "{text}");
+    assert!(m.message_id().contains(&format!("{send_id}.{yamamoto}")), "{}", m.message_id());
+    let unsubscribe = m.header("List-Unsubscribe").expect("List-Unsubscribe");
+    assert_eq!(m.header("List-Unsubscribe-Post").as_deref(), Some("List-Unsubscribe=One-Click"));
+    assert_eq!(to("tanaka@abc.jp").from_addr(), "chiba@oto.example.jp", "the newest card's owner sends");
+    assert_eq!(to("info@abc.jp").from_addr(), "chiba@oto.example.jp");
+    let msgs = messages(&t, &org.admin, &send_id).await;
+    let cards: Vec<&str> = msgs.iter().map(|m| m["card_id"].as_str().unwrap()).collect();
+    for id in [&yamamoto, &tanaka_new, &suzuki] {
+        assert!(cards.contains(&id.as_str()));
+    }
+    assert!(!cards.contains(&tanaka_old.as_str()));
+    let (s, skipped) = t.get(&org.admin, &format!("/api/v1/mail/sends/{send_id}/skipped")).await;
+    assert_eq!((s, skipped.as_array().unwrap().len()), (StatusCode::OK, 6), "{skipped}");
+    assert_eq!(t.audit(&org, "mail_send.create").await.len(), 1);
+    // The member sees their own sends only; the admin's is not theirs.
+    assert_eq!(t.get(&a_t, &format!("/api/v1/mail/sends/{send_id}")).await.0, StatusCode::NOT_FOUND);
+
+    // The opt-out link: the page asks, the post puts the address on the opt-out list.
+    let link = unsubscribe.trim_matches(|c| c == '<' || c == '>').to_string();
+    assert!(link.starts_with(&format!("{}/mail/opt-out/", t.url)), "{link}");
+    let page = t.http.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("配信を停止する"));
+    let forged = format!("{}x", &link[..link.len() - 1]);
+    assert_eq!(t.http.post(&forged).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    let done = t.http.post(&link).body("List-Unsubscribe=One-Click").send().await.unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    let (_, lists) = t.get(&org.admin, "/api/v1/mail/suppressions?kind=opt_out").await;
+    let values: Vec<&str> = lists.as_array().unwrap().iter().map(|s| s["value"].as_str().unwrap()).collect();
+    assert_eq!(values, vec!["optout@abc.jp", "yamamoto@abc.jp"]);
+    let (_, p) = t.post(&org.admin, "/api/v1/mail/preview", input).await;
+    assert_eq!(p["messages"], 2, "the opted-out address is skipped next time: {p}");
+}
+
+#[tokio::test]
+async fn a_temporary_failure_is_retried_and_a_permanent_one_goes_on_the_bounce_list() {
+    let sink = Sink::start().await;
+    let t = spawn_with_mail(&sink.url()).await;
+    let org = t.org("retry").await;
+    let tpl = template(&t, &org.admin, guide()).await;
+    card(&t, &org.admin, "山本 太郎", "ok@abc.jp", None).await;
+    card(&t, &org.admin, "田中 一郎", "gone@abc.jp", None).await;
+    sink.temp_fail_next(1);
+    sink.reject("gone@abc.jp");
+    let input = json!({"template_id": tpl["id"], "recipients": {"company": "ABC商事"}});
+    let (s, send) = t.post(&org.admin, "/api/v1/mail/sends", input.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{send}");
+    let send_id = send["id"].as_str().unwrap().to_string();
+
+    // First round: 451 for ok@ (queued again, a minute later), 550 for gone@ (bounced).
+    let expected: Vec<(String, String, i64)> =
+        vec![("gone@abc.jp".into(), "bounced".into(), 1), ("ok@abc.jp".into(), "queued".into(), 1)];
+    let mut states = Vec::new();
+    for _ in 0..400 {
+        states = messages(&t, &org.admin, &send_id)
+            .await
+            .iter()
+            .map(|m| {
+                let text = |k: &str| m[k].as_str().unwrap().to_string();
+                (text("recipient"), text("status"), m["attempts"].as_i64().unwrap())
+            })
+            .collect::<Vec<_>>();
+        states.sort();
+        if states == expected {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(states, expected);
+    assert!(sink.received().is_empty());
+    let msgs = messages(&t, &org.admin, &send_id).await;
+    assert!(msgs.iter().all(|m| m["last_error"].is_string()), "{msgs:?}");
+
+    // A minute on, the retry goes through.
+    t.clock.advance(chrono::Duration::seconds(61));
+    let got = sink.wait_for(1).await;
+    assert_eq!(got[0].rcpt, vec!["ok@abc.jp".to_string()]);
+    let done = wait_send(&t, &org.admin, &send_id, "done").await;
+    assert_eq!(done["messages"], json!({"bounced": 1, "sent": 1}), "{done}");
+
+    // The bounce is on the list and skipped next time.
+    let (_, lists) = t.get(&org.admin, "/api/v1/mail/suppressions?kind=bounce").await;
+    assert_eq!(lists[0]["value"], "gone@abc.jp", "{lists}");
+    let (_, p) = t.post(&org.admin, "/api/v1/mail/preview", input).await;
+    assert_eq!(p["by_reason"], json!([{"reason": "bounced", "label": "不達", "cards": 1}]), "{p}");
+}
+
+#[tokio::test]
+async fn a_scheduled_send_is_cancelled_until_it_starts_and_then_nothing_goes() {
+    let sink = Sink::start().await;
+    let t = spawn_with_mail(&sink.url()).await;
+    let org = t.org("cancel").await;
+    let tpl = template(&t, &org.admin, guide()).await;
+    card(&t, &org.admin, "山本 太郎", "yamamoto@abc.jp", None).await;
+    let at = t.app.now() + chrono::Duration::hours(1);
+    let input = json!({"template_id": tpl["id"], "recipients": {"company": "ABC商事"}, "scheduled_at": at});
+    let (s, send) = t.post(&org.admin, "/api/v1/mail/sends", input.clone()).await;
+    assert_eq!((s, send["status"].as_str()), (StatusCode::CREATED, Some("scheduled")), "{send}");
+    let id = send["id"].as_str().unwrap();
+    let (s, v) = t.post(&org.admin, &format!("/api/v1/mail/sends/{id}/cancel"), json!({})).await;
+    assert_eq!((s, v["status"].as_str()), (StatusCode::OK, Some("cancelled")), "{v}");
+    assert_eq!(v["messages"], json!({"cancelled": 1}));
+    assert_error(
+        t.post(&org.admin, &format!("/api/v1/mail/sends/{id}/cancel"), json!({})).await,
+        StatusCode::CONFLICT,
+        None,
+    );
+    t.clock.advance(chrono::Duration::hours(2));
+    // Another send now goes (the worker is running), the cancelled one never does.
+    let mut now = input.clone();
+    now.as_object_mut().unwrap().remove("scheduled_at");
+    let (s, second) = t.post(&org.admin, "/api/v1/mail/sends", now).await;
+    assert_eq!(s, StatusCode::CREATED, "{second}");
+    wait_send(&t, &org.admin, second["id"].as_str().unwrap(), "done").await;
+    assert_eq!(sink.received().len(), 1);
+    let (s, past) = t.post(&org.admin, "/api/v1/mail/sends", {
+        let mut p = input;
+        p["scheduled_at"] = json!(t.app.now() - chrono::Duration::hours(1));
+        p
+    })
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{past}");
+    assert_eq!(past["error"]["field"], "scheduled_at");
+}
+
+#[tokio::test]
+async fn without_an_smtp_server_a_send_is_refused_with_how_to_set_one_up() {
+    let t = spawn().await;
+    let org = t.org("nosmtp").await;
+    let tpl = template(&t, &org.admin, guide()).await;
+    card(&t, &org.admin, "山本 太郎", "yamamoto@abc.jp", None).await;
+    let input = json!({"template_id": tpl["id"], "recipients": {"company": "ABC商事"}});
+    let (s, p) = t.post(&org.admin, "/api/v1/mail/preview", input.clone()).await;
+    assert_eq!((s, p["messages"].as_i64()), (StatusCode::OK, Some(1)), "a preview needs no SMTP: {p}");
+    let got = t.post(&org.admin, "/api/v1/mail/sends", input).await;
+    assert_error(got.clone(), StatusCode::UNPROCESSABLE_ENTITY, None);
+    assert!(got.1["error"]["message"].as_str().unwrap().contains("MEISHI_SMTP_URL"), "{}", got.1);
+    let (_, sends) = t.get(&org.admin, "/api/v1/mail/sends").await;
+    assert_eq!(sends["items"], json!([]));
+    assert_error(
+        t.post(&org.admin, "/api/v1/mail/preview", json!({"template_id": tpl["id"], "recipients": {}})).await,
+        StatusCode::BAD_REQUEST,
+        Some("recipients"),
+    );
+}
