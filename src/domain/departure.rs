@@ -575,6 +575,9 @@ pub struct ReadinessItem {
     pub count: Option<i64>,
     pub label_ja: String,
     pub label_en: String,
+    /// A courtesy, not a duty: shown done or not, never holding the departure back (the
+    /// customer handover notice).
+    pub optional: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -589,9 +592,26 @@ pub struct Readiness {
 }
 
 impl Readiness {
+    /// Adds the customer handover notice (引き継ぎのご挨拶): done once every customer with an
+    /// address has had it (`left`: customers not yet told), optional.
+    pub fn with_notice(mut self, left: i64) -> Self {
+        let state = if left == 0 { ItemState::Done } else { ItemState::Open };
+        self.items.push(ReadinessItem {
+            key: "notice".into(),
+            available: true,
+            state,
+            done: state == ItemState::Done,
+            count: Some(left),
+            label_ja: "顧客への引き継ぎのご挨拶（未送信）".into(),
+            label_en: "Customers not yet sent the handover notice".into(),
+            optional: true,
+        });
+        self
+    }
+
     /// Items done, of those that are available (the desk's "x/y").
     pub fn done_of(&self) -> (usize, usize) {
-        let available = self.items.iter().filter(|i| i.available);
+        let available = self.items.iter().filter(|i| i.available && !i.optional);
         let total = available.clone().count();
         (available.filter(|i| i.done).count(), total)
     }
@@ -658,6 +678,7 @@ pub fn readiness(
         count,
         label_ja: ja.into(),
         label_en: en.into(),
+        optional: false,
     };
     let items = vec![
         item(

@@ -169,10 +169,12 @@ pub enum SkipReason {
     Bounced,
     /// Another selected card with the same address is newer.
     DuplicateAddress,
+    /// The customer had this handover notice already.
+    AlreadySent,
 }
 
 impl SkipReason {
-    pub const ALL: [SkipReason; 10] = [
+    pub const ALL: [SkipReason; 11] = [
         SkipReason::OwnerSuspended,
         SkipReason::OwnerLeaving,
         SkipReason::OwnerArchive,
@@ -183,6 +185,7 @@ impl SkipReason {
         SkipReason::OptedOut,
         SkipReason::Bounced,
         SkipReason::DuplicateAddress,
+        SkipReason::AlreadySent,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -196,6 +199,7 @@ impl SkipReason {
             SkipReason::OptedOut => "opted_out",
             SkipReason::Bounced => "bounced",
             SkipReason::DuplicateAddress => "duplicate_address",
+            SkipReason::AlreadySent => "already_sent",
         }
     }
     pub fn from_stored(s: &str) -> Result<Self> {
@@ -217,6 +221,7 @@ impl SkipReason {
             SkipReason::OptedOut => "配信停止",
             SkipReason::Bounced => "不達",
             SkipReason::DuplicateAddress => "同じアドレスの新しい名刺あり",
+            SkipReason::AlreadySent => "送信済み",
         }
     }
 }

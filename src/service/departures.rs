@@ -103,7 +103,7 @@ async fn successor(c: &impl store::Conn, org_id: &str, id: &str, leaving: &UserI
 }
 
 /// The departure, if the actor may see it: admins every one, members their own.
-async fn find(c: &impl store::Conn, actor: &Actor, id: &str) -> Result<Departure> {
+pub(crate) async fn find(c: &impl store::Conn, actor: &Actor, id: &str) -> Result<Departure> {
     let d = st::get(c, &actor.org_id, id)
         .await?
         .ok_or_else(|| Error::not_found("departure"))?;
@@ -517,5 +517,6 @@ pub(crate) async fn readiness_of(
     let holdings = users::holdings(c, org_id, d.user_id.as_str()).await?;
     let runs = org(c, org_id).await?.execute_plan_before_suspension;
     let news = store::people::count_open_news_of_owner(c, org_id, d.user_id.as_str()).await?;
-    Ok(rules::readiness(d, &holdings, news, runs, now))
+    let (notice_left, _) = super::mail::notice_counts(c, org_id, d).await?;
+    Ok(rules::readiness(d, &holdings, news, runs, now).with_notice(notice_left))
 }

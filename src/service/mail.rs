@@ -863,3 +863,144 @@ pub async fn run_worker(app: App, mailer: Arc<Mailer>, idle: Duration) {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The customer handover notice (引き継ぎのご挨拶)
+
+/// Who a departure's notice goes to and who takes each customer over.
+async fn notice_scope(c: &impl store::Conn, org_id: &str, d: &crate::domain::departure::Departure) -> Result<st::NoticeScope> {
+    let items = store::departures::plan_items(c, d.id.as_str()).await?;
+    let mut lines = Vec::new();
+    for line in d.execution_lines(&items) {
+        if line.position.is_none() {
+            continue;
+        }
+        let sel = crate::domain::transfer::Selection::parse(&line.selection)?;
+        let (pred, values) = store::transfers::selection_sql(org_id, d.user_id.as_str(), &sel);
+        lines.push((pred, values, line.successor_id.to_string()));
+    }
+    Ok(st::NoticeScope {
+        departure_id: d.id.to_string(),
+        leaver_id: d.user_id.to_string(),
+        default_successor: d.successor_id.to_string(),
+        lines,
+        since: d.created_at,
+    })
+}
+
+/// The notice's customers for a departure (admins, or the leaver): one per person, with their
+/// successor; who had it already; who is left out and why.
+pub async fn notice_preview(app: &App, actor: &Actor, departure_id: &str) -> Result<st::NoticePreview> {
+    let c = app.read();
+    let d = super::departures::find(c, actor, departure_id).await?;
+    let scope = notice_scope(c, &actor.org_id, &d).await?;
+    st::notice_preview(c, &actor.org_id, &scope).await
+}
+
+/// (customers still to notify, customers notified) of a departure, for its readiness.
+pub(crate) async fn notice_counts(
+    c: &impl store::Conn,
+    org_id: &str,
+    d: &crate::domain::departure::Departure,
+) -> Result<(i64, i64)> {
+    let scope = notice_scope(c, org_id, d).await?;
+    st::notice_counts(c, org_id, &scope).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeInput {
+    pub template_id: String,
+    /// When to send (default: now).
+    pub scheduled_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NoticeResult {
+    /// Customers the notice was queued for now.
+    pub queued: i64,
+    /// Customers who had it before (not sent twice).
+    pub already_sent: i64,
+    /// The send, when something was queued.
+    pub send: Option<SendView>,
+}
+
+/// Sends the handover notice of an approved plan to every customer who has not had it: from
+/// the leaver (the organisation's default; they must still be active) or from each customer's
+/// successor. Re-running sends nothing twice.
+pub async fn send_notice(app: &App, actor: &Actor, departure_id: &str, input: NoticeInput) -> Result<NoticeResult> {
+    mailer(app)?;
+    let outcome = app
+        .write(actor, async |tx, who| {
+            let d = super::departures::find(tx, actor, departure_id).await?;
+            if !d.plan_status.frozen() {
+                return Err(Error::conflict(
+                    "the handover notice names the successors of an approved plan: approve the plan first",
+                ));
+            }
+            let t = visible(tx, actor, &input.template_id).await?;
+            let at = input.scheduled_at.unwrap_or(who.at);
+            if at < who.at - chrono::Duration::minutes(1) {
+                return Err(Error::bad_input("scheduled_at", "scheduled_at is in the past"));
+            }
+            let s = st::settings(tx, who.org_id).await?;
+            let leaver = store::users::by_id(tx, who.org_id, d.user_id.as_str())
+                .await?
+                .ok_or_else(|| Error::not_found("user"))?
+                .user;
+            if s.handover_from == "leaver" && leaver.status != crate::domain::UserStatus::Active {
+                return Err(Error::unprocessable(format!(
+                    "{} is no longer active and cannot send; set the organisation's handover notice sender to \
+                     the successor (PATCH /api/v1/mail/settings {{\"handover_from\": \"successor\"}})",
+                    leaver.display_name
+                )));
+            }
+            let scope = notice_scope(tx, who.org_id, &d).await?;
+            let new = st::NewSend {
+                kind: SendKind::Handover,
+                created_by: who.actor_id,
+                template_id: Some(&t.id),
+                departure_id: Some(d.id.as_str()),
+                subject: &t.subject,
+                body: &t.body,
+                html_body: t.html_body.as_deref(),
+                selection: serde_json::json!({"departure_id": d.id.as_str()}),
+                scheduled_at: at,
+            };
+            let send_id = st::insert_send(tx, who.org_id, &new, who.at).await?;
+            let from = (s.handover_from == "leaver")
+                .then(|| (leaver.id.as_str(), leaver.display_name.as_str(), leaver.email.as_str()));
+            let queued = st::enqueue_notice(tx, who.org_id, &send_id, &scope, from, at, who.at).await?;
+            let (_, already_sent) = st::notice_counts(tx, who.org_id, &scope).await?;
+            if queued == 0 {
+                st::delete_send(tx, who.org_id, &send_id).await?;
+                return Ok((None, already_sent));
+            }
+            st::set_counts(tx, who.org_id, &send_id).await?;
+            check_daily_limit(tx, who, &s, at).await?;
+            audit(
+                tx,
+                who,
+                "mail_notice.send",
+                ("departure", d.id.as_str()),
+                None,
+                Some(serde_json::json!({"send_id": send_id, "template_id": t.id, "queued": queued,
+                                        "from": s.handover_from})),
+            )
+            .await?;
+            Ok((Some((send_id, queued)), already_sent))
+        })
+        .await?;
+    match outcome {
+        (None, already_sent) => Ok(NoticeResult {
+            queued: 0,
+            already_sent,
+            send: None,
+        }),
+        (Some((id, queued)), already_sent) => Ok(NoticeResult {
+            queued,
+            already_sent: already_sent - queued,
+            send: Some(get_send(app, actor, &id).await?),
+        }),
+    }
+}

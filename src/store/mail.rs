@@ -350,6 +350,22 @@ impl Recipients {
     }
 }
 
+/// The reasons that depend on the address, in `SkipReason::ALL`'s order, over `s.addr` and
+/// `s.company_key`; binds the organisation three times.
+const ADDRESS_CASES: &str = "WHEN s.addr = '' THEN 'no_email'
+                WHEN EXISTS (SELECT 1 FROM mail_suppressions b WHERE b.org_id = ? AND b.kind = 'block'
+                             AND (b.value = s.addr OR b.value = s.company_key)) THEN 'blocked'
+                WHEN EXISTS (SELECT 1 FROM mail_suppressions b WHERE b.org_id = ? AND b.kind = 'opt_out'
+                             AND b.value = s.addr) THEN 'opted_out'
+                WHEN EXISTS (SELECT 1 FROM mail_suppressions b WHERE b.org_id = ? AND b.kind = 'bounce'
+                             AND b.value = s.addr) THEN 'bounced'";
+
+/// The same rows that a card whose newest-per-address rank is not 1 gets `duplicate_address`.
+const DUPLICATE_CASE: &str = "CASE WHEN w.reason IS NULL AND ROW_NUMBER() OVER (
+                        PARTITION BY CASE WHEN w.reason IS NULL THEN w.addr ELSE w.id END
+                        ORDER BY w.day DESC, w.created_at DESC, w.id DESC) > 1
+                    THEN 'duplicate_address' ELSE w.reason END";
+
 /// The resolution as one query: every selected card with its sender's facts and `why` (NULL:
 /// it gets a message), the reasons applied in `SkipReason::ALL`'s order. Columns: id, owner_id,
 /// addr, full_name, company, department, title, owner name, owner email, why, leaves_at.
@@ -367,6 +383,7 @@ fn resolution(org_id: &str, r: &Recipients, at: DateTime<Utc>, domain: Option<&s
     }
     tail.extend([org_id.into(), org_id.into(), org_id.into()]);
     v.extend(tail);
+    let address_cases = ADDRESS_CASES;
     let q = format!(
         "WITH sel AS (
             SELECT c.id, c.owner_id, LOWER(TRIM(c.email)) AS addr, c.full_name, c.company, c.company_key,
@@ -387,22 +404,13 @@ fn resolution(org_id: &str, r: &Recipients, at: DateTime<Utc>, domain: Option<&s
                 WHEN s.is_archive THEN 'owner_archive'
                 WHEN {domain_test} THEN 'sender_domain'
                 WHEN s.newest > 1 THEN 'older_card'
-                WHEN s.addr = '' THEN 'no_email'
-                WHEN EXISTS (SELECT 1 FROM mail_suppressions b WHERE b.org_id = ? AND b.kind = 'block'
-                             AND (b.value = s.addr OR b.value = s.company_key)) THEN 'blocked'
-                WHEN EXISTS (SELECT 1 FROM mail_suppressions b WHERE b.org_id = ? AND b.kind = 'opt_out'
-                             AND b.value = s.addr) THEN 'opted_out'
-                WHEN EXISTS (SELECT 1 FROM mail_suppressions b WHERE b.org_id = ? AND b.kind = 'bounce'
-                             AND b.value = s.addr) THEN 'bounced'
+                {address_cases}
             END AS reason
             FROM sel s
         )
         SELECT w.id, w.owner_id, w.addr, w.full_name, w.company, w.department, w.title, w.owner_name,
                w.owner_email,
-               CASE WHEN w.reason IS NULL AND ROW_NUMBER() OVER (
-                        PARTITION BY CASE WHEN w.reason IS NULL THEN w.addr ELSE w.id END
-                        ORDER BY w.day DESC, w.created_at DESC, w.id DESC) > 1
-                    THEN 'duplicate_address' ELSE w.reason END AS why,
+               {DUPLICATE_CASE} AS why,
                w.leaves_at
         FROM why w"
     );
@@ -543,6 +551,200 @@ pub async fn skipped(
             })
         })
         .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The customer handover notice (引き継ぎのご挨拶): one per person among a leaver's customers
+
+/// A leaver's customers and who takes each over: the cards the leaver holds (the successor is
+/// the first plan line that selects the card, else the departure's) and the cards the
+/// departure's transfers moved (the successor is their owner now).
+pub struct NoticeScope {
+    pub departure_id: String,
+    pub leaver_id: String,
+    pub default_successor: String,
+    /// Each plan line's predicate on `cards c` (with its values) and successor, in order.
+    pub lines: Vec<(String, Vec<Value>, String)>,
+    /// Transfers from the leaver since then count (the departure's creation).
+    pub since: DateTime<Utc>,
+}
+
+impl NoticeScope {
+    fn dedupe_prefix(&self) -> String {
+        format!("handover:{}:", self.departure_id)
+    }
+}
+
+/// The notice's resolution: columns id, addr, full_name, company, department, title,
+/// successor_id, successor name, successor email, dedupe key, why (NULL: gets a notice now;
+/// `already_sent`: had one).
+fn notice_resolution(org_id: &str, n: &NoticeScope) -> (String, Vec<Value>) {
+    let mut v: Vec<Value> = vec![n.leaver_id.clone().into()];
+    let mut case = String::from("CASE");
+    for (pred, values, successor) in &n.lines {
+        case.push_str(&format!(" WHEN ({pred}) THEN ?"));
+        v.extend(values.iter().cloned());
+        v.push(successor.clone().into());
+    }
+    // A CASE needs one WHEN at least: a plan without lines gives everything to the default.
+    case = if n.lines.is_empty() { "?".into() } else { case + " ELSE ? END" };
+    v.push(n.default_successor.clone().into());
+    v.extend([
+        n.dedupe_prefix().into(),
+        org_id.into(),
+        n.leaver_id.clone().into(),
+        org_id.into(),
+        n.leaver_id.clone().into(),
+        to_micros(n.since).into(),
+        org_id.into(),
+        org_id.into(),
+        org_id.into(),
+        org_id.into(),
+    ]);
+    let q = format!(
+        "WITH sel AS (
+            SELECT c.id, LOWER(TRIM(c.email)) AS addr, c.full_name, c.company, c.company_key, c.department, c.title,
+                   COALESCE(c.exchanged_on, '') AS day, c.created_at,
+                   CASE WHEN c.owner_id = ? THEN {case} ELSE c.owner_id END AS successor_id,
+                   ROW_NUMBER() OVER (PARTITION BY c.person_id, CASE WHEN c.person_id IS NULL THEN c.id END
+                                      ORDER BY COALESCE(c.exchanged_on, '') DESC, c.created_at DESC, c.id DESC) AS newest,
+                   CAST(? AS TEXT) || COALESCE(CAST(c.person_id AS TEXT), c.id) AS dedupe
+            FROM cards c
+            WHERE c.org_id = ? AND (c.owner_id = ? OR c.id IN (
+                SELECT ti.card_id FROM transfer_items ti JOIN transfers t ON t.id = ti.transfer_id
+                WHERE t.org_id = ? AND t.from_user_id = ? AND t.undone_at IS NULL AND t.created_at >= ?
+                  AND t.to_user_id = c.owner_id))
+        ), why AS (
+            SELECT s.*, su.display_name AS successor_name, su.email AS successor_email, CASE
+                WHEN s.newest > 1 THEN 'older_card'
+                {ADDRESS_CASES}
+                WHEN EXISTS (SELECT 1 FROM mail_messages m WHERE m.org_id = ? AND m.dedupe_key = s.dedupe)
+                    THEN 'already_sent'
+            END AS reason
+            FROM sel s JOIN users su ON su.id = s.successor_id
+        )
+        SELECT w.id, w.addr, w.full_name, w.company, w.department, w.title, w.successor_id, w.successor_name,
+               w.successor_email, w.dedupe, {DUPLICATE_CASE} AS why
+        FROM why w"
+    );
+    (q, v)
+}
+
+/// A notice's customers: who would get one now, who had one, who is left out and why.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct NoticePreview {
+    /// Customers (people) who would get the notice now.
+    pub messages: i64,
+    /// Customers who had it already (never sent twice).
+    pub already_sent: i64,
+    /// Cards left out for another reason.
+    pub skipped: i64,
+    /// The first customers and their successors (up to 100).
+    pub customers: Vec<NoticeCustomer>,
+    pub skipped_cards: Vec<SkippedCard>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct NoticeCustomer {
+    pub card_id: String,
+    pub full_name: String,
+    pub company: String,
+    pub email: String,
+    pub successor_id: String,
+    pub successor_name: String,
+}
+
+/// (customers to notify, customers notified, cards left out) of a notice.
+async fn notice_tally(c: &impl Conn, org_id: &str, n: &NoticeScope) -> Result<(i64, i64, i64)> {
+    let (res, v) = notice_resolution(org_id, n);
+    let mut out = (0, 0, 0);
+    let q = format!("SELECT x.why, COUNT(*) FROM ({res}) x GROUP BY x.why");
+    for row in c.query_all_raw(sql(c, &q, v)).await? {
+        let why: Option<String> = get(&row, 0)?;
+        let k: i64 = get(&row, 1)?;
+        match why.as_deref() {
+            None => out.0 += k,
+            Some("already_sent") => out.1 += k,
+            Some(_) => out.2 += k,
+        }
+    }
+    Ok(out)
+}
+
+/// (customers still to notify, customers notified).
+pub async fn notice_counts(c: &impl Conn, org_id: &str, n: &NoticeScope) -> Result<(i64, i64)> {
+    let (left, sent, _) = notice_tally(c, org_id, n).await?;
+    Ok((left, sent))
+}
+
+pub async fn notice_preview(c: &impl Conn, org_id: &str, n: &NoticeScope) -> Result<NoticePreview> {
+    let (messages, already_sent, skipped) = notice_tally(c, org_id, n).await?;
+    let mut p = NoticePreview {
+        messages,
+        already_sent,
+        skipped,
+        ..Default::default()
+    };
+    let (res, v) = notice_resolution(org_id, n);
+    let q = format!(
+        "SELECT x.id, x.full_name, x.company, x.addr, x.successor_id, x.successor_name FROM ({res}) x          WHERE x.why IS NULL ORDER BY x.full_name, x.id LIMIT {PREVIEW_NAMES}"
+    );
+    for row in c.query_all_raw(sql(c, &q, v.clone())).await? {
+        p.customers.push(NoticeCustomer {
+            card_id: get(&row, 0)?,
+            full_name: get(&row, 1)?,
+            company: get(&row, 2)?,
+            email: get(&row, 3)?,
+            successor_id: get(&row, 4)?,
+            successor_name: get(&row, 5)?,
+        });
+    }
+    let q = format!(
+        "SELECT x.id, x.full_name, x.company, x.addr, x.successor_name, x.why FROM ({res}) x          WHERE x.why IS NOT NULL AND x.why <> 'already_sent' ORDER BY x.why, x.full_name, x.id LIMIT {PREVIEW_NAMES}"
+    );
+    for row in c.query_all_raw(sql(c, &q, v)).await? {
+        p.skipped_cards.push(SkippedCard {
+            card_id: get(&row, 0)?,
+            full_name: get(&row, 1)?,
+            company: get(&row, 2)?,
+            email: get(&row, 3)?,
+            owner_name: get(&row, 4)?,
+            reason: SkipReason::from_stored(&get::<String>(&row, 5)?)?,
+        });
+    }
+    Ok(p)
+}
+
+/// Queues the notice for every customer who has not had it (once per person and departure,
+/// kept so by the outbox's unique `dedupe_key`). `from`: the leaver (id, name, address), or
+/// None for each card's successor. Returns how many were queued.
+pub async fn enqueue_notice(
+    c: &impl Conn,
+    org_id: &str,
+    send_id: &str,
+    n: &NoticeScope,
+    from: Option<(&str, &str, &str)>,
+    next_attempt_at: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Result<i64> {
+    let (res, v) = notice_resolution(org_id, n);
+    let (cols, from_values): (&str, Vec<Value>) = match from {
+        Some((id, name, addr)) => ("?, ?, ?", vec![id.into(), name.into(), addr.into()]),
+        None => ("x.successor_id, x.successor_name, x.successor_email", vec![]),
+    };
+    let mut values: Vec<Value> = vec![send_id.into(), org_id.into(), send_id.into()];
+    values.extend(from_values);
+    values.extend([to_micros(next_attempt_at).into(), to_micros(at).into()]);
+    values.extend(v);
+    let q = format!(
+        "INSERT INTO mail_messages (id, org_id, send_id, card_id, recipient, to_name, company, department, title, \
+         sender_id, from_name, from_addr, successor_name, successor_addr, status, attempts, next_attempt_at, created_at, \
+         dedupe_key) \
+         SELECT CAST(? AS TEXT) || '.' || x.id, ?, ?, x.id, x.addr, x.full_name, x.company, x.department, x.title, \
+         {cols}, x.successor_name, x.successor_email, 'queued', 0, ?, ?, x.dedupe FROM ({res}) x WHERE x.why IS NULL \
+         ON CONFLICT (org_id, dedupe_key) DO NOTHING"
+    );
+    Ok(c.execute_raw(sql(c, &q, values)).await?.rows_affected() as i64)
 }
 
 /// Messages the organisation queued since `since` (its daily limit).
@@ -875,6 +1077,12 @@ pub async fn send_skips(c: &impl Conn, org_id: &str, send_id: &str, limit: Optio
             })
         })
         .collect()
+}
+
+/// Removes a send that queued nothing (a handover notice every customer had already).
+pub async fn delete_send(c: &impl Conn, org_id: &str, send_id: &str) -> Result<()> {
+    exec(c, "DELETE FROM mail_sends WHERE org_id = ? AND id = ?", vec![org_id.into(), send_id.into()]).await?;
+    Ok(())
 }
 
 /// Cancels a send that has not started: the send and its queued messages, in one go; false if

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value};
 
 /// The predicate on `cards c` that a selection stands for, with its values.
-fn selection_sql(org_id: &str, from: &str, sel: &Selection) -> (String, Vec<Value>) {
+pub(crate) fn selection_sql(org_id: &str, from: &str, sel: &Selection) -> (String, Vec<Value>) {
     let mut sql = String::from("c.org_id = ? AND c.owner_id = ?");
     let mut values: Vec<Value> = vec![org_id.into(), from.into()];
     match sel {

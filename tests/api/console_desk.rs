@@ -54,7 +54,7 @@ async fn the_desk_has_tabs_with_counts_and_one_next_step_per_row() {
         html.contains("山田 賢治") && html.contains("計画の報告を依頼"),
         "{html}"
     );
-    assert!(html.contains("1/6") || html.contains("2/6"), "readiness x/y: {html}");
+    assert!(html.contains("2/7") || html.contains("3/7"), "readiness x/y: {html}");
     let yamada = d.id("yamada.kenji@example.co.jp");
     let q = meishi::service::departures::DepartureQuery {
         status: None,

@@ -113,7 +113,8 @@ async fn templates_only_their_creator_changes_and_a_leaver_hands_them_over() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{dep}");
     let dep_id = dep["id"].as_str().unwrap();
-    let (_, r) = t.get(&org.admin, &format!("/api/v1/departures/{dep_id}/readiness")).await;
+    let (s, r) = t.get(&org.admin, &format!("/api/v1/departures/{dep_id}/readiness")).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
     let item = r["items"].as_array().unwrap().iter().find(|i| i["key"] == "templates").unwrap().clone();
     assert_eq!((item["available"].as_bool(), item["count"].as_i64(), item["done"].as_bool()), (Some(true), Some(2), Some(false)), "{r}");
 
@@ -378,4 +379,99 @@ async fn without_an_smtp_server_a_send_is_refused_with_how_to_set_one_up() {
         StatusCode::BAD_REQUEST,
         Some("recipients"),
     );
+}
+
+#[tokio::test]
+async fn the_handover_notice_names_each_customers_successor_and_is_never_sent_twice() {
+    let sink = Sink::start().await;
+    let t = spawn_with_mail(&sink.url()).await;
+    let org = t.org("notice").await;
+    let (yamada, yamada_t) = t.user(&org, "yamada@notice.example.jp", "山田 賢治", "member").await;
+    let (sato, _) = t.user(&org, "sato@notice.example.jp", "佐藤 花子", "member").await;
+    let (suzuki, _) = t.user(&org, "suzuki@notice.example.jp", "鈴木 一郎", "member").await;
+    let mut body = guide();
+    body["subject"] = json!("担当交代のご挨拶");
+    body["body"] = json!("{{氏名}}様\n後任の{{後任者氏名}}（{{後任者メール}}）が担当いたします。\n{{差出人氏名}}");
+    let tpl = template(&t, &yamada_t, body).await;
+
+    let c = |name: &str, company: &str, email: &str, day: &str| {
+        json!({"full_name": name, "company": company, "email": email, "exchanged_on": day})
+    };
+    t.card(&yamada_t, c("木村 太郎", "甲社", "kimura@kou.jp", "2026-01-01")).await;
+    t.card(&yamada_t, c("中村 次郎", "乙社", "nakamura@otsu.jp", "2025-01-01")).await;
+    t.card(&yamada_t, c("中村 次郎", "乙社", "nakamura@otsu.jp", "2026-02-01")).await;
+    t.card(&yamada_t, c("森 三郎", "乙社", "", "2026-01-01")).await;
+    let day = (chrono::Utc::now().date_naive() + chrono::Duration::days(20)).to_string();
+    let (s, dep) = t
+        .post(
+            &org.admin,
+            "/api/v1/departures",
+            json!({"user_id": yamada, "retirement_date": day, "last_working_day": day, "successor_id": sato}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{dep}");
+    let dep = dep["id"].as_str().unwrap().to_string();
+    let notice = format!("/api/v1/departures/{dep}/notice");
+    let send = json!({"template_id": tpl["id"]});
+
+    // Not before the plan is approved: the notice names the successors.
+    assert_error(t.post(&yamada_t, &notice, send.clone()).await, StatusCode::CONFLICT, None);
+    let plan = json!({"items": [{"selection": {"company": "乙社"}, "successor_id": suzuki}]});
+    let (s, v) = t.call(&yamada_t, Method::PUT, &format!("/api/v1/departures/{dep}/plan"), Some(plan)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = t.post(&org.admin, &format!("/api/v1/departures/{dep}/plan/approve"), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
+    // The preview: one notice per person, each with the successor the plan gives the card.
+    let (s, p) = t.get(&yamada_t, &notice).await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    assert_eq!((p["messages"].as_i64(), p["already_sent"].as_i64(), p["skipped"].as_i64()), (Some(2), Some(0), Some(2)), "{p}");
+    let successor_of = |name: &str| {
+        p["customers"].as_array().unwrap().iter().find(|c| c["full_name"] == name).unwrap()["successor_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(successor_of("木村 太郎"), sato);
+    assert_eq!(successor_of("中村 次郎"), suzuki);
+    let (_, r) = t.get(&org.admin, &format!("/api/v1/departures/{dep}/readiness")).await;
+    let item = r["items"].as_array().unwrap().iter().find(|i| i["key"] == "notice").unwrap().clone();
+    assert_eq!((item["count"].as_i64(), item["done"].as_bool(), item["optional"].as_bool()), (Some(2), Some(false), Some(true)), "{r}");
+
+    let (s, v) = t.post(&yamada_t, &notice, send.clone()).await;
+    assert_eq!((s, v["queued"].as_i64()), (StatusCode::OK, Some(2)), "{v}");
+    let got = sink.wait_for(2).await;
+    let to = |addr: &str| got.iter().find(|m| m.rcpt == vec![addr.to_string()]).expect(addr).clone();
+    let kimura = to("kimura@kou.jp");
+    assert_eq!(kimura.from_addr(), "yamada@notice.example.jp", "from the leaver by default");
+    assert!(kimura.text().contains("後任の佐藤 花子（sato@notice.example.jp）"), "{}", kimura.text());
+    assert!(to("nakamura@otsu.jp").text().contains("後任の鈴木 一郎（suzuki@notice.example.jp）"));
+
+    // Re-running sends nothing twice; readiness shows it done.
+    let (s, v) = t.post(&org.admin, &notice, send.clone()).await;
+    assert_eq!((s, v["queued"].as_i64(), v["already_sent"].as_i64()), (StatusCode::OK, Some(0), Some(2)), "{v}");
+    assert!(v["send"].is_null());
+    let (_, r) = t.get(&org.admin, &format!("/api/v1/departures/{dep}/readiness")).await;
+    let item = r["items"].as_array().unwrap().iter().find(|i| i["key"] == "notice").unwrap().clone();
+    assert_eq!((item["count"].as_i64(), item["done"].as_bool()), (Some(0), Some(true)), "{r}");
+
+    // After the plan ran the customers are the successors' cards; still nobody twice. A new
+    // customer of the leaver's, moved with the plan, gets it from the successor if the
+    // organisation says so.
+    t.card(&yamada_t, c("林 四郎", "丙社", "hayashi@hei.jp", "2026-03-01")).await;
+    let (s, executed) = t.post(&org.admin, &format!("/api/v1/departures/{dep}/plan/execute"), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{executed}");
+    let (s, v) = t.call(&org.admin, Method::PATCH, "/api/v1/mail/settings", Some(json!({"handover_from": "successor"}))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(executed["templates"], 1, "the leaver's template went to the successor with the plan: {v}");
+    assert_error(t.post(&org.admin, &notice, send).await, StatusCode::NOT_FOUND, None);
+    let (_, handed) = t.get(&org.admin, &format!("/api/v1/mail/templates?creator_id={sato}")).await;
+    let send = json!({"template_id": handed["items"][0]["id"]});
+    let (s, v) = t.post(&org.admin, &notice, send).await;
+    assert_eq!((s, v["queued"].as_i64(), v["already_sent"].as_i64()), (StatusCode::OK, Some(1), Some(2)), "{v}");
+    let got = sink.wait_for(3).await;
+    assert_eq!(got.len(), 3);
+    let hayashi = got.iter().find(|m| m.rcpt == vec!["hayashi@hei.jp".to_string()]).unwrap();
+    assert_eq!(hayashi.from_addr(), "sato@notice.example.jp");
+    assert_eq!(t.audit(&org, "mail_notice.send").await.len(), 2);
 }

@@ -170,3 +170,30 @@ pub async fn execute_plan(
 pub async fn readiness(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) -> Result<Json<Readiness>> {
     Ok(Json(svc::readiness(&app, &a, &id).await?))
 }
+
+/// The customer handover notice (引き継ぎのご挨拶) of a departure: the customers (one per
+/// person) with their successors, those who had it, those left out and why.
+#[utoipa::path(operation_id = "departures_notice_preview", get, path = "/api/v1/departures/{id}/notice",
+    tag = "departures", responses((status = 200, body = crate::store::mail::NoticePreview), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn notice_preview(
+    State(app): State<App>,
+    Auth(a): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<crate::store::mail::NoticePreview>> {
+    Ok(Json(crate::service::mail::notice_preview(&app, &a, &id).await?))
+}
+
+/// Send the handover notice of an approved plan to every customer who has not had it (never twice).
+#[utoipa::path(operation_id = "departures_notice_send", post, path = "/api/v1/departures/{id}/notice",
+    tag = "departures", request_body = crate::service::mail::NoticeInput,
+    responses((status = 200, body = crate::service::mail::NoticeResult), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn send_notice(
+    State(app): State<App>,
+    Auth(a): Auth,
+    Path(id): Path<String>,
+    Body(b): Body<crate::service::mail::NoticeInput>,
+) -> Result<Json<crate::service::mail::NoticeResult>> {
+    Ok(Json(crate::service::mail::send_notice(&app, &a, &id, b).await?))
+}

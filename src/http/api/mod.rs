@@ -35,6 +35,7 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(departures::request_plan))
         .routes(routes!(departures::execute_plan))
         .routes(routes!(departures::readiness))
+        .routes(routes!(departures::notice_preview, departures::send_notice))
         .routes(routes!(cards::create, cards::list))
         .routes(routes!(cards::get, cards::update, cards::delete))
         .routes(routes!(cards::add_contact, cards::list_contacts))
