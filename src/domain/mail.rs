@@ -303,6 +303,24 @@ pub fn in_domain(sender: &str, domain: Option<&str>) -> bool {
     }
 }
 
+/// How many days before the last working day a leaver without a reported plan is reminded.
+pub const REMIND_DAYS_BEFORE: i64 = 7;
+
+/// Whether a leaver gets today's reminder: the departure is scheduled, the plan is not
+/// reported (none yet, or sent back), and the last working day is at most a week away.
+pub fn leaver_reminder_due(d: &super::departure::Departure, today: chrono::NaiveDate) -> bool {
+    use super::departure::{DepartureStatus, PlanStatus};
+    let days = (d.last_working_day - today).num_days();
+    d.status == DepartureStatus::Scheduled
+        && matches!(d.plan_status, PlanStatus::None | PlanStatus::Returned)
+        && (0..=REMIND_DAYS_BEFORE).contains(&days)
+}
+
+/// The outbox key that makes a reminder once a day: per departure and recipient.
+pub fn reminder_key(departure_id: &str, recipient_id: &str, today: chrono::NaiveDate) -> String {
+    format!("reminder:{departure_id}:{recipient_id}:{today}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1004,3 +1004,143 @@ pub async fn send_notice(app: &App, actor: &Actor, departure_id: &str, input: No
         }),
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reminders (a scheduler job): leavers without a reported plan a week before their last working
+// day, and admins for departures needing action; once a day each, through the outbox
+
+/// Queues today's reminders; returns how many. Nothing without SMTP, nothing for an
+/// organisation that turned reminders off.
+pub async fn remind(app: &App, orgs: &std::collections::HashMap<String, crate::domain::model::Organization>) -> Result<usize> {
+    let Some(mailer) = app.mail.clone() else { return Ok(0) };
+    let now = app.now();
+    let mut settings: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
+    let mut n = 0;
+    let leaving = store::departures::scheduled(app.read()).await?;
+    let stuck = store::departures::needing_action(app.read()).await?;
+    for (org_id, d, to_admins) in leaving
+        .into_iter()
+        .map(|(o, d)| (o, d, false))
+        .chain(stuck.into_iter().map(|(o, d)| (o, d, true)))
+    {
+        let Some(org) = orgs.get(&org_id) else { continue };
+        let Ok(policy) = org.policy() else { continue };
+        let today = policy.today(now);
+        if !to_admins && !rules::leaver_reminder_due(&d, today) {
+            continue;
+        }
+        let on = match settings.get(&org_id) {
+            Some(on) => *on,
+            None => {
+                let on = st::settings(app.read(), &org_id).await?.reminders;
+                settings.insert(org_id.clone(), on);
+                on
+            }
+        };
+        if !on {
+            continue;
+        }
+        match remind_one(app, &mailer, org, &d, to_admins, today).await {
+            Ok(k) => n += k,
+            Err(e) => tracing::error!(departure = %d.id, error = %e, "reminder failed; retrying at the next tick"),
+        }
+    }
+    Ok(n)
+}
+
+/// One departure's reminders, in one unit of work: to the leaver, or to each active admin.
+async fn remind_one(
+    app: &App,
+    mailer: &Mailer,
+    org: &crate::domain::model::Organization,
+    d: &crate::domain::departure::Departure,
+    to_admins: bool,
+    today: chrono::NaiveDate,
+) -> Result<usize> {
+    let url = mailer.config.public_url.trim_end_matches('/').to_string();
+    app.write(&Actor::system(&org.id), async |tx, who| {
+        let Some(leaver) = store::users::by_id(tx, who.org_id, d.user_id.as_str()).await?.map(|r| r.user) else {
+            return Ok(0);
+        };
+        let recipients = if to_admins {
+            store::users::active_admins(tx, who.org_id).await?
+        } else {
+            vec![leaver.clone()]
+        };
+        let days = (d.last_working_day - today).num_days();
+        let (subject, body) = if to_admins {
+            (
+                format!("【meishi】要対応の退職者: {}", leaver.display_name),
+                format!(
+                    "{} さんの退職手続きが要対応です。利用停止後もまだ所有しているデータがあります。\n\
+                     退職者デスクで引き継ぎを完了してください: {url}/departures/{}\n\n\
+                     The departure of {} needs action: they are suspended and still own data.\n",
+                    leaver.display_name, d.id, leaver.display_name
+                ),
+            )
+        } else {
+            (
+                format!("【meishi】引き継ぎ計画の報告をお願いします（最終出社日 {}）", d.last_working_day),
+                format!(
+                    "{} 様\n\n最終出社日（{}）まであと{days}日です。引き継ぎ計画がまだ報告されていません。\n\
+                     「私の引き継ぎ」から、どの名刺を誰に引き継ぐかを報告してください: {url}/handover\n\n\
+                     Your last working day is {}, in {days} days, and your handover plan is not reported yet: {url}/handover\n",
+                    leaver.display_name, d.last_working_day, d.last_working_day
+                ),
+            )
+        };
+        let mut queued = 0;
+        for r in &recipients {
+            let key = rules::reminder_key(d.id.as_str(), &r.id, today);
+            let domain = mailer
+                .config
+                .from_domain
+                .clone()
+                .or_else(|| r.email.rsplit_once('@').map(|(_, d)| d.to_string()))
+                .unwrap_or_else(|| "meishi.invalid".into());
+            let new = st::NewSend {
+                kind: SendKind::Reminder,
+                created_by: None,
+                template_id: None,
+                departure_id: Some(d.id.as_str()),
+                subject: &subject,
+                body: &body,
+                html_body: None,
+                selection: serde_json::json!({"departure_id": d.id.as_str(), "user_id": r.id}),
+                scheduled_at: who.at,
+            };
+            let send_id = st::insert_send(tx, who.org_id, &new, who.at).await?;
+            let m = st::OneMessage {
+                card_id: None,
+                recipient: &r.email,
+                to_name: &r.display_name,
+                company: "",
+                department: "",
+                title: "",
+                sender_id: None,
+                from_name: "meishi",
+                from_addr: &format!("meishi@{domain}"),
+                successor_name: "",
+                successor_addr: "",
+                dedupe_key: &key,
+            };
+            if st::enqueue_one(tx, who.org_id, &send_id, &m, who.at, who.at).await? {
+                st::set_counts(tx, who.org_id, &send_id).await?;
+                audit(
+                    tx,
+                    who,
+                    "mail_reminder.queue",
+                    ("departure", d.id.as_str()),
+                    None,
+                    Some(serde_json::json!({"to": r.id, "day": today, "admins": to_admins})),
+                )
+                .await?;
+                queued += 1;
+            } else {
+                st::delete_send(tx, who.org_id, &send_id).await?;
+            }
+        }
+        Ok(queued)
+    })
+    .await
+}

@@ -25,6 +25,8 @@ pub struct Tick {
     pub purged: usize,
     /// Cards given their person (名寄せ) after the fact.
     pub placed: u64,
+    /// Reminder mails queued (leavers without a plan, admins for departures needing action).
+    pub reminded: usize,
 }
 
 /// Pages of cards without a person placed per tick (`people::place_unplaced`): a database
@@ -76,6 +78,10 @@ pub async fn tick(app: &App) -> Result<Tick> {
                 Err(e) => tracing::error!(user = %user.id, error = %e, "purge failed; retrying at the next tick"),
             }
         }
+    }
+    match super::mail::remind(app, &orgs).await {
+        Ok(n) => t.reminded = n,
+        Err(e) => tracing::error!(error = %e, "reminders failed; retrying at the next tick"),
     }
     let org_ids: Vec<String> = orgs.keys().cloned().collect();
     match super::people::place_unplaced(app, &org_ids, PLACE_PAGES_PER_TICK).await {

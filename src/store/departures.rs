@@ -252,7 +252,8 @@ pub async fn suspended_for_user(c: &impl Conn, org_id: &str, user_id: &str) -> R
 /// Each is the user's latest suspended departure.
 pub async fn unsettled(c: &impl Conn) -> Result<Vec<(String, Departure)>> {
     let holds = "(EXISTS (SELECT 1 FROM cards k WHERE k.org_id = d.org_id AND k.owner_id = d.user_id) \
-                  OR EXISTS (SELECT 1 FROM tags t WHERE t.org_id = d.org_id AND t.creator_id = d.user_id))";
+                  OR EXISTS (SELECT 1 FROM tags t WHERE t.org_id = d.org_id AND t.creator_id = d.user_id) \
+                  OR EXISTS (SELECT 1 FROM mail_templates m WHERE m.org_id = d.org_id AND m.creator_id = d.user_id))";
     let rows = c
         .query_all_raw(super::sql(
             c,
@@ -280,6 +281,15 @@ pub async fn unsettled(c: &impl Conn) -> Result<Vec<(String, Departure)>> {
         }
     }
     Ok(out)
+}
+
+/// Departures needing action (要対応) of every organisation (the admins' reminders).
+pub async fn needing_action(c: &impl Conn) -> Result<Vec<(String, Departure)>> {
+    let rows = dep::Entity::find()
+        .filter(dep::Column::Status.eq(DepartureStatus::NeedsAction.as_str()))
+        .all(c)
+        .await?;
+    views_by_org(rows)
 }
 
 /// Scheduled departures of every organisation (for the attention check).

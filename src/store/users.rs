@@ -132,6 +132,19 @@ pub async fn update(c: &impl Conn, org_id: &str, id: &str, ch: UserChange, now: 
     Ok(())
 }
 
+/// The organisation's active administrators (who get the desk's reminders).
+pub async fn active_admins(c: &impl Conn, org_id: &str) -> Result<Vec<User>> {
+    users(
+        user::Entity::find()
+            .filter(user::Column::OrgId.eq(org_id))
+            .filter(user::Column::Role.eq(Role::Admin.as_str()))
+            .filter(user::Column::Status.eq(UserStatus::Active.as_str()))
+            .order_by_asc(user::Column::Id)
+            .all(c)
+            .await?,
+    )
+}
+
 pub async fn count_active_admins(c: &impl Conn, org_id: &str) -> Result<u64> {
     Ok(user::Entity::find()
         .filter(user::Column::OrgId.eq(org_id))

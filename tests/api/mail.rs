@@ -475,3 +475,52 @@ async fn the_handover_notice_names_each_customers_successor_and_is_never_sent_tw
     assert_eq!(hayashi.from_addr(), "sato@notice.example.jp");
     assert_eq!(t.audit(&org, "mail_notice.send").await.len(), 2);
 }
+
+#[tokio::test]
+async fn reminders_go_once_a_day_to_leavers_without_a_plan_and_to_admins_for_departures_needing_action() {
+    use meishi::service::scheduler::tick;
+    let sink = Sink::start().await;
+    let t = spawn_with_mail(&sink.url()).await;
+    let org = t.org("remind").await;
+    let (yamada, _) = t.user(&org, "yamada@remind.example.jp", "山田 賢治", "member").await;
+    let (kato, kato_t) = t.user(&org, "kato@remind.example.jp", "加藤 四郎", "member").await;
+    let (sato, _) = t.user(&org, "sato@remind.example.jp", "佐藤 花子", "member").await;
+    t.card(&kato_t, json!({"full_name": "顧客 一郎", "company": "甲社"})).await;
+    let today = chrono::Utc::now().date_naive();
+    for (user, day) in [(&yamada, today + chrono::Duration::days(5)), (&kato, today + chrono::Duration::days(1))] {
+        let (s, v) = t
+            .post(
+                &org.admin,
+                "/api/v1/departures",
+                json!({"user_id": user, "retirement_date": day.to_string(), "last_working_day": day.to_string(),
+                       "successor_id": sato}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    // Day 0: both leavers have no plan and leave within a week.
+    assert_eq!(tick(&t.app).await.unwrap().reminded, 2);
+    assert_eq!(tick(&t.app).await.unwrap().reminded, 0, "once a day");
+    let got = sink.wait_for(2).await;
+    let to_yamada = got.iter().find(|m| m.rcpt == vec!["yamada@remind.example.jp".to_string()]).unwrap();
+    assert!(to_yamada.subject().contains("引き継ぎ計画の報告をお願いします"), "{}", to_yamada.subject());
+    assert!(to_yamada.text().contains("/handover"), "{}", to_yamada.text());
+    assert!(to_yamada.header("List-Unsubscribe").is_none(), "a reminder is no bulk mail");
+
+    // Three days on: 加藤 was suspended still holding a card (要対応), so the admin is told; 山田
+    // is reminded again.
+    t.clock.advance(chrono::Duration::days(3));
+    let tk = tick(&t.app).await.unwrap();
+    assert_eq!((tk.suspended, tk.reminded), (1, 2), "{tk:?}");
+    let got = sink.wait_for(4).await;
+    let to_admin = got.iter().find(|m| m.rcpt == vec!["admin@remind.example.jp".to_string()]).unwrap();
+    assert!(to_admin.subject().contains("要対応の退職者: 加藤 四郎"), "{}", to_admin.subject());
+    assert_eq!(tick(&t.app).await.unwrap().reminded, 0);
+    assert_eq!(t.audit(&org, "mail_reminder.queue").await.len(), 4);
+
+    // The organisation turns them off.
+    let (s, v) = t.call(&org.admin, Method::PATCH, "/api/v1/mail/settings", Some(json!({"reminders": false}))).await;
+    assert_eq!((s, v["reminders"].as_bool()), (StatusCode::OK, Some(false)), "{v}");
+    t.clock.advance(chrono::Duration::days(1));
+    assert_eq!(tick(&t.app).await.unwrap().reminded, 0);
+}
