@@ -192,3 +192,109 @@ async fn a_transfer_killed_midway_moved_all_or_nothing() {
     server.child.kill().unwrap();
     server.child.wait().unwrap();
 }
+
+fn start_with(db: &str, env: &[(&str, String)]) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_meishi"));
+    cmd.args(["serve", "--database", db, "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start meishi serve");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("server output").expect("line");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, url }
+}
+
+/// SIGKILL the real server while it delivers a thousand messages; the restarted server (its
+/// clock past the dead one's claims) finishes: every message arrives, none twice by Message-ID.
+#[tokio::test]
+async fn mail_delivery_killed_midway_loses_nothing_and_sends_nothing_twice() {
+    let sink = crate::smtp_sink::Sink::start().await;
+    let t = spawn().await;
+    let org = t.org("outbox").await;
+    let org_id = meishi::service::auth::resolve_org(&t.app, Some("outbox")).await.unwrap().id;
+    let (s, tpl) = t
+        .post(
+            &org.admin,
+            "/api/v1/mail/templates",
+            json!({"name": "ご案内", "subject": "{{氏名}}様", "body": "{{氏名}}様\nご案内です。"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{tpl}");
+    exec(
+        t.app.store.conn(),
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) \
+         INSERT INTO cards (id, org_id, owner_id, full_name, name_reading, company, company_key, department, title, \
+         email, phone, mobile, fax, postal_code, address, url, created_at, updated_at, person_id) \
+         SELECT 'mail-' || CAST(i AS TEXT), ?, ?, '顧客 ' || CAST(i AS TEXT), '', '甲社', '甲社', '', '', \
+         'c' || CAST(i AS TEXT) || '@kou.jp', '', '', '', '', '', '', i, i, i FROM n",
+        vec![org_id.clone().into(), org.admin_id.clone().into()],
+    )
+    .await
+    .unwrap();
+    let env = |offset: i64| {
+        vec![
+            ("MEISHI_SMTP_URL", sink.url()),
+            ("MEISHI_CLOCK_OFFSET_SECS", offset.to_string()),
+        ]
+    };
+    let t0 = std::time::Instant::now();
+    let mut server = start_with(&t.db_url, &env(0));
+    eprintln!("started in {:?}", t0.elapsed());
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v1/mail/sends", server.url))
+        .bearer_auth(&org.admin)
+        .json(&json!({"template_id": tpl["id"], "recipients": {"company": "甲社"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    // Kill once a good part, not all, has gone.
+    for _ in 0..2000 {
+        if sink.received().len() >= 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().unwrap();
+    let at_kill = sink.received().len();
+    eprintln!("killed at {:?}", t0.elapsed());
+    assert!((1..1000).contains(&at_kill), "the kill landed mid-delivery: {at_kill} of 1000");
+    let c = t.app.store.conn();
+    let stuck = count(c, "SELECT COUNT(*) FROM mail_messages WHERE status = 'sending'", vec![]).await.unwrap();
+    eprintln!("killed after {at_kill} messages; {stuck} claimed by the dead server");
+
+    // Restarted ten minutes later (as the clock sees it): the dead server's claims have lapsed.
+    let mut server = start_with(&t.db_url, &env(600));
+    let mut distinct = std::collections::HashSet::new();
+    for _ in 0..600 {
+        distinct = sink.received().iter().map(|m| m.message_id()).collect();
+        let left = count(c, "SELECT COUNT(*) FROM mail_messages WHERE status <> 'sent'", vec![]).await.unwrap();
+        if distinct.len() >= 1000 && left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("done at {:?}", t0.elapsed());
+    server.child.kill().ok();
+    server.child.wait().unwrap();
+    let all = sink.received();
+    eprintln!("{} deliveries, {} distinct messages", all.len(), distinct.len());
+    assert_eq!(distinct.len(), 1000, "every message, once by Message-ID");
+    let recipients: std::collections::HashSet<String> = all.iter().flat_map(|m| m.rcpt.clone()).collect();
+    assert_eq!(recipients.len(), 1000);
+    assert_eq!(
+        count(c, "SELECT COUNT(*) FROM mail_messages WHERE status = 'sent'", vec![]).await.unwrap(),
+        1000
+    );
+}
