@@ -1101,8 +1101,8 @@ async fn remind_one(
                 format!("【meishi】引き継ぎ計画の報告をお願いします（最終出社日 {}）", d.last_working_day),
                 format!(
                     "{} 様\n\n最終出社日（{}）まであと{days}日です。引き継ぎ計画がまだ報告されていません。\n\
-                     「私の引き継ぎ」から、どの名刺を誰に引き継ぐかを報告してください: {url}/handover\n\n\
-                     Your last working day is {}, in {days} days, and your handover plan is not reported yet: {url}/handover\n",
+                     「私の引き継ぎ」から、どの名刺を誰に引き継ぐかを報告してください: {url}/me/handover\n\n\
+                     Your last working day is {}, in {days} days, and your handover plan is not reported yet: {url}/me/handover\n",
                     leaver.display_name, d.last_working_day, d.last_working_day
                 ),
             )
