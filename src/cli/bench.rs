@@ -44,7 +44,7 @@ const FROM_EMAIL: &str = "leaving@bench.example";
 const TO_EMAIL: &str = "successor@bench.example";
 
 /// Peak resident set size of this process so far, in MB (VmHWM).
-fn peak_rss_mb() -> f64 {
+pub(super) fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -57,7 +57,7 @@ fn peak_rss_mb() -> f64 {
 }
 
 /// A scratch SQLite file is removed with its WAL and shared-memory files.
-fn remove_sqlite_file(url: &str) -> Result<()> {
+pub(super) fn remove_sqlite_file(url: &str) -> Result<()> {
     let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
     let path = path.split('?').next().unwrap_or(path);
     if path.is_empty() || path == ":memory:" {

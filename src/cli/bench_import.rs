@@ -26,6 +26,9 @@ pub enum AnyBench {
     Import(ImportBench),
     /// Time keyword searches over N cards against a full-scan LIKE
     Search(super::bench_search::SearchBench),
+    /// Time a One to One send's resolution and enqueue for N cards against its SQL floor, then
+    /// delivery to a local SMTP server against lettre alone
+    Mail(super::bench_mail::MailBench),
 }
 
 #[derive(Args)]

@@ -2,8 +2,10 @@
 
 mod bench;
 mod bench_import;
+mod bench_mail;
 mod bench_search;
 mod import;
+pub mod smtp_sink;
 mod transfer;
 mod user;
 
@@ -462,6 +464,7 @@ async fn run(command: Command) -> Result<(), Error> {
             bench_import::AnyBench::Other(c) => bench::run(c).await,
             bench_import::AnyBench::Import(b) => bench_import::run(b).await,
             bench_import::AnyBench::Search(b) => bench_search::run(b).await,
+            bench_import::AnyBench::Mail(b) => bench_mail::run(b).await,
         },
         Command::Import { db, args } => import::import(&open(&db.database).await?, args).await,
         Command::Export { db, args } => import::export(&open(&db.database).await?, args).await,

@@ -203,3 +203,103 @@ pub async fn like_page(app: &App, org_id: &str, q: &str) -> Result<usize> {
 pub async fn search_sizes(app: &App) -> Result<(i64, i64)> {
     sb::search_sizes(&app.store).await
 }
+
+/// `meishi bench mail`'s organisation: its admin, the card owners (the last two suspended, so
+/// their cards are left out), and a template.
+pub struct MailBench {
+    pub org_id: String,
+    pub admin: Actor,
+    pub owners: Vec<String>,
+    pub template_id: String,
+}
+
+/// Builds the mail benchmark's data: `owners` members, `n` cards among them
+/// (`store::bench::insert_mail_cards`), two owners suspended, one template.
+pub async fn mail_setup(app: &App, n: usize, owners: usize) -> Result<MailBench> {
+    let (org, admin) = super::orgs::init(
+        app,
+        super::orgs::NewOrganization {
+            name: "メールベンチ株式会社",
+            slug: Some("mailbench"),
+            admin_email: "admin@mailbench.example",
+            admin_name: "管理者",
+            admin_password: "meishi-bench",
+        },
+    )
+    .await?;
+    let actor = Actor {
+        org_id: org.id.clone(),
+        user_id: admin.id.clone(),
+        role: Role::Admin,
+    };
+    let mut ids = Vec::with_capacity(owners);
+    for k in 0..owners {
+        let u = super::users::create(
+            app,
+            &actor,
+            super::users::NewUser {
+                email: format!("owner{k}@mailbench.example"),
+                display_name: format!("営業 {k}"),
+                role: None,
+                password: None,
+            },
+        )
+        .await?;
+        ids.push(u.id);
+    }
+    let now = app.now();
+    app.write(&actor, async |tx, _| sb::insert_mail_cards(tx, &org.id, &ids, n, now).await)
+        .await?;
+    super::mail::update_settings(
+        app,
+        &actor,
+        super::mail::SettingsPatch {
+            daily_limit: Some(10_000_000),
+            ..Default::default()
+        },
+    )
+    .await?;
+    for id in ids.iter().rev().take(2) {
+        super::lifecycle::suspend(app, &actor, id).await?;
+    }
+    let t = super::mail::create_template(
+        app,
+        &actor,
+        super::mail::TemplateInput {
+            name: "ご案内".into(),
+            subject: "{{会社名}} {{氏名}}様へのご案内".into(),
+            body: "{{氏名}}様\n\nいつもお世話になっております。{{差出人氏名}}です。\n新製品のご案内をお送りします。\n".into(),
+            html_body: None,
+            shared: true,
+        },
+    )
+    .await?;
+    sb::analyze(&app.store).await?;
+    Ok(MailBench {
+        org_id: org.id,
+        admin: actor,
+        owners: ids,
+        template_id: t.id,
+    })
+}
+
+/// The enqueue's floor (`store::bench::mail_floor`) for the cards of `company_key`, in a
+/// transaction that is rolled back; returns the rows it wrote.
+pub async fn mail_floor(app: &App, b: &MailBench, company_key: &str) -> Result<u64> {
+    app.write_or_rehearse(&b.admin, true, async |tx, who| {
+        let new = store::mail::NewSend {
+            kind: crate::domain::mail::SendKind::OneToOne,
+            created_by: who.actor_id,
+            template_id: Some(&b.template_id),
+            departure_id: None,
+            subject: "floor",
+            body: "floor",
+            html_body: None,
+            selection: serde_json::json!({}),
+            scheduled_at: who.at,
+        };
+        let send_id = store::mail::insert_send(tx, who.org_id, &new, who.at).await?;
+        sb::mail_floor(tx, who.org_id, &send_id, company_key, who.at).await
+    })
+    .await
+}

@@ -8,6 +8,7 @@ use super::{Conn, Store, count, exec, new_id, sql, to_micros};
 use crate::domain::model::Tag;
 use crate::domain::{CardFields, ContactKind, Result};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use sea_orm::Value;
 use std::path::Path;
 
 /// Personal tags the owner created; every card carries two of them.
@@ -434,4 +435,47 @@ pub async fn search_sizes(store: &Store) -> Result<(i64, i64)> {
         "SELECT pg_total_relation_size('cards')"
     };
     Ok((super::search::size(c).await?, count(c, cards, vec![]).await?))
+}
+
+/// `meishi bench mail`'s cards: `n` cards of company 甲社 spread over `owners` in turn, made by
+/// one statement. Every tenth card starts a person whose next two cards (other holders) are
+/// the same person; one card in twenty has no address; the rest have their own.
+pub async fn insert_mail_cards(c: &impl Conn, org_id: &str, owners: &[String], n: usize, now: DateTime<Utc>) -> Result<u64> {
+    let owner_rows = (0..owners.len())
+        .map(|k| format!("SELECT {k} AS k, CAST(? AS TEXT) AS id"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let mut values: Vec<Value> = owners.iter().map(|o| Value::from(o.clone())).collect();
+    values.extend([org_id.into(), to_micros(now).into()]);
+    let k = owners.len();
+    let text = format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n}), o AS ({owner_rows}) \
+         INSERT INTO cards (id, org_id, owner_id, full_name, name_reading, company, company_key, department, title, \
+         email, phone, mobile, fax, postal_code, address, url, created_at, updated_at, person_id) \
+         SELECT 'mail-' || CAST(n.i AS TEXT), ?, o.id, '顧客 ' || CAST(n.i AS TEXT), '', '甲社', '甲社', '営業部', '', \
+         CASE WHEN n.i % 20 = 7 THEN '' ELSE 'c' || CAST(n.i AS TEXT) || '@kunde.example' END, \
+         '', '', '', '', '', '', ? + n.i, 0, CASE WHEN n.i % 10 IN (1, 2) THEN n.i - n.i % 10 ELSE n.i END \
+         FROM n JOIN o ON o.k = n.i % {k}"
+    );
+    Ok(c.execute_raw(sql(c, &text, values)).await?.rows_affected())
+}
+
+/// The floor of a One to One send's enqueue: the selected cards copied into the outbox as they
+/// are (no resolution: no owner, person, address or list rules), one statement. Returns the rows.
+pub async fn mail_floor(c: &impl Conn, org_id: &str, send_id: &str, company_key: &str, now: DateTime<Utc>) -> Result<u64> {
+    let text = "INSERT INTO mail_messages (id, org_id, send_id, card_id, recipient, to_name, company, department, title, \
+         sender_id, from_name, from_addr, successor_name, successor_addr, status, attempts, next_attempt_at, created_at) \
+         SELECT CAST(? AS TEXT) || '.' || c.id, c.org_id, ?, c.id, c.email, c.full_name, c.company, c.department, c.title, \
+         c.owner_id, u.display_name, u.email, '', '', 'queued', 0, ?, ? \
+         FROM cards c JOIN users u ON u.id = c.owner_id WHERE c.org_id = ? AND c.company_key = ?";
+    let at = to_micros(now);
+    let values: Vec<Value> = vec![
+        send_id.into(),
+        send_id.into(),
+        at.into(),
+        at.into(),
+        org_id.into(),
+        company_key.into(),
+    ];
+    Ok(c.execute_raw(sql(c, text, values)).await?.rows_affected())
 }

@@ -2,6 +2,7 @@
 //! card moved or none did.
 
 use crate::harness::*;
+use crate::smtp_sink::Parsed;
 use meishi::store::{Store, count, exec};
 use reqwest::StatusCode;
 use serde_json::json;

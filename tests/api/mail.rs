@@ -3,7 +3,7 @@
 //! bounces, opt-out links, cancelling, and the refusal when no SMTP server is configured.
 
 use crate::harness::*;
-use crate::smtp_sink::Sink;
+use crate::smtp_sink::{Parsed, Sink};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

@@ -1,0 +1,142 @@
+//! `meishi bench mail`: builds an organisation whose N cards have several holders per person
+//! and some suspended owners, then times a One to One send's resolution and enqueue (the
+//! service, as the API runs it) against its SQL floor (the same cards copied into the outbox
+//! with no rule applied), side by side; then the delivery worker's throughput to a local SMTP
+//! server against lettre sending the same number of messages in a bare loop (same
+//! connections). See BENCHMARKS.md.
+
+use super::bench::{peak_rss_mb, remove_sqlite_file};
+use super::smtp_sink::Sink;
+use crate::domain::{Error, Result, SystemClock};
+use crate::service::mail::{self, MailConfig, Mailer, RecipientsInput, SendInput};
+use crate::service::{App, bench as sb};
+use clap::Args;
+use futures_util::StreamExt;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Args)]
+pub struct MailBench {
+    /// Database URL. A sqlite:// file is a scratch database: it is deleted and made anew. A
+    /// postgres:// database must be empty (freshly created).
+    #[arg(long, default_value = "sqlite://meishi-bench-mail.db")]
+    database: String,
+    /// Cards the send selects
+    #[arg(long, default_value_t = 100_000)]
+    recipients: usize,
+    /// Members who hold them (the last two suspended)
+    #[arg(long, default_value_t = 20)]
+    owners: usize,
+}
+
+fn check(what: &str, got: i64, want: i64) -> Result<()> {
+    if got != want {
+        return Err(Error::internal(format!("{what}: {got}, expected {want}")));
+    }
+    Ok(())
+}
+
+pub async fn run(b: MailBench) -> Result<()> {
+    if b.owners < 3 {
+        return Err(Error::bad_input("owners", "at least 3 owners (two of them are suspended)"));
+    }
+    if b.database.starts_with("sqlite://") {
+        remove_sqlite_file(&b.database)?;
+    }
+    let sink = Sink::start().await;
+    let config = MailConfig {
+        smtp_url: sink.url(),
+        from_domain: None,
+        public_url: "http://127.0.0.1:8080".into(),
+    };
+    let app = App::open(&b.database, Arc::new(SystemClock)).await?.with_mail(Mailer::new(config)?);
+    let engine = if app.store.is_sqlite() { "SQLite" } else { "PostgreSQL" };
+    println!("meishi bench mail: {} cards, {} owners, on {engine}", b.recipients, b.owners);
+
+    let started = Instant::now();
+    let setup = sb::mail_setup(&app, b.recipients, b.owners).await?;
+    println!("setup: {:.1} s", started.elapsed().as_secs_f64());
+
+    let started = Instant::now();
+    let floor_rows = sb::mail_floor(&app, &setup, "甲社").await?;
+    let floor = started.elapsed().as_secs_f64();
+    check("floor rows", floor_rows as i64, b.recipients as i64)?;
+
+    let input = |r: RecipientsInput, later: bool| SendInput {
+        template_id: setup.template_id.clone(),
+        recipients: r,
+        scheduled_at: later.then(|| app.now() + chrono::Duration::days(1)),
+    };
+    let company = RecipientsInput {
+        company: Some("甲社".into()),
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let send = mail::send(&app, &setup.admin, input(company, true)).await?;
+    let took = started.elapsed().as_secs_f64();
+    check(
+        "queued + skipped",
+        send.send.queued + send.send.skipped,
+        b.recipients as i64,
+    )?;
+    println!(
+        "resolve + enqueue {} cards: {took:.3} s ({} queued, {} skipped); SQL floor (a plain copy into the \
+         outbox) {floor:.3} s; ratio {:.2}; target <= 2 s",
+        b.recipients,
+        send.send.queued,
+        send.send.skipped,
+        took / floor.max(1e-9)
+    );
+    println!("peak RSS so far: {:.0} MB", peak_rss_mb());
+
+    // Delivery: the big send is cancelled; one owner's cards go out now.
+    mail::cancel(&app, &setup.admin, &send.send.id).await?;
+    let one = RecipientsInput {
+        owner_id: Some(setup.owners[0].clone()),
+        ..Default::default()
+    };
+    let send = mail::send(&app, &setup.admin, input(one, false)).await?;
+    let k = send.send.queued as usize;
+    let mailer = app.mail.clone().expect("mailer");
+    let started = Instant::now();
+    while mail::deliver_due(&app, &mailer, "bench").await? > 0 {}
+    let worker = started.elapsed().as_secs_f64();
+    check("delivered", sink.count() as i64, k as i64)?;
+
+    // lettre alone: the same number of messages of the same shape, the same connections.
+    let transport =
+        lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&sink.url()).map_err(|e| Error::internal(e.to_string()))?.build();
+    let messages: Vec<lettre::Message> = (0..k)
+        .map(|i| {
+            lettre::Message::builder()
+                .from(format!("営業 0 <owner0@mailbench.example>").parse().expect("from"))
+                .to(format!("顧客 {i} <c{i}@kunde.example>").parse().expect("to"))
+                .subject(format!("甲社 顧客 {i}様へのご案内"))
+                .message_id(Some(format!("<bench.{i}@mailbench.example>")))
+                .body(format!(
+                    "顧客 {i}様\n\nいつもお世話になっております。営業 0です。\n新製品のご案内をお送りします。\n"
+                ))
+                .expect("message")
+        })
+        .collect();
+    let started = Instant::now();
+    let results: Vec<_> = futures_util::stream::iter(messages)
+        .map(|m| {
+            let t = transport.clone();
+            async move { lettre::AsyncTransport::send(&t, m).await }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let bare = started.elapsed().as_secs_f64();
+    check("lettre sent", results.iter().filter(|r| r.is_ok()).count() as i64, k as i64)?;
+    println!(
+        "delivery of {k} messages to a local SMTP server: meishi's worker {:.0}/s ({worker:.2} s); lettre in a \
+         bare loop {:.0}/s ({bare:.2} s); ratio {:.0}% (target >= 80%)",
+        k as f64 / worker,
+        k as f64 / bare,
+        100.0 * bare / worker
+    );
+    println!("peak RSS: {:.0} MB", peak_rss_mb());
+    Ok(())
+}
