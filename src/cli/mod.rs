@@ -5,6 +5,7 @@ mod bench_import;
 mod bench_mail;
 mod bench_search;
 mod import;
+mod mail;
 pub mod smtp_sink;
 mod transfer;
 mod user;
@@ -162,6 +163,11 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: bench_import::AnyBench,
+    },
+    /// Mail: hand a leaver's templates over, preview or make a One to One send, list the sends
+    Mail {
+        #[command(subcommand)]
+        command: mail::MailCommand,
     },
     /// Run the server on a demo organisation (サンプル商事株式会社) and print the logins
     Demo {
@@ -466,6 +472,7 @@ async fn run(command: Command) -> Result<(), Error> {
             bench_import::AnyBench::Search(b) => bench_search::run(b).await,
             bench_import::AnyBench::Mail(b) => bench_mail::run(b).await,
         },
+        Command::Mail { command } => mail::run(command).await,
         Command::Import { db, args } => import::import(&open(&db.database).await?, args).await,
         Command::Export { db, args } => import::export(&open(&db.database).await?, args).await,
         Command::User { command } => {

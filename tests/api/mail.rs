@@ -524,3 +524,61 @@ async fn reminders_go_once_a_day_to_leavers_without_a_plan_and_to_admins_for_dep
     t.clock.advance(chrono::Duration::days(1));
     assert_eq!(tick(&t.app).await.unwrap().reminded, 0);
 }
+
+#[tokio::test]
+async fn the_daily_limit_the_sending_domain_and_leavers_are_applied_before_anything_is_queued() {
+    let sink = Sink::start().await;
+    let t = spawn_with_mail(&sink.url()).await;
+    let org = t.org("limits").await;
+    let (aoki, aoki_t) = t.user(&org, "aoki@limits.example.jp", "青木 一郎", "member").await;
+    let (sato, _) = t.user(&org, "sato@limits.example.jp", "佐藤 花子", "member").await;
+    let tpl = template(&t, &org.admin, guide()).await;
+    for (name, email) in [("山本 太郎", "yamamoto@abc.jp"), ("田中 一郎", "tanaka@abc.jp"), ("木村 四郎", "kimura@abc.jp")] {
+        card(&t, &aoki_t, name, email, None).await;
+    }
+    let input = json!({"template_id": tpl["id"], "recipients": {"company": "ABC商事"}});
+
+    // A daily limit of 2: the send of 3 is refused whole; nothing queued.
+    let (s, v) = t.call(&org.admin, Method::PATCH, "/api/v1/mail/settings", Some(json!({"daily_limit": 2}))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let got = t.post(&org.admin, "/api/v1/mail/sends", input.clone()).await;
+    assert_error(got.clone(), StatusCode::UNPROCESSABLE_ENTITY, None);
+    assert!(got.1["error"]["message"].as_str().unwrap().contains("daily limit of 2"), "{}", got.1);
+    assert_eq!(t.get(&org.admin, "/api/v1/mail/sends").await.1["items"], json!([]));
+    assert_error(
+        t.call(&org.admin, Method::PATCH, "/api/v1/mail/settings", Some(json!({"daily_limit": 0}))).await,
+        StatusCode::BAD_REQUEST,
+        Some("daily_limit"),
+    );
+    t.call(&org.admin, Method::PATCH, "/api/v1/mail/settings", Some(json!({"daily_limit": 100}))).await;
+
+    // Senders outside the sending domain are left out, by name.
+    let (s, v) = t
+        .call(&org.admin, Method::PATCH, "/api/v1/mail/settings", Some(json!({"sending_domain": "@Other.example.jp"})))
+        .await;
+    assert_eq!((s, v["sending_domain"].as_str()), (StatusCode::OK, Some("other.example.jp")), "{v}");
+    let (_, p) = t.post(&org.admin, "/api/v1/mail/preview", input.clone()).await;
+    assert_eq!(p["by_reason"], json!([{"reason": "sender_domain", "label": "所有者のアドレスが送信ドメイン外", "cards": 3}]), "{p}");
+    t.call(&org.admin, Method::PATCH, "/api/v1/mail/settings", Some(json!({"sending_domain": ""}))).await;
+
+    // 青木 leaves in ten days: a send now names him as dropping out later; one scheduled after
+    // his suspension leaves his cards out.
+    let day = (chrono::Utc::now().date_naive() + chrono::Duration::days(10)).to_string();
+    let (s, dep) = t
+        .post(
+            &org.admin,
+            "/api/v1/departures",
+            json!({"user_id": aoki, "retirement_date": day, "last_working_day": day, "successor_id": sato}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{dep}");
+    let (_, p) = t.post(&org.admin, "/api/v1/mail/preview", input.clone()).await;
+    assert_eq!(p["messages"], 3, "{p}");
+    assert_eq!(p["leaving_later"][0]["user_id"], aoki.as_str(), "{p}");
+    assert_eq!(p["leaving_later"][0]["cards"], 3);
+    let mut later = input.clone();
+    later["scheduled_at"] = json!(t.app.now() + chrono::Duration::days(12));
+    let (_, p) = t.post(&org.admin, "/api/v1/mail/preview", later).await;
+    assert_eq!(p["by_reason"][0]["reason"], "owner_leaving", "{p}");
+    assert_eq!(p["messages"], 0);
+}
