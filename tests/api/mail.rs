@@ -582,3 +582,42 @@ async fn the_daily_limit_the_sending_domain_and_leavers_are_applied_before_anyth
     assert_eq!(p["by_reason"][0]["reason"], "owner_leaving", "{p}");
     assert_eq!(p["messages"], 0);
 }
+
+/// Four workers (as four servers on one database would run) deliver 300 messages: each claimed
+/// by one of them, each delivered once.
+#[tokio::test]
+async fn several_workers_on_one_database_deliver_each_message_once() {
+    let sink = Sink::start().await;
+    let t = spawn_with_mail(&sink.url()).await;
+    let mailer = t.app.mail.clone().unwrap();
+    for _ in 0..3 {
+        tokio::spawn(meishi::service::mail::run_worker(
+            t.app.clone(),
+            mailer.clone(),
+            std::time::Duration::from_millis(20),
+        ));
+    }
+    let org = t.org("workers").await;
+    let tpl = template(&t, &org.admin, guide()).await;
+    let org_id = meishi::service::auth::resolve_org(&t.app, Some("workers")).await.unwrap().id;
+    meishi::store::exec(
+        t.app.store.conn(),
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) \
+         INSERT INTO cards (id, org_id, owner_id, full_name, name_reading, company, company_key, department, title, \
+         email, phone, mobile, fax, postal_code, address, url, created_at, updated_at, person_id) \
+         SELECT 'w-' || CAST(i AS TEXT), ?, ?, '顧客 ' || CAST(i AS TEXT), '', '甲社', '甲社', '', '', \
+         'w' || CAST(i AS TEXT) || '@abc.jp', '', '', '', '', '', '', i, i, i FROM n",
+        vec![org_id.into(), org.admin_id.clone().into()],
+    )
+    .await
+    .unwrap();
+    let (s, send) = t
+        .post(&org.admin, "/api/v1/mail/sends", json!({"template_id": tpl["id"], "recipients": {"company": "甲社"}}))
+        .await;
+    assert_eq!((s, send["queued"].as_i64()), (StatusCode::CREATED, Some(300)), "{send}");
+    wait_send(&t, &org.admin, send["id"].as_str().unwrap(), "done").await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let got = sink.received();
+    let distinct: std::collections::HashSet<String> = got.iter().map(|m| m.message_id()).collect();
+    assert_eq!((got.len(), distinct.len()), (300, 300), "every message once");
+}
