@@ -747,11 +747,11 @@ pub async fn enqueue_notice(
     Ok(c.execute_raw(sql(c, &q, values)).await?.rows_affected() as i64)
 }
 
-/// Messages the organisation queued since `since` (its daily limit).
+/// Messages the organisation's sends made since `since` queued (its daily limit).
 pub async fn queued_since(c: &impl Conn, org_id: &str, since: DateTime<Utc>) -> Result<i64> {
     super::count(
         c,
-        "SELECT COUNT(*) FROM mail_messages WHERE org_id = ? AND created_at >= ?",
+        "SELECT CAST(COALESCE(SUM(queued), 0) AS BIGINT) FROM mail_sends WHERE org_id = ? AND created_at >= ?",
         vec![org_id.into(), to_micros(since).into()],
     )
     .await
@@ -818,8 +818,9 @@ pub async fn insert_send(c: &impl Conn, org_id: &str, s: &NewSend<'_>, at: DateT
     Ok(id)
 }
 
-/// Queues the messages of a One to One send and records its skipped cards: two statements
-/// over the resolution, whatever the selection's size. Returns (queued, skipped).
+/// Queues the messages of a One to One send and keeps its skipped cards (rows `skipped`, with
+/// their reason): one statement over the resolution, whatever the selection's size. Returns
+/// (queued, skipped).
 pub async fn enqueue(
     c: &impl Conn,
     org_id: &str,
@@ -837,28 +838,17 @@ pub async fn enqueue(
         to_micros(scheduled_at).into(),
         to_micros(at).into(),
     ];
-    values.extend(v.clone());
-    let q = format!(
-        "INSERT INTO mail_messages (id, org_id, send_id, card_id, recipient, to_name, company, department, title, \
-         sender_id, from_name, from_addr, successor_name, successor_addr, status, attempts, next_attempt_at, created_at) \
-         SELECT CAST(? AS TEXT) || '.' || x.id, ?, ?, x.id, x.addr, x.full_name, x.company, x.department, x.title, x.owner_id, \
-         x.owner_name, x.owner_email, '', '', 'queued', 0, ?, ? FROM ({res}) x WHERE x.why IS NULL"
-    );
-    let queued = c.execute_raw(sql(c, &q, values)).await?.rows_affected() as i64;
-    let mut values: Vec<Value> = vec![send_id.into(), org_id.into()];
     values.extend(v);
     let q = format!(
-        "INSERT INTO mail_skips (send_id, card_id, org_id, reason, full_name, company, owner_name) \
-         SELECT ?, x.id, ?, x.why, x.full_name, x.company, x.owner_name FROM ({res}) x WHERE x.why IS NOT NULL"
+        "INSERT INTO mail_messages (id, org_id, send_id, card_id, recipient, to_name, company, department, title, \
+         sender_id, from_name, from_addr, successor_name, successor_addr, status, attempts, next_attempt_at, created_at, \
+         reason) \
+         SELECT CAST(? AS TEXT) || '.' || x.id, ?, ?, x.id, x.addr, x.full_name, x.company, x.department, x.title, \
+         x.owner_id, x.owner_name, x.owner_email, '', '', CASE WHEN x.why IS NULL THEN 'queued' ELSE 'skipped' END, \
+         0, ?, ?, x.why FROM ({res}) x"
     );
-    let skipped = c.execute_raw(sql(c, &q, values)).await?.rows_affected() as i64;
-    exec(
-        c,
-        "UPDATE mail_sends SET queued = ?, skipped = ? WHERE org_id = ? AND id = ?",
-        vec![queued.into(), skipped.into(), org_id.into(), send_id.into()],
-    )
-    .await?;
-    Ok((queued, skipped))
+    c.execute_raw(sql(c, &q, values)).await?;
+    set_counts(c, org_id, send_id).await
 }
 
 /// One message for the outbox (a handover notice, a reminder), at most once per `dedupe_key`.
@@ -917,19 +907,25 @@ pub async fn enqueue_one(
     Ok(n == 1)
 }
 
+/// Records a send's counts: its messages, and the cards it left out.
 pub async fn set_counts(c: &impl Conn, org_id: &str, send_id: &str) -> Result<(i64, i64)> {
-    let queued = super::count(
-        c,
-        "SELECT COUNT(*) FROM mail_messages WHERE send_id = ? AND org_id = ?",
-        vec![send_id.into(), org_id.into()],
-    )
-    .await?;
-    let skipped = super::count(
-        c,
-        "SELECT COUNT(*) FROM mail_skips WHERE send_id = ? AND org_id = ?",
-        vec![send_id.into(), org_id.into()],
-    )
-    .await?;
+    let (mut queued, mut skipped) = (0, 0);
+    for row in c
+        .query_all_raw(sql(
+            c,
+            "SELECT CAST(CASE WHEN status = 'skipped' THEN 1 ELSE 0 END AS BIGINT), COUNT(*) FROM mail_messages \
+             WHERE send_id = ? AND org_id = ? GROUP BY status",
+            vec![send_id.into(), org_id.into()],
+        ))
+        .await?
+    {
+        let n: i64 = get(&row, 1)?;
+        if get::<i64>(&row, 0)? == 1 {
+            skipped += n;
+        } else {
+            queued += n;
+        }
+    }
     exec(
         c,
         "UPDATE mail_sends SET queued = ?, skipped = ? WHERE org_id = ? AND id = ?",
@@ -996,7 +992,8 @@ pub async fn sends(
 pub async fn message_states(c: &impl Conn, org_id: &str, send_id: &str) -> Result<Vec<(String, i64)>> {
     c.query_all_raw(sql(
         c,
-        "SELECT status, COUNT(*) FROM mail_messages WHERE send_id = ? AND org_id = ? GROUP BY status ORDER BY status",
+        "SELECT status, COUNT(*) FROM mail_messages WHERE send_id = ? AND org_id = ? AND status <> 'skipped' \
+         GROUP BY status ORDER BY status",
         vec![send_id.into(), org_id.into()],
     ))
     .await?
@@ -1028,7 +1025,7 @@ pub async fn messages(
 ) -> Result<Vec<MessageRow>> {
     let mut values: Vec<Value> = vec![send_id.into(), org_id.into()];
     let mut q = "SELECT id, card_id, recipient, to_name, from_name, from_addr, status, attempts, last_error, sent_at \
-                 FROM mail_messages WHERE send_id = ? AND org_id = ?"
+                 FROM mail_messages WHERE send_id = ? AND org_id = ? AND status <> 'skipped'"
         .to_string();
     if let Some(a) = after {
         q.push_str(" AND id > ?");
@@ -1059,16 +1056,15 @@ pub async fn messages(
 pub async fn send_skips(c: &impl Conn, org_id: &str, send_id: &str, limit: Option<u64>) -> Result<Vec<SkippedCard>> {
     let limit = limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default();
     let q = format!(
-        "SELECT s.card_id, s.full_name, s.company, COALESCE(c.email, ''), s.owner_name, s.reason FROM mail_skips s \
-         LEFT JOIN cards c ON c.id = s.card_id WHERE s.send_id = ? AND s.org_id = ? \
-         ORDER BY s.reason, s.full_name, s.card_id{limit}"
+        "SELECT card_id, to_name, company, recipient, from_name, reason FROM mail_messages \
+         WHERE send_id = ? AND org_id = ? AND status = 'skipped' ORDER BY reason, to_name, card_id{limit}"
     );
     c.query_all_raw(sql(c, &q, vec![send_id.into(), org_id.into()]))
         .await?
         .iter()
         .map(|row| {
             Ok(SkippedCard {
-                card_id: get(row, 0)?,
+                card_id: get::<Option<String>>(row, 0)?.unwrap_or_default(),
                 full_name: get(row, 1)?,
                 company: get(row, 2)?,
                 email: get(row, 3)?,

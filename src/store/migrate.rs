@@ -302,7 +302,8 @@ CREATE INDEX card_history_card ON card_history (card_id, id)
     //   decides to send it; `id` is the send's id and the card's (the Message-ID, stable across
     //   a crash); the worker claims rows with a conditional update (`claimed_by`, a lease
     //   until `claimed_until`). `dedupe_key` makes a handover notice or a reminder once only.
-    // - `mail_skips`: the cards a send left out and why (its history).
+    //   A One to One send also keeps each card it left out as a row `skipped` with its
+    //   `reason` (one INSERT for the whole selection; the send's history names them).
     // - `mail_suppressions`: the block (address or company key), opt-out and bounce lists.
     // - `mail_settings`: one row per organisation once it changes a default.
     (
@@ -367,22 +368,12 @@ CREATE TABLE mail_messages (
     last_error TEXT,
     sent_at BIGINT,
     created_at BIGINT NOT NULL,
-    dedupe_key TEXT
+    dedupe_key TEXT,
+    reason TEXT
 );
 CREATE INDEX mail_messages_due ON mail_messages (status, next_attempt_at);
 CREATE INDEX mail_messages_send ON mail_messages (send_id, status);
-CREATE INDEX mail_messages_day ON mail_messages (org_id, created_at);
 CREATE UNIQUE INDEX mail_messages_once ON mail_messages (org_id, dedupe_key);
-CREATE TABLE mail_skips (
-    send_id TEXT NOT NULL REFERENCES mail_sends(id),
-    card_id TEXT NOT NULL,
-    org_id TEXT NOT NULL REFERENCES organizations(id),
-    reason TEXT NOT NULL,
-    full_name TEXT NOT NULL,
-    company TEXT NOT NULL,
-    owner_name TEXT NOT NULL,
-    PRIMARY KEY (send_id, card_id)
-);
 CREATE TABLE mail_suppressions (
     org_id TEXT NOT NULL REFERENCES organizations(id),
     kind TEXT NOT NULL,

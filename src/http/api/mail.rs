@@ -170,7 +170,8 @@ pub async fn add_suppression(
 }
 
 #[utoipa::path(operation_id = "mail_suppressions_remove", delete, path = "/api/v1/mail/suppressions/{kind}/{value}",
-    tag = "mail", responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    tag = "mail", responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn remove_suppression(
     State(app): State<App>,
