@@ -742,7 +742,7 @@ pub async fn enqueue_notice(
          dedupe_key) \
          SELECT CAST(? AS TEXT) || '.' || x.id, ?, ?, x.id, x.addr, x.full_name, x.company, x.department, x.title, \
          {cols}, x.successor_name, x.successor_email, 'queued', 0, ?, ?, x.dedupe FROM ({res}) x WHERE x.why IS NULL \
-         ON CONFLICT (org_id, dedupe_key) DO NOTHING"
+         ON CONFLICT (org_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING"
     );
     Ok(c.execute_raw(sql(c, &q, values)).await?.rows_affected() as i64)
 }
@@ -882,7 +882,7 @@ pub async fn enqueue_one(
         "INSERT INTO mail_messages (id, org_id, send_id, card_id, recipient, to_name, company, department, title, \
          sender_id, from_name, from_addr, successor_name, successor_addr, status, attempts, next_attempt_at, \
          created_at, dedupe_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?) \
-         ON CONFLICT (org_id, dedupe_key) DO NOTHING",
+         ON CONFLICT (org_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
         vec![
             id.into(),
             org_id.into(),

@@ -302,6 +302,8 @@ CREATE INDEX card_history_card ON card_history (card_id, id)
     //   decides to send it; `id` is the send's id and the card's (the Message-ID, stable across
     //   a crash); the worker claims rows with a conditional update (`claimed_by`, a lease
     //   until `claimed_until`). `dedupe_key` makes a handover notice or a reminder once only.
+    //   The worker's two indexes are partial (only queued rows, only claimed rows): the sent
+    //   and skipped rows, nearly all of them in time, cost them nothing.
     //   A One to One send also keeps each card it left out as a row `skipped` with its
     //   `reason` (one INSERT for the whole selection; the send's history names them).
     // - `mail_suppressions`: the block (address or company key), opt-out and bounce lists.
@@ -371,9 +373,10 @@ CREATE TABLE mail_messages (
     dedupe_key TEXT,
     reason TEXT
 );
-CREATE INDEX mail_messages_due ON mail_messages (status, next_attempt_at);
+CREATE INDEX mail_messages_due ON mail_messages (next_attempt_at) WHERE status = 'queued';
+CREATE INDEX mail_messages_claimed ON mail_messages (claimed_until) WHERE status = 'sending';
 CREATE INDEX mail_messages_send ON mail_messages (send_id, status);
-CREATE UNIQUE INDEX mail_messages_once ON mail_messages (org_id, dedupe_key);
+CREATE UNIQUE INDEX mail_messages_once ON mail_messages (org_id, dedupe_key) WHERE dedupe_key IS NOT NULL;
 CREATE TABLE mail_suppressions (
     org_id TEXT NOT NULL REFERENCES organizations(id),
     kind TEXT NOT NULL,
