@@ -354,7 +354,7 @@ impl Recipients {
 /// `s.company_key`; binds the organisation three times.
 const ADDRESS_CASES: &str = "WHEN s.addr = '' THEN 'no_email'
                 WHEN EXISTS (SELECT 1 FROM mail_suppressions b WHERE b.org_id = ? AND b.kind = 'block'
-                             AND (b.value = s.addr OR b.value = s.company_key)) THEN 'blocked'
+                             AND b.value IN (s.addr, s.company_key)) THEN 'blocked'
                 WHEN EXISTS (SELECT 1 FROM mail_suppressions b WHERE b.org_id = ? AND b.kind = 'opt_out'
                              AND b.value = s.addr) THEN 'opted_out'
                 WHEN EXISTS (SELECT 1 FROM mail_suppressions b WHERE b.org_id = ? AND b.kind = 'bounce'
