@@ -11,6 +11,7 @@ mod cards;
 mod departures;
 mod handover;
 mod imports;
+mod mail;
 mod news;
 mod plan_form;
 mod settings;
@@ -440,6 +441,7 @@ pub fn router() -> Router<App> {
         .merge(handover::router())
         .merge(imports::router())
         .merge(news::router())
+        .merge(mail::router())
         .merge(transfers::router())
         .merge(settings::router())
         .merge(audit::router())
