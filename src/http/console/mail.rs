@@ -12,8 +12,7 @@ use crate::domain::model::{Tag, User};
 use crate::domain::{Error, ErrorKind};
 use crate::service::App;
 use crate::service::mail::{
-    self, RecipientsInput, SendInput, SendRow, SettingsPatch, SkippedCard, SuppressionInput, TemplateInput,
-    TemplateRow,
+    self, RecipientsInput, SendInput, SendRow, SettingsPatch, SkippedCard, SuppressionInput, TemplateInput, TemplateRow,
 };
 use askama::Template;
 use axum::Router;
@@ -283,7 +282,12 @@ async fn new_template(s: Session) -> Response {
     template_page(s, None, TemplateForm::default(), true, name, None)
 }
 
-async fn create_template(State(app): State<App>, s: Session, headers: HeaderMap, body: String) -> Result<Response, Response> {
+async fn create_template(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
     let f: TemplateForm = form(&s, &headers, &body).await?;
     match mail::create_template(&app, &s.actor, f.input()).await {
         Ok(t) => Ok(flash_redirect(
@@ -300,7 +304,14 @@ async fn create_template(State(app): State<App>, s: Session, headers: HeaderMap,
 async fn show_template(State(app): State<App>, s: Session, Path(id): Path<String>) -> Result<Response, Response> {
     let t = page(&s.ctx, mail::get_template(&app, &s.actor, &id).await)?;
     let editable = t.creator_id == s.actor.user_id;
-    Ok(template_page(s, Some(t.id.clone()), TemplateForm::of(&t), editable, t.creator_name, None))
+    Ok(template_page(
+        s,
+        Some(t.id.clone()),
+        TemplateForm::of(&t),
+        editable,
+        t.creator_name,
+        None,
+    ))
 }
 
 async fn update_template(
@@ -421,7 +432,12 @@ fn local_moment(ctx: &Ctx, s: &str) -> crate::domain::Result<Option<DateTime<Utc
     if s.is_empty() {
         return Ok(None);
     }
-    let bad = || Error::bad_input("scheduled_at", format!("'{s}' is not a date and time (2026-04-01T09:00)"));
+    let bad = || {
+        Error::bad_input(
+            "scheduled_at",
+            format!("'{s}' is not a date and time (2026-04-01T09:00)"),
+        )
+    };
     let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M")
         .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S"))
         .map_err(|_| bad())?;
@@ -467,7 +483,11 @@ pub struct Shown {
 
 fn reason_label(ctx: &Ctx, r: SkipReason) -> String {
     let text = ctx.tk("mail.reason", r.as_str());
-    if text.starts_with('⚠') { r.label_ja().to_string() } else { text }
+    if text.starts_with('⚠') {
+        r.label_ja().to_string()
+    } else {
+        text
+    }
 }
 
 fn skipped_line(ctx: &Ctx, c: SkippedCard) -> SkippedLine {
@@ -598,7 +618,10 @@ async fn new_send(State(app): State<App>, s: Session, Query(f): Query<SendForm>)
 fn csv_response(bytes: Vec<u8>, name: &str) -> Response {
     let mut res = bytes.into_response();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
@@ -612,7 +635,12 @@ async fn preview_csv(State(app): State<App>, s: Session, Query(f): Query<SendFor
     Ok(csv_response(mail::skipped_csv(&rows), "skipped.csv"))
 }
 
-async fn create_send(State(app): State<App>, s: Session, headers: HeaderMap, body: String) -> Result<Response, Response> {
+async fn create_send(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
     let f: SendForm = form(&s, &headers, &body).await?;
     let result = match f.input(&s.ctx, true) {
         Ok(input) => mail::send(&app, &s.actor, input).await,
@@ -686,7 +714,10 @@ struct SendsPage {
 async fn sends(State(app): State<App>, s: Session, Query(q): Query<PageQuery>) -> Result<Response, Response> {
     let s = s.with_nav("mail");
     let cursor = q.cursor.filter(|c| !c.is_empty());
-    let result = page(&s.ctx, mail::list_sends(&app, &s.actor, cursor.as_deref(), Some(50)).await)?;
+    let result = page(
+        &s.ctx,
+        mail::list_sends(&app, &s.actor, cursor.as_deref(), Some(50)).await,
+    )?;
     let rows = result.items.iter().map(|r| SendItem::of(&s.ctx, r)).collect();
     let p = SendsPage {
         configured: configured(&app),
@@ -743,7 +774,12 @@ async fn show_send(
     let mut selection = Vec::new();
     if v.send.kind == SendKind::OneToOne {
         let sel = &v.send.selection;
-        let text = |k: &str| sel.get(k).and_then(|x| x.as_str()).filter(|x| !x.is_empty()).map(str::to_string);
+        let text = |k: &str| {
+            sel.get(k)
+                .and_then(|x| x.as_str())
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+        };
         if let Some(t) = text("tag_id") {
             let tags = visible_tags(&app, &s.actor).await.unwrap_or_default();
             let names = Names::of_tags(&tags);
@@ -940,7 +976,12 @@ async fn settings(State(app): State<App>, s: Session) -> Result<Response, Respon
     settings_page(&app, s, None, SuppressionForm::default(), None).await
 }
 
-async fn save_settings(State(app): State<App>, s: Session, headers: HeaderMap, body: String) -> Result<Response, Response> {
+async fn save_settings(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
     let f: SettingsForm = form(&s, &headers, &body).await?;
     let limit = match f.daily_limit.trim().replace(',', "").parse::<i64>() {
         Ok(n) => n,
@@ -961,7 +1002,12 @@ async fn save_settings(State(app): State<App>, s: Session, headers: HeaderMap, b
     }
 }
 
-async fn add_suppression(State(app): State<App>, s: Session, headers: HeaderMap, body: String) -> Result<Response, Response> {
+async fn add_suppression(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
     let f: SuppressionForm = form(&s, &headers, &body).await?;
     let input = SuppressionInput {
         kind: f.kind.clone(),

@@ -270,7 +270,11 @@ async fn leaving_banner(app: &App, actor: &Actor, lang: Lang, zone: chrono_tz::T
         return None;
     }
     let r = departures::readiness(app, actor, &d.id).await.ok()?;
-    let open = r.items.iter().filter(|i| i.state == ItemState::Open && !i.optional).count();
+    let open = r
+        .items
+        .iter()
+        .filter(|i| i.state == ItemState::Open && !i.optional)
+        .count();
     let today = crate::domain::Policy::today_in(zone, app.now());
     let days = (d.last_working_day - today).num_days().max(0);
     let key = if open == 0 {
