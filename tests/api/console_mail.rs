@@ -355,7 +355,27 @@ async fn the_preview_names_skipped_cards_and_a_member_never_sees_an_admins_send(
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     // Nor the admin's owner select; asking for another owner's cards is refused.
     let (_, form) = sato.get(&format!("/mail/new?template_id={tid}")).await;
-    assert!(!form.contains("id=\"f-owner_id\""));
+    assert!(
+        !form.contains("<select id=\"f-owner_id\""),
+        "no owner select for a member"
+    );
+    assert!(form.contains("自分の名刺すべて"));
+    // Her own cards, all of them: both, from her.
+    let me = form
+        .split("name=\"owner_id\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let (s, html) = sato
+        .get(&format!("/mail/new?template_id={tid}&owner_id={me}&preview=1"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{html}");
+    assert!(
+        by_id(&html, "preview-summary").contains("送信予定 2 通、スキップ 0 件"),
+        "{html}"
+    );
     let res = sato
         .post("/mail/sends", &[("template_id", &tid), ("owner_id", &x.ito_id)])
         .await;
