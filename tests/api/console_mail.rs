@@ -420,7 +420,10 @@ async fn the_preview_names_skipped_cards_and_a_member_never_sees_an_admins_send(
     assert_eq!(status, "送信完了");
     let (_, history) = sato.get("/mail/sends").await;
     assert!(history.contains(id) && !history.contains(&send_id));
-    assert!(sink.received().iter().all(|m| m.from_addr() == "sato@cmail.example.jp"));
+    assert!(
+        sink.received().iter().all(|m| m.mail_from == "sato@cmail.example.jp"),
+        "from her"
+    );
 }
 
 pub(crate) fn enc(s: &str) -> String {
