@@ -10,6 +10,7 @@ mod cli;
 mod console;
 mod console_desk;
 mod console_lists;
+mod console_mail;
 mod console_news;
 mod crash;
 mod departures;

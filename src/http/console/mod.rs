@@ -11,6 +11,7 @@ mod cards;
 mod departures;
 mod handover;
 mod imports;
+mod mail;
 mod news;
 mod plan_form;
 mod settings;
@@ -269,7 +270,11 @@ async fn leaving_banner(app: &App, actor: &Actor, lang: Lang, zone: chrono_tz::T
         return None;
     }
     let r = departures::readiness(app, actor, &d.id).await.ok()?;
-    let open = r.items.iter().filter(|i| i.state == ItemState::Open && !i.optional).count();
+    let open = r
+        .items
+        .iter()
+        .filter(|i| i.state == ItemState::Open && !i.optional)
+        .count();
     let today = crate::domain::Policy::today_in(zone, app.now());
     let days = (d.last_working_day - today).num_days().max(0);
     let key = if open == 0 {
@@ -440,6 +445,7 @@ pub fn router() -> Router<App> {
         .merge(handover::router())
         .merge(imports::router())
         .merge(news::router())
+        .merge(mail::router())
         .merge(transfers::router())
         .merge(settings::router())
         .merge(audit::router())
