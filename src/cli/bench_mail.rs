@@ -38,7 +38,10 @@ fn check(what: &str, got: i64, want: i64) -> Result<()> {
 
 pub async fn run(b: MailBench) -> Result<()> {
     if b.owners < 3 {
-        return Err(Error::bad_input("owners", "at least 3 owners (two of them are suspended)"));
+        return Err(Error::bad_input(
+            "owners",
+            "at least 3 owners (two of them are suspended)",
+        ));
     }
     if b.database.starts_with("sqlite://") {
         remove_sqlite_file(&b.database)?;
@@ -49,9 +52,14 @@ pub async fn run(b: MailBench) -> Result<()> {
         from_domain: None,
         public_url: "http://127.0.0.1:8080".into(),
     };
-    let app = App::open(&b.database, Arc::new(SystemClock)).await?.with_mail(Mailer::new(config)?);
+    let app = App::open(&b.database, Arc::new(SystemClock))
+        .await?
+        .with_mail(Mailer::new(config)?);
     let engine = if app.store.is_sqlite() { "SQLite" } else { "PostgreSQL" };
-    println!("meishi bench mail: {} cards, {} owners, on {engine}", b.recipients, b.owners);
+    println!(
+        "meishi bench mail: {} cards, {} owners, on {engine}",
+        b.recipients, b.owners
+    );
 
     let started = Instant::now();
     let setup = sb::mail_setup(&app, b.recipients, b.owners).await?;
@@ -104,12 +112,13 @@ pub async fn run(b: MailBench) -> Result<()> {
     check("delivered", sink.count() as i64, k as i64)?;
 
     // lettre alone: the same number of messages of the same shape, the same connections.
-    let transport =
-        lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&sink.url()).map_err(|e| Error::internal(e.to_string()))?.build();
+    let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&sink.url())
+        .map_err(|e| Error::internal(e.to_string()))?
+        .build();
     let messages: Vec<lettre::Message> = (0..k)
         .map(|i| {
             lettre::Message::builder()
-                .from(format!("営業 0 <owner0@mailbench.example>").parse().expect("from"))
+                .from("営業 0 <owner0@mailbench.example>".parse().expect("from"))
                 .to(format!("顧客 {i} <c{i}@kunde.example>").parse().expect("to"))
                 .subject(format!("甲社 顧客 {i}様へのご案内"))
                 .message_id(Some(format!("<bench.{i}@mailbench.example>")))
@@ -129,7 +138,11 @@ pub async fn run(b: MailBench) -> Result<()> {
         .collect()
         .await;
     let bare = started.elapsed().as_secs_f64();
-    check("lettre sent", results.iter().filter(|r| r.is_ok()).count() as i64, k as i64)?;
+    check(
+        "lettre sent",
+        results.iter().filter(|r| r.is_ok()).count() as i64,
+        k as i64,
+    )?;
     println!(
         "delivery of {k} messages to a local SMTP server: meishi's worker {:.0}/s ({worker:.2} s); lettre in a \
          bare loop {:.0}/s ({bare:.2} s); ratio {:.0}% (target >= 80%)",

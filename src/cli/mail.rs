@@ -112,7 +112,9 @@ pub async fn run(command: MailCommand) -> Result<()> {
                 .map(|s| {
                     chrono::DateTime::parse_from_rfc3339(s)
                         .map(|t| t.with_timezone(&chrono::Utc))
-                        .map_err(|_| Error::bad_input("at", format!("'{s}' is not a time like 2026-12-01T09:00:00+09:00")))
+                        .map_err(|_| {
+                            Error::bad_input("at", format!("'{s}' is not a time like 2026-12-01T09:00:00+09:00"))
+                        })
                 })
                 .transpose()?;
             let input = SendInput {
@@ -135,10 +137,19 @@ pub async fn run(command: MailCommand) -> Result<()> {
                     println!("  left out, {} ({}): {}", r.label, r.reason.as_str(), r.cards);
                 }
                 for c in &p.preview.skipped_cards {
-                    println!("    {} ({}) — {}: {}", c.full_name, c.company, c.owner_name, c.reason.label_ja());
+                    println!(
+                        "    {} ({}) — {}: {}",
+                        c.full_name,
+                        c.company,
+                        c.owner_name,
+                        c.reason.label_ja()
+                    );
                 }
                 for l in &p.preview.leaving_later {
-                    println!("  {} is suspended at {}: {} cards drop out of later sends", l.display_name, l.suspends_at, l.cards);
+                    println!(
+                        "  {} is suspended at {}: {} cards drop out of later sends",
+                        l.display_name, l.suspends_at, l.cards
+                    );
                 }
                 return Ok(());
             }

@@ -43,7 +43,9 @@ impl Sink {
         let s = sink.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let _ = stream.set_nodelay(true);
                 let s = s.clone();
                 tokio::spawn(async move {
@@ -102,7 +104,8 @@ impl Sink {
             let cmd = line.trim_end().to_string();
             let upper = cmd.to_uppercase();
             if upper.starts_with("EHLO") {
-                w.write_all(b"250-sink\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 PIPELINING\r\n").await?;
+                w.write_all(b"250-sink\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 PIPELINING\r\n")
+                    .await?;
             } else if upper.starts_with("HELO") || upper.starts_with("NOOP") {
                 w.write_all(b"250 ok\r\n").await?;
             } else if upper.starts_with("RSET") {

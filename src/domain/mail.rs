@@ -65,7 +65,10 @@ fn check_placeholders(field: &str, text: &str) -> Result<()> {
     while let Some(start) = rest.find("{{") {
         let after = &rest[start + 2..];
         let Some(end) = after.find("}}") else {
-            return Err(Error::bad_input(field, "a placeholder is opened with {{ but not closed with }}"));
+            return Err(Error::bad_input(
+                field,
+                "a placeholder is opened with {{ but not closed with }}",
+            ));
         };
         let name = after[..end].trim();
         if !PLACEHOLDERS.contains(&name) {
@@ -336,7 +339,12 @@ mod tests {
         assert_eq!(e.field.as_deref(), Some("html_body"));
         assert!(TemplateText::parse("t", "a\nb", "x", None).is_err());
         assert!(TemplateText::parse("t", "s", "  ", None).is_err());
-        assert!(TemplateText::parse("t", "{{ 氏名 }}様", "{{後任者メール}}", Some(" ")).unwrap().html_body.is_none());
+        assert!(
+            TemplateText::parse("t", "{{ 氏名 }}様", "{{後任者メール}}", Some(" "))
+                .unwrap()
+                .html_body
+                .is_none()
+        );
     }
 
     #[test]
@@ -349,7 +357,11 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            render("{{氏名}}様 ({{会社名}}) {{部署名}}-{{差出人氏名}} {{後任者メール}}", &v, false),
+            render(
+                "{{氏名}}様 ({{会社名}}) {{部署名}}-{{差出人氏名}} {{後任者メール}}",
+                &v,
+                false
+            ),
             "山田 太郎様 (A&B 株式会社) -鈴木 sato@example.jp"
         );
         assert_eq!(render("<b>{{会社名}}</b>", &v, true), "<b>A&amp;B 株式会社</b>");

@@ -248,8 +248,10 @@ pub async fn mail_setup(app: &App, n: usize, owners: usize) -> Result<MailBench>
         ids.push(u.id);
     }
     let now = app.now();
-    app.write(&actor, async |tx, _| sb::insert_mail_cards(tx, &org.id, &ids, n, now).await)
-        .await?;
+    app.write(&actor, async |tx, _| {
+        sb::insert_mail_cards(tx, &org.id, &ids, n, now).await
+    })
+    .await?;
     super::mail::update_settings(
         app,
         &actor,
@@ -268,7 +270,8 @@ pub async fn mail_setup(app: &App, n: usize, owners: usize) -> Result<MailBench>
         super::mail::TemplateInput {
             name: "ご案内".into(),
             subject: "{{会社名}} {{氏名}}様へのご案内".into(),
-            body: "{{氏名}}様\n\nいつもお世話になっております。{{差出人氏名}}です。\n新製品のご案内をお送りします。\n".into(),
+            body: "{{氏名}}様\n\nいつもお世話になっております。{{差出人氏名}}です。\n新製品のご案内をお送りします。\n"
+                .into(),
             html_body: None,
             shared: true,
         },

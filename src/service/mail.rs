@@ -20,12 +20,12 @@ use crate::domain::model::Page;
 use crate::domain::{Email, Error, Result, normalize};
 use crate::store::{self, mail as st};
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 use utoipa::ToSchema;
@@ -156,7 +156,9 @@ pub async fn create_template(app: &App, actor: &Actor, input: TemplateInput) -> 
             copied_from: None,
         };
         let id = st::insert_template(tx, who.org_id, new, who.at).await?;
-        let t = st::template(tx, who.org_id, &id).await?.ok_or_else(|| Error::not_found("template"))?;
+        let t = st::template(tx, who.org_id, &id)
+            .await?
+            .ok_or_else(|| Error::not_found("template"))?;
         audit(tx, who, "mail_template.create", ("mail_template", &id), None, snap(&t)).await?;
         Ok(t)
     })
@@ -181,11 +183,21 @@ pub async fn list_templates(
         && !actor.is_admin()
         && actor.user_id() != Some(cr)
     {
-        return Err(Error::forbidden("only administrators may list another user's templates"));
+        return Err(Error::forbidden(
+            "only administrators may list another user's templates",
+        ));
     }
     let after = store::parse_cursor(cursor)?;
     let viewer = actor.user_id().unwrap_or("");
-    let rows = st::templates(app.read(), &actor.org_id, viewer, creator_id, after.as_deref(), limit + 1).await?;
+    let rows = st::templates(
+        app.read(),
+        &actor.org_id,
+        viewer,
+        creator_id,
+        after.as_deref(),
+        limit + 1,
+    )
+    .await?;
     Ok(paginate(rows, limit, |t| t.id.clone()))
 }
 
@@ -197,8 +209,18 @@ pub async fn update_template(app: &App, actor: &Actor, id: &str, input: Template
         if !st::update_template(tx, who.org_id, id, &before.creator_id, &text, input.shared, who.at).await? {
             return Err(Error::not_found("template"));
         }
-        let after = st::template(tx, who.org_id, id).await?.ok_or_else(|| Error::not_found("template"))?;
-        audit(tx, who, "mail_template.update", ("mail_template", id), snap(&before), snap(&after)).await?;
+        let after = st::template(tx, who.org_id, id)
+            .await?
+            .ok_or_else(|| Error::not_found("template"))?;
+        audit(
+            tx,
+            who,
+            "mail_template.update",
+            ("mail_template", id),
+            snap(&before),
+            snap(&after),
+        )
+        .await?;
         Ok(after)
     })
     .await
@@ -209,7 +231,15 @@ pub async fn delete_template(app: &App, actor: &Actor, id: &str) -> Result<()> {
         let before = visible(tx, actor, id).await?;
         creator_only(actor, &before)?;
         st::delete_template(tx, who.org_id, id, Some(&before.creator_id)).await?;
-        audit(tx, who, "mail_template.delete", ("mail_template", id), snap(&before), None).await
+        audit(
+            tx,
+            who,
+            "mail_template.delete",
+            ("mail_template", id),
+            snap(&before),
+            None,
+        )
+        .await
     })
     .await
 }
@@ -229,8 +259,18 @@ pub async fn copy_template(app: &App, actor: &Actor, id: &str) -> Result<Templat
             copied_from: Some(&original.id),
         };
         let new_id = st::insert_template(tx, who.org_id, new, who.at).await?;
-        let t = st::template(tx, who.org_id, &new_id).await?.ok_or_else(|| Error::not_found("template"))?;
-        audit(tx, who, "mail_template.copy", ("mail_template", &new_id), snap(&original), snap(&t)).await?;
+        let t = st::template(tx, who.org_id, &new_id)
+            .await?
+            .ok_or_else(|| Error::not_found("template"))?;
+        audit(
+            tx,
+            who,
+            "mail_template.copy",
+            ("mail_template", &new_id),
+            snap(&original),
+            snap(&t),
+        )
+        .await?;
         Ok(t)
     })
     .await
@@ -246,8 +286,10 @@ pub struct HandedOver {
 /// and removes the originals, in one unit of work (a dry run counts). Admins only.
 pub async fn hand_over_templates(app: &App, actor: &Actor, from: &str, to: &str, dry_run: bool) -> Result<HandedOver> {
     actor.require_admin()?;
-    app.write_or_rehearse(actor, dry_run, async |tx, who| hand_over_in(tx, who, from, to, Move::ToSuccessor).await)
-        .await
+    app.write_or_rehearse(actor, dry_run, async |tx, who| {
+        hand_over_in(tx, who, from, to, Move::ToSuccessor).await
+    })
+    .await
 }
 
 /// The hand-over inside a caller's unit of work (a plan's execution, a deletion to the archive).
@@ -258,7 +300,8 @@ pub(crate) async fn hand_over_in(
     to: &str,
     purpose: Move,
 ) -> Result<HandedOver> {
-    let found = |id: &str, field: &str| Error::unprocessable(format!("no user {id} in this organisation")).with_field(field);
+    let found =
+        |id: &str, field: &str| Error::unprocessable(format!("no user {id} in this organisation")).with_field(field);
     let from_user = store::users::by_id(tx, who.org_id, from)
         .await?
         .ok_or_else(|| found(from, "from_user_id"))?
@@ -267,8 +310,15 @@ pub(crate) async fn hand_over_in(
         .await?
         .ok_or_else(|| found(to, "to_user_id"))?
         .user;
-    super::transfers::check_recipient_in(tx, who.org_id, &to_user, &from.to_string().into(), "to_user_id", purpose)
-        .await?;
+    super::transfers::check_recipient_in(
+        tx,
+        who.org_id,
+        &to_user,
+        &from.to_string().into(),
+        "to_user_id",
+        purpose,
+    )
+    .await?;
     let mut done = Vec::new();
     let mut after = None;
     loop {
@@ -332,7 +382,10 @@ pub async fn update_settings(app: &App, actor: &Actor, p: SettingsPatch) -> Resu
         let mut s = before.clone();
         if let Some(h) = p.handover_from {
             if h != "leaver" && h != "successor" {
-                return Err(Error::bad_input("handover_from", "handover_from is leaver or successor"));
+                return Err(Error::bad_input(
+                    "handover_from",
+                    "handover_from is leaver or successor",
+                ));
             }
             s.handover_from = h;
         }
@@ -341,7 +394,10 @@ pub async fn update_settings(app: &App, actor: &Actor, p: SettingsPatch) -> Resu
         }
         if let Some(n) = p.daily_limit {
             if !(1..=10_000_000).contains(&n) {
-                return Err(Error::bad_input("daily_limit", "daily_limit is between 1 and 10,000,000"));
+                return Err(Error::bad_input(
+                    "daily_limit",
+                    "daily_limit is between 1 and 10,000,000",
+                ));
             }
             s.daily_limit = n;
         }
@@ -355,7 +411,15 @@ pub async fn update_settings(app: &App, actor: &Actor, p: SettingsPatch) -> Resu
             };
         }
         st::save_settings(tx, who.org_id, &s, who.at).await?;
-        audit(tx, who, "mail_settings.update", ("organization", who.org_id), snap(&before), snap(&s)).await?;
+        audit(
+            tx,
+            who,
+            "mail_settings.update",
+            ("organization", who.org_id),
+            snap(&before),
+            snap(&s),
+        )
+        .await?;
         Ok(s)
     })
     .await
@@ -414,7 +478,15 @@ pub async fn add_suppression(app: &App, actor: &Actor, input: SuppressionInput) 
             reason: reason.clone(),
             created_at: who.at,
         };
-        audit(tx, who, "mail_suppression.add", ("mail_suppression", &value), None, snap(&s)).await?;
+        audit(
+            tx,
+            who,
+            "mail_suppression.add",
+            ("mail_suppression", &value),
+            None,
+            snap(&s),
+        )
+        .await?;
         Ok(s)
     })
     .await
@@ -505,15 +577,14 @@ fn recipients(actor: &Actor, r: &RecipientsInput) -> Result<st::Recipients> {
     let mut out = st::Recipients {
         owner_id: r.owner_id.clone().filter(|s| !s.is_empty()),
         tag_id: r.tag_id.clone().filter(|s| !s.is_empty()),
-        company_key: r
-            .company
-            .as_deref()
-            .map(normalize::company)
-            .filter(|k| !k.is_empty()),
+        company_key: r.company.as_deref().map(normalize::company).filter(|k| !k.is_empty()),
         card_ids: r.card_ids.clone(),
     };
     if out.card_ids.len() > 1000 {
-        return Err(Error::bad_input("recipients.card_ids", "at most 1,000 card ids; use a tag for more"));
+        return Err(Error::bad_input(
+            "recipients.card_ids",
+            "at most 1,000 card ids; use a tag for more",
+        ));
     }
     if out.owner_id.is_none() && out.tag_id.is_none() && out.company_key.is_none() && out.card_ids.is_empty() {
         return Err(Error::bad_input(
@@ -621,8 +692,10 @@ pub async fn send(app: &App, actor: &Actor, input: SendInput) -> Result<SendView
                 "mail_send.create",
                 ("mail_send", &id),
                 None,
-                Some(serde_json::json!({"template_id": t.id, "recipients": selection, "scheduled_at": at,
-                                        "queued": queued, "skipped": skipped})),
+                Some(
+                    serde_json::json!({"template_id": t.id, "recipients": selection, "scheduled_at": at,
+                                        "queued": queued, "skipped": skipped}),
+                ),
             )
             .await?;
             Ok(id)
@@ -660,7 +733,10 @@ async fn visible_send(c: &impl store::Conn, actor: &Actor, id: &str) -> Result<S
 
 pub async fn get_send(app: &App, actor: &Actor, id: &str) -> Result<SendView> {
     let send = visible_send(app.read(), actor, id).await?;
-    let messages = st::message_states(app.read(), &actor.org_id, id).await?.into_iter().collect();
+    let messages = st::message_states(app.read(), &actor.org_id, id)
+        .await?
+        .into_iter()
+        .collect();
     Ok(SendView { send, messages })
 }
 
@@ -719,7 +795,15 @@ pub async fn cancel(app: &App, actor: &Actor, id: &str) -> Result<SendView> {
 /// The skipped list as CSV (UTF-8 with BOM, for Excel): name, company, email, owner, reason.
 pub fn skipped_csv(rows: &[SkippedCard]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    let _ = w.write_record(["card_id", "氏名", "会社名", "メールアドレス", "所有者", "理由", "reason"]);
+    let _ = w.write_record([
+        "card_id",
+        "氏名",
+        "会社名",
+        "メールアドレス",
+        "所有者",
+        "理由",
+        "reason",
+    ]);
     for r in rows {
         let _ = w.write_record([
             r.card_id.as_str(),
@@ -736,6 +820,9 @@ pub fn skipped_csv(rows: &[SkippedCard]) -> Vec<u8> {
 
 // ---------------------------------------------------------------------------------------------
 // Delivery
+
+/// How one delivery went: Err((what the server or the connection said, permanent)).
+type Delivery = std::result::Result<(), (String, bool)>;
 
 /// How long a claimed message is a worker's before another may take it over.
 const LEASE: chrono::Duration = chrono::Duration::minutes(5);
@@ -760,24 +847,23 @@ pub async fn deliver_due(app: &App, mailer: &Arc<Mailer>, worker: &str) -> Resul
         app.write_at(async |tx, _| st::finish_sends(tx).await).await?;
         return Ok(0);
     }
-    let outcomes: Vec<(st::Outgoing, std::result::Result<(), (String, bool)>)> =
-        futures_util::stream::iter(claimed.clone())
-            .map(|m| {
-                let mailer = mailer.clone();
-                async move {
-                    let outcome = match build(&mailer, &m) {
-                        Ok(message) => mailer.transport.send(message).await.map(|_| ()).map_err(|e| {
-                            let permanent = e.is_permanent();
-                            (e.to_string(), permanent)
-                        }),
-                        Err(e) => Err((e, true)),
-                    };
-                    (m, outcome)
-                }
-            })
-            .buffer_unordered(CONNECTIONS)
-            .collect()
-            .await;
+    let outcomes: Vec<(st::Outgoing, Delivery)> = futures_util::stream::iter(claimed.clone())
+        .map(|m| {
+            let mailer = mailer.clone();
+            async move {
+                let outcome = match build(&mailer, &m) {
+                    Ok(message) => mailer.transport.send(message).await.map(|_| ()).map_err(|e| {
+                        let permanent = e.is_permanent();
+                        (e.to_string(), permanent)
+                    }),
+                    Err(e) => Err((e, true)),
+                };
+                (m, outcome)
+            }
+        })
+        .buffer_unordered(CONNECTIONS)
+        .collect()
+        .await;
     let mut sent = Vec::with_capacity(claimed.len());
     let mut failed = Vec::new();
     for (m, outcome) in outcomes {
@@ -791,7 +877,11 @@ pub async fn deliver_due(app: &App, mailer: &Arc<Mailer>, worker: &str) -> Resul
     app.write_at(async |tx, at| {
         st::mark_sent(tx, worker, &sent, at).await?;
         for (m, error, permanent) in failed {
-            let retry = if *permanent { None } else { rules::retry_at(m.attempts, at) };
+            let retry = if *permanent {
+                None
+            } else {
+                rules::retry_at(m.attempts, at)
+            };
             st::mark_failed(tx, worker, &m.id, error, retry, *permanent).await?;
             if *permanent && m.kind != SendKind::Reminder {
                 st::suppress(tx, &m.org_id, "bounce", &m.recipient.to_lowercase(), &short(error), at).await?;
@@ -823,8 +913,14 @@ fn build(mailer: &Mailer, m: &st::Outgoing) -> std::result::Result<lettre::Messa
         successor_name: m.successor_name.clone(),
         successor_email: m.successor_addr.clone(),
     };
-    let from_addr = m.from_addr.parse().map_err(|e| format!("sender address {}: {e}", m.from_addr))?;
-    let to_addr = m.recipient.parse().map_err(|e| format!("recipient address {}: {e}", m.recipient))?;
+    let from_addr = m
+        .from_addr
+        .parse()
+        .map_err(|e| format!("sender address {}: {e}", m.from_addr))?;
+    let to_addr = m
+        .recipient
+        .parse()
+        .map_err(|e| format!("recipient address {}: {e}", m.recipient))?;
     let domain = mailer
         .config
         .from_domain
@@ -844,7 +940,9 @@ fn build(mailer: &Mailer, m: &st::Outgoing) -> std::result::Result<lettre::Messa
             m.id,
             opt_out_token(&m.secret, &m.id)
         );
-        text.push_str(&format!("\n\n--\n今後このようなメールの受信を希望されない場合: {link}\n"));
+        text.push_str(&format!(
+            "\n\n--\n今後このようなメールの受信を希望されない場合: {link}\n"
+        ));
         builder = builder
             .raw_header(HeaderValue::new(
                 HeaderName::new_from_ascii_str("List-Unsubscribe"),
@@ -886,7 +984,11 @@ pub async fn run_worker(app: App, mailer: Arc<Mailer>, idle: Duration) {
 // The customer handover notice (引き継ぎのご挨拶)
 
 /// Who a departure's notice goes to and who takes each customer over.
-async fn notice_scope(c: &impl store::Conn, org_id: &str, d: &crate::domain::departure::Departure) -> Result<st::NoticeScope> {
+async fn notice_scope(
+    c: &impl store::Conn,
+    org_id: &str,
+    d: &crate::domain::departure::Departure,
+) -> Result<st::NoticeScope> {
     let items = store::departures::plan_items(c, d.id.as_str()).await?;
     let mut lines = Vec::new();
     for line in d.execution_lines(&items) {
@@ -986,8 +1088,11 @@ pub async fn send_notice(app: &App, actor: &Actor, departure_id: &str, input: No
                 scheduled_at: at,
             };
             let send_id = st::insert_send(tx, who.org_id, &new, who.at).await?;
-            let from = (s.handover_from == "leaver")
-                .then(|| (leaver.id.as_str(), leaver.display_name.as_str(), leaver.email.as_str()));
+            let from = (s.handover_from == "leaver").then_some((
+                leaver.id.as_str(),
+                leaver.display_name.as_str(),
+                leaver.email.as_str(),
+            ));
             let queued = st::enqueue_notice(tx, who.org_id, &send_id, &scope, from, at, who.at).await?;
             let (_, already_sent) = st::notice_counts(tx, who.org_id, &scope).await?;
             if queued == 0 {
@@ -1002,8 +1107,10 @@ pub async fn send_notice(app: &App, actor: &Actor, departure_id: &str, input: No
                 "mail_notice.send",
                 ("departure", d.id.as_str()),
                 None,
-                Some(serde_json::json!({"send_id": send_id, "template_id": t.id, "queued": queued,
-                                        "from": s.handover_from})),
+                Some(
+                    serde_json::json!({"send_id": send_id, "template_id": t.id, "queued": queued,
+                                        "from": s.handover_from}),
+                ),
             )
             .await?;
             Ok((Some((send_id, queued)), already_sent))
@@ -1029,7 +1136,10 @@ pub async fn send_notice(app: &App, actor: &Actor, departure_id: &str, input: No
 
 /// Queues today's reminders; returns how many. Nothing without SMTP, nothing for an
 /// organisation that turned reminders off.
-pub async fn remind(app: &App, orgs: &std::collections::HashMap<String, crate::domain::model::Organization>) -> Result<usize> {
+pub async fn remind(
+    app: &App,
+    orgs: &std::collections::HashMap<String, crate::domain::model::Organization>,
+) -> Result<usize> {
     let Some(mailer) = app.mail.clone() else { return Ok(0) };
     let now = app.now();
     let mut settings: std::collections::HashMap<String, bool> = std::collections::HashMap::new();

@@ -440,7 +440,13 @@ pub async fn search_sizes(store: &Store) -> Result<(i64, i64)> {
 /// `meishi bench mail`'s cards: `n` cards of company 甲社 spread over `owners` in turn, made by
 /// one statement. Every tenth card starts a person whose next two cards (other holders) are
 /// the same person; one card in twenty has no address; the rest have their own.
-pub async fn insert_mail_cards(c: &impl Conn, org_id: &str, owners: &[String], n: usize, now: DateTime<Utc>) -> Result<u64> {
+pub async fn insert_mail_cards(
+    c: &impl Conn,
+    org_id: &str,
+    owners: &[String],
+    n: usize,
+    now: DateTime<Utc>,
+) -> Result<u64> {
     let owner_rows = (0..owners.len())
         .map(|k| format!("SELECT {k} AS k, CAST(? AS TEXT) AS id"))
         .collect::<Vec<_>>()
@@ -462,7 +468,13 @@ pub async fn insert_mail_cards(c: &impl Conn, org_id: &str, owners: &[String], n
 
 /// The floor of a One to One send's enqueue: the selected cards copied into the outbox as they
 /// are (no resolution: no owner, person, address or list rules), one statement. Returns the rows.
-pub async fn mail_floor(c: &impl Conn, org_id: &str, send_id: &str, company_key: &str, now: DateTime<Utc>) -> Result<u64> {
+pub async fn mail_floor(
+    c: &impl Conn,
+    org_id: &str,
+    send_id: &str,
+    company_key: &str,
+    now: DateTime<Utc>,
+) -> Result<u64> {
     let text = "INSERT INTO mail_messages (id, org_id, send_id, card_id, recipient, to_name, company, department, title, \
          sender_id, from_name, from_addr, successor_name, successor_addr, status, attempts, next_attempt_at, created_at) \
          SELECT CAST(? AS TEXT) || '.' || c.id, c.org_id, ?, c.id, c.email, c.full_name, c.company, c.department, c.title, \

@@ -127,7 +127,11 @@ pub async fn templates(
         values.push(a.into());
     }
     q.push_str(&format!(" ORDER BY t.id LIMIT {limit}"));
-    c.query_all_raw(sql(c, &q, values)).await?.iter().map(template_row).collect()
+    c.query_all_raw(sql(c, &q, values))
+        .await?
+        .iter()
+        .map(template_row)
+        .collect()
 }
 
 /// Changes a template only if `creator_id` created it; false if not (or gone).
@@ -271,12 +275,25 @@ pub struct Suppression {
 }
 
 /// Adds an entry; false if it was there already.
-pub async fn suppress(c: &impl Conn, org_id: &str, kind: &str, value: &str, reason: &str, at: DateTime<Utc>) -> Result<bool> {
+pub async fn suppress(
+    c: &impl Conn,
+    org_id: &str,
+    kind: &str,
+    value: &str,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> Result<bool> {
     Ok(exec(
         c,
         "INSERT INTO mail_suppressions (org_id, kind, value, reason, created_at) VALUES (?, ?, ?, ?, ?) \
          ON CONFLICT (org_id, kind, value) DO NOTHING",
-        vec![org_id.into(), kind.into(), value.into(), reason.into(), to_micros(at).into()],
+        vec![
+            org_id.into(),
+            kind.into(),
+            value.into(),
+            reason.into(),
+            to_micros(at).into(),
+        ],
     )
     .await?
         == 1)
@@ -587,7 +604,11 @@ fn notice_resolution(org_id: &str, n: &NoticeScope) -> (String, Vec<Value>) {
         v.push(successor.clone().into());
     }
     // A CASE needs one WHEN at least: a plan without lines gives everything to the default.
-    case = if n.lines.is_empty() { "?".into() } else { case + " ELSE ? END" };
+    case = if n.lines.is_empty() {
+        "?".into()
+    } else {
+        case + " ELSE ? END"
+    };
     v.push(n.default_successor.clone().into());
     v.extend([
         n.dedupe_prefix().into(),
@@ -1077,7 +1098,12 @@ pub async fn send_skips(c: &impl Conn, org_id: &str, send_id: &str, limit: Optio
 
 /// Removes a send that queued nothing (a handover notice every customer had already).
 pub async fn delete_send(c: &impl Conn, org_id: &str, send_id: &str) -> Result<()> {
-    exec(c, "DELETE FROM mail_sends WHERE org_id = ? AND id = ?", vec![org_id.into(), send_id.into()]).await?;
+    exec(
+        c,
+        "DELETE FROM mail_sends WHERE org_id = ? AND id = ?",
+        vec![org_id.into(), send_id.into()],
+    )
+    .await?;
     Ok(())
 }
 
@@ -1151,8 +1177,18 @@ pub async fn start_due(c: &impl Conn, now: DateTime<Utc>) -> Result<()> {
 
 /// Claims up to `limit` due messages of started sends for `worker` until `until`: one
 /// conditional update, so that servers sharing the database never take the same message.
-pub async fn claim(c: &impl Conn, worker: &str, now: DateTime<Utc>, until: DateTime<Utc>, limit: u64) -> Result<Vec<Outgoing>> {
-    let lock = if super::is_sqlite(c) { "" } else { " FOR UPDATE SKIP LOCKED" };
+pub async fn claim(
+    c: &impl Conn,
+    worker: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<Outgoing>> {
+    let lock = if super::is_sqlite(c) {
+        ""
+    } else {
+        " FOR UPDATE SKIP LOCKED"
+    };
     let q = format!(
         "UPDATE mail_messages SET status = 'sending', claimed_by = ?, claimed_until = ?, attempts = attempts + 1 \
          WHERE id IN (SELECT m.id FROM mail_messages m WHERE m.status = 'queued' AND m.next_attempt_at <= ? \
@@ -1160,7 +1196,12 @@ pub async fn claim(c: &impl Conn, worker: &str, now: DateTime<Utc>, until: DateT
                       ORDER BY m.next_attempt_at, m.id LIMIT {limit}{lock}) \
          AND status = 'queued'"
     );
-    exec(c, &q, vec![worker.into(), to_micros(until).into(), to_micros(now).into()]).await?;
+    exec(
+        c,
+        &q,
+        vec![worker.into(), to_micros(until).into(), to_micros(now).into()],
+    )
+    .await?;
     let rows = c
         .query_all_raw(sql(
             c,

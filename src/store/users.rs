@@ -214,7 +214,12 @@ pub async fn holdings(c: &impl Conn, org_id: &str, id: &str) -> Result<Holdings>
         )
         .await?,
         tags: super::count(c, "SELECT COUNT(*) FROM tags WHERE org_id = ? AND creator_id = ?", v()).await?,
-        templates: super::count(c, "SELECT COUNT(*) FROM mail_templates WHERE org_id = ? AND creator_id = ?", v()).await?,
+        templates: super::count(
+            c,
+            "SELECT COUNT(*) FROM mail_templates WHERE org_id = ? AND creator_id = ?",
+            v(),
+        )
+        .await?,
     })
 }
 

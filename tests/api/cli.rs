@@ -388,23 +388,53 @@ async fn the_cli_previews_and_queues_one_to_one_mail_and_hands_templates_over() 
     let (suzuki, suzuki_t) = t.user(&org, "suzuki@climail.example.jp", "鈴木 一郎", "member").await;
     let (_, sato_t) = t.user(&org, "sato@climail.example.jp", "佐藤 花子", "member").await;
     let (s, tpl) = t
-        .post(&suzuki_t, "/api/v1/mail/templates", serde_json::json!({"name": "ご案内", "subject": "{{氏名}}様", "body": "本文", "shared": true}))
+        .post(
+            &suzuki_t,
+            "/api/v1/mail/templates",
+            serde_json::json!({"name": "ご案内", "subject": "{{氏名}}様", "body": "本文", "shared": true}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{tpl}");
     let tpl = tpl["id"].as_str().unwrap().to_string();
-    t.card(&suzuki_t, serde_json::json!({"full_name": "山本 太郎", "company": "甲社", "email": "yamamoto@kou.jp"})).await;
-    t.card(&sato_t, serde_json::json!({"full_name": "田中 一郎", "company": "甲社", "email": "tanaka@kou.jp"})).await;
-    let (s, _) = t.post(&org.admin, &format!("/api/v1/users/{suzuki}/suspend"), serde_json::json!({})).await;
+    t.card(
+        &suzuki_t,
+        serde_json::json!({"full_name": "山本 太郎", "company": "甲社", "email": "yamamoto@kou.jp"}),
+    )
+    .await;
+    t.card(
+        &sato_t,
+        serde_json::json!({"full_name": "田中 一郎", "company": "甲社", "email": "tanaka@kou.jp"}),
+    )
+    .await;
+    let (s, _) = t
+        .post(
+            &org.admin,
+            &format!("/api/v1/users/{suzuki}/suspend"),
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
 
-    let send = ["mail", "send", "--database", db, "--template", &tpl, "--company", "甲社"];
+    let send = [
+        "mail",
+        "send",
+        "--database",
+        db,
+        "--template",
+        &tpl,
+        "--company",
+        "甲社",
+    ];
     let mut preview = send.to_vec();
     preview.push("--dry-run");
     let out = meishi(&preview, "");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("1 messages, 1 cards left out"), "{stdout}");
-    assert!(stdout.contains("山本 太郎") && stdout.contains("所有者が利用停止・削除済み"), "{stdout}");
+    assert!(
+        stdout.contains("山本 太郎") && stdout.contains("所有者が利用停止・削除済み"),
+        "{stdout}"
+    );
 
     // Without an SMTP server the send is refused, saying how to set one up.
     let out = meishi(&send, "");
@@ -414,16 +444,37 @@ async fn the_cli_previews_and_queues_one_to_one_mail_and_hands_templates_over() 
     configured.extend(["--smtp-url", "smtp://127.0.0.1:2525"]);
     let out = meishi(&configured, "");
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("1 messages queued, 1 cards left out"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("1 messages queued, 1 cards left out"),
+        "{}",
+        text(&out.stdout)
+    );
     let out = meishi(&["mail", "sends", "--database", db], "");
-    assert!(text(&out.stdout).contains("one_to_one scheduled"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("one_to_one scheduled"),
+        "{}",
+        text(&out.stdout)
+    );
 
     let out = meishi(
-        &["mail", "hand-over-templates", "--database", db, "--from", "suzuki@climail.example.jp", "--to", "sato@climail.example.jp"],
+        &[
+            "mail",
+            "hand-over-templates",
+            "--database",
+            db,
+            "--from",
+            "suzuki@climail.example.jp",
+            "--to",
+            "sato@climail.example.jp",
+        ],
         "",
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("handed over 1 mail templates"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("handed over 1 mail templates"),
+        "{}",
+        text(&out.stdout)
+    );
     let (_, list) = t.get(&sato_t, "/api/v1/mail/templates").await;
     assert_eq!(list["items"][0]["copied_from"], tpl.as_str());
 }

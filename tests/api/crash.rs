@@ -222,7 +222,10 @@ async fn mail_delivery_killed_midway_loses_nothing_and_sends_nothing_twice() {
     let sink = crate::smtp_sink::Sink::start().await;
     let t = spawn().await;
     let org = t.org("outbox").await;
-    let org_id = meishi::service::auth::resolve_org(&t.app, Some("outbox")).await.unwrap().id;
+    let org_id = meishi::service::auth::resolve_org(&t.app, Some("outbox"))
+        .await
+        .unwrap()
+        .id;
     let (s, tpl) = t
         .post(
             &org.admin,
@@ -270,9 +273,14 @@ async fn mail_delivery_killed_midway_loses_nothing_and_sends_nothing_twice() {
     server.child.wait().unwrap();
     let at_kill = sink.received().len();
     eprintln!("killed at {:?}", t0.elapsed());
-    assert!((1..1000).contains(&at_kill), "the kill landed mid-delivery: {at_kill} of 1000");
+    assert!(
+        (1..1000).contains(&at_kill),
+        "the kill landed mid-delivery: {at_kill} of 1000"
+    );
     let c = t.app.store.conn();
-    let stuck = count(c, "SELECT COUNT(*) FROM mail_messages WHERE status = 'sending'", vec![]).await.unwrap();
+    let stuck = count(c, "SELECT COUNT(*) FROM mail_messages WHERE status = 'sending'", vec![])
+        .await
+        .unwrap();
     eprintln!("killed after {at_kill} messages; {stuck} claimed by the dead server");
 
     // Restarted ten minutes later (as the clock sees it): the dead server's claims have lapsed.
@@ -280,7 +288,9 @@ async fn mail_delivery_killed_midway_loses_nothing_and_sends_nothing_twice() {
     let mut distinct = std::collections::HashSet::new();
     for _ in 0..600 {
         distinct = sink.received().iter().map(|m| m.message_id()).collect();
-        let left = count(c, "SELECT COUNT(*) FROM mail_messages WHERE status <> 'sent'", vec![]).await.unwrap();
+        let left = count(c, "SELECT COUNT(*) FROM mail_messages WHERE status <> 'sent'", vec![])
+            .await
+            .unwrap();
         if distinct.len() >= 1000 && left == 0 {
             break;
         }
@@ -295,7 +305,9 @@ async fn mail_delivery_killed_midway_loses_nothing_and_sends_nothing_twice() {
     let recipients: std::collections::HashSet<String> = all.iter().flat_map(|m| m.rcpt.clone()).collect();
     assert_eq!(recipients.len(), 1000);
     assert_eq!(
-        count(c, "SELECT COUNT(*) FROM mail_messages WHERE status = 'sent'", vec![]).await.unwrap(),
+        count(c, "SELECT COUNT(*) FROM mail_messages WHERE status = 'sent'", vec![])
+            .await
+            .unwrap(),
         1000
     );
 }

@@ -57,7 +57,11 @@ async fn templates_only_their_creator_changes_and_a_leaver_hands_them_over() {
     bad["body"] = json!("{{氏名}}様 {{担当者名}}");
     let got = t.post(&yamada_t, "/api/v1/mail/templates", bad).await;
     assert_error(got.clone(), StatusCode::BAD_REQUEST, Some("body"));
-    assert!(got.1["error"]["message"].as_str().unwrap().contains("{{担当者名}}"), "{}", got.1);
+    assert!(
+        got.1["error"]["message"].as_str().unwrap().contains("{{担当者名}}"),
+        "{}",
+        got.1
+    );
 
     let shared = template(&t, &yamada_t, guide()).await;
     let mut personal = guide();
@@ -72,34 +76,64 @@ async fn templates_only_their_creator_changes_and_a_leaver_hands_them_over() {
     edit["subject"] = json!("変更");
     for token in [&sato_t, &org.admin] {
         let got = t
-            .call(token, Method::PUT, &format!("/api/v1/mail/templates/{shared_id}"), Some(edit.clone()))
+            .call(
+                token,
+                Method::PUT,
+                &format!("/api/v1/mail/templates/{shared_id}"),
+                Some(edit.clone()),
+            )
             .await;
         assert_error(got, StatusCode::FORBIDDEN, None);
         let got = t
-            .call(token, Method::DELETE, &format!("/api/v1/mail/templates/{shared_id}"), None)
+            .call(
+                token,
+                Method::DELETE,
+                &format!("/api/v1/mail/templates/{shared_id}"),
+                None,
+            )
             .await;
         assert_error(got, StatusCode::FORBIDDEN, None);
     }
     let (s, v) = t
-        .call(&yamada_t, Method::PUT, &format!("/api/v1/mail/templates/{shared_id}"), Some(edit))
+        .call(
+            &yamada_t,
+            Method::PUT,
+            &format!("/api/v1/mail/templates/{shared_id}"),
+            Some(edit),
+        )
         .await;
     assert_eq!((s, v["subject"].as_str()), (StatusCode::OK, Some("変更")), "{v}");
 
     // A personal template is not seen by a colleague; a shared one is, and a copy is theirs.
-    assert_eq!(t.get(&sato_t, &format!("/api/v1/mail/templates/{personal_id}")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        t.get(&sato_t, &format!("/api/v1/mail/templates/{personal_id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
     let (s, list) = t.get(&sato_t, "/api/v1/mail/templates").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
-    let (s, copy) = t.post(&sato_t, &format!("/api/v1/mail/templates/{shared_id}/copy"), json!({})).await;
+    let (s, copy) = t
+        .post(&sato_t, &format!("/api/v1/mail/templates/{shared_id}/copy"), json!({}))
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{copy}");
-    assert_eq!((copy["creator_id"].as_str(), copy["copied_from"].as_str()), (Some(sato.as_str()), Some(shared_id)));
+    assert_eq!(
+        (copy["creator_id"].as_str(), copy["copied_from"].as_str()),
+        (Some(sato.as_str()), Some(shared_id))
+    );
     let (s, _) = t
-        .call(&sato_t, Method::DELETE, &format!("/api/v1/mail/templates/{}", copy["id"].as_str().unwrap()), None)
+        .call(
+            &sato_t,
+            Method::DELETE,
+            &format!("/api/v1/mail/templates/{}", copy["id"].as_str().unwrap()),
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
 
     // A leaver's templates count: the deletion guard says so, readiness lists them.
-    let got = t.call(&org.admin, Method::DELETE, &format!("/api/v1/users/{yamada}"), None).await;
+    let got = t
+        .call(&org.admin, Method::DELETE, &format!("/api/v1/users/{yamada}"), None)
+        .await;
     assert_error(got.clone(), StatusCode::CONFLICT, None);
     assert_eq!(got.1["error"]["details"]["templates"], 2, "{}", got.1);
     let today = chrono::Utc::now().date_naive() + chrono::Duration::days(10);
@@ -113,21 +147,45 @@ async fn templates_only_their_creator_changes_and_a_leaver_hands_them_over() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{dep}");
     let dep_id = dep["id"].as_str().unwrap();
-    let (s, r) = t.get(&org.admin, &format!("/api/v1/departures/{dep_id}/readiness")).await;
+    let (s, r) = t
+        .get(&org.admin, &format!("/api/v1/departures/{dep_id}/readiness"))
+        .await;
     assert_eq!(s, StatusCode::OK, "{r}");
-    let item = r["items"].as_array().unwrap().iter().find(|i| i["key"] == "templates").unwrap().clone();
-    assert_eq!((item["available"].as_bool(), item["count"].as_i64(), item["done"].as_bool()), (Some(true), Some(2), Some(false)), "{r}");
+    let item = r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "templates")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            item["available"].as_bool(),
+            item["count"].as_i64(),
+            item["done"].as_bool()
+        ),
+        (Some(true), Some(2), Some(false)),
+        "{r}"
+    );
 
     // The admin hands them over in one step: a dry run changes nothing; then re-created under
     // the successor, linked to the originals, which are gone.
     let hand = |dry: bool| json!({"from_user_id": yamada, "to_user_id": sato, "dry_run": dry});
     let (s, v) = t.post(&org.admin, "/api/v1/mail/templates/hand-over", hand(true)).await;
-    assert_eq!((s, v["templates"].as_array().unwrap().len()), (StatusCode::OK, 2), "{v}");
+    assert_eq!(
+        (s, v["templates"].as_array().unwrap().len()),
+        (StatusCode::OK, 2),
+        "{v}"
+    );
     let (s, v) = t.post(&sato_t, "/api/v1/mail/templates/hand-over", hand(false)).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
-    let (s, v) = t.post(&org.admin, "/api/v1/mail/templates/hand-over", hand(false)).await;
+    let (s, v) = t
+        .post(&org.admin, "/api/v1/mail/templates/hand-over", hand(false))
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let (_, mine) = t.get(&sato_t, &format!("/api/v1/mail/templates?creator_id={sato}")).await;
+    let (_, mine) = t
+        .get(&sato_t, &format!("/api/v1/mail/templates?creator_id={sato}"))
+        .await;
     let mine = mine["items"].as_array().unwrap();
     assert_eq!(mine.len(), 2);
     let mut linked: Vec<&str> = mine.iter().map(|m| m["copied_from"].as_str().unwrap()).collect();
@@ -136,10 +194,27 @@ async fn templates_only_their_creator_changes_and_a_leaver_hands_them_over() {
     originals.sort();
     assert_eq!(linked, originals);
     assert!(mine.iter().any(|m| m["name"] == "個人用" && m["shared"] == false));
-    assert_eq!(t.get(&org.admin, &format!("/api/v1/mail/templates/{shared_id}")).await.0, StatusCode::NOT_FOUND);
-    let (_, r) = t.get(&org.admin, &format!("/api/v1/departures/{dep_id}/readiness")).await;
-    let item = r["items"].as_array().unwrap().iter().find(|i| i["key"] == "templates").unwrap().clone();
-    assert_eq!((item["count"].as_i64(), item["done"].as_bool()), (Some(0), Some(true)), "{r}");
+    assert_eq!(
+        t.get(&org.admin, &format!("/api/v1/mail/templates/{shared_id}"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, r) = t
+        .get(&org.admin, &format!("/api/v1/departures/{dep_id}/readiness"))
+        .await;
+    let item = r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "templates")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (item["count"].as_i64(), item["done"].as_bool()),
+        (Some(0), Some(true)),
+        "{r}"
+    );
     assert_eq!(t.audit(&org, "mail_template.hand_over").await.len(), 1);
     assert_eq!(t.audit(&org, "mail_template.create").await.len(), 2);
 }
@@ -164,22 +239,39 @@ async fn one_to_one_mail_goes_from_each_owner_and_names_every_card_it_leaves_out
     let suzuki = card(&t, &c_t, "鈴木 次郎", "info@abc.jp", Some("2026-06-01")).await;
     let _takahashi = card(&t, &a_t, "高橋 五郎", "optout@abc.jp", None).await;
     let _watanabe = card(&t, &a_t, "渡辺 六郎", "blocked@abc.jp", None).await;
-    let (s, v) = t.post(&org.admin, &format!("/api/v1/users/{b}/suspend"), json!({})).await;
+    let (s, v) = t
+        .post(&org.admin, &format!("/api/v1/users/{b}/suspend"), json!({}))
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     for (kind, value) in [("opt_out", "OptOut@abc.jp"), ("block", "blocked@abc.jp")] {
-        let (s, v) = t.post(&org.admin, "/api/v1/mail/suppressions", json!({"kind": kind, "value": value})).await;
+        let (s, v) = t
+            .post(
+                &org.admin,
+                "/api/v1/mail/suppressions",
+                json!({"kind": kind, "value": value}),
+            )
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
     }
 
     let input = json!({"template_id": tpl_id, "recipients": {"company": "ABC商事"}});
     let (s, p) = t.post(&org.admin, "/api/v1/mail/preview", input.clone()).await;
     assert_eq!(s, StatusCode::OK, "{p}");
-    assert_eq!((p["messages"].as_i64(), p["skipped"].as_i64()), (Some(3), Some(6)), "{p}");
+    assert_eq!(
+        (p["messages"].as_i64(), p["skipped"].as_i64()),
+        (Some(3), Some(6)),
+        "{p}"
+    );
     let senders: Vec<(String, i64)> = p["by_sender"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["user_id"].as_str().unwrap().to_string(), s["messages"].as_i64().unwrap()))
+        .map(|s| {
+            (
+                s["user_id"].as_str().unwrap().to_string(),
+                s["messages"].as_i64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(senders, vec![(c.clone(), 2), (a.clone(), 1)]);
     let reason_of = |name: &str| {
@@ -210,35 +302,75 @@ async fn one_to_one_mail_goes_from_each_owner_and_names_every_card_it_leaves_out
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     let csv = res.text().await.unwrap();
     assert_eq!(csv.lines().count(), 7, "{csv}");
-    assert!(csv.contains("伊藤 三郎") && csv.contains("所有者が利用停止・削除済み"), "{csv}");
+    assert!(
+        csv.contains("伊藤 三郎") && csv.contains("所有者が利用停止・削除済み"),
+        "{csv}"
+    );
 
     // A member sends only from their own cards.
     let mut theirs = input.clone();
     theirs["recipients"]["owner_id"] = json!(c);
-    assert_error(t.post(&a_t, "/api/v1/mail/preview", theirs).await, StatusCode::FORBIDDEN, Some("recipients.owner_id"));
+    assert_error(
+        t.post(&a_t, "/api/v1/mail/preview", theirs).await,
+        StatusCode::FORBIDDEN,
+        Some("recipients.owner_id"),
+    );
     let (s, mine) = t.post(&a_t, "/api/v1/mail/preview", input.clone()).await;
     assert_eq!(s, StatusCode::OK, "{mine}");
-    assert!(mine["by_sender"].as_array().unwrap().iter().all(|s| s["user_id"] == a.as_str()), "{mine}");
+    assert!(
+        mine["by_sender"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["user_id"] == a.as_str()),
+        "{mine}"
+    );
 
     let (s, send) = t.post(&org.admin, "/api/v1/mail/sends", input.clone()).await;
     assert_eq!(s, StatusCode::CREATED, "{send}");
-    assert_eq!((send["queued"].as_i64(), send["skipped"].as_i64()), (Some(3), Some(6)), "{send}");
+    assert_eq!(
+        (send["queued"].as_i64(), send["skipped"].as_i64()),
+        (Some(3), Some(6)),
+        "{send}"
+    );
     let send_id = send["id"].as_str().unwrap().to_string();
     let got = sink.wait_for(3).await;
     let done = wait_send(&t, &org.admin, &send_id, "done").await;
     assert_eq!(done["messages"], json!({"sent": 3}), "{done}");
     assert_eq!(sink.received().len(), 3, "one message per recipient");
 
-    let to = |addr: &str| got.iter().find(|m| m.rcpt == vec![addr.to_string()]).expect(addr).clone();
+    let to = |addr: &str| {
+        got.iter()
+            .find(|m| m.rcpt == vec![addr.to_string()])
+            .expect(addr)
+            .clone()
+    };
     let m = to("yamamoto@abc.jp");
-    assert_eq!((m.from_addr(), m.from_name()), ("aoki@oto.example.jp".into(), "青木 一郎".into()));
+    assert_eq!(
+        (m.from_addr(), m.from_name()),
+        ("aoki@oto.example.jp".into(), "青木 一郎".into())
+    );
     assert_eq!(m.subject(), "ABC商事株式会社 山本 太郎様へのご案内");
     let text = m.text();
-    assert!(text.starts_with("山本 太郎様") && text.contains("青木 一郎 (aoki@oto.example.jp)"), "{text}");
-    assert!(m.message_id().contains(&format!("{send_id}.{yamamoto}")), "{}", m.message_id());
+    assert!(
+        text.starts_with("山本 太郎様") && text.contains("青木 一郎 (aoki@oto.example.jp)"),
+        "{text}"
+    );
+    assert!(
+        m.message_id().contains(&format!("{send_id}.{yamamoto}")),
+        "{}",
+        m.message_id()
+    );
     let unsubscribe = m.header("List-Unsubscribe").expect("List-Unsubscribe");
-    assert_eq!(m.header("List-Unsubscribe-Post").as_deref(), Some("List-Unsubscribe=One-Click"));
-    assert_eq!(to("tanaka@abc.jp").from_addr(), "chiba@oto.example.jp", "the newest card's owner sends");
+    assert_eq!(
+        m.header("List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    assert_eq!(
+        to("tanaka@abc.jp").from_addr(),
+        "chiba@oto.example.jp",
+        "the newest card's owner sends"
+    );
     assert_eq!(to("info@abc.jp").from_addr(), "chiba@oto.example.jp");
     let msgs = messages(&t, &org.admin, &send_id).await;
     let cards: Vec<&str> = msgs.iter().map(|m| m["card_id"].as_str().unwrap()).collect();
@@ -246,11 +378,16 @@ async fn one_to_one_mail_goes_from_each_owner_and_names_every_card_it_leaves_out
         assert!(cards.contains(&id.as_str()));
     }
     assert!(!cards.contains(&tanaka_old.as_str()));
-    let (s, skipped) = t.get(&org.admin, &format!("/api/v1/mail/sends/{send_id}/skipped")).await;
+    let (s, skipped) = t
+        .get(&org.admin, &format!("/api/v1/mail/sends/{send_id}/skipped"))
+        .await;
     assert_eq!((s, skipped.as_array().unwrap().len()), (StatusCode::OK, 6), "{skipped}");
     assert_eq!(t.audit(&org, "mail_send.create").await.len(), 1);
     // The member sees their own sends only; the admin's is not theirs.
-    assert_eq!(t.get(&a_t, &format!("/api/v1/mail/sends/{send_id}")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        t.get(&a_t, &format!("/api/v1/mail/sends/{send_id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
 
     // The opt-out link: the page asks, the post puts the address on the opt-out list.
     let link = unsubscribe.trim_matches(|c| c == '<' || c == '>').to_string();
@@ -259,11 +396,25 @@ async fn one_to_one_mail_goes_from_each_owner_and_names_every_card_it_leaves_out
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("配信を停止する"));
     let forged = format!("{}x", &link[..link.len() - 1]);
-    assert_eq!(t.http.post(&forged).send().await.unwrap().status(), StatusCode::NOT_FOUND);
-    let done = t.http.post(&link).body("List-Unsubscribe=One-Click").send().await.unwrap();
+    assert_eq!(
+        t.http.post(&forged).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let done = t
+        .http
+        .post(&link)
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(done.status(), StatusCode::OK);
     let (_, lists) = t.get(&org.admin, "/api/v1/mail/suppressions?kind=opt_out").await;
-    let values: Vec<&str> = lists.as_array().unwrap().iter().map(|s| s["value"].as_str().unwrap()).collect();
+    let values: Vec<&str> = lists
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["value"].as_str().unwrap())
+        .collect();
     assert_eq!(values, vec!["optout@abc.jp", "yamamoto@abc.jp"]);
     let (_, p) = t.post(&org.admin, "/api/v1/mail/preview", input).await;
     assert_eq!(p["messages"], 2, "the opted-out address is skipped next time: {p}");
@@ -285,8 +436,10 @@ async fn a_temporary_failure_is_retried_and_a_permanent_one_goes_on_the_bounce_l
     let send_id = send["id"].as_str().unwrap().to_string();
 
     // First round: 451 for ok@ (queued again, a minute later), 550 for gone@ (bounced).
-    let expected: Vec<(String, String, i64)> =
-        vec![("gone@abc.jp".into(), "bounced".into(), 1), ("ok@abc.jp".into(), "queued".into(), 1)];
+    let expected: Vec<(String, String, i64)> = vec![
+        ("gone@abc.jp".into(), "bounced".into(), 1),
+        ("ok@abc.jp".into(), "queued".into(), 1),
+    ];
     let mut states = Vec::new();
     for _ in 0..400 {
         states = messages(&t, &org.admin, &send_id)
@@ -319,7 +472,11 @@ async fn a_temporary_failure_is_retried_and_a_permanent_one_goes_on_the_bounce_l
     let (_, lists) = t.get(&org.admin, "/api/v1/mail/suppressions?kind=bounce").await;
     assert_eq!(lists[0]["value"], "gone@abc.jp", "{lists}");
     let (_, p) = t.post(&org.admin, "/api/v1/mail/preview", input).await;
-    assert_eq!(p["by_reason"], json!([{"reason": "bounced", "label": "不達", "cards": 1}]), "{p}");
+    assert_eq!(
+        p["by_reason"],
+        json!([{"reason": "bounced", "label": "不達", "cards": 1}]),
+        "{p}"
+    );
 }
 
 #[tokio::test]
@@ -332,13 +489,20 @@ async fn a_scheduled_send_is_cancelled_until_it_starts_and_then_nothing_goes() {
     let at = t.app.now() + chrono::Duration::hours(1);
     let input = json!({"template_id": tpl["id"], "recipients": {"company": "ABC商事"}, "scheduled_at": at});
     let (s, send) = t.post(&org.admin, "/api/v1/mail/sends", input.clone()).await;
-    assert_eq!((s, send["status"].as_str()), (StatusCode::CREATED, Some("scheduled")), "{send}");
+    assert_eq!(
+        (s, send["status"].as_str()),
+        (StatusCode::CREATED, Some("scheduled")),
+        "{send}"
+    );
     let id = send["id"].as_str().unwrap();
-    let (s, v) = t.post(&org.admin, &format!("/api/v1/mail/sends/{id}/cancel"), json!({})).await;
+    let (s, v) = t
+        .post(&org.admin, &format!("/api/v1/mail/sends/{id}/cancel"), json!({}))
+        .await;
     assert_eq!((s, v["status"].as_str()), (StatusCode::OK, Some("cancelled")), "{v}");
     assert_eq!(v["messages"], json!({"cancelled": 1}));
     assert_error(
-        t.post(&org.admin, &format!("/api/v1/mail/sends/{id}/cancel"), json!({})).await,
+        t.post(&org.admin, &format!("/api/v1/mail/sends/{id}/cancel"), json!({}))
+            .await,
         StatusCode::CONFLICT,
         None,
     );
@@ -350,12 +514,13 @@ async fn a_scheduled_send_is_cancelled_until_it_starts_and_then_nothing_goes() {
     assert_eq!(s, StatusCode::CREATED, "{second}");
     wait_send(&t, &org.admin, second["id"].as_str().unwrap(), "done").await;
     assert_eq!(sink.received().len(), 1);
-    let (s, past) = t.post(&org.admin, "/api/v1/mail/sends", {
-        let mut p = input;
-        p["scheduled_at"] = json!(t.app.now() - chrono::Duration::hours(1));
-        p
-    })
-    .await;
+    let (s, past) = t
+        .post(&org.admin, "/api/v1/mail/sends", {
+            let mut p = input;
+            p["scheduled_at"] = json!(t.app.now() - chrono::Duration::hours(1));
+            p
+        })
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{past}");
     assert_eq!(past["error"]["field"], "scheduled_at");
 }
@@ -368,14 +533,27 @@ async fn without_an_smtp_server_a_send_is_refused_with_how_to_set_one_up() {
     card(&t, &org.admin, "山本 太郎", "yamamoto@abc.jp", None).await;
     let input = json!({"template_id": tpl["id"], "recipients": {"company": "ABC商事"}});
     let (s, p) = t.post(&org.admin, "/api/v1/mail/preview", input.clone()).await;
-    assert_eq!((s, p["messages"].as_i64()), (StatusCode::OK, Some(1)), "a preview needs no SMTP: {p}");
+    assert_eq!(
+        (s, p["messages"].as_i64()),
+        (StatusCode::OK, Some(1)),
+        "a preview needs no SMTP: {p}"
+    );
     let got = t.post(&org.admin, "/api/v1/mail/sends", input).await;
     assert_error(got.clone(), StatusCode::UNPROCESSABLE_ENTITY, None);
-    assert!(got.1["error"]["message"].as_str().unwrap().contains("MEISHI_SMTP_URL"), "{}", got.1);
+    assert!(
+        got.1["error"]["message"].as_str().unwrap().contains("MEISHI_SMTP_URL"),
+        "{}",
+        got.1
+    );
     let (_, sends) = t.get(&org.admin, "/api/v1/mail/sends").await;
     assert_eq!(sends["items"], json!([]));
     assert_error(
-        t.post(&org.admin, "/api/v1/mail/preview", json!({"template_id": tpl["id"], "recipients": {}})).await,
+        t.post(
+            &org.admin,
+            "/api/v1/mail/preview",
+            json!({"template_id": tpl["id"], "recipients": {}}),
+        )
+        .await,
         StatusCode::BAD_REQUEST,
         Some("recipients"),
     );
@@ -394,12 +572,13 @@ async fn the_handover_notice_names_each_customers_successor_and_is_never_sent_tw
     body["body"] = json!("{{氏名}}様\n後任の{{後任者氏名}}（{{後任者メール}}）が担当いたします。\n{{差出人氏名}}");
     let tpl = template(&t, &yamada_t, body).await;
 
-    let c = |name: &str, company: &str, email: &str, day: &str| {
-        json!({"full_name": name, "company": company, "email": email, "exchanged_on": day})
-    };
-    t.card(&yamada_t, c("木村 太郎", "甲社", "kimura@kou.jp", "2026-01-01")).await;
-    t.card(&yamada_t, c("中村 次郎", "乙社", "nakamura@otsu.jp", "2025-01-01")).await;
-    t.card(&yamada_t, c("中村 次郎", "乙社", "nakamura@otsu.jp", "2026-02-01")).await;
+    let c = |name: &str, company: &str, email: &str, day: &str| json!({"full_name": name, "company": company, "email": email, "exchanged_on": day});
+    t.card(&yamada_t, c("木村 太郎", "甲社", "kimura@kou.jp", "2026-01-01"))
+        .await;
+    t.card(&yamada_t, c("中村 次郎", "乙社", "nakamura@otsu.jp", "2025-01-01"))
+        .await;
+    t.card(&yamada_t, c("中村 次郎", "乙社", "nakamura@otsu.jp", "2026-02-01"))
+        .await;
     t.card(&yamada_t, c("森 三郎", "乙社", "", "2026-01-01")).await;
     let day = (chrono::Utc::now().date_naive() + chrono::Duration::days(20)).to_string();
     let (s, dep) = t
@@ -415,19 +594,45 @@ async fn the_handover_notice_names_each_customers_successor_and_is_never_sent_tw
     let send = json!({"template_id": tpl["id"]});
 
     // Not before the plan is approved: the notice names the successors.
-    assert_error(t.post(&yamada_t, &notice, send.clone()).await, StatusCode::CONFLICT, None);
+    assert_error(
+        t.post(&yamada_t, &notice, send.clone()).await,
+        StatusCode::CONFLICT,
+        None,
+    );
     let plan = json!({"items": [{"selection": {"company": "乙社"}, "successor_id": suzuki}]});
-    let (s, v) = t.call(&yamada_t, Method::PUT, &format!("/api/v1/departures/{dep}/plan"), Some(plan)).await;
+    let (s, v) = t
+        .call(
+            &yamada_t,
+            Method::PUT,
+            &format!("/api/v1/departures/{dep}/plan"),
+            Some(plan),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let (s, v) = t.post(&org.admin, &format!("/api/v1/departures/{dep}/plan/approve"), json!({})).await;
+    let (s, v) = t
+        .post(&org.admin, &format!("/api/v1/departures/{dep}/plan/approve"), json!({}))
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
 
     // The preview: one notice per person, each with the successor the plan gives the card.
     let (s, p) = t.get(&yamada_t, &notice).await;
     assert_eq!(s, StatusCode::OK, "{p}");
-    assert_eq!((p["messages"].as_i64(), p["already_sent"].as_i64(), p["skipped"].as_i64()), (Some(2), Some(0), Some(2)), "{p}");
+    assert_eq!(
+        (
+            p["messages"].as_i64(),
+            p["already_sent"].as_i64(),
+            p["skipped"].as_i64()
+        ),
+        (Some(2), Some(0), Some(2)),
+        "{p}"
+    );
     let successor_of = |name: &str| {
-        p["customers"].as_array().unwrap().iter().find(|c| c["full_name"] == name).unwrap()["successor_id"]
+        p["customers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["full_name"] == name)
+            .unwrap()["successor_id"]
             .as_str()
             .unwrap()
             .to_string()
@@ -435,43 +640,110 @@ async fn the_handover_notice_names_each_customers_successor_and_is_never_sent_tw
     assert_eq!(successor_of("木村 太郎"), sato);
     assert_eq!(successor_of("中村 次郎"), suzuki);
     let (_, r) = t.get(&org.admin, &format!("/api/v1/departures/{dep}/readiness")).await;
-    let item = r["items"].as_array().unwrap().iter().find(|i| i["key"] == "notice").unwrap().clone();
-    assert_eq!((item["count"].as_i64(), item["done"].as_bool(), item["optional"].as_bool()), (Some(2), Some(false), Some(true)), "{r}");
+    let item = r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "notice")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            item["count"].as_i64(),
+            item["done"].as_bool(),
+            item["optional"].as_bool()
+        ),
+        (Some(2), Some(false), Some(true)),
+        "{r}"
+    );
 
     let (s, v) = t.post(&yamada_t, &notice, send.clone()).await;
     assert_eq!((s, v["queued"].as_i64()), (StatusCode::OK, Some(2)), "{v}");
     let got = sink.wait_for(2).await;
-    let to = |addr: &str| got.iter().find(|m| m.rcpt == vec![addr.to_string()]).expect(addr).clone();
+    let to = |addr: &str| {
+        got.iter()
+            .find(|m| m.rcpt == vec![addr.to_string()])
+            .expect(addr)
+            .clone()
+    };
     let kimura = to("kimura@kou.jp");
-    assert_eq!(kimura.from_addr(), "yamada@notice.example.jp", "from the leaver by default");
-    assert!(kimura.text().contains("後任の佐藤 花子（sato@notice.example.jp）"), "{}", kimura.text());
-    assert!(to("nakamura@otsu.jp").text().contains("後任の鈴木 一郎（suzuki@notice.example.jp）"));
+    assert_eq!(
+        kimura.from_addr(),
+        "yamada@notice.example.jp",
+        "from the leaver by default"
+    );
+    assert!(
+        kimura.text().contains("後任の佐藤 花子（sato@notice.example.jp）"),
+        "{}",
+        kimura.text()
+    );
+    assert!(
+        to("nakamura@otsu.jp")
+            .text()
+            .contains("後任の鈴木 一郎（suzuki@notice.example.jp）")
+    );
 
     // Re-running sends nothing twice; readiness shows it done.
     let (s, v) = t.post(&org.admin, &notice, send.clone()).await;
-    assert_eq!((s, v["queued"].as_i64(), v["already_sent"].as_i64()), (StatusCode::OK, Some(0), Some(2)), "{v}");
+    assert_eq!(
+        (s, v["queued"].as_i64(), v["already_sent"].as_i64()),
+        (StatusCode::OK, Some(0), Some(2)),
+        "{v}"
+    );
     assert!(v["send"].is_null());
     let (_, r) = t.get(&org.admin, &format!("/api/v1/departures/{dep}/readiness")).await;
-    let item = r["items"].as_array().unwrap().iter().find(|i| i["key"] == "notice").unwrap().clone();
-    assert_eq!((item["count"].as_i64(), item["done"].as_bool()), (Some(0), Some(true)), "{r}");
+    let item = r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "notice")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (item["count"].as_i64(), item["done"].as_bool()),
+        (Some(0), Some(true)),
+        "{r}"
+    );
 
     // After the plan ran the customers are the successors' cards; still nobody twice. A new
     // customer of the leaver's, moved with the plan, gets it from the successor if the
     // organisation says so.
-    t.card(&yamada_t, c("林 四郎", "丙社", "hayashi@hei.jp", "2026-03-01")).await;
-    let (s, executed) = t.post(&org.admin, &format!("/api/v1/departures/{dep}/plan/execute"), json!({})).await;
+    t.card(&yamada_t, c("林 四郎", "丙社", "hayashi@hei.jp", "2026-03-01"))
+        .await;
+    let (s, executed) = t
+        .post(&org.admin, &format!("/api/v1/departures/{dep}/plan/execute"), json!({}))
+        .await;
     assert_eq!(s, StatusCode::OK, "{executed}");
-    let (s, v) = t.call(&org.admin, Method::PATCH, "/api/v1/mail/settings", Some(json!({"handover_from": "successor"}))).await;
+    let (s, v) = t
+        .call(
+            &org.admin,
+            Method::PATCH,
+            "/api/v1/mail/settings",
+            Some(json!({"handover_from": "successor"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(executed["templates"], 1, "the leaver's template went to the successor with the plan: {v}");
+    assert_eq!(
+        executed["templates"], 1,
+        "the leaver's template went to the successor with the plan: {v}"
+    );
     assert_error(t.post(&org.admin, &notice, send).await, StatusCode::NOT_FOUND, None);
-    let (_, handed) = t.get(&org.admin, &format!("/api/v1/mail/templates?creator_id={sato}")).await;
+    let (_, handed) = t
+        .get(&org.admin, &format!("/api/v1/mail/templates?creator_id={sato}"))
+        .await;
     let send = json!({"template_id": handed["items"][0]["id"]});
     let (s, v) = t.post(&org.admin, &notice, send).await;
-    assert_eq!((s, v["queued"].as_i64(), v["already_sent"].as_i64()), (StatusCode::OK, Some(1), Some(2)), "{v}");
+    assert_eq!(
+        (s, v["queued"].as_i64(), v["already_sent"].as_i64()),
+        (StatusCode::OK, Some(1), Some(2)),
+        "{v}"
+    );
     let got = sink.wait_for(3).await;
     assert_eq!(got.len(), 3);
-    let hayashi = got.iter().find(|m| m.rcpt == vec!["hayashi@hei.jp".to_string()]).unwrap();
+    let hayashi = got
+        .iter()
+        .find(|m| m.rcpt == vec!["hayashi@hei.jp".to_string()])
+        .unwrap();
     assert_eq!(hayashi.from_addr(), "sato@notice.example.jp");
     assert_eq!(t.audit(&org, "mail_notice.send").await.len(), 2);
 }
@@ -485,9 +757,13 @@ async fn reminders_go_once_a_day_to_leavers_without_a_plan_and_to_admins_for_dep
     let (yamada, _) = t.user(&org, "yamada@remind.example.jp", "山田 賢治", "member").await;
     let (kato, kato_t) = t.user(&org, "kato@remind.example.jp", "加藤 四郎", "member").await;
     let (sato, _) = t.user(&org, "sato@remind.example.jp", "佐藤 花子", "member").await;
-    t.card(&kato_t, json!({"full_name": "顧客 一郎", "company": "甲社"})).await;
+    t.card(&kato_t, json!({"full_name": "顧客 一郎", "company": "甲社"}))
+        .await;
     let today = chrono::Utc::now().date_naive();
-    for (user, day) in [(&yamada, today + chrono::Duration::days(5)), (&kato, today + chrono::Duration::days(1))] {
+    for (user, day) in [
+        (&yamada, today + chrono::Duration::days(5)),
+        (&kato, today + chrono::Duration::days(1)),
+    ] {
         let (s, v) = t
             .post(
                 &org.admin,
@@ -502,10 +778,20 @@ async fn reminders_go_once_a_day_to_leavers_without_a_plan_and_to_admins_for_dep
     assert_eq!(tick(&t.app).await.unwrap().reminded, 2);
     assert_eq!(tick(&t.app).await.unwrap().reminded, 0, "once a day");
     let got = sink.wait_for(2).await;
-    let to_yamada = got.iter().find(|m| m.rcpt == vec!["yamada@remind.example.jp".to_string()]).unwrap();
-    assert!(to_yamada.subject().contains("引き継ぎ計画の報告をお願いします"), "{}", to_yamada.subject());
+    let to_yamada = got
+        .iter()
+        .find(|m| m.rcpt == vec!["yamada@remind.example.jp".to_string()])
+        .unwrap();
+    assert!(
+        to_yamada.subject().contains("引き継ぎ計画の報告をお願いします"),
+        "{}",
+        to_yamada.subject()
+    );
     assert!(to_yamada.text().contains("/handover"), "{}", to_yamada.text());
-    assert!(to_yamada.header("List-Unsubscribe").is_none(), "a reminder is no bulk mail");
+    assert!(
+        to_yamada.header("List-Unsubscribe").is_none(),
+        "a reminder is no bulk mail"
+    );
 
     // Three days on: 加藤 was suspended still holding a card (要対応), so the admin is told; 山田
     // is reminded again.
@@ -513,13 +799,27 @@ async fn reminders_go_once_a_day_to_leavers_without_a_plan_and_to_admins_for_dep
     let tk = tick(&t.app).await.unwrap();
     assert_eq!((tk.suspended, tk.reminded), (1, 2), "{tk:?}");
     let got = sink.wait_for(4).await;
-    let to_admin = got.iter().find(|m| m.rcpt == vec!["admin@remind.example.jp".to_string()]).unwrap();
-    assert!(to_admin.subject().contains("要対応の退職者: 加藤 四郎"), "{}", to_admin.subject());
+    let to_admin = got
+        .iter()
+        .find(|m| m.rcpt == vec!["admin@remind.example.jp".to_string()])
+        .unwrap();
+    assert!(
+        to_admin.subject().contains("要対応の退職者: 加藤 四郎"),
+        "{}",
+        to_admin.subject()
+    );
     assert_eq!(tick(&t.app).await.unwrap().reminded, 0);
     assert_eq!(t.audit(&org, "mail_reminder.queue").await.len(), 4);
 
     // The organisation turns them off.
-    let (s, v) = t.call(&org.admin, Method::PATCH, "/api/v1/mail/settings", Some(json!({"reminders": false}))).await;
+    let (s, v) = t
+        .call(
+            &org.admin,
+            Method::PATCH,
+            "/api/v1/mail/settings",
+            Some(json!({"reminders": false})),
+        )
+        .await;
     assert_eq!((s, v["reminders"].as_bool()), (StatusCode::OK, Some(false)), "{v}");
     t.clock.advance(chrono::Duration::days(1));
     assert_eq!(tick(&t.app).await.unwrap().reminded, 0);
@@ -533,33 +833,79 @@ async fn the_daily_limit_the_sending_domain_and_leavers_are_applied_before_anyth
     let (aoki, aoki_t) = t.user(&org, "aoki@limits.example.jp", "青木 一郎", "member").await;
     let (sato, _) = t.user(&org, "sato@limits.example.jp", "佐藤 花子", "member").await;
     let tpl = template(&t, &org.admin, guide()).await;
-    for (name, email) in [("山本 太郎", "yamamoto@abc.jp"), ("田中 一郎", "tanaka@abc.jp"), ("木村 四郎", "kimura@abc.jp")] {
+    for (name, email) in [
+        ("山本 太郎", "yamamoto@abc.jp"),
+        ("田中 一郎", "tanaka@abc.jp"),
+        ("木村 四郎", "kimura@abc.jp"),
+    ] {
         card(&t, &aoki_t, name, email, None).await;
     }
     let input = json!({"template_id": tpl["id"], "recipients": {"company": "ABC商事"}});
 
     // A daily limit of 2: the send of 3 is refused whole; nothing queued.
-    let (s, v) = t.call(&org.admin, Method::PATCH, "/api/v1/mail/settings", Some(json!({"daily_limit": 2}))).await;
+    let (s, v) = t
+        .call(
+            &org.admin,
+            Method::PATCH,
+            "/api/v1/mail/settings",
+            Some(json!({"daily_limit": 2})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let got = t.post(&org.admin, "/api/v1/mail/sends", input.clone()).await;
     assert_error(got.clone(), StatusCode::UNPROCESSABLE_ENTITY, None);
-    assert!(got.1["error"]["message"].as_str().unwrap().contains("daily limit of 2"), "{}", got.1);
+    assert!(
+        got.1["error"]["message"].as_str().unwrap().contains("daily limit of 2"),
+        "{}",
+        got.1
+    );
     assert_eq!(t.get(&org.admin, "/api/v1/mail/sends").await.1["items"], json!([]));
     assert_error(
-        t.call(&org.admin, Method::PATCH, "/api/v1/mail/settings", Some(json!({"daily_limit": 0}))).await,
+        t.call(
+            &org.admin,
+            Method::PATCH,
+            "/api/v1/mail/settings",
+            Some(json!({"daily_limit": 0})),
+        )
+        .await,
         StatusCode::BAD_REQUEST,
         Some("daily_limit"),
     );
-    t.call(&org.admin, Method::PATCH, "/api/v1/mail/settings", Some(json!({"daily_limit": 100}))).await;
+    t.call(
+        &org.admin,
+        Method::PATCH,
+        "/api/v1/mail/settings",
+        Some(json!({"daily_limit": 100})),
+    )
+    .await;
 
     // Senders outside the sending domain are left out, by name.
     let (s, v) = t
-        .call(&org.admin, Method::PATCH, "/api/v1/mail/settings", Some(json!({"sending_domain": "@Other.example.jp"})))
+        .call(
+            &org.admin,
+            Method::PATCH,
+            "/api/v1/mail/settings",
+            Some(json!({"sending_domain": "@Other.example.jp"})),
+        )
         .await;
-    assert_eq!((s, v["sending_domain"].as_str()), (StatusCode::OK, Some("other.example.jp")), "{v}");
+    assert_eq!(
+        (s, v["sending_domain"].as_str()),
+        (StatusCode::OK, Some("other.example.jp")),
+        "{v}"
+    );
     let (_, p) = t.post(&org.admin, "/api/v1/mail/preview", input.clone()).await;
-    assert_eq!(p["by_reason"], json!([{"reason": "sender_domain", "label": "所有者のアドレスが送信ドメイン外", "cards": 3}]), "{p}");
-    t.call(&org.admin, Method::PATCH, "/api/v1/mail/settings", Some(json!({"sending_domain": ""}))).await;
+    assert_eq!(
+        p["by_reason"],
+        json!([{"reason": "sender_domain", "label": "所有者のアドレスが送信ドメイン外", "cards": 3}]),
+        "{p}"
+    );
+    t.call(
+        &org.admin,
+        Method::PATCH,
+        "/api/v1/mail/settings",
+        Some(json!({"sending_domain": ""})),
+    )
+    .await;
 
     // 青木 leaves in ten days: a send now names him as dropping out later; one scheduled after
     // his suspension leaves his cards out.
@@ -599,7 +945,10 @@ async fn several_workers_on_one_database_deliver_each_message_once() {
     }
     let org = t.org("workers").await;
     let tpl = template(&t, &org.admin, guide()).await;
-    let org_id = meishi::service::auth::resolve_org(&t.app, Some("workers")).await.unwrap().id;
+    let org_id = meishi::service::auth::resolve_org(&t.app, Some("workers"))
+        .await
+        .unwrap()
+        .id;
     meishi::store::exec(
         t.app.store.conn(),
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) \
@@ -612,7 +961,11 @@ async fn several_workers_on_one_database_deliver_each_message_once() {
     .await
     .unwrap();
     let (s, send) = t
-        .post(&org.admin, "/api/v1/mail/sends", json!({"template_id": tpl["id"], "recipients": {"company": "甲社"}}))
+        .post(
+            &org.admin,
+            "/api/v1/mail/sends",
+            json!({"template_id": tpl["id"], "recipients": {"company": "甲社"}}),
+        )
         .await;
     assert_eq!((s, send["queued"].as_i64()), (StatusCode::CREATED, Some(300)), "{send}");
     wait_send(&t, &org.admin, send["id"].as_str().unwrap(), "done").await;

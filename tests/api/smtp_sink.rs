@@ -4,6 +4,7 @@
 pub use meishi::cli::smtp_sink::{Received, Sink};
 
 /// What a test reads from a message that arrived.
+#[allow(clippy::wrong_self_convention)]
 pub trait Parsed {
     fn parsed(&self) -> mail_parser::Message<'_>;
     fn header(&self, name: &str) -> Option<String>;
@@ -36,7 +37,9 @@ pub trait Parsed {
 
 impl Parsed for Received {
     fn parsed(&self) -> mail_parser::Message<'_> {
-        mail_parser::MessageParser::default().parse(&self.data).expect("a message")
+        mail_parser::MessageParser::default()
+            .parse(&self.data)
+            .expect("a message")
     }
     /// A header's raw value (first occurrence), unfolded.
     fn header(&self, name: &str) -> Option<String> {

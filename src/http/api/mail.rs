@@ -111,7 +111,11 @@ pub struct HandOverInput {
     tag = "mail", request_body = HandOverInput,
     responses((status = 200, body = HandedOver), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn hand_over(State(app): State<App>, Auth(a): Auth, Body(b): Body<HandOverInput>) -> Result<Json<HandedOver>> {
+pub async fn hand_over(
+    State(app): State<App>,
+    Auth(a): Auth,
+    Body(b): Body<HandOverInput>,
+) -> Result<Json<HandedOver>> {
     Ok(Json(
         mail::hand_over_templates(&app, &a, &b.from_user_id, &b.to_user_id, b.dry_run).await?,
     ))
@@ -195,7 +199,10 @@ pub async fn preview(State(app): State<App>, Auth(a): Auth, Body(b): Body<SendIn
 fn csv_response(bytes: Vec<u8>, name: &str) -> Response {
     let mut res = bytes.into_response();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
@@ -307,7 +314,12 @@ pub struct OptOutQuery {
 }
 
 fn page(title: &str, text: &str, form: Option<&str>) -> Html<String> {
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
     let form = form
         .map(|action| {
             format!(
@@ -346,7 +358,11 @@ pub async fn opt_out(State(app): State<App>, Path(id): Path<String>, Query(q): Q
         .into_response(),
         Err(e) if e.kind == crate::domain::ErrorKind::NotFound => (
             StatusCode::NOT_FOUND,
-            page("リンクが無効です / Invalid link", "この配信停止リンクは無効です。 / This link is not valid.", None),
+            page(
+                "リンクが無効です / Invalid link",
+                "この配信停止リンクは無効です。 / This link is not valid.",
+                None,
+            ),
         )
             .into_response(),
         Err(e) => e.into_response(),

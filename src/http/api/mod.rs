@@ -58,7 +58,11 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(imports::export))
         .routes(routes!(mail::list_templates, mail::create_template))
         .routes(routes!(mail::hand_over))
-        .routes(routes!(mail::get_template, mail::update_template, mail::delete_template))
+        .routes(routes!(
+            mail::get_template,
+            mail::update_template,
+            mail::delete_template
+        ))
         .routes(routes!(mail::copy_template))
         .routes(routes!(mail::get_settings, mail::update_settings))
         .routes(routes!(mail::list_suppressions, mail::add_suppression))
