@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use utoipa::ToSchema;
 
-pub use st::{MessageRow, Preview, SendRow, Settings, SkippedCard, Suppression, TemplateRow};
+pub use st::{MessageRow, NoticePreview, Preview, SendRow, Settings, SkippedCard, Suppression, TemplateRow};
 
 // ---------------------------------------------------------------------------------------------
 // Configuration and the SMTP transport

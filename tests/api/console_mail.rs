@@ -548,3 +548,60 @@ async fn without_smtp_every_mail_page_says_to_set_meishi_smtp_url_and_settings_a
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
+
+/// The departure page's 引き継ぎのご挨拶: waits for an approved plan, lists the customers with
+/// their successors, sends once, and says so.
+#[tokio::test]
+async fn the_departure_page_sends_the_handover_notice_once() {
+    let sink = Sink::start().await;
+    let t = spawn_with_mail(&sink.url()).await;
+    let org = t.org("cnotice").await;
+    let (yamada, yamada_t) = t.user(&org, "yamada@cnotice.example.jp", "山田 賢治", "member").await;
+    let (sato, _) = t.user(&org, "sato@cnotice.example.jp", "佐藤 花子", "member").await;
+    t.card(&yamada_t, json!({"full_name": "木村 太郎", "company": "甲社", "email": "kimura@kou.example.jp"}))
+        .await;
+    let (s, tpl) = t
+        .post(
+            &org.admin,
+            "/api/v1/mail/templates",
+            json!({"name": "ご挨拶", "subject": "担当交代", "body": "{{氏名}}様 後任は{{後任者氏名}}です", "shared": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{tpl}");
+    let day = (chrono::Utc::now().date_naive() + chrono::Duration::days(20)).to_string();
+    let (s, dep) = t
+        .post(
+            &org.admin,
+            "/api/v1/departures",
+            json!({"user_id": yamada, "retirement_date": day, "last_working_day": day, "successor_id": sato}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{dep}");
+    let dep = dep["id"].as_str().unwrap().to_string();
+    let b = signed_in(&t, "admin@cnotice.example.jp", "ja").await;
+    let (_, html) = b.get(&format!("/departures/{dep}")).await;
+    assert!(by_id(&html, "notice").contains("引き継ぎのご挨拶"));
+    assert!(html.contains("引き継ぎ計画が承認されると"), "{html}");
+
+    t.call(&yamada_t, reqwest::Method::PUT, &format!("/api/v1/departures/{dep}/plan"), Some(json!({"items": []})))
+        .await;
+    let (s, v) = t.post(&org.admin, &format!("/api/v1/departures/{dep}/plan/approve"), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, html) = b.get(&format!("/departures/{dep}")).await;
+    no_missing_texts("/departures/{id}", &html);
+    assert!(html.contains("未送信 1 名") && html.contains("木村 太郎（甲社） → 佐藤 花子"), "{html}");
+    let tpl_id = tpl["id"].as_str().unwrap();
+    let res = b.post(&format!("/departures/{dep}/notice"), &[("template_id", tpl_id)]).await;
+    let html = follow(&b, res).await;
+    assert!(html.contains("1 名に引き継ぎのご挨拶を送りました"), "{html}");
+    assert!(html.contains("未送信 0 名・送信済み 1 名"), "{html}");
+    let got = sink.wait_for(1).await;
+    assert_eq!(got[0].rcpt, vec!["kimura@kou.example.jp".to_string()]);
+    // No send button once everyone has had it; a forged post sends nothing twice.
+    assert!(!html.contains("引き継ぎのご挨拶を送る"), "{html}");
+    let res = b.post(&format!("/departures/{dep}/notice"), &[("template_id", tpl_id)]).await;
+    let html = follow(&b, res).await;
+    assert!(html.contains("0 名に引き継ぎのご挨拶を送りました"), "{html}");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(sink.received().len(), 1);
+}

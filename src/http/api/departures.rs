@@ -174,13 +174,13 @@ pub async fn readiness(State(app): State<App>, Auth(a): Auth, Path(id): Path<Str
 /// The customer handover notice (引き継ぎのご挨拶) of a departure: the customers (one per
 /// person) with their successors, those who had it, those left out and why.
 #[utoipa::path(operation_id = "departures_notice_preview", get, path = "/api/v1/departures/{id}/notice",
-    tag = "departures", responses((status = 200, body = crate::store::mail::NoticePreview), (status = 404, body = ErrorBody)),
+    tag = "departures", responses((status = 200, body = crate::service::mail::NoticePreview), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn notice_preview(
     State(app): State<App>,
     Auth(a): Auth,
     Path(id): Path<String>,
-) -> Result<Json<crate::store::mail::NoticePreview>> {
+) -> Result<Json<crate::service::mail::NoticePreview>> {
     Ok(Json(crate::service::mail::notice_preview(&app, &a, &id).await?))
 }
 

@@ -311,9 +311,20 @@ pub struct DetailPage {
     plan_lines: Vec<LineForm>,
     tags: Vec<Tag>,
     successors: Vec<User>,
+    // The customer handover notice (引き継ぎのご挨拶), once the plan is approved.
+    notice: Option<crate::service::mail::NoticePreview>,
+    notice_templates: Vec<crate::service::mail::TemplateRow>,
+    mail_on: bool,
 }
 
 impl DetailPage {
+    fn notice_counts(&self, n: &crate::service::mail::NoticePreview) -> String {
+        self.ctx
+            .t("departures.notice_counts")
+            .replace("%{n}", &n.messages.to_string())
+            .replace("%{sent}", &n.already_sent.to_string())
+            .replace("%{skipped}", &n.skipped.to_string())
+    }
     fn counts(&self, t: &Transfer) -> String {
         self.ctx
             .t("transfers.counts_short")
@@ -403,9 +414,22 @@ async fn detail_page(
                 .replace("%{n}", &n.to_string()),
         );
     }
+    let (notice, notice_templates) = if plan.status.frozen() {
+        let n = page(&s.ctx, crate::service::mail::notice_preview(app, &s.actor, id).await)?;
+        let t = page(
+            &s.ctx,
+            crate::service::mail::list_templates(app, &s.actor, None, None, Some(500)).await,
+        )?;
+        (Some(n), t.items)
+    } else {
+        (None, Vec::new())
+    };
     let shown = super::shown(s.ctx.lang, error.as_ref());
     let status = shown.status;
     let p = DetailPage {
+        notice,
+        notice_templates,
+        mail_on: app.mail.is_some(),
         row,
         plan,
         user_names: names,
@@ -487,6 +511,23 @@ async fn act(
             Ok(_) => return Ok(flash_redirect("/departures", &s.ctx.t("departures.cancelled_notice"))),
             Err(e) => Err(e),
         },
+        "notice" => {
+            let input = crate::service::mail::NoticeInput {
+                template_id: f.get("template_id").cloned().unwrap_or_default(),
+                scheduled_at: None,
+            };
+            match crate::service::mail::send_notice(&app, &s.actor, &id, input).await {
+                Ok(r) => {
+                    let text = s
+                        .ctx
+                        .t("departures.notice_sent")
+                        .replace("%{n}", &r.queued.to_string())
+                        .replace("%{already}", &r.already_sent.to_string());
+                    return Ok(flash_redirect(&here, &text));
+                }
+                Err(e) => Err(e),
+            }
+        }
         "undo" => {
             let batch = f.get("transfer_id").cloned().unwrap_or_default();
             transfers::undo(&app, &s.actor, &batch, &|_| {})
