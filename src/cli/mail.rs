@@ -55,6 +55,26 @@ pub enum MailCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// The customer handover notice (引き継ぎのご挨拶) of a leaver's approved plan: once per
+    /// customer, naming their successor. With --dry-run, the customers and their successors
+    Notice {
+        #[command(flatten)]
+        db: super::Db,
+        #[command(flatten)]
+        mail: super::MailArgs,
+        /// The organisation's slug, when the server has several
+        #[arg(long)]
+        org: Option<String>,
+        /// The leaving user's email
+        #[arg(long)]
+        user: String,
+        /// The template's id (required unless --dry-run)
+        #[arg(long)]
+        template: Option<String>,
+        /// List the customers only
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// The sends, newest first, with their counts
     Sends {
         #[command(flatten)]
@@ -157,6 +177,46 @@ pub async fn run(command: MailCommand) -> Result<()> {
             println!(
                 "send {}: {} messages queued, {} cards left out; `meishi serve` delivers it at {}",
                 s.send.id, s.send.queued, s.send.skipped, s.send.scheduled_at
+            );
+            Ok(())
+        }
+        MailCommand::Notice {
+            db,
+            mail: mail_args,
+            org,
+            user,
+            template,
+            dry_run,
+        } => {
+            let app = super::open(&db.database).await?;
+            let app = mail_args.apply(app, "http://127.0.0.1:8080")?;
+            let org = auth::resolve_org(&app, org.as_deref()).await?;
+            let actor = Actor::system(&org.id);
+            let user_id = super::user_id(&app, &org.id, &user, "user").await?;
+            let d = crate::service::departures::open_for_user(&app, &actor, &user_id)
+                .await?
+                .ok_or_else(|| Error::not_found(&format!("open departure of {user}")).with_field("user"))?;
+            if dry_run {
+                let p = mail::notice_preview(&app, &actor, d.id.as_str()).await?;
+                println!(
+                    "{} customers to tell, {} told before, {} cards left out",
+                    p.messages, p.already_sent, p.skipped
+                );
+                for c in &p.customers {
+                    println!("  {} ({}) <{}> → {}", c.full_name, c.company, c.email, c.successor_name);
+                }
+                return Ok(());
+            }
+            let template_id =
+                template.ok_or_else(|| Error::bad_input("template", "give --template ID (or --dry-run)"))?;
+            let input = mail::NoticeInput {
+                template_id,
+                scheduled_at: None,
+            };
+            let r = mail::send_notice(&app, &actor, d.id.as_str(), input).await?;
+            println!(
+                "handover notice queued for {} customers ({} told before, not again)",
+                r.queued, r.already_sent
             );
             Ok(())
         }

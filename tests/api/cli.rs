@@ -477,4 +477,62 @@ async fn the_cli_previews_and_queues_one_to_one_mail_and_hands_templates_over() 
     );
     let (_, list) = t.get(&sato_t, "/api/v1/mail/templates").await;
     assert_eq!(list["items"][0]["copied_from"], tpl.as_str());
+
+    // The handover notice of an approved plan: listed, then queued once.
+    let (sato, _) = (list["items"][0]["creator_id"].as_str().unwrap().to_string(), ());
+    let (kato, kato_t) = t.user(&org, "kato@climail.example.jp", "加藤 四郎", "member").await;
+    t.card(
+        &kato_t,
+        serde_json::json!({"full_name": "林 五郎", "company": "乙社", "email": "hayashi@otsu.jp"}),
+    )
+    .await;
+    let day = (chrono::Utc::now().date_naive() + chrono::Duration::days(20)).to_string();
+    let (s, dep) = t
+        .post(
+            &org.admin,
+            "/api/v1/departures",
+            serde_json::json!({"user_id": kato, "retirement_date": day, "last_working_day": day, "successor_id": sato}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{dep}");
+    let dep = dep["id"].as_str().unwrap();
+    t.call(
+        &kato_t,
+        reqwest::Method::PUT,
+        &format!("/api/v1/departures/{dep}/plan"),
+        Some(serde_json::json!({"items": []})),
+    )
+    .await;
+    t.post(
+        &org.admin,
+        &format!("/api/v1/departures/{dep}/plan/approve"),
+        serde_json::json!({}),
+    )
+    .await;
+    let notice = ["mail", "notice", "--database", db, "--user", "kato@climail.example.jp"];
+    let mut dry = notice.to_vec();
+    dry.push("--dry-run");
+    let out = meishi(&dry, "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("林 五郎 (乙社) <hayashi@otsu.jp> → 佐藤 花子"),
+        "{}",
+        text(&out.stdout)
+    );
+    let handed = list["items"][0]["id"].as_str().unwrap();
+    let mut send = notice.to_vec();
+    send.extend(["--template", handed, "--smtp-url", "smtp://127.0.0.1:2525"]);
+    let out = meishi(&send, "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("queued for 1 customers (0 told before"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = meishi(&send, "");
+    assert!(
+        text(&out.stdout).contains("queued for 0 customers (1 told before"),
+        "{}",
+        text(&out.stdout)
+    );
 }

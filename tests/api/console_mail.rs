@@ -558,8 +558,11 @@ async fn the_departure_page_sends_the_handover_notice_once() {
     let org = t.org("cnotice").await;
     let (yamada, yamada_t) = t.user(&org, "yamada@cnotice.example.jp", "山田 賢治", "member").await;
     let (sato, _) = t.user(&org, "sato@cnotice.example.jp", "佐藤 花子", "member").await;
-    t.card(&yamada_t, json!({"full_name": "木村 太郎", "company": "甲社", "email": "kimura@kou.example.jp"}))
-        .await;
+    t.card(
+        &yamada_t,
+        json!({"full_name": "木村 太郎", "company": "甲社", "email": "kimura@kou.example.jp"}),
+    )
+    .await;
     let (s, tpl) = t
         .post(
             &org.admin,
@@ -583,15 +586,27 @@ async fn the_departure_page_sends_the_handover_notice_once() {
     assert!(by_id(&html, "notice").contains("引き継ぎのご挨拶"));
     assert!(html.contains("引き継ぎ計画が承認されると"), "{html}");
 
-    t.call(&yamada_t, reqwest::Method::PUT, &format!("/api/v1/departures/{dep}/plan"), Some(json!({"items": []})))
+    t.call(
+        &yamada_t,
+        reqwest::Method::PUT,
+        &format!("/api/v1/departures/{dep}/plan"),
+        Some(json!({"items": []})),
+    )
+    .await;
+    let (s, v) = t
+        .post(&org.admin, &format!("/api/v1/departures/{dep}/plan/approve"), json!({}))
         .await;
-    let (s, v) = t.post(&org.admin, &format!("/api/v1/departures/{dep}/plan/approve"), json!({})).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let (_, html) = b.get(&format!("/departures/{dep}")).await;
     no_missing_texts("/departures/{id}", &html);
-    assert!(html.contains("未送信 1 名") && html.contains("木村 太郎（甲社） → 佐藤 花子"), "{html}");
+    assert!(
+        html.contains("未送信 1 名") && html.contains("木村 太郎（甲社） → 佐藤 花子"),
+        "{html}"
+    );
     let tpl_id = tpl["id"].as_str().unwrap();
-    let res = b.post(&format!("/departures/{dep}/notice"), &[("template_id", tpl_id)]).await;
+    let res = b
+        .post(&format!("/departures/{dep}/notice"), &[("template_id", tpl_id)])
+        .await;
     let html = follow(&b, res).await;
     assert!(html.contains("1 名に引き継ぎのご挨拶を送りました"), "{html}");
     assert!(html.contains("未送信 0 名・送信済み 1 名"), "{html}");
@@ -599,7 +614,9 @@ async fn the_departure_page_sends_the_handover_notice_once() {
     assert_eq!(got[0].rcpt, vec!["kimura@kou.example.jp".to_string()]);
     // No send button once everyone has had it; a forged post sends nothing twice.
     assert!(!html.contains("引き継ぎのご挨拶を送る"), "{html}");
-    let res = b.post(&format!("/departures/{dep}/notice"), &[("template_id", tpl_id)]).await;
+    let res = b
+        .post(&format!("/departures/{dep}/notice"), &[("template_id", tpl_id)])
+        .await;
     let html = follow(&b, res).await;
     assert!(html.contains("0 名に引き継ぎのご挨拶を送りました"), "{html}");
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
