@@ -107,7 +107,7 @@ pub async fn run(b: MailBench) -> Result<()> {
     let k = send.send.queued as usize;
     let mailer = app.mail.clone().expect("mailer");
     let started = Instant::now();
-    while mail::deliver_due(&app, &mailer, "bench").await? > 0 {}
+    mail::deliver_due(&app, &mailer, "bench").await?;
     let worker = started.elapsed().as_secs_f64();
     check("delivered", sink.count() as i64, k as i64)?;
 
@@ -115,24 +115,23 @@ pub async fn run(b: MailBench) -> Result<()> {
     let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&sink.url())
         .map_err(|e| Error::internal(e.to_string()))?
         .build();
-    let messages: Vec<lettre::Message> = (0..k)
-        .map(|i| {
-            lettre::Message::builder()
-                .from("営業 0 <owner0@mailbench.example>".parse().expect("from"))
-                .to(format!("顧客 {i} <c{i}@kunde.example>").parse().expect("to"))
-                .subject(format!("甲社 顧客 {i}様へのご案内"))
-                .message_id(Some(format!("<bench.{i}@mailbench.example>")))
-                .body(format!(
-                    "顧客 {i}様\n\nいつもお世話になっております。営業 0です。\n新製品のご案内をお送りします。\n"
-                ))
-                .expect("message")
-        })
-        .collect();
+    // Each message built where it is sent, as the worker builds its own.
+    let message = |i: usize| {
+        lettre::Message::builder()
+            .from("営業 0 <owner0@mailbench.example>".parse().expect("from"))
+            .to(format!("顧客 {i} <c{i}@kunde.example>").parse().expect("to"))
+            .subject(format!("甲社 顧客 {i}様へのご案内"))
+            .message_id(Some(format!("<bench.{i}@mailbench.example>")))
+            .body(format!(
+                "顧客 {i}様\n\nいつもお世話になっております。営業 0です。\n新製品のご案内をお送りします。\n"
+            ))
+            .expect("message")
+    };
     let started = Instant::now();
-    let results: Vec<_> = futures_util::stream::iter(messages)
-        .map(|m| {
+    let results: Vec<_> = futures_util::stream::iter(0..k)
+        .map(|i| {
             let t = transport.clone();
-            async move { lettre::AsyncTransport::send(&t, m).await }
+            async move { lettre::AsyncTransport::send(&t, message(i)).await }
         })
         .buffer_unordered(8)
         .collect()

@@ -827,27 +827,57 @@ type Delivery = std::result::Result<(), (String, bool)>;
 /// How long a claimed message is a worker's before another may take it over.
 const LEASE: chrono::Duration = chrono::Duration::minutes(5);
 /// Messages claimed at a time.
-const BATCH: u64 = 64;
+const BATCH: u64 = 256;
 /// Messages in flight at once, each on its own pooled SMTP connection. lettre writes a
 /// message and its closing dot in two writes, which Nagle's algorithm and the server's delayed
 /// ACK turn into a 40 ms wait per message on one connection (25 a second); several
 /// connections overlap those waits.
 const CONNECTIONS: usize = 8;
 
-/// One round of the worker: starts due sends, claims a batch, delivers it over SMTP and marks
-/// each message (sent; again later; failed or bounced). Returns how many it handled.
+/// Delivers until nothing is due: starts due sends, claims a batch, and while it goes out over
+/// SMTP claims the next (the database work of one batch overlaps the sending of another; the
+/// marks of a batch — sent; again later; failed or bounced — are written while the next is
+/// sent). Returns how many messages it handled.
 pub async fn deliver_due(app: &App, mailer: &Arc<Mailer>, worker: &str) -> Result<usize> {
-    let claimed = app
-        .write_at(async |tx, now| {
-            st::start_due(tx, now).await?;
-            st::claim(tx, worker, now, now + LEASE, BATCH).await
-        })
-        .await?;
-    if claimed.is_empty() {
-        app.write_at(async |tx, _| st::finish_sends(tx).await).await?;
-        return Ok(0);
+    let mut total = 0;
+    let mut batch = claim_batch(app, worker).await?;
+    let mut marking: Option<tokio::task::JoinHandle<Result<()>>> = None;
+    while !batch.is_empty() {
+        total += batch.len();
+        let (outcomes, next) = tokio::join!(send_batch(mailer, batch), claim_batch(app, worker));
+        if let Some(m) = marking.take() {
+            m.await.map_err(|e| Error::internal(format!("marking delivered mail: {e}")))??;
+        }
+        marking = Some(tokio::spawn(mark_batch(app.clone(), worker.to_string(), outcomes)));
+        batch = match next {
+            Ok(b) => b,
+            Err(e) => {
+                if let Some(m) = marking.take() {
+                    let _ = m.await;
+                }
+                return Err(e);
+            }
+        };
     }
-    let outcomes: Vec<(st::Outgoing, Delivery)> = futures_util::stream::iter(claimed.clone())
+    if let Some(m) = marking.take() {
+        m.await.map_err(|e| Error::internal(format!("marking delivered mail: {e}")))??;
+    }
+    app.write_at(async |tx, _| st::finish_sends(tx).await).await?;
+    Ok(total)
+}
+
+/// Starts the sends whose time has come and claims a batch of due messages.
+async fn claim_batch(app: &App, worker: &str) -> Result<Vec<st::Outgoing>> {
+    app.write_at(async |tx, now| {
+        st::start_due(tx, now).await?;
+        st::claim(tx, worker, now, now + LEASE, BATCH).await
+    })
+    .await
+}
+
+/// Sends a batch over up to `CONNECTIONS` pooled connections at once.
+async fn send_batch(mailer: &Arc<Mailer>, batch: Vec<st::Outgoing>) -> Vec<(st::Outgoing, Delivery)> {
+    futures_util::stream::iter(batch)
         .map(|m| {
             let mailer = mailer.clone();
             async move {
@@ -863,8 +893,13 @@ pub async fn deliver_due(app: &App, mailer: &Arc<Mailer>, worker: &str) -> Resul
         })
         .buffer_unordered(CONNECTIONS)
         .collect()
-        .await;
-    let mut sent = Vec::with_capacity(claimed.len());
+        .await
+}
+
+/// Writes how a batch went, in one unit of work: sent; again later (4xx, network); failed;
+/// bounced (5xx: the address goes on the bounce list).
+async fn mark_batch(app: App, worker: String, outcomes: Vec<(st::Outgoing, Delivery)>) -> Result<()> {
+    let mut sent = Vec::with_capacity(outcomes.len());
     let mut failed = Vec::new();
     for (m, outcome) in outcomes {
         match outcome {
@@ -872,8 +907,7 @@ pub async fn deliver_due(app: &App, mailer: &Arc<Mailer>, worker: &str) -> Resul
             Err((error, permanent)) => failed.push((m, error, permanent)),
         }
     }
-    let failed = &failed;
-    let n = claimed.len();
+    let (failed, worker) = (&failed, worker.as_str());
     app.write_at(async |tx, at| {
         st::mark_sent(tx, worker, &sent, at).await?;
         for (m, error, permanent) in failed {
@@ -890,10 +924,9 @@ pub async fn deliver_due(app: &App, mailer: &Arc<Mailer>, worker: &str) -> Resul
                 tracing::warn!(message = %m.id, %error, "mail not delivered");
             }
         }
-        st::finish_sends(tx).await
+        Ok(())
     })
-    .await?;
-    Ok(n)
+    .await
 }
 
 fn short(s: &str) -> String {

@@ -1176,7 +1176,8 @@ pub async fn start_due(c: &impl Conn, now: DateTime<Utc>) -> Result<()> {
 }
 
 /// Claims up to `limit` due messages of started sends for `worker` until `until`: one
-/// conditional update, so that servers sharing the database never take the same message.
+/// conditional update (its RETURNING names them), so that servers sharing the database never
+/// take the same message; then reads them by id.
 pub async fn claim(
     c: &impl Conn,
     worker: &str,
@@ -1194,24 +1195,28 @@ pub async fn claim(
          WHERE id IN (SELECT m.id FROM mail_messages m WHERE m.status = 'queued' AND m.next_attempt_at <= ? \
                       AND m.send_id IN (SELECT id FROM mail_sends WHERE status = 'sending') \
                       ORDER BY m.next_attempt_at, m.id LIMIT {limit}{lock}) \
-         AND status = 'queued'"
+         AND status = 'queued' RETURNING id"
     );
-    exec(
-        c,
-        &q,
-        vec![worker.into(), to_micros(until).into(), to_micros(now).into()],
-    )
-    .await?;
-    let rows = c
+    let claimed: Vec<Value> = c
         .query_all_raw(sql(
             c,
-            "SELECT m.id, m.org_id, m.send_id, m.recipient, m.to_name, m.company, m.department, m.title, m.from_name, \
-             m.from_addr, m.successor_name, m.successor_addr, m.attempts, s.subject, s.body, s.html_body, s.secret, \
-             s.kind FROM mail_messages m JOIN mail_sends s ON s.id = m.send_id \
-             WHERE m.status = 'sending' AND m.claimed_by = ? ORDER BY m.id",
-            vec![worker.into()],
+            &q,
+            vec![worker.into(), to_micros(until).into(), to_micros(now).into()],
         ))
-        .await?;
+        .await?
+        .iter()
+        .map(|r| Ok(Value::from(get::<String>(r, 0)?)))
+        .collect::<Result<_>>()?;
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let q = format!(
+        "SELECT m.id, m.org_id, m.send_id, m.recipient, m.to_name, m.company, m.department, m.title, m.from_name, \
+         m.from_addr, m.successor_name, m.successor_addr, m.attempts, s.subject, s.body, s.html_body, s.secret, \
+         s.kind FROM mail_messages m JOIN mail_sends s ON s.id = m.send_id WHERE m.id IN ({}) ORDER BY m.id",
+        vec!["?"; claimed.len()].join(", ")
+    );
+    let rows = c.query_all_raw(sql(c, &q, claimed)).await?;
     rows.iter()
         .map(|r| {
             Ok(Outgoing {
