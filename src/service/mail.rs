@@ -827,7 +827,7 @@ type Delivery = std::result::Result<(), (String, bool)>;
 /// How long a claimed message is a worker's before another may take it over.
 const LEASE: chrono::Duration = chrono::Duration::minutes(5);
 /// Messages claimed at a time.
-const BATCH: u64 = 256;
+const BATCH: u64 = 1024;
 /// Messages in flight at once, each on its own pooled SMTP connection. lettre writes a
 /// message and its closing dot in two writes, which Nagle's algorithm and the server's delayed
 /// ACK turn into a 40 ms wait per message on one connection (25 a second); several
@@ -846,7 +846,8 @@ pub async fn deliver_due(app: &App, mailer: &Arc<Mailer>, worker: &str) -> Resul
         total += batch.len();
         let (outcomes, next) = tokio::join!(send_batch(mailer, batch), claim_batch(app, worker));
         if let Some(m) = marking.take() {
-            m.await.map_err(|e| Error::internal(format!("marking delivered mail: {e}")))??;
+            m.await
+                .map_err(|e| Error::internal(format!("marking delivered mail: {e}")))??;
         }
         marking = Some(tokio::spawn(mark_batch(app.clone(), worker.to_string(), outcomes)));
         batch = match next {
@@ -860,7 +861,8 @@ pub async fn deliver_due(app: &App, mailer: &Arc<Mailer>, worker: &str) -> Resul
         };
     }
     if let Some(m) = marking.take() {
-        m.await.map_err(|e| Error::internal(format!("marking delivered mail: {e}")))??;
+        m.await
+            .map_err(|e| Error::internal(format!("marking delivered mail: {e}")))??;
     }
     app.write_at(async |tx, _| st::finish_sends(tx).await).await?;
     Ok(total)

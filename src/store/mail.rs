@@ -1190,39 +1190,59 @@ pub async fn claim(
     } else {
         " FOR UPDATE SKIP LOCKED"
     };
+    // Due order only (the partial index's): no sort of every queued row for each claim.
     let q = format!(
         "UPDATE mail_messages SET status = 'sending', claimed_by = ?, claimed_until = ?, attempts = attempts + 1 \
          WHERE id IN (SELECT m.id FROM mail_messages m WHERE m.status = 'queued' AND m.next_attempt_at <= ? \
                       AND m.send_id IN (SELECT id FROM mail_sends WHERE status = 'sending') \
-                      ORDER BY m.next_attempt_at, m.id LIMIT {limit}{lock}) \
-         AND status = 'queued' RETURNING id"
+                      ORDER BY m.next_attempt_at LIMIT {limit}{lock}) \
+         AND status = 'queued' \
+         RETURNING id, org_id, send_id, recipient, to_name, company, department, title, from_name, from_addr, \
+         successor_name, successor_addr, attempts"
     );
-    let claimed: Vec<Value> = c
+    let rows = c
         .query_all_raw(sql(
             c,
             &q,
             vec![worker.into(), to_micros(until).into(), to_micros(now).into()],
         ))
-        .await?
-        .iter()
-        .map(|r| Ok(Value::from(get::<String>(r, 0)?)))
-        .collect::<Result<_>>()?;
-    if claimed.is_empty() {
+        .await?;
+    if rows.is_empty() {
         return Ok(Vec::new());
     }
+    // The text of their sends, each read once (a batch is mostly of one send).
+    let mut send_ids: Vec<String> = rows.iter().map(|r| get::<String>(r, 2)).collect::<Result<_>>()?;
+    send_ids.sort_unstable();
+    send_ids.dedup();
     let q = format!(
-        "SELECT m.id, m.org_id, m.send_id, m.recipient, m.to_name, m.company, m.department, m.title, m.from_name, \
-         m.from_addr, m.successor_name, m.successor_addr, m.attempts, s.subject, s.body, s.html_body, s.secret, \
-         s.kind FROM mail_messages m JOIN mail_sends s ON s.id = m.send_id WHERE m.id IN ({}) ORDER BY m.id",
-        vec!["?"; claimed.len()].join(", ")
+        "SELECT id, subject, body, html_body, secret, kind FROM mail_sends WHERE id IN ({})",
+        vec!["?"; send_ids.len()].join(", ")
     );
-    let rows = c.query_all_raw(sql(c, &q, claimed)).await?;
+    let mut texts = std::collections::HashMap::new();
+    for r in c
+        .query_all_raw(sql(c, &q, send_ids.into_iter().map(Value::from).collect()))
+        .await?
+    {
+        let text: (String, String, Option<String>, String, SendKind) = (
+            get(&r, 1)?,
+            get(&r, 2)?,
+            get(&r, 3)?,
+            get(&r, 4)?,
+            SendKind::from_stored(&get::<String>(&r, 5)?)?,
+        );
+        texts.insert(get::<String>(&r, 0)?, text);
+    }
     rows.iter()
         .map(|r| {
+            let send_id: String = get(r, 2)?;
+            let (subject, body, html_body, secret, kind) = texts
+                .get(&send_id)
+                .cloned()
+                .ok_or_else(|| Error::internal(format!("message of a send {send_id} that is not there")))?;
             Ok(Outgoing {
                 id: get(r, 0)?,
                 org_id: get(r, 1)?,
-                send_id: get(r, 2)?,
+                send_id,
                 recipient: get(r, 3)?,
                 to_name: get(r, 4)?,
                 company: get(r, 5)?,
@@ -1233,11 +1253,11 @@ pub async fn claim(
                 successor_name: get(r, 10)?,
                 successor_addr: get(r, 11)?,
                 attempts: get(r, 12)?,
-                subject: get(r, 13)?,
-                body: get(r, 14)?,
-                html_body: get(r, 15)?,
-                secret: get(r, 16)?,
-                kind: SendKind::from_stored(&get::<String>(r, 17)?)?,
+                subject,
+                body,
+                html_body,
+                secret,
+                kind,
             })
         })
         .collect()
