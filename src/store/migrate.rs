@@ -378,7 +378,7 @@ CREATE TABLE mail_messages (
 );
 CREATE INDEX mail_messages_due ON mail_messages (next_attempt_at) WHERE status = 'queued';
 CREATE INDEX mail_messages_claimed ON mail_messages (claimed_until) WHERE status = 'sending';
-CREATE INDEX mail_messages_send ON mail_messages (send_id, status);
+CREATE INDEX mail_messages_send ON mail_messages (send_id);
 CREATE UNIQUE INDEX mail_messages_once ON mail_messages (org_id, dedupe_key) WHERE dedupe_key IS NOT NULL;
 CREATE TABLE mail_suppressions (
     org_id TEXT NOT NULL REFERENCES organizations(id),
