@@ -1255,6 +1255,10 @@ async fn remind_one(
         let mut queued = 0;
         for r in &recipients {
             let key = rules::reminder_key(d.id.as_str(), &r.id, today);
+            // Every tick comes here: today's reminder, once queued, is not written again.
+            if st::has_key(tx, who.org_id, &key).await? {
+                continue;
+            }
             let domain = mailer
                 .config
                 .from_domain

@@ -889,6 +889,17 @@ pub struct OneMessage<'a> {
     pub dedupe_key: &'a str,
 }
 
+/// Whether the outbox holds a message with this once-only key.
+pub async fn has_key(c: &impl Conn, org_id: &str, dedupe_key: &str) -> Result<bool> {
+    Ok(super::count(
+        c,
+        "SELECT COUNT(*) FROM mail_messages WHERE org_id = ? AND dedupe_key = ?",
+        vec![org_id.into(), dedupe_key.into()],
+    )
+    .await?
+        > 0)
+}
+
 pub async fn enqueue_one(
     c: &impl Conn,
     org_id: &str,

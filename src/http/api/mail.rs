@@ -196,7 +196,8 @@ pub async fn preview(State(app): State<App>, Auth(a): Auth, Body(b): Body<SendIn
     Ok(Json(mail::preview(&app, &a, &b).await?))
 }
 
-fn csv_response(bytes: Vec<u8>, name: &str) -> Response {
+/// A CSV download (UTF-8): the API's and the console's.
+pub(crate) fn csv_response(bytes: Vec<u8>, name: &str) -> Response {
     let mut res = bytes.into_response();
     let h = res.headers_mut();
     h.insert(

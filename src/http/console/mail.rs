@@ -10,6 +10,7 @@ use super::{Ctx, Lang, Session, flash_error_redirect, flash_redirect, form, page
 use crate::domain::mail::{PLACEHOLDERS, SendKind, SendStatus, SkipReason};
 use crate::domain::model::{Tag, User};
 use crate::domain::{Error, ErrorKind};
+use crate::http::api::mail::csv_response;
 use crate::service::App;
 use crate::service::mail::{
     self, RecipientsInput, SendInput, SendRow, SettingsPatch, SkippedCard, SuppressionInput, TemplateInput, TemplateRow,
@@ -17,7 +18,7 @@ use crate::service::mail::{
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
@@ -613,19 +614,6 @@ async fn send_page(app: &App, s: Session, f: SendForm, error: Option<&Error>) ->
 
 async fn new_send(State(app): State<App>, s: Session, Query(f): Query<SendForm>) -> Result<Response, Response> {
     send_page(&app, s, f, None).await
-}
-
-fn csv_response(bytes: Vec<u8>, name: &str) -> Response {
-    let mut res = bytes.into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    res
 }
 
 /// The preview's skipped cards, all of them, as CSV.
