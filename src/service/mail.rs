@@ -685,7 +685,7 @@ pub async fn send(app: &App, actor: &Actor, input: SendInput) -> Result<SendView
                     "no card of the selection can be sent to ({skipped} skipped); see the preview for why"
                 )));
             }
-            check_daily_limit(tx, who, &s, at).await?;
+            check_daily_limit(tx, who, &s).await?;
             audit(
                 tx,
                 who,
@@ -704,12 +704,12 @@ pub async fn send(app: &App, actor: &Actor, input: SendInput) -> Result<SendView
     get_send(app, actor, &id).await
 }
 
-/// The day's messages (the organisation's day, in its zone), this send's included, must stay
-/// within its limit.
-async fn check_daily_limit(tx: &store::Tx, who: super::Who<'_>, s: &Settings, at: DateTime<Utc>) -> Result<()> {
+/// The messages queued today (the organisation's day, in its zone; a send counts on the day it
+/// is made, whenever it goes), this send's included, must stay within its limit.
+async fn check_daily_limit(tx: &store::Tx, who: super::Who<'_>, s: &Settings) -> Result<()> {
     let org = super::org(tx, who.org_id).await?;
     let policy = org.policy()?;
-    let day_start = policy.day_start(policy.today(at.max(who.at)));
+    let day_start = policy.day_start(policy.today(who.at));
     let n = st::queued_since(tx, who.org_id, day_start).await?;
     if n > s.daily_limit {
         return Err(Error::unprocessable(format!(
@@ -1135,7 +1135,7 @@ pub async fn send_notice(app: &App, actor: &Actor, departure_id: &str, input: No
                 return Ok((None, already_sent));
             }
             st::set_counts(tx, who.org_id, &send_id).await?;
-            check_daily_limit(tx, who, &s, at).await?;
+            check_daily_limit(tx, who, &s).await?;
             audit(
                 tx,
                 who,
