@@ -660,6 +660,7 @@ pub async fn send(app: &App, actor: &Actor, input: SendInput) -> Result<SendView
     let selection = serde_json::to_value(&input.recipients).map_err(|e| Error::internal(e.to_string()))?;
     let id = app
         .write(actor, async |tx, who| {
+            st::lock_sends(tx, who.org_id).await?;
             let t = visible(tx, actor, &input.template_id).await?;
             let at = input.scheduled_at.unwrap_or(who.at);
             if at < who.at - chrono::Duration::minutes(1) {
@@ -705,7 +706,10 @@ pub async fn send(app: &App, actor: &Actor, input: SendInput) -> Result<SendView
 }
 
 /// The messages queued today (the organisation's day, in its zone; a send counts on the day it
-/// is made, whenever it goes), this send's included, must stay within its limit.
+/// is made, whenever it goes), this send's included, must stay within its limit. The caller
+/// took `store::mail::lock_sends` first thing in its unit of work, so that two sends made at
+/// once never both pass (taken later, the lock would wait on the other send's foreign-key lock
+/// on the same row: a deadlock).
 async fn check_daily_limit(tx: &store::Tx, who: super::Who<'_>, s: &Settings) -> Result<()> {
     let org = super::org(tx, who.org_id).await?;
     let policy = org.policy()?;
@@ -1087,6 +1091,7 @@ pub async fn send_notice(app: &App, actor: &Actor, departure_id: &str, input: No
     mailer(app)?;
     let outcome = app
         .write(actor, async |tx, who| {
+            st::lock_sends(tx, who.org_id).await?;
             let d = super::departures::find(tx, actor, departure_id).await?;
             if !d.plan_status.frozen() {
                 return Err(Error::conflict(

@@ -768,6 +768,21 @@ pub async fn enqueue_notice(
     Ok(c.execute_raw(sql(c, &q, values)).await?.rows_affected() as i64)
 }
 
+/// Holds the organisation's row locked to the end of the transaction (PostgreSQL `FOR
+/// UPDATE`; SQLite's write transaction already holds the database's write lock), so that the
+/// daily limit's count and the send it guards are one step for every server.
+pub async fn lock_sends(c: &impl Conn, org_id: &str) -> Result<()> {
+    if !super::is_sqlite(c) {
+        c.query_one_raw(sql(
+            c,
+            "SELECT id FROM organizations WHERE id = ? FOR UPDATE",
+            vec![org_id.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// Messages the organisation's sends made since `since` queued (its daily limit).
 pub async fn queued_since(c: &impl Conn, org_id: &str, since: DateTime<Utc>) -> Result<i64> {
     super::count(

@@ -974,3 +974,38 @@ async fn several_workers_on_one_database_deliver_each_message_once() {
     let distinct: std::collections::HashSet<String> = got.iter().map(|m| m.message_id()).collect();
     assert_eq!((got.len(), distinct.len()), (300, 300), "every message once");
 }
+
+/// Eight sends of 3 messages made at once against a daily limit of 10: three get through, the
+/// others are refused; the day never holds more than the limit (a race on PostgreSQL).
+#[tokio::test]
+async fn concurrent_sends_never_pass_the_daily_limit_together() {
+    let sink = Sink::start().await;
+    let t = spawn_with_mail(&sink.url()).await;
+    let org = t.org("race").await;
+    let tpl = template(&t, &org.admin, guide()).await;
+    for (name, email) in [
+        ("山本 太郎", "yamamoto@abc.jp"),
+        ("田中 一郎", "tanaka@abc.jp"),
+        ("木村 四郎", "kimura@abc.jp"),
+    ] {
+        card(&t, &org.admin, name, email, None).await;
+    }
+    t.call(
+        &org.admin,
+        Method::PATCH,
+        "/api/v1/mail/settings",
+        Some(json!({"daily_limit": 10})),
+    )
+    .await;
+    let input = json!({"template_id": tpl["id"], "recipients": {"company": "ABC商事"}});
+    let sends = (0..8).map(|_| t.post(&org.admin, "/api/v1/mail/sends", input.clone()));
+    let results = futures_util::future::join_all(sends).await;
+    let made = results.iter().filter(|(s, _)| *s == StatusCode::CREATED).count();
+    for (s, v) in &results {
+        assert!(
+            *s == StatusCode::CREATED || *s == StatusCode::UNPROCESSABLE_ENTITY,
+            "{s} {v}"
+        );
+    }
+    assert_eq!(made, 3, "3 sends of 3 fit in 10: {results:?}");
+}
