@@ -306,3 +306,38 @@ pub async fn mail_floor(app: &App, b: &MailBench, company_key: &str) -> Result<u
     })
     .await
 }
+
+/// lettre alone, sending the messages the worker sent for `send_id` (the same messages, built
+/// as they are sent by the worker's own `build`) over `connections` pooled connections of a
+/// transport of its own to `smtp_url`, with nothing else: no claim, no mark. Returns how many
+/// went out and the seconds it took (the messages are read before the clock starts).
+pub async fn mail_lettre_alone(
+    app: &App,
+    mailer: &super::mail::Mailer,
+    send_id: &str,
+    smtp_url: &str,
+    connections: usize,
+) -> Result<(usize, f64)> {
+    use futures_util::StreamExt;
+    let messages = store::mail::messages_of_send(app.store.conn(), send_id).await?;
+    let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(smtp_url)
+        .map_err(|e| crate::domain::Error::internal(e.to_string()))?
+        .build();
+    let started = std::time::Instant::now();
+    let sent = futures_util::stream::iter(messages.iter())
+        .map(|m| {
+            let t = transport.clone();
+            async move {
+                let message = super::mail::build(mailer, m).map_err(crate::domain::Error::internal)?;
+                lettre::AsyncTransport::send(&t, message)
+                    .await
+                    .map_err(|e| crate::domain::Error::internal(e.to_string()))
+            }
+        })
+        .buffer_unordered(connections)
+        .collect::<Vec<_>>()
+        .await;
+    let took = started.elapsed().as_secs_f64();
+    let ok = sent.iter().filter(|r| r.is_ok()).count();
+    Ok((ok, took))
+}

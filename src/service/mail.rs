@@ -941,7 +941,7 @@ fn short(s: &str) -> String {
 
 /// The message as it goes out: From the card's owner, a Message-ID from the outbox row (the
 /// same on every attempt), an opt-out link in a header and at the end of the text.
-fn build(mailer: &Mailer, m: &st::Outgoing) -> std::result::Result<lettre::Message, String> {
+pub(crate) fn build(mailer: &Mailer, m: &st::Outgoing) -> std::result::Result<lettre::Message, String> {
     let values = rules::Values {
         name: m.to_name.clone(),
         company: m.company.clone(),

@@ -301,7 +301,7 @@ CREATE INDEX card_history_card ON card_history (card_id, id)
     // - `mail_messages`: the outbox. One row per message, written in the transaction that
     //   decides to send it; `id` is the send's id and the card's (the Message-ID, stable across
     //   a crash); the worker claims rows with a conditional update (`claimed_by`, a lease
-    //   until `claimed_until`). `dedupe_key` makes a handover notice or a reminder once only.
+    //   until `claimed_until`; since migration 8 until `next_attempt_at`). `dedupe_key` makes a handover notice or a reminder once only.
     //   No foreign keys: PostgreSQL checks each per row (a send of 100,000 spent more time
     //   checking them than writing); every row is written by `store::mail` with its send's
     //   and organisation's ids, and sends are never deleted once they hold messages.
@@ -396,6 +396,21 @@ CREATE TABLE mail_settings (
     sending_domain TEXT,
     updated_at BIGINT NOT NULL
 )
+"#,
+    ),
+    // The outbox's lease moves into `next_attempt_at` (issue 14's delivery rate): a claim sets
+    // status `sending` and `next_attempt_at` to the end of its lease, so one partial index over
+    // queued and claimed rows finds both the due messages and the lapsed claims, in due order,
+    // in the claim's own statement; `claimed_until` and its index go. A lease in force keeps
+    // its end.
+    (
+        8,
+        r#"
+UPDATE mail_messages SET next_attempt_at = claimed_until WHERE status = 'sending' AND claimed_until IS NOT NULL;
+DROP INDEX mail_messages_due;
+DROP INDEX mail_messages_claimed;
+ALTER TABLE mail_messages DROP COLUMN claimed_until;
+CREATE INDEX mail_messages_due ON mail_messages (next_attempt_at) WHERE status IN ('queued', 'sending')
 "#,
     ),
 ];
