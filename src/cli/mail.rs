@@ -94,7 +94,7 @@ pub async fn run(command: MailCommand) -> Result<()> {
             to,
             dry_run,
         } => {
-            let app = super::open(&db.database).await?;
+            let app = super::open_org(&db.database).await?;
             let org = auth::resolve_org(&app, org.as_deref()).await?;
             let actor = Actor::system(&org.id);
             let from_id = super::user_id(&app, &org.id, &from, "from").await?;
@@ -115,7 +115,7 @@ pub async fn run(command: MailCommand) -> Result<()> {
             at,
             dry_run,
         } => {
-            let app = super::open(&db.database).await?;
+            let app = super::open_org(&db.database).await?;
             let app = mail_args.apply(app, "http://127.0.0.1:8080")?;
             let org = auth::resolve_org(&app, org.as_deref()).await?;
             let actor = Actor::system(&org.id);
@@ -188,7 +188,7 @@ pub async fn run(command: MailCommand) -> Result<()> {
             template,
             dry_run,
         } => {
-            let app = super::open(&db.database).await?;
+            let app = super::open_org(&db.database).await?;
             let app = mail_args.apply(app, "http://127.0.0.1:8080")?;
             let org = auth::resolve_org(&app, org.as_deref()).await?;
             let actor = Actor::system(&org.id);
@@ -221,7 +221,7 @@ pub async fn run(command: MailCommand) -> Result<()> {
             Ok(())
         }
         MailCommand::Sends { db, org } => {
-            let app = super::open(&db.database).await?;
+            let app = super::open_org(&db.database).await?;
             let org = auth::resolve_org(&app, org.as_deref()).await?;
             let actor = Actor::system(&org.id);
             let page = mail::list_sends(&app, &actor, None, Some(500)).await?;

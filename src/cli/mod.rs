@@ -30,7 +30,7 @@ struct Cli {
 
 #[derive(Args, Clone)]
 struct Db {
-    /// Database URL: sqlite://FILE (created if missing) or postgres://USER@HOST/DB
+    /// Database URL: sqlite://FILE (init, demo, serve and migrate make a missing file) or postgres://USER@HOST/DB
     #[arg(long, env = "MEISHI_DATABASE_URL", default_value = "sqlite://meishi.db")]
     database: String,
 }
@@ -324,6 +324,43 @@ async fn open_with_clock(database: &str, clock: Arc<dyn crate::domain::Clock>) -
     App::open(database, clock).await
 }
 
+/// Opens the database of a command that works in an organisation. A SQLite file that is not
+/// there is not made (an empty new file would only answer "no organisation"), and a database
+/// without an organisation is named with the `init` line that makes one.
+async fn open_org(database: &str) -> Result<App, Error> {
+    let init = format!(
+        "meishi init --database {database} --org 株式会社サンプル --admin-email you@example.jp \
+         --admin-name 管理者 --admin-password-stdin"
+    );
+    if let Some(path) = sqlite_file(database)
+        && !std::path::Path::new(path).exists()
+    {
+        return Err(Error::bad_input(
+            "database",
+            format!(
+                "there is no database at {database} (--database or MEISHI_DATABASE_URL names one); \
+                 to make one with an organisation: {init}"
+            ),
+        ));
+    }
+    let app = open(database).await?;
+    if crate::service::orgs::count(&app).await? == 0 {
+        return Err(Error::bad_input(
+            "database",
+            format!("the database {database} holds no organisation yet; make one with: {init}"),
+        ));
+    }
+    Ok(app)
+}
+
+/// The file of a `sqlite://` URL (none for an in-memory database or another engine).
+fn sqlite_file(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let path = rest.trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or(path);
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
 /// The id of the user with this email in the organisation; `field` names the flag at fault.
 async fn user_id(app: &App, org_id: &str, email: &str, field: &str) -> Result<String, Error> {
     let actor = crate::service::Actor::system(org_id);
@@ -441,7 +478,7 @@ async fn run(command: Command) -> Result<(), Error> {
         Command::Token {
             command: TokenCommand::Create { db, email, name, org },
         } => {
-            let app = open(&db.database).await?;
+            let app = open_org(&db.database).await?;
             println!("{}", auth::create_token(&app, org.as_deref(), &email, &name).await?);
             Ok(())
         }
@@ -449,11 +486,11 @@ async fn run(command: Command) -> Result<(), Error> {
             command: Some(TransferCommand::Undo { db, org, id }),
             ..
         } => {
-            let app = open(&db.database).await?;
+            let app = open_org(&db.database).await?;
             transfer::undo(&app, org.as_deref(), &id).await
         }
         Command::Transfer { command: None, args } => {
-            let app = open(&args.db.database).await?;
+            let app = open_org(&args.db.database).await?;
             let a = transfer::Args {
                 org: args.org,
                 from: args.from.unwrap_or_default(),
@@ -473,8 +510,8 @@ async fn run(command: Command) -> Result<(), Error> {
             bench_import::AnyBench::Mail(b) => bench_mail::run(b).await,
         },
         Command::Mail { command } => mail::run(command).await,
-        Command::Import { db, args } => import::import(&open(&db.database).await?, args).await,
-        Command::Export { db, args } => import::export(&open(&db.database).await?, args).await,
+        Command::Import { db, args } => import::import(&open_org(&db.database).await?, args).await,
+        Command::Export { db, args } => import::export(&open_org(&db.database).await?, args).await,
         Command::User { command } => {
             let (u, action) = match command {
                 UserCommand::Suspend(u) => (u, user::Action::Suspend),
@@ -483,19 +520,19 @@ async fn run(command: Command) -> Result<(), Error> {
                 UserCommand::Restore(u) => (u, user::Action::Restore),
                 UserCommand::Export(u) => (u, user::Action::Export),
             };
-            let app = open(&u.db.database).await?;
+            let app = open_org(&u.db.database).await?;
             user::run(&app, u.org.as_deref(), &u.email, action).await
         }
         Command::ArchiveAccount {
             command: ArchiveCommand::Create { db, org },
         } => {
-            let app = open(&db.database).await?;
+            let app = open_org(&db.database).await?;
             user::create_archive(&app, org.as_deref()).await
         }
         Command::Departure {
             command: DepartureCommand::Readiness(u),
         } => {
-            let app = open(&u.db.database).await?;
+            let app = open_org(&u.db.database).await?;
             user::readiness(&app, u.org.as_deref(), &u.email).await
         }
         Command::Demo {

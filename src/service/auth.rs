@@ -78,6 +78,12 @@ pub async fn resolve_org(app: &App, slug: Option<&str>) -> Result<Organization> 
         Some(s) => orgs::by_slug(c, &s.to_lowercase()).await?,
         None => orgs::the_only_one(c).await?,
     };
+    if found.is_none() && slug.map(str::trim).is_none_or(str::is_empty) && orgs::count(c).await? == 0 {
+        return Err(Error::bad_input(
+            "organization",
+            "this database holds no organisation yet: make one with `meishi init`",
+        ));
+    }
     found.ok_or_else(|| match slug {
         Some(_) => Error::not_found("organization").with_field("organization"),
         None => Error::bad_input("organization", "this server has several organisations: name yours"),

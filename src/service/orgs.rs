@@ -68,6 +68,11 @@ pub async fn init(app: &App, n: NewOrganization<'_>) -> Result<(Organization, Us
     .await
 }
 
+/// How many organisations the database holds (the command line says when there is none).
+pub async fn count(app: &App) -> Result<u64> {
+    store::orgs::count(app.read()).await
+}
+
 pub async fn get(app: &App, actor: &super::Actor) -> Result<Organization> {
     super::org(app.read(), &actor.org_id).await
 }

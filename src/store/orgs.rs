@@ -57,6 +57,11 @@ pub async fn by_name(c: &impl Conn, name: &str) -> Result<Option<Organization>> 
 }
 
 /// The organisation of a single-tenant server, so that sign-in can omit it.
+/// How many organisations the database holds.
+pub async fn count(c: &impl Conn) -> Result<u64> {
+    Ok(org::Entity::find().count(c).await?)
+}
+
 pub async fn the_only_one(c: &impl Conn) -> Result<Option<Organization>> {
     if org::Entity::find().count(c).await? != 1 {
         return Ok(None);

@@ -536,3 +536,39 @@ async fn the_cli_previews_and_queues_one_to_one_mail_and_hands_templates_over() 
         text(&out.stdout)
     );
 }
+
+#[tokio::test]
+async fn a_command_names_the_database_it_opened_when_there_is_no_file_or_no_organisation() {
+    // No file: nothing is made, and the answer says where it looked and how to make one.
+    let dir = tempfile::tempdir().unwrap();
+    let missing = format!("sqlite://{}", dir.path().join("none.db").display());
+    let out = meishi(&["user", "suspend", "--database", &missing, "a@sample.jp"], "");
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("there is no database at {missing}")), "{err}");
+    assert!(err.contains("meishi init --database"), "{err}");
+    assert!(!dir.path().join("none.db").exists(), "no empty file is made");
+
+    // A database without an organisation (the server made its tables) on either engine.
+    let t = spawn().await;
+    let out = meishi(
+        &[
+            "token",
+            "create",
+            "--database",
+            &t.db_url,
+            "--email",
+            "a@sample.jp",
+            "--name",
+            "x",
+        ],
+        "",
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("the database {} holds no organisation yet", t.db_url)),
+        "{err}"
+    );
+    assert!(!err.contains("several organisations"), "{err}");
+}
