@@ -607,6 +607,18 @@ impl Resource {
     }
 
     fn set_path(&mut self, uri: Option<&str>, p: &AttrPath, v: Value, add: bool) -> Result<()> {
+        if is_extension(p) {
+            // The whole enterprise extension: its attributes one by one.
+            let Value::Object(inner) = v else {
+                return Err(bad("invalidValue", format!("{ENTERPRISE} takes an object")));
+            };
+            // (A client may echo the object's `schemas`, as in a resource.)
+            for (k, v) in inner.into_iter().filter(|(k, _)| !k.eq_ignore_ascii_case("schemas")) {
+                let a = attr(Some(ENTERPRISE), &k).ok_or_else(|| unknown(&k))?;
+                self.put(a, None, v, add)?;
+            }
+            return Ok(());
+        }
         let a = attr(uri, &p.name).ok_or_else(|| unknown(&p.name))?;
         self.put(a, p.sub_attr.as_deref(), v, add)
     }
@@ -647,8 +659,18 @@ impl Resource {
 
     fn remove_at(&mut self, path: &PatchPath) -> Result<()> {
         match path {
+            PatchPath::Attr(p) if is_extension(p) => {
+                self.0.remove(ENTERPRISE);
+                Ok(())
+            }
             PatchPath::Attr(p) => {
                 let a = known(p)?;
+                if a.name == "active" {
+                    return Err(bad(
+                        "invalidValue",
+                        "active cannot be removed: a meishi user is always active or suspended",
+                    ));
+                }
                 self.remove(a, p.sub_attr.as_deref())
             }
             PatchPath::Value(vp) => {
@@ -687,6 +709,15 @@ pub struct Meta<'a> {
     pub created: DateTime<Utc>,
     pub modified: DateTime<Utc>,
     pub location: &'a str,
+}
+
+/// Whether a path names the enterprise extension as a whole (the grammar reads its last
+/// segment, `User`, as the attribute name).
+fn is_extension(p: &AttrPath) -> bool {
+    p.sub_attr.is_none()
+        && p.uri
+            .as_deref()
+            .is_some_and(|u| format!("{u}:{}", p.name).eq_ignore_ascii_case(ENTERPRISE))
 }
 
 fn unknown(name: &str) -> Error {
@@ -791,6 +822,144 @@ fn val_matches(f: &ValFilter, item: &Value) -> Result<bool> {
             false
         }
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attribute selection (RFC 7644 §3.9)
+
+/// Which attributes an answer carries: `attributes` (only these, with `id` and `schemas`,
+/// which are always returned) or `excludedAttributes` (all but these). Names as in a filter:
+/// `name.givenName`, `emails`, `urn:…:enterprise:2.0:User:department`, or an extension's URN.
+#[derive(Debug, Clone, Default)]
+pub struct Projection {
+    pub attributes: Vec<String>,
+    pub excluded: Vec<String>,
+}
+
+/// Where a named attribute sits: in the core or the extension object, its key, its sub-key.
+fn located(name: &str) -> Option<(bool, &'static str, Option<&'static str>)> {
+    let name = name.trim();
+    if name.eq_ignore_ascii_case(ENTERPRISE) {
+        return Some((true, "", None));
+    }
+    let p = key_path(name).ok()?;
+    let a = attr(p.uri.as_deref(), &p.name)?;
+    let sub = match &p.sub_attr {
+        Some(s) => Some(sub_name(a.kind, s)?),
+        None => None,
+    };
+    Some((a.schema == ENTERPRISE, a.name, sub))
+}
+
+fn copy_one(from: &Map<String, Value>, to: &mut Map<String, Value>, key: &str, sub: Option<&str>) {
+    let Some(v) = from.get(key) else {
+        return;
+    };
+    match (sub, v) {
+        (None, v) => {
+            to.insert(key.to_string(), v.clone());
+        }
+        (Some(s), Value::Object(o)) => {
+            if let Some(x) = o.get(s) {
+                let slot = to.entry(key).or_insert_with(|| Value::Object(Map::new()));
+                if let Some(m) = slot.as_object_mut() {
+                    m.insert(s.to_string(), x.clone());
+                }
+            }
+        }
+        (Some(s), Value::Array(items)) => {
+            let picked: Vec<Value> = items.iter().filter_map(|i| i.get(s).map(|x| json!({ s: x }))).collect();
+            if !picked.is_empty() {
+                to.insert(key.to_string(), Value::Array(picked));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn drop_one(from: &mut Map<String, Value>, key: &str, sub: Option<&str>) {
+    match sub {
+        None => {
+            from.remove(key);
+        }
+        Some(s) => {
+            match from.get_mut(key) {
+                Some(Value::Object(o)) => {
+                    o.remove(s);
+                }
+                Some(Value::Array(items)) => items.iter_mut().for_each(|i| {
+                    i.as_object_mut().map(|o| o.remove(s));
+                }),
+                _ => {}
+            }
+            if from.get(key).is_some_and(is_empty) {
+                from.remove(key);
+            }
+        }
+    }
+}
+
+impl Projection {
+    pub fn is_empty(&self) -> bool {
+        self.attributes.is_empty() && self.excluded.is_empty()
+    }
+
+    /// Applies the selection to a resource's representation.
+    pub fn apply(&self, resource: &mut Value) {
+        let Value::Object(m) = resource else {
+            return;
+        };
+        let always = ["id", "schemas"];
+        if !self.attributes.is_empty() {
+            let mut out = Map::new();
+            for key in always {
+                if let Some(v) = m.get(key) {
+                    out.insert(key.to_string(), v.clone());
+                }
+            }
+            let empty = Map::new();
+            for name in &self.attributes {
+                match located(name) {
+                    Some((true, "", None)) => {
+                        if let Some(v) = m.get(ENTERPRISE) {
+                            out.insert(ENTERPRISE.to_string(), v.clone());
+                        }
+                    }
+                    Some((true, key, sub)) => {
+                        let from = m.get(ENTERPRISE).and_then(Value::as_object).unwrap_or(&empty);
+                        let slot = out.entry(ENTERPRISE).or_insert_with(|| Value::Object(Map::new()));
+                        if let Some(to) = slot.as_object_mut() {
+                            copy_one(from, to, key, sub);
+                        }
+                    }
+                    Some((false, key, sub)) => copy_one(m, &mut out, key, sub),
+                    None => {}
+                }
+            }
+            if out.get(ENTERPRISE).is_some_and(is_empty) {
+                out.remove(ENTERPRISE);
+            }
+            *m = out;
+        }
+        for name in &self.excluded {
+            match located(name) {
+                Some((_, key, None)) if always.contains(&key) => {}
+                Some((true, "", None)) => {
+                    m.remove(ENTERPRISE);
+                }
+                Some((true, key, sub)) => {
+                    if let Some(Value::Object(ext)) = m.get_mut(ENTERPRISE) {
+                        drop_one(ext, key, sub);
+                    }
+                    if m.get(ENTERPRISE).is_some_and(is_empty) {
+                        m.remove(ENTERPRISE);
+                    }
+                }
+                Some((false, key, sub)) => drop_one(m, key, sub),
+                None => {}
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

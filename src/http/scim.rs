@@ -5,14 +5,14 @@
 //! their `scimType`, never the API's JSON; every authenticated request is noted in the
 //! organisation's log (the console's SCIM page). Groups are not offered (ResourceTypes says so).
 
-use crate::domain::scim::{self as rules, CORE, ENTERPRISE, ERROR, Kind, LIST, SCHEMA};
+use crate::domain::scim::{self as rules, CORE, ENTERPRISE, ERROR, Kind, LIST, Projection, SCHEMA};
 use crate::domain::{Error, ErrorKind};
 use crate::service::App;
 use crate::service::scim::{self as svc, Idp, ListQuery};
 use crate::store::scim::LoggedRequest;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Extension, Path, Request, State};
+use axum::extract::{Extension, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -30,6 +30,8 @@ pub fn router(app: &App) -> Router<App> {
         .route("/scim/v2/Schemas/{id}", get(schema))
         .route("/scim/v2/Users", get(list_users).post(create_user))
         .route("/scim/v2/Users/.search", axum::routing::post(search_users))
+        // Users are the only resource type: a search at the root is a search of Users.
+        .route("/scim/v2/.search", axum::routing::post(search_users))
         .route(
             "/scim/v2/Users/{id}",
             get(get_user).put(replace_user).patch(patch_user).delete(delete_user),
@@ -259,7 +261,7 @@ fn schema_document(urn: &str, base: &str) -> Value {
             };
             let mut v = json!({
                 "name": a.name, "type": kind, "multiValued": multi, "description": a.description,
-                "required": a.name == "userName", "caseExact": false, "mutability": "readWrite",
+                "required": matches!(a.name, "userName" | "active"), "caseExact": false, "mutability": "readWrite",
                 "returned": "default", "uniqueness": if a.name == "userName" { "server" } else { "none" }
             });
             if let Some(subs) = subs {
@@ -297,11 +299,41 @@ async fn schema(headers: HeaderMap, Path(id): Path<String>) -> Response {
 
 /// The list parameters, by name without regard to case (RFC 7644 §3.4.2).
 struct ListParams {
+    projection: Projection,
     filter: Option<String>,
     start_index: Option<i64>,
     count: Option<i64>,
     sort_by: Option<String>,
     descending: bool,
+}
+
+/// A comma-separated list of attribute names.
+fn names(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `attributes` / `excludedAttributes` of a query string.
+fn projection(query: Option<&str>) -> Projection {
+    let mut p = Projection::default();
+    for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match k.to_ascii_lowercase().as_str() {
+            "attributes" => p.attributes.extend(names(&v)),
+            "excludedattributes" => p.excluded.extend(names(&v)),
+            _ => {}
+        }
+    }
+    p
+}
+
+/// A resource as answered, with the attribute selection applied.
+fn shown(u: &svc::ScimUser, base: &str, p: &Projection) -> Value {
+    let mut v = u.to_json(base);
+    p.apply(&mut v);
+    v
 }
 
 fn number(name: &str, v: &str) -> Result<i64, Response> {
@@ -312,6 +344,7 @@ fn number(name: &str, v: &str) -> Result<i64, Response> {
 
 fn list_params(pairs: impl Iterator<Item = (String, String)>) -> Result<ListParams, Response> {
     let mut p = ListParams {
+        projection: Projection::default(),
         filter: None,
         start_index: None,
         count: None,
@@ -325,6 +358,8 @@ fn list_params(pairs: impl Iterator<Item = (String, String)>) -> Result<ListPara
             "count" => p.count = Some(number("count", &v)?),
             "sortby" => p.sort_by = Some(v),
             "sortorder" => p.descending = v.eq_ignore_ascii_case("descending"),
+            "attributes" => p.projection.attributes.extend(names(&v)),
+            "excludedattributes" => p.projection.excluded.extend(names(&v)),
             _ => {}
         }
     }
@@ -341,7 +376,7 @@ async fn listing(app: &App, idp: &Idp, headers: &HeaderMap, p: ListParams) -> An
     };
     let listed = svc::list(app, idp, q).await.map_err(fail)?;
     let base = base(headers);
-    let items: Vec<Value> = listed.users.iter().map(|u| u.to_json(&base)).collect();
+    let items: Vec<Value> = listed.users.iter().map(|u| shown(u, &base, &p.projection)).collect();
     Ok(scim(
         StatusCode::OK,
         json!({
@@ -380,6 +415,7 @@ async fn search_users(
         let text = match v {
             Value::String(s) => s,
             Value::Number(n) => n.to_string(),
+            Value::Array(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
             _ => return None,
         };
         Some((k, text))
@@ -393,13 +429,17 @@ async fn get_user(
     Extension(idp): Extension<Idp>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    RawQuery(q): RawQuery,
 ) -> Answer {
     let u = svc::get(&app, &idp, &id).await.map_err(fail)?;
-    Ok(scim(StatusCode::OK, u.to_json(&base(&headers))))
+    Ok(scim(
+        StatusCode::OK,
+        shown(&u, &base(&headers), &projection(q.as_deref())),
+    ))
 }
 
-fn created(u: &svc::ScimUser, base: &str) -> Response {
-    let body = u.to_json(base);
+fn created(u: &svc::ScimUser, base: &str, p: &Projection) -> Response {
+    let body = shown(u, base, p);
     let mut res = scim(StatusCode::CREATED, body);
     if let Ok(v) = HeaderValue::from_str(&format!("{base}/Users/{}", u.user.id)) {
         res.headers_mut().insert(header::LOCATION, v);
@@ -411,11 +451,12 @@ async fn create_user(
     State(app): State<App>,
     Extension(idp): Extension<Idp>,
     headers: HeaderMap,
+    RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Answer {
     let v = json_body(&body)?;
     let u = svc::create(&app, &idp, &v).await.map_err(fail)?;
-    Ok(created(&u, &base(&headers)))
+    Ok(created(&u, &base(&headers), &projection(q.as_deref())))
 }
 
 async fn replace_user(
@@ -423,11 +464,15 @@ async fn replace_user(
     Extension(idp): Extension<Idp>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Answer {
     let v = json_body(&body)?;
     let u = svc::replace(&app, &idp, &id, &v).await.map_err(fail)?;
-    Ok(scim(StatusCode::OK, u.to_json(&base(&headers))))
+    Ok(scim(
+        StatusCode::OK,
+        shown(&u, &base(&headers), &projection(q.as_deref())),
+    ))
 }
 
 async fn patch_user(
@@ -435,6 +480,7 @@ async fn patch_user(
     Extension(idp): Extension<Idp>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Answer {
     let v = json_body(&body)?;
@@ -454,7 +500,10 @@ async fn patch_user(
         )));
     }
     let u = svc::patch(&app, &idp, &id, &op.operations).await.map_err(fail)?;
-    Ok(scim(StatusCode::OK, u.to_json(&base(&headers))))
+    Ok(scim(
+        StatusCode::OK,
+        shown(&u, &base(&headers), &projection(q.as_deref())),
+    ))
 }
 
 async fn delete_user(State(app): State<App>, Extension(idp): Extension<Idp>, Path(id): Path<String>) -> Answer {

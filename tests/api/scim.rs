@@ -771,6 +771,7 @@ async fn bad_filters_paths_values_and_collisions_are_scim_errors_never_500() {
             "invalidValue",
         ),
         (json!([{"op": "remove", "path": "userName"}]), "invalidValue"),
+        (json!([{"op": "remove", "path": "active"}]), "invalidValue"),
         (
             json!([{"op": "move", "path": "userName", "value": "x"}]),
             "invalidSyntax",
@@ -825,6 +826,48 @@ async fn bad_filters_paths_values_and_collisions_are_scim_errors_never_500() {
     .await;
     assert_scim_error(&last, StatusCode::BAD_REQUEST, None);
     assert_eq!(user(&t, &org, &admin_id).await["status"], "active");
+}
+
+#[tokio::test]
+async fn attribute_selection_and_the_enterprise_extension_as_a_whole() {
+    let t = spawn().await;
+    let org = t.org("acme").await;
+    let idp = scim_token(&t, &org).await;
+    let id = create(&t, &idp, entra_user("a@acme.example.jp", "X1")).await;
+    let (_, _, v) = scim(
+        &t,
+        &idp,
+        Method::GET,
+        &format!("/Users/{id}?attributes=userName,name.givenName,{ENTERPRISE}:department"),
+        None,
+    )
+    .await;
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), 5, "id, schemas and what was asked: {v}");
+    assert_eq!(v["name"], json!({"givenName": "賢治"}));
+    assert_eq!(v[ENTERPRISE], json!({"department": "営業部"}));
+    let (_, _, v) = scim(&t, &idp, Method::GET, "/Users?excludedAttributes=name,emails,id", None).await;
+    for r in v["Resources"].as_array().unwrap() {
+        assert!(r["name"].is_null() && r["emails"].is_null(), "{r}");
+        assert!(r["id"].is_string(), "id is always returned");
+    }
+    // PATCH on the extension as a whole (scim2-tester does this), then its removal.
+    let got = patch(
+        &t,
+        &idp,
+        &id,
+        json!([{"op": "replace", "path": ENTERPRISE, "value": {"schemas": [ENTERPRISE], "department": "経理部", "employeeNumber": "2002"}}]),
+    )
+    .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.2);
+    assert_eq!(
+        got.2[ENTERPRISE],
+        json!({"department": "経理部", "employeeNumber": "2002"})
+    );
+    let got = patch(&t, &idp, &id, json!([{"op": "remove", "path": ENTERPRISE}])).await;
+    assert_eq!(got.0, StatusCode::OK);
+    assert!(got.2[ENTERPRISE].is_null());
+    assert_eq!(got.2["schemas"], json!([CORE]));
 }
 
 #[tokio::test]
