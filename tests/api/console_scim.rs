@@ -87,6 +87,49 @@ async fn the_scim_page_creates_a_token_shown_once_lists_requests_and_revokes_it(
     assert!(html.contains("<strong>400</strong>"));
     assert!(!html.contains("未使用"), "last used is shown");
 
+    // The provider deprovisions someone: the desk's 要対応 tab and the departure page show it
+    // with no successor yet, the audit log names the identity provider.
+    let res = t
+        .http
+        .post(format!("{}/scim/v2/Users", t.url))
+        .bearer_auth(&secret)
+        .header("content-type", "application/scim+json")
+        .body(r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"leaver@acme.example.jp","displayName":"退職 太郎"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let leaver: serde_json::Value = res.json().await.unwrap();
+    let res = t
+        .http
+        .patch(format!("{}/scim/v2/Users/{}", t.url, leaver["id"].as_str().unwrap()))
+        .bearer_auth(&secret)
+        .header("content-type", "application/scim+json")
+        .body(r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"active","value":"False"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let (s, desk) = b.get("/departures?tab=needs_action").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(desk.contains("退職 太郎(退職済み)"), "{desk}");
+    let departure: String = desk
+        .split("href=\"/departures/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let (s, page) = b.get(&format!("/departures/{departure}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        page.contains("未定（ID プロバイダーが停止。引き継ぎ先を指定してください）"),
+        "{page}"
+    );
+    let (_, audit) = b.get("/audit?action=user.suspend").await;
+    assert!(audit.contains("ID プロバイダー (SCIM)"), "{audit}");
+
     // Revoke through the form: the token stops at once.
     let id: String = html
         .split("action=\"/settings/scim/tokens/")
