@@ -1015,3 +1015,42 @@ async fn org_id(t: &TestApp, org: &Org) -> String {
         .unwrap()
         .id
 }
+
+#[tokio::test]
+async fn the_opened_departure_falls_due_at_the_days_end_and_a_later_reactivation_completes_it() {
+    let t = spawn().await;
+    let org = t.org("acme").await;
+    let idp = scim_token(&t, &org).await;
+    let (id, _, _) = working_user(&t, &org, &idp, "yamada@acme.example.jp").await;
+    patch(
+        &t,
+        &idp,
+        &id,
+        json!([{"op": "Replace", "path": "active", "value": "False"}]),
+    )
+    .await;
+    let d = departures(&t, &org, "needs_action").await.remove(0);
+    let moment: chrono::DateTime<chrono::Utc> = d["suspend_moment"].as_str().unwrap().parse().unwrap();
+    t.clock.set(moment + chrono::Duration::minutes(1));
+    meishi::service::scheduler::tick(&t.app).await.expect("tick");
+    let after = departures(&t, &org, "needs_action").await;
+    assert_eq!(after.len(), 1);
+    assert_eq!(
+        after[0]["status"], "needs_action",
+        "suspended, still holding: 要対応 until handed over"
+    );
+    assert_eq!(user(&t, &org, &id).await["status"], "suspended");
+    // No longer pending: the provider's reactivation brings the user back and the departure
+    // is settled (done), not cancelled.
+    let back = patch(
+        &t,
+        &idp,
+        &id,
+        json!([{"op": "Replace", "path": "active", "value": "True"}]),
+    )
+    .await;
+    assert_eq!(back.0, StatusCode::OK, "{}", back.2);
+    assert_eq!(user(&t, &org, &id).await["status"], "active");
+    assert_eq!(departures(&t, &org, "done").await.len(), 1);
+    assert!(departures(&t, &org, "cancelled").await.is_empty());
+}
