@@ -167,8 +167,8 @@ fn base(headers: &HeaderMap) -> String {
 }
 
 /// A JSON body (`application/scim+json` or `application/json`); anything else is `invalidSyntax`.
-fn json_body(bytes: &Bytes) -> Result<Value, Response> {
-    serde_json::from_slice(bytes).map_err(|e| fail(rules::bad("invalidSyntax", format!("the body is not JSON: {e}"))))
+fn json_body(bytes: &Bytes) -> Result<Value, Error> {
+    serde_json::from_slice(bytes).map_err(|e| rules::bad("invalidSyntax", format!("the body is not JSON: {e}")))
 }
 
 async fn not_offered() -> Response {
@@ -336,13 +336,13 @@ fn shown(u: &svc::ScimUser, base: &str, p: &Projection) -> Value {
     v
 }
 
-fn number(name: &str, v: &str) -> Result<i64, Response> {
+fn number(name: &str, v: &str) -> Result<i64, Error> {
     v.trim()
         .parse()
-        .map_err(|_| fail(rules::bad("invalidValue", format!("{name} must be an integer"))))
+        .map_err(|_| rules::bad("invalidValue", format!("{name} must be an integer")))
 }
 
-fn list_params(pairs: impl Iterator<Item = (String, String)>) -> Result<ListParams, Response> {
+fn list_params(pairs: impl Iterator<Item = (String, String)>) -> Result<ListParams, Error> {
     let mut p = ListParams {
         projection: Projection::default(),
         filter: None,
@@ -396,7 +396,8 @@ async fn list_users(
     req: Request,
 ) -> Answer {
     let q = req.uri().query().unwrap_or("");
-    let p = list_params(form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())))?;
+    let p = list_params(form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())))
+        .map_err(fail)?;
     listing(&app, &idp, &headers, p).await
 }
 
@@ -407,7 +408,7 @@ async fn search_users(
     headers: HeaderMap,
     body: Bytes,
 ) -> Answer {
-    let v = json_body(&body)?;
+    let v = json_body(&body).map_err(fail)?;
     let Value::Object(m) = v else {
         return Err(fail(rules::bad("invalidSyntax", "the body must be a JSON object")));
     };
@@ -420,7 +421,7 @@ async fn search_users(
         };
         Some((k, text))
     });
-    let p = list_params(pairs)?;
+    let p = list_params(pairs).map_err(fail)?;
     listing(&app, &idp, &headers, p).await
 }
 
@@ -454,7 +455,7 @@ async fn create_user(
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Answer {
-    let v = json_body(&body)?;
+    let v = json_body(&body).map_err(fail)?;
     let u = svc::create(&app, &idp, &v).await.map_err(fail)?;
     Ok(created(&u, &base(&headers), &projection(q.as_deref())))
 }
@@ -467,7 +468,7 @@ async fn replace_user(
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Answer {
-    let v = json_body(&body)?;
+    let v = json_body(&body).map_err(fail)?;
     let u = svc::replace(&app, &idp, &id, &v).await.map_err(fail)?;
     Ok(scim(
         StatusCode::OK,
@@ -483,7 +484,7 @@ async fn patch_user(
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Answer {
-    let v = json_body(&body)?;
+    let v = json_body(&body).map_err(fail)?;
     let op: scim_v2::models::others::PatchOp = serde_json::from_value(v).map_err(|e| {
         let message = e.to_string();
         let kind = if message.contains("invalid SCIM path") {

@@ -218,6 +218,16 @@ fn uniqueness(message: String) -> Error {
     rules::error(ErrorKind::Conflict, "uniqueness", message)
 }
 
+/// A unique index that refused a write (two providers' requests racing on PostgreSQL, past
+/// the checks above) is a `uniqueness` conflict too.
+fn unique(e: Error) -> Error {
+    if e.kind == ErrorKind::Conflict && e.details.is_none() {
+        uniqueness("the userName or the e-mail address is taken in this organisation".into())
+    } else {
+        e
+    }
+}
+
 /// The address a provider's user gets: the primary e-mail, else the userName if it is one,
 /// else one that cannot receive mail (`scim-<id>@<org>.meishi.invalid`, like the archive
 /// account's).
@@ -271,8 +281,10 @@ pub async fn create(app: &App, idp: &Idp, body: &Value) -> Result<ScimUser> {
         let email = address(&org, &id, &f);
         check_address(tx, &org, &email, "").await?;
         let user = User::new(id.clone(), &email, &f.display_name, Role::Member, who.at);
-        users::insert(tx, &org.id, &user, None).await?;
-        st::save_row(tx, &org.id, &id, &row_of(&resource, &f)).await?;
+        users::insert(tx, &org.id, &user, None).await.map_err(unique)?;
+        st::save_row(tx, &org.id, &id, &row_of(&resource, &f))
+            .await
+            .map_err(unique)?;
         let after = json!({"user": user, "scim": resource.0});
         audit(tx, who, "user.create", ("user", &id), None, Some(after)).await?;
         if f.active == Some(false) {
@@ -328,7 +340,9 @@ async fn write_changes(
     let email = address(org, &user.id, &f);
     if email != user.email {
         check_address(tx, org, &email, &user.id).await?;
-        st::set_email(tx, &org.id, &user.id, &email, who.at).await?;
+        st::set_email(tx, &org.id, &user.id, &email, who.at)
+            .await
+            .map_err(unique)?;
     }
     if policy.active_name(&user.display_name) != f.display_name {
         let shown = if user.status == UserStatus::Active {
@@ -348,7 +362,9 @@ async fn write_changes(
     let mut was = before.clone();
     was.0.remove("active");
     if kept != was || email != user.email {
-        st::save_row(tx, &org.id, &user.id, &row_of(&resource, &f)).await?;
+        st::save_row(tx, &org.id, &user.id, &row_of(&resource, &f))
+            .await
+            .map_err(unique)?;
         store::exec(
             tx,
             "UPDATE users SET updated_at = ? WHERE org_id = ? AND id = ?",

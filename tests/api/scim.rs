@@ -1054,3 +1054,76 @@ async fn the_opened_departure_falls_due_at_the_days_end_and_a_later_reactivation
     assert_eq!(departures(&t, &org, "done").await.len(), 1);
     assert!(departures(&t, &org, "cancelled").await.is_empty());
 }
+
+/// Raced on the engine under test (PostgreSQL is where a check and its write could
+/// interleave): eight creates of one userName at once make one user and seven `uniqueness`
+/// conflicts; eight deactivations at once suspend once and open one departure. Never a 500.
+#[tokio::test]
+async fn racing_requests_make_one_user_and_one_departure() {
+    let t = spawn().await;
+    let org = t.org("acme").await;
+    let idp = scim_token(&t, &org).await;
+    let url = format!("{}/scim/v2", t.url);
+    let send = |method: reqwest::Method, path: String, body: Value| {
+        let (client, url, idp) = (t.http.clone(), url.clone(), idp.clone());
+        tokio::spawn(async move {
+            client
+                .request(method, format!("{url}{path}"))
+                .bearer_auth(idp)
+                .header("content-type", "application/scim+json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    let creates: Vec<_> = (0..8)
+        .map(|i| {
+            let name = if i % 2 == 0 {
+                "race@acme.example.jp"
+            } else {
+                "RACE@acme.example.jp"
+            };
+            send(
+                Method::POST,
+                "/Users".into(),
+                json!({"schemas": [CORE], "userName": name}),
+            )
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for c in creates {
+        statuses.push(c.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::CREATED).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count(),
+        7,
+        "{statuses:?}"
+    );
+    let (_, _, v) = scim(
+        &t,
+        &idp,
+        Method::GET,
+        "/Users?filter=userName%20eq%20%22race%40acme.example.jp%22",
+        None,
+    )
+    .await;
+    assert_eq!(v["totalResults"], 1);
+    let id = v["Resources"][0]["id"].as_str().unwrap().to_string();
+
+    let off = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": false}}]});
+    let patches: Vec<_> = (0..8)
+        .map(|_| send(Method::PATCH, format!("/Users/{id}"), off.clone()))
+        .collect();
+    for p in patches {
+        assert_eq!(p.await.unwrap(), StatusCode::OK);
+    }
+    assert_eq!(t.audit(&org, "user.suspend").await.len(), 1, "suspended once");
+    assert_eq!(t.audit(&org, "departure.create").await.len(), 1, "one departure");
+}
