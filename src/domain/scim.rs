@@ -1167,3 +1167,145 @@ pub fn idp_departure(
 pub fn cancelled_by_reactivation(d: &Departure) -> bool {
     d.status == DepartureStatus::Scheduled && d.created_by.as_ref().is_some_and(|c| is_idp_actor(c.as_str()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scim_v2::models::others::PatchOp;
+
+    fn ops(v: Value) -> Vec<PatchOperation> {
+        serde_json::from_value::<PatchOp>(json!({"schemas": [PATCH_OP], "Operations": v}))
+            .expect("a PATCH message")
+            .operations
+    }
+
+    fn resource() -> Resource {
+        let mut r = Resource::from_body(&json!({
+            "userName": "Yamada@Example.jp",
+            "name": {"familyName": "山田", "givenName": "賢治", "nickname": "dropped"},
+            "emails": [{"value": "yamada@example.jp", "type": "work", "primary": "True"}],
+            "roles": ["ignored"],
+            ENTERPRISE: {"department": "営業部"}
+        }))
+        .unwrap();
+        r.set_active(true);
+        r
+    }
+
+    #[test]
+    fn a_body_keeps_the_known_attributes_under_their_names() {
+        let r = resource();
+        assert_eq!(r.0["name"], json!({"familyName": "山田", "givenName": "賢治"}));
+        assert!(r.0.get("roles").is_none());
+        assert_eq!(r.0["emails"][0]["primary"], true, "Entra's \"True\"");
+        let f = r.fields().unwrap();
+        assert_eq!(
+            f.display_name, "山田 賢治",
+            "family name first when there is no displayName"
+        );
+        assert_eq!(f.email.as_deref(), Some("yamada@example.jp"));
+        assert_eq!(f.active, Some(true));
+    }
+
+    #[test]
+    fn patches_as_entra_and_okta_send_them() {
+        let mut r = resource();
+        r.patch(&ops(json!([{"op": "Replace", "path": "active", "value": "False"}])))
+            .unwrap();
+        assert_eq!(r.fields().unwrap().active, Some(false));
+        r.patch(&ops(json!([{"op": "replace", "value": {
+            "active": true,
+            "name.givenName": "花子",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager": "boss-id"
+        }}])))
+        .unwrap();
+        let f = r.fields().unwrap();
+        assert_eq!((f.active, f.manager.as_deref()), (Some(true), Some("boss-id")));
+        assert_eq!(r.0["name"]["givenName"], "花子");
+        assert_eq!(r.0[ENTERPRISE]["department"], "営業部", "a merge, not a replacement");
+        r.patch(&ops(
+            json!([{"op": "Add", "path": "emails[type eq \"home\"].value", "value": "h@example.jp"}]),
+        ))
+        .unwrap();
+        assert_eq!(r.0["emails"][1], json!({"type": "home", "value": "h@example.jp"}));
+        r.patch(&ops(json!([{"op": "remove", "path": "emails[type eq \"home\"]"}])))
+            .unwrap();
+        assert_eq!(r.0["emails"].as_array().unwrap().len(), 1);
+        let refused = r.patch(&ops(json!([{"op": "remove", "path": "active"}]))).unwrap_err();
+        assert_eq!(scim_type(&refused), Some("invalidValue"));
+        let unknown = r
+            .patch(&ops(json!([{"op": "add", "path": "nickName", "value": "x"}])))
+            .unwrap_err();
+        assert_eq!(scim_type(&unknown), Some("invalidPath"));
+    }
+
+    #[test]
+    fn filters_become_conditions_on_the_columns() {
+        assert_eq!(
+            condition("userName eq \"Yamada@Example.jp\"").unwrap(),
+            Cond::Text(Field::UserName, Op::Eq, "yamada@example.jp".into())
+        );
+        assert_eq!(
+            condition("externalId eq \"AbC\" and active ne false").unwrap(),
+            Cond::And(vec![
+                Cond::Text(Field::ExternalId, Op::Eq, "AbC".into()),
+                Cond::Active(true)
+            ])
+        );
+        assert_eq!(
+            condition("emails[value sw \"Y\"] or not (displayName pr)").unwrap(),
+            Cond::Or(vec![
+                Cond::Text(Field::Email, Op::Sw, "y".into()),
+                Cond::Not(Box::new(Cond::Present(Field::DisplayName)))
+            ])
+        );
+        for bad in [
+            "userName",
+            "title eq \"x\"",
+            "active co \"t\"",
+            "emails[type eq \"work\"]",
+            "meta.created gt \"2026\"",
+        ] {
+            assert_eq!(scim_type(&condition(bad).unwrap_err()), Some("invalidFilter"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn attribute_selection_keeps_id_and_schemas() {
+        let mut v = json!({"id": "1", "schemas": [CORE], "userName": "u", "name": {"givenName": "g", "familyName": "f"}, ENTERPRISE: {"department": "d", "employeeNumber": "7"}});
+        let p = Projection {
+            attributes: vec!["name.givenName".into(), format!("{ENTERPRISE}:department")],
+            excluded: vec!["id".into()],
+        };
+        p.apply(&mut v);
+        assert_eq!(
+            v,
+            json!({"id": "1", "schemas": [CORE], "name": {"givenName": "g"}, ENTERPRISE: {"department": "d"}})
+        );
+    }
+
+    #[test]
+    fn the_departure_a_provider_opens_is_flagged_and_due_at_the_days_end() {
+        let policy = Policy {
+            zone: chrono_tz::Asia::Tokyo,
+            suspend_at: chrono::NaiveTime::from_hms_opt(23, 59, 0).unwrap(),
+            retired_suffix: "(退職済み)".into(),
+            tag_format: "旧所有者: {name} ({date})".into(),
+            trash_days: 30,
+            execute_plan_before_suspension: true,
+        };
+        let now: DateTime<Utc> = "2026-03-31T03:00:00Z".parse().unwrap();
+        let d = idp_departure(DepartureId::from("d"), UserId::from("u"), None, "scim:t", &policy, now);
+        assert_eq!(d.last_working_day.to_string(), "2026-03-31");
+        assert_eq!(
+            d.suspend_moment,
+            "2026-03-31T14:59:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!((d.attention_days, d.suspended_at), (Some(0), Some(now)));
+        assert_eq!(d.successor_id.as_str(), "");
+        assert!(cancelled_by_reactivation(&d));
+        let late: DateTime<Utc> = "2026-03-31T14:59:30Z".parse().unwrap();
+        let d = idp_departure(DepartureId::from("d"), UserId::from("u"), None, "scim:t", &policy, late);
+        assert_eq!(d.suspend_moment, late, "past the day's moment: due at once");
+    }
+}
