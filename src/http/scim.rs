@@ -153,8 +153,8 @@ async fn authenticate_and_log(State(app): State<App>, mut req: Request, next: Ne
     res
 }
 
-/// The `/scim/v2` URL as the caller reached it (for `meta.location`).
-fn base(headers: &HeaderMap) -> String {
+/// The `/scim/v2` URL as the caller reached it (for `meta.location`, and the console's page).
+pub(crate) fn base(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())

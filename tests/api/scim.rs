@@ -1127,3 +1127,40 @@ async fn racing_requests_make_one_user_and_one_departure() {
     assert_eq!(t.audit(&org, "user.suspend").await.len(), 1, "suspended once");
     assert_eq!(t.audit(&org, "departure.create").await.len(), 1, "one departure");
 }
+
+#[tokio::test]
+async fn a_departure_opened_without_a_successor_gets_one_before_its_plan_is_approved() {
+    let t = spawn().await;
+    let org = t.org("acme").await;
+    let idp = scim_token(&t, &org).await;
+    let (heir, _) = t.user(&org, "heir@acme.example.jp", "後任 次郎", "member").await;
+    let (id, _, _) = working_user(&t, &org, &idp, "yamada@acme.example.jp").await;
+    patch(&t, &idp, &id, json!([{"op": "replace", "value": {"active": false}}])).await;
+    let d = departures(&t, &org, "needs_action").await.remove(0);
+    let path = format!("/api/v1/departures/{}", d["id"].as_str().unwrap());
+    let (s, v) = t
+        .call(
+            &org.admin,
+            Method::PUT,
+            &format!("{path}/plan"),
+            Some(json!({"items": []})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let refused = t.post(&org.admin, &format!("{path}/plan/approve"), json!({})).await;
+    assert_error(refused, StatusCode::UNPROCESSABLE_ENTITY, Some("successor_id"));
+    let (s, v) = t
+        .call(&org.admin, Method::PATCH, &path, Some(json!({"successor_id": heir})))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = t.post(&org.admin, &format!("{path}/plan/approve"), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = t.post(&org.admin, &format!("{path}/plan/execute"), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, cards) = t.get(&org.admin, &format!("/api/v1/cards?owner_id={heir}")).await;
+    assert_eq!(
+        cards["items"].as_array().unwrap().len(),
+        1,
+        "handed over to the named successor"
+    );
+}

@@ -66,19 +66,11 @@ async fn scim_page(
     let secret = crate::http::extract::cookie(headers, SECRET_COOKIE)
         .filter(|v| !v.is_empty())
         .map(str::to_string);
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("localhost");
-    let proto = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("http");
     let shown = super::shown(s.ctx.lang, error.as_ref());
     let status = shown.status;
     let cleared = secret.is_some();
     let p = ScimPage {
-        endpoint: format!("{proto}://{host}/scim/v2"),
+        endpoint: crate::http::scim::base(headers),
         tokens,
         requests,
         secret,
