@@ -163,6 +163,15 @@ fn visible(user: Option<User>) -> Result<User> {
         .ok_or_else(|| rules::error(ErrorKind::NotFound, "noTarget", "no such user"))
 }
 
+/// The user, row-locked for the unit of work, if SCIM may see them.
+async fn locked(tx: &store::Tx, org: &Organization, id: &str) -> Result<User> {
+    match lifecycle::locked(tx, &org.id, id).await {
+        Ok(u) => visible(Some(u)),
+        Err(e) if e.kind == ErrorKind::NotFound => visible(None),
+        Err(e) => Err(e),
+    }
+}
+
 async fn load(c: &impl store::Conn, org: &Organization, id: &str) -> Result<ScimUser> {
     let user = visible(users::by_id(c, &org.id, id).await?.map(|r| r.user))?;
     let row = st::row(c, &org.id, id).await?;
@@ -301,7 +310,7 @@ pub async fn replace(app: &App, idp: &Idp, id: &str, body: &Value) -> Result<Sci
     let resource = Resource::from_body(body)?;
     app.write(&idp.actor, async |tx, who| {
         let org = org(tx, who.org_id).await?;
-        let user = visible(lifecycle::locked(tx, &org.id, id).await.ok())?;
+        let user = locked(tx, &org, id).await?;
         let before = load(tx, &org, id).await?;
         write_changes(tx, who, &org, &user, &before.resource, resource.clone()).await?;
         load(tx, &org, id).await
@@ -313,11 +322,17 @@ pub async fn replace(app: &App, idp: &Idp, id: &str, body: &Value) -> Result<Sci
 pub async fn patch(app: &App, idp: &Idp, id: &str, ops: &[PatchOperation]) -> Result<ScimUser> {
     app.write(&idp.actor, async |tx, who| {
         let org = org(tx, who.org_id).await?;
-        let user = visible(lifecycle::locked(tx, &org.id, id).await.ok())?;
+        let user = locked(tx, &org, id).await?;
         let before = load(tx, &org, id).await?;
+        let was_active = user.status == UserStatus::Active;
         let mut resource = before.resource.clone();
-        resource.set_active(user.status == UserStatus::Active);
+        resource.set_active(was_active);
         resource.patch(ops)?;
+        // `active` as it was is no change of state (an attribute update never cancels a
+        // departure an admin kept after reactivating the user by hand).
+        if resource.0.get("active") == Some(&Value::Bool(was_active)) {
+            resource.0.remove("active");
+        }
         write_changes(tx, who, &org, &user, &before.resource, resource).await?;
         load(tx, &org, id).await
     })

@@ -1164,3 +1164,26 @@ async fn a_departure_opened_without_a_successor_gets_one_before_its_plan_is_appr
         "handed over to the named successor"
     );
 }
+
+#[tokio::test]
+async fn an_attribute_update_leaves_a_departure_an_admin_kept_after_reactivating_by_hand() {
+    let t = spawn().await;
+    let org = t.org("acme").await;
+    let idp = scim_token(&t, &org).await;
+    let (id, _, _) = working_user(&t, &org, &idp, "yamada@acme.example.jp").await;
+    patch(&t, &idp, &id, json!([{"op": "replace", "value": {"active": false}}])).await;
+    let (s, v) = t
+        .post(&org.admin, &format!("/api/v1/users/{id}/reactivate"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let got = patch(
+        &t,
+        &idp,
+        &id,
+        json!([{"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "総務部"}]),
+    )
+    .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.2);
+    assert_eq!(departures(&t, &org, "needs_action").await.len(), 1, "still on the desk");
+    assert!(departures(&t, &org, "cancelled").await.is_empty());
+}
