@@ -184,7 +184,6 @@ async fn service_provider_config(headers: HeaderMap) -> Response {
         StatusCode::OK,
         json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
-            "documentationUri": "https://github.com/meishi/meishi#scim",
             "patch": {"supported": true},
             "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
             "filter": {"supported": true, "maxResults": rules::MAX_RESULTS},
