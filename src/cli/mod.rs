@@ -122,6 +122,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage the organisation's SCIM tokens (for Okta, Microsoft Entra ID: /scim/v2)
+    ScimToken {
+        #[command(subcommand)]
+        command: ScimTokenCommand,
+    },
     /// Transfer cards from one user to another (所有者変更), or undo a transfer
     #[command(args_conflicts_with_subcommands = true)]
     Transfer {
@@ -294,6 +299,37 @@ enum TokenCommand {
         /// The organisation's slug, when the server has several
         #[arg(long)]
         org: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScimTokenCommand {
+    /// Print a new SCIM bearer token for the organisation's identity provider (only the
+    /// token, on one line; stored hashed, audited)
+    Create {
+        #[command(flatten)]
+        db: Db,
+        /// A label to recognise the token by
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// The organisation's slug, when the server has several
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// List the organisation's SCIM tokens (id, name, created, last used, revoked)
+    List {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Revoke a SCIM token by its id
+    Revoke {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        org: Option<String>,
+        id: String,
     },
 }
 
@@ -482,6 +518,7 @@ async fn run(command: Command) -> Result<(), Error> {
             println!("{}", auth::create_token(&app, org.as_deref(), &email, &name).await?);
             Ok(())
         }
+        Command::ScimToken { command } => scim_token(command).await,
         Command::Transfer {
             command: Some(TransferCommand::Undo { db, org, id }),
             ..
@@ -559,6 +596,39 @@ async fn run(command: Command) -> Result<(), Error> {
             }
         }
     }
+}
+
+async fn scim_token(command: ScimTokenCommand) -> Result<(), Error> {
+    use crate::service::scim;
+    let minute = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    match command {
+        ScimTokenCommand::Create { db, name, org } => {
+            let app = open_org(&db.database).await?;
+            let (_, secret) = scim::create_token_for_org(&app, org.as_deref(), &name).await?;
+            println!("{secret}");
+        }
+        ScimTokenCommand::List { db, org } => {
+            let app = open_org(&db.database).await?;
+            for t in scim::tokens_for_org(&app, org.as_deref()).await? {
+                println!(
+                    "{}\t{}\tcreated {}\tlast used {}\t{}",
+                    t.id,
+                    t.name,
+                    minute(t.created_at),
+                    t.last_used_at.map(minute).unwrap_or_else(|| "never".into()),
+                    t.revoked_at
+                        .map(|r| format!("revoked {}", minute(r)))
+                        .unwrap_or_else(|| "valid".into()),
+                );
+            }
+        }
+        ScimTokenCommand::Revoke { db, org, id } => {
+            let app = open_org(&db.database).await?;
+            let t = scim::revoke_token_for_org(&app, org.as_deref(), &id).await?;
+            println!("revoked SCIM token {} ({})", t.name, t.id);
+        }
+    }
+    Ok(())
 }
 
 fn print_demo(d: &demo::Demo, database: &str, url: &str, token: &str) {

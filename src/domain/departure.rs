@@ -451,6 +451,7 @@ impl Departure {
     /// An admin approved the reported plan. An approved plan makes the departure ready: it
     /// no longer needs attention.
     pub fn plan_approved(&self, by: Option<UserId>, now: DateTime<Utc>) -> Result<Departure> {
+        self.ensure_successor()?;
         Ok(Departure {
             plan_approved_by: by,
             plan_approved_at: Some(now),
@@ -462,10 +463,24 @@ impl Departure {
     /// Whether the plan may run now: approved, or executed already while the user holds
     /// something again (the plan then hands that over too).
     pub fn ensure_executable(&self, holdings: &Holdings) -> Result<()> {
+        self.ensure_successor()?;
         if self.plan_status == PlanStatus::Executed && holdings.is_empty() {
             return Err(Error::conflict("the plan has run and the user holds nothing"));
         }
         self.plan_step(PlanStatus::Executed, self.updated_at).map(|_| ())
+    }
+
+    /// A departure an identity provider opened may have no successor yet (`domain::scim`):
+    /// its plan is approved and run only once an admin has named one, since the successor
+    /// takes what no line selects and is frozen with the plan.
+    fn ensure_successor(&self) -> Result<()> {
+        if self.successor_id.as_str().is_empty() {
+            return Err(Error::unprocessable(
+                "this departure has no successor yet: name one before approving or running its plan",
+            )
+            .with_field("successor_id"));
+        }
+        Ok(())
     }
 
     /// The plan's transfers ran.

@@ -11,6 +11,7 @@ pub mod model;
 pub mod normalize;
 pub mod person;
 pub mod policy;
+pub mod scim;
 pub mod transfer;
 pub mod types;
 

@@ -1,9 +1,10 @@
-//! HTTP adapters: the REST API, its OpenAPI document and reference page, health.
+//! HTTP adapters: the REST API, its OpenAPI document and reference page, SCIM 2.0, health.
 
 pub mod api;
 pub mod console;
 pub mod error;
 pub mod extract;
+pub mod scim;
 
 use crate::domain::Error;
 use crate::service::App;
@@ -123,6 +124,7 @@ pub fn router(app: App) -> Router {
             "/mail/opt-out/{id}",
             get(api::mail::opt_out_page).post(api::mail::opt_out),
         )
+        .merge(scim::router(&app))
         .merge(console::router())
         .fallback(fallback)
         .layer(TraceLayer::new_for_http())

@@ -96,7 +96,13 @@ async fn user(c: &impl store::Conn, org_id: &str, id: &str, field: &str) -> Resu
 }
 
 /// Loads a would-be successor and applies the one recipient rule to them.
-async fn successor(c: &impl store::Conn, org_id: &str, id: &str, leaving: &UserId, field: &str) -> Result<UserId> {
+pub(crate) async fn successor(
+    c: &impl store::Conn,
+    org_id: &str,
+    id: &str,
+    leaving: &UserId,
+    field: &str,
+) -> Result<UserId> {
     let s = user(c, org_id, id, field).await?;
     transfers::check_recipient_in(c, org_id, &s, leaving, field, Move::ToSuccessor).await?;
     Ok(UserId::from(s.id))

@@ -14,7 +14,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 /// The user, their row locked until the unit of work ends (a transfer to or from them waits).
-async fn locked(tx: &store::Tx, org_id: &str, id: &str) -> Result<User> {
+pub(crate) async fn locked(tx: &store::Tx, org_id: &str, id: &str) -> Result<User> {
     users::lock(tx, org_id, &[id])
         .await?
         .pop()
@@ -29,7 +29,7 @@ async fn target(c: &impl store::Conn, org_id: &str, id: &str) -> Result<User> {
 }
 
 /// Loads what `domain::lifecycle::guard_removal` decides on, and asks it.
-async fn guard_admins(c: &impl store::Conn, who: Who<'_>, user: &User, verb: &str) -> Result<()> {
+pub(crate) async fn guard_admins(c: &impl store::Conn, who: Who<'_>, user: &User, verb: &str) -> Result<()> {
     let admins = users::count_active_admins(c, who.org_id).await?;
     guard_removal(who.actor_id.map(UserId::from).as_ref(), user, admins, verb)
 }
@@ -97,11 +97,17 @@ pub async fn reactivate(app: &App, actor: &Actor, id: &str) -> Result<User> {
             UserStatus::Suspended => {}
         }
         let org = org(tx, &actor.org_id).await?;
-        let after = changed(apply_transition(tx, who, &org, &user, UserStatus::Active, "user.reactivate").await?)?;
-        super::departures::settle_in(tx, who, &after).await?;
-        Ok(after)
+        reactivate_in(tx, who, &org, &user).await
     })
     .await
+}
+
+/// Reactivates a suspended user inside the caller's unit of work (the suffix comes off) and
+/// settles their suspended departure (done: they are active again).
+pub(crate) async fn reactivate_in(tx: &store::Tx, who: Who<'_>, org: &Organization, user: &User) -> Result<User> {
+    let after = changed(apply_transition(tx, who, org, user, UserStatus::Active, "user.reactivate").await?)?;
+    super::departures::settle_in(tx, who, &after).await?;
+    Ok(after)
 }
 
 /// A transition another writer overtook is a conflict.

@@ -16,6 +16,7 @@ pub mod mail;
 pub mod orgs;
 pub mod people;
 pub mod scheduler;
+pub mod scim;
 pub mod transfers;
 pub mod users;
 

@@ -413,6 +413,56 @@ ALTER TABLE mail_messages DROP COLUMN claimed_until;
 CREATE INDEX mail_messages_due ON mail_messages (next_attempt_at) WHERE status IN ('queued', 'sending')
 "#,
     ),
+    // SCIM 2.0 provisioning (issue 15):
+    // - `scim_tokens`: an organisation's bearer tokens for its identity provider, stored as
+    //   SHA-256 hashes like the API tokens but in a table of their own, so that neither kind
+    //   opens the other's door (`/scim/v2` reads only this one, `/api/v1` only `api_tokens`).
+    // - `scim_users`: what the identity provider wrote of a user beyond meishi's columns:
+    //   userName (unique per organisation without regard to case: `user_name_key` is its lower
+    //   case), externalId, displayName as sent (a suspended user's display name carries the
+    //   retired suffix), and the resource as kept (`resource`, JSON). A user without a row
+    //   shows as userName = e-mail.
+    // - `scim_requests`: the last requests of each organisation (the console's SCIM page),
+    //   kept to the newest 100 by `store::scim::log_request`.
+    (
+        9,
+        r#"
+CREATE TABLE scim_tokens (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organizations(id),
+    name TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_by TEXT,
+    created_at BIGINT NOT NULL,
+    last_used_at BIGINT,
+    revoked_at BIGINT
+);
+CREATE INDEX scim_tokens_org ON scim_tokens (org_id, id);
+CREATE TABLE scim_users (
+    user_id TEXT PRIMARY KEY REFERENCES users(id),
+    org_id TEXT NOT NULL REFERENCES organizations(id),
+    user_name TEXT NOT NULL,
+    user_name_key TEXT NOT NULL,
+    external_id TEXT,
+    display_name TEXT NOT NULL,
+    resource TEXT NOT NULL
+);
+CREATE UNIQUE INDEX scim_users_name ON scim_users (org_id, user_name_key);
+CREATE INDEX scim_users_external ON scim_users (org_id, external_id);
+CREATE TABLE scim_requests (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organizations(id),
+    token_id TEXT,
+    at BIGINT NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    status BIGINT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX scim_requests_org ON scim_requests (org_id, id)
+"#,
+    ),
 ];
 
 /// A migration's text for this engine: `{without_rowid}` is SQLite's `WITHOUT ROWID` (a table

@@ -14,6 +14,7 @@ pub mod migrate;
 pub mod orgs;
 pub mod people;
 pub mod row_feed;
+pub mod scim;
 pub mod search;
 pub mod transfers;
 pub mod users;

@@ -277,11 +277,12 @@ pub async fn purge_blocked(c: &impl Conn, org_id: &str) -> Result<Vec<(User, Dat
 }
 
 /// Removes a deleted user for good. They own nothing (deletion requires it); their tokens
-/// and sessions go with them; history keeps their id.
+/// and sessions go with them, and what an identity provider wrote of them; history keeps their id.
 pub async fn purge(c: &impl Conn, org_id: &str, id: &str) -> Result<bool> {
     let v = || vec![sea_orm::Value::from(org_id), sea_orm::Value::from(id)];
     super::exec(c, "DELETE FROM sessions WHERE org_id = ? AND user_id = ?", v()).await?;
     super::exec(c, "DELETE FROM api_tokens WHERE org_id = ? AND user_id = ?", v()).await?;
+    super::exec(c, "DELETE FROM scim_users WHERE org_id = ? AND user_id = ?", v()).await?;
     let n = super::exec(
         c,
         "DELETE FROM users WHERE org_id = ? AND id = ? AND status = 'deleted'",

@@ -572,3 +572,60 @@ async fn a_command_names_the_database_it_opened_when_there_is_no_file_or_no_orga
     );
     assert!(!err.contains("several organisations"), "{err}");
 }
+
+#[tokio::test]
+async fn scim_tokens_from_the_terminal_create_list_and_revoke() {
+    let t = spawn().await;
+    t.org("acme").await;
+    let db = t.db_url.as_str();
+    let out = meishi(
+        &[
+            "scim-token",
+            "create",
+            "--database",
+            db,
+            "--org",
+            "acme",
+            "--name",
+            "okta",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_string();
+    assert!(
+        token.starts_with("mscim_") && !token.contains('\n'),
+        "only the token: {token}"
+    );
+    let res = t
+        .http
+        .get(format!("{}/scim/v2/Users", t.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let out = meishi(&["scim-token", "list", "--database", db, "--org", "acme"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let list = text(&out.stdout);
+    assert!(list.contains("\tokta\t") && list.contains("\tvalid"), "{list}");
+    assert!(!list.contains(&token), "the secret is never shown again");
+    let id = list.split('\t').next().unwrap().to_string();
+
+    let out = meishi(&["scim-token", "revoke", "--database", db, "--org", "acme", &id], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("revoked SCIM token okta"));
+    let again = meishi(&["scim-token", "revoke", "--database", db, "--org", "acme", &id], "");
+    assert!(!again.status.success(), "revoked already");
+    let res = t
+        .http
+        .get(format!("{}/scim/v2/Users", t.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let out = meishi(&["scim-token", "create", "--help"], "");
+    assert!(out.status.success());
+}

@@ -120,6 +120,7 @@ async fn every_page_renders_in_japanese_and_english_without_missing_texts() {
             "/departures".to_string(),
             "/transfers".to_string(),
             "/settings".to_string(),
+            "/settings/scim".to_string(),
             "/me/handover".to_string(),
             "/imports".to_string(),
             "/news".to_string(),

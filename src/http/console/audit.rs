@@ -137,6 +137,7 @@ impl Wanted {
 fn actor_name(lang: Lang, names: &Names, e: &AuditEvent) -> String {
     match e.actor_id.as_deref() {
         None => tr(lang, "audit.system"),
+        Some(id) if crate::domain::scim::is_idp_actor(id) => tr(lang, "audit.idp"),
         Some(id) if names.known(id) => names.get(id),
         Some(id) => id.to_string(),
     }

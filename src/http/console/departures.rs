@@ -164,7 +164,12 @@ async fn rows(app: &App, s: &Session, list: Vec<Departure>, names: &Names) -> Re
         let readiness = page(&s.ctx, svc::readiness(app, &s.actor, &d.id).await)?;
         out.push(Row {
             name: names.get(&d.user_id),
-            successor: names.get(&d.successor_id),
+            // A departure an identity provider opened may have no successor yet.
+            successor: if d.successor_id.as_str().is_empty() {
+                s.ctx.t("departures.no_successor")
+            } else {
+                names.get(&d.successor_id)
+            },
             moment: s.ctx.moment(d.suspend_moment),
             days_left: (d.last_working_day - today).num_days(),
             next: Next::of(&d, &readiness),

@@ -14,6 +14,7 @@ mod imports;
 mod mail;
 mod news;
 mod plan_form;
+mod scim;
 mod settings;
 mod transfers;
 mod users;
@@ -448,6 +449,7 @@ pub fn router() -> Router<App> {
         .merge(mail::router())
         .merge(transfers::router())
         .merge(settings::router())
+        .merge(scim::router())
         .merge(audit::router())
         .layer(axum::middleware::from_fn(clear_flash))
 }
