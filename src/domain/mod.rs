@@ -9,8 +9,10 @@ pub mod lifecycle;
 pub mod mail;
 pub mod model;
 pub mod normalize;
+pub mod password;
 pub mod person;
 pub mod policy;
+pub mod throttle;
 pub mod transfer;
 pub mod types;
 

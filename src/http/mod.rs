@@ -2,12 +2,15 @@
 
 pub mod api;
 pub mod console;
+pub mod edge;
 pub mod error;
 pub mod extract;
 
 use crate::domain::Error;
 use crate::service::App;
 use axum::Router;
+use edge::EdgeConfig;
+use std::sync::Arc;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -75,11 +78,13 @@ impl Modify for Errors {
                         .build();
                     op.responses.responses.entry("401".into()).or_insert(response.into());
                 }
-                // A malformed query parameter or body is a 400 naming it, on every operation.
-                let query = op.parameters.iter().flatten().any(|p| {
-                    matches!(p, utoipa::openapi::RefOr::T(p) if p.parameter_in == utoipa::openapi::path::ParameterIn::Query)
+                // A malformed parameter (a control character in a path id too) or body is a
+                // 400 naming it, on every operation.
+                let params = op.parameters.iter().flatten().any(|p| {
+                    matches!(p, utoipa::openapi::RefOr::T(p) if matches!(p.parameter_in,
+                        utoipa::openapi::path::ParameterIn::Query | utoipa::openapi::path::ParameterIn::Path))
                 });
-                if query || op.request_body.is_some() {
+                if params || op.request_body.is_some() {
                     let response = utoipa::openapi::ResponseBuilder::new()
                         .description("bad input: the error names the parameter or field")
                         .content("application/json", utoipa::openapi::Content::new(Some(error.clone())))
@@ -106,6 +111,14 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 pub fn router(app: App) -> Router {
+    router_with(app, Arc::new(EdgeConfig::default()))
+}
+
+/// The whole site with its edge: every answer gets the security headers (`edge::client`),
+/// every error the JSON shape unless it is a console page (`error::json_errors`), a control
+/// character in the path or query is refused (`extract::refuse_control`), request bodies
+/// have an idle limit, and handlers find the `EdgeConfig` (the import's body limit).
+pub fn router_with(app: App, config: Arc<EdgeConfig>) -> Router {
     let (api, doc) = api_and_document();
     let doc_json = serde_json::to_string(&doc).expect("OpenAPI document serialises");
     let docs_html = utoipa_scalar::Scalar::new(doc)
@@ -125,6 +138,16 @@ pub fn router(app: App) -> Router {
         )
         .merge(console::router())
         .fallback(fallback)
+        .layer(axum::middleware::from_fn(extract::refuse_control))
+        .layer(axum::middleware::from_fn(error::json_errors))
+        .layer(axum::middleware::from_fn({
+            let limit = config.body_timeout;
+            move |req, next| edge::body_timeout(limit, req, next)
+        }))
+        .layer(axum::Extension(config.clone()))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            edge::client(config.clone(), req, next)
+        }))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
 }
@@ -155,11 +178,15 @@ async fn scalar_js() -> impl IntoResponse {
     (headers, &include_bytes!("../../vendor/scalar/standalone.js.gz")[..])
 }
 
-/// Serves until Ctrl-C or SIGTERM.
+/// Serves until Ctrl-C or SIGTERM, with the default edge (`EdgeConfig::default`).
 pub async fn serve(app: App, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown())
-        .await
+    serve_with(app, listener, EdgeConfig::default()).await
+}
+
+/// Serves until Ctrl-C or SIGTERM with these limits and timeouts.
+pub async fn serve_with(app: App, listener: tokio::net::TcpListener, config: EdgeConfig) -> std::io::Result<()> {
+    let config = Arc::new(config);
+    edge::serve(router_with(app, config.clone()), listener, &config, shutdown()).await
 }
 
 async fn shutdown() {

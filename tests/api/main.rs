@@ -14,6 +14,7 @@ mod console_mail;
 mod console_news;
 mod crash;
 mod departures;
+mod hardening;
 mod imports;
 mod isolation;
 mod lifecycle;
