@@ -81,7 +81,12 @@ struct EdgeArgs {
     #[arg(long, env = "MEISHI_IMPORT_LIMIT_MIB", default_value_t = 512)]
     import_limit_mib: u64,
     /// Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs)
-    #[arg(long, env = "MEISHI_TRUSTED_PROXIES", default_value = "127.0.0.1,::1", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "MEISHI_TRUSTED_PROXIES",
+        default_value = "127.0.0.1,::1",
+        value_delimiter = ','
+    )]
     trusted_proxies: Vec<std::net::IpAddr>,
 }
 

@@ -37,7 +37,10 @@ impl Email {
 /// Refused at the edge, naming the field.
 pub fn no_control(field: &str, raw: &str) -> Result<()> {
     if raw.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
-        return Err(Error::bad_input(field, format!("{field} contains a control character (such as NUL)")));
+        return Err(Error::bad_input(
+            field,
+            format!("{field} contains a control character (such as NUL)"),
+        ));
     }
     Ok(())
 }

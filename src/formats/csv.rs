@@ -526,7 +526,9 @@ impl CsvOut {
             r.extra.as_deref().unwrap_or(""),
         ];
         if self.guard && cells.iter().any(|c| c.starts_with(FORMULA_STARTS)) {
-            let _ = self.w.write_record(cells.iter().map(|c| guarded(c).into_owned().into_bytes()));
+            let _ = self
+                .w
+                .write_record(cells.iter().map(|c| guarded(c).into_owned().into_bytes()));
         } else {
             let _ = self.w.write_record(cells);
         }

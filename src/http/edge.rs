@@ -73,8 +73,7 @@ impl Client {
                 .filter_map(|a| a.trim().parse::<IpAddr>().ok())
                 .next_back()
         };
-        let forwarded_https =
-            || headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) == Some("https");
+        let forwarded_https = || headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) == Some("https");
         let ip = if trusted { forwarded_ip().or(peer) } else { peer };
         Client {
             ip,
@@ -265,7 +264,9 @@ impl AsyncWrite for EdgeIo {
 
 /// The client of a request, for handlers (sign-in throttling, the Secure cookie).
 pub fn client_of(ext: &axum::http::Extensions) -> Client {
-    ext.get::<Client>().copied().unwrap_or(Client { ip: None, https: false })
+    ext.get::<Client>()
+        .copied()
+        .unwrap_or(Client { ip: None, https: false })
 }
 
 /// Middleware: a request body that sends nothing for `limit` is cut off (its reader gets an

@@ -96,9 +96,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
         if !json {
             return Err(Error::bad_input("content-type", "send the body as application/json"));
         }
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| Error::bad_input("body", format!("cannot read the body: {e}")))?;
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                Error::new(
+                    crate::domain::ErrorKind::TooLarge,
+                    format!("the body is too large: {e}"),
+                )
+                .with_field("body")
+            } else {
+                Error::bad_input("body", format!("cannot read the body: {e}"))
+            }
+        })?;
         // The whole body is one JSON value: anything after it (`{…} xx`) is refused.
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         let value = serde_json::Value::deserialize(&mut de)
@@ -114,7 +122,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
 /// Refuses a control character (NUL…) in any string or key of a JSON body, naming its path
 /// (`items[2].name`).
 fn control_in_json(v: &serde_json::Value, path: &mut String) -> Result<()> {
-    let here = |path: &str| if path.is_empty() { "body".to_string() } else { path.to_string() };
+    let here = |path: &str| {
+        if path.is_empty() {
+            "body".to_string()
+        } else {
+            path.to_string()
+        }
+    };
     match v {
         serde_json::Value::String(s) => crate::domain::no_control(&here(path), s),
         serde_json::Value::Array(items) => {
@@ -187,12 +201,13 @@ fn percent_decoded(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;

@@ -124,7 +124,11 @@ type Key = (String, &'static str, Option<String>, String);
 pub async fn sign_in(app: &App, a: Attempt<'_>) -> Result<(String, Actor)> {
     use crate::domain::throttle::{self, ACCOUNT, ADDRESS};
     let wrong = || Error::new(crate::domain::ErrorKind::Unauthenticated, "email or password is wrong");
-    for (field, text) in [("organization", a.org_slug.unwrap_or("")), ("email", a.email), ("password", a.password)] {
+    for (field, text) in [
+        ("organization", a.org_slug.unwrap_or("")),
+        ("email", a.email),
+        ("password", a.password),
+    ] {
         crate::domain::no_control(field, text)?;
     }
     // An unknown organisation answers like a wrong password, after the same work: sign-in
@@ -140,11 +144,19 @@ pub async fn sign_in(app: &App, a: Attempt<'_>) -> Result<(String, Actor)> {
     };
     let org_id = org.as_ref().map(|o| o.id.clone());
     let mut keys: Vec<(Key, throttle::Rule)> = vec![(
-        (format!("account:{org_key}:{}", email.as_str()), "account", org_id.clone(), email.as_str().to_string()),
+        (
+            format!("account:{org_key}:{}", email.as_str()),
+            "account",
+            org_id.clone(),
+            email.as_str().to_string(),
+        ),
         ACCOUNT,
     )];
     if let Some(ip) = a.client {
-        keys.push(((format!("address:{ip}"), "address", org_id.clone(), ip.to_string()), ADDRESS));
+        keys.push((
+            (format!("address:{ip}"), "address", org_id.clone(), ip.to_string()),
+            ADDRESS,
+        ));
     }
     // Count the attempt (or refuse it while a key must wait).
     let counted = app
@@ -211,7 +223,11 @@ pub async fn sign_in(app: &App, a: Attempt<'_>) -> Result<(String, Actor)> {
         let now = store::to_micros(who.at);
         for t in &counted {
             // The account starts afresh; the address forgets only this attempt.
-            let (failures, until) = if t.kind == "account" { (0, 0) } else { ((t.failures - 1).max(0), 0) };
+            let (failures, until) = if t.kind == "account" {
+                (0, 0)
+            } else {
+                ((t.failures - 1).max(0), 0)
+            };
             st::throttle_set(tx, &t.key, None, failures, now, until).await?;
         }
         let expires = who.at + Duration::days(SESSION_DAYS);

@@ -41,7 +41,11 @@ pub async fn create(app: &App, actor: &Actor, n: NewUser) -> Result<User> {
     actor.require_admin()?;
     let email = Email::parse("email", &n.email)?;
     let display_name = required_text("display_name", &n.display_name, 200)?;
-    let hash = n.password.as_deref().map(|pw| hash_new_password(pw, Some(&n.email))).transpose()?;
+    let hash = n
+        .password
+        .as_deref()
+        .map(|pw| hash_new_password(pw, Some(&n.email)))
+        .transpose()?;
     let role = n.role.unwrap_or(Role::Member);
     app.write(actor, async |tx, who| {
         let user = User::new(store::new_id(), email.as_str(), &display_name, role, who.at);
@@ -138,7 +142,10 @@ pub async fn update(app: &App, actor: &Actor, id: &str, p: UserPatch) -> Result<
         .map(|n| required_text("display_name", n, 200))
         .transpose()?;
     if p.current_password.is_some() && p.password.is_none() {
-        return Err(Error::bad_input("current_password", "current_password goes with a new password"));
+        return Err(Error::bad_input(
+            "current_password",
+            "current_password goes with a new password",
+        ));
     }
     let target = users::by_id(app.read(), &actor.org_id, id)
         .await?

@@ -11,7 +11,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A sign-in over the API, as a script sends it; `from` is the client address a trusted
 /// proxy (the test's loopback peer) reports.
-async fn sign_in(t: &TestApp, org: &Org, email: &str, password: &str, from: &str) -> (StatusCode, Option<String>, Value) {
+async fn sign_in(
+    t: &TestApp,
+    org: &Org,
+    email: &str,
+    password: &str,
+    from: &str,
+) -> (StatusCode, Option<String>, Value) {
     let res = t
         .http
         .post(format!("{}/api/v1/session", t.url))
@@ -91,7 +97,11 @@ async fn sign_in_is_throttled_per_account_with_the_same_answers_for_an_unknown_o
     assert!(!t.audit(&org, "user.sign_in_failed").await.is_empty());
 
     // The admin sees the lock (a member may not) and lifts it: the right password works again.
-    assert_error(t.get(&member, "/api/v1/sign-in-locks").await, StatusCode::FORBIDDEN, None);
+    assert_error(
+        t.get(&member, "/api/v1/sign-in-locks").await,
+        StatusCode::FORBIDDEN,
+        None,
+    );
     let (s, list) = t.get(&org.admin, "/api/v1/sign-in-locks").await;
     assert_eq!(s, StatusCode::OK, "{list}");
     let lock = list
@@ -105,7 +115,12 @@ async fn sign_in_is_throttled_per_account_with_the_same_answers_for_an_unknown_o
     assert_eq!(lock["failures"], 10);
     let id = lock["id"].as_str().unwrap();
     let (s, _) = t
-        .call(&org.admin, reqwest::Method::DELETE, &format!("/api/v1/sign-in-locks/{id}"), None)
+        .call(
+            &org.admin,
+            reqwest::Method::DELETE,
+            &format!("/api/v1/sign-in-locks/{id}"),
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_eq!(t.audit(&org, "sign_in.unlock").await.len(), 1);
@@ -119,7 +134,14 @@ async fn sign_in_is_throttled_per_client_address_and_the_console_says_so() {
     let org = t.org("acme").await;
     // Twenty failures from one address, each on another account, cost nothing ...
     for i in 0..20 {
-        let (s, _, body) = sign_in(&t, &org, &format!("u{i}@acme.example.jp"), "wrong password!", "198.51.100.7").await;
+        let (s, _, body) = sign_in(
+            &t,
+            &org,
+            &format!("u{i}@acme.example.jp"),
+            "wrong password!",
+            "198.51.100.7",
+        )
+        .await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
     }
     // ... then that address waits, whichever account it tries; another address does not.
@@ -130,13 +152,20 @@ async fn sign_in_is_throttled_per_client_address_and_the_console_says_so() {
     assert_eq!(s, StatusCode::OK, "{body}");
 
     // The console's sign-in page tells why, in the page's language, with Retry-After.
-    for (lang, text) in [("ja", "サインインの試行が多すぎる"), ("en", "Too many sign-in attempts")] {
+    for (lang, text) in [
+        ("ja", "サインインの試行が多すぎる"),
+        ("en", "Too many sign-in attempts"),
+    ] {
         let res = Browser::new(&t, lang)
             .client
             .post(format!("{}/login", t.url))
             .header("accept-language", lang)
             .header("x-forwarded-for", "198.51.100.7")
-            .form(&[("email", "admin@acme.example.jp"), ("password", PASSWORD), ("organization", "")])
+            .form(&[
+                ("email", "admin@acme.example.jp"),
+                ("password", PASSWORD),
+                ("organization", ""),
+            ])
             .send()
             .await
             .unwrap();
@@ -145,6 +174,39 @@ async fn sign_in_is_throttled_per_client_address_and_the_console_says_so() {
         let html = res.text().await.unwrap();
         assert!(html.contains(text), "{html}");
     }
+
+    // The admin sees the address on the users page and lifts its lock there.
+    let admin = Browser::new(&t, "ja");
+    let res = admin
+        .client
+        .post(format!("{}/login", t.url))
+        .header("x-forwarded-for", "203.0.113.1")
+        .form(&[
+            ("email", "admin@acme.example.jp"),
+            ("password", PASSWORD),
+            ("organization", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_redirection(), "{}", res.status());
+    let (_, html) = admin.get("/users").await;
+    assert!(
+        html.contains("サインインのロック") && html.contains("198.51.100.7"),
+        "{html}"
+    );
+    let at = html.find("/sign-in-locks/").unwrap() + "/sign-in-locks/".len();
+    let id = &html[at..at + html[at..].find('/').unwrap()];
+    let res = admin.post(&format!("/sign-in-locks/{id}/lift"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, html) = admin.get("/users").await;
+    assert!(
+        html.contains("ロックを解除しました") && !html.contains("198.51.100.7"),
+        "{html}"
+    );
+    assert_eq!(t.audit(&org, "sign_in.unlock").await.len(), 1);
+    let (s, _, body) = sign_in(&t, &org, "admin@acme.example.jp", PASSWORD, "198.51.100.7").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
 }
 
 #[tokio::test]
@@ -180,17 +242,25 @@ async fn a_password_change_asks_for_the_current_one_and_ends_every_other_way_in(
     };
     let error_field = |v: Value| v["error"]["field"].as_str().unwrap_or("").to_string();
     // Without the current password, with a wrong one, or to a common password: refused.
-    let res = patch(&cookies[0], json!({"password": "a brand new secret"})).await.unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(error_field(res.json().await.unwrap()), "current_password");
-    let res = patch(&cookies[0], json!({"password": "a brand new secret", "current_password": "not it at all"}))
+    let res = patch(&cookies[0], json!({"password": "a brand new secret"}))
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_field(res.json().await.unwrap()), "current_password");
-    let res = patch(&cookies[0], json!({"password": "Password123", "current_password": PASSWORD}))
-        .await
-        .unwrap();
+    let res = patch(
+        &cookies[0],
+        json!({"password": "a brand new secret", "current_password": "not it at all"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_field(res.json().await.unwrap()), "current_password");
+    let res = patch(
+        &cookies[0],
+        json!({"password": "Password123", "current_password": PASSWORD}),
+    )
+    .await
+    .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_field(res.json().await.unwrap()), "password");
     let res = patch(&cookies[0], json!({"password": "short", "current_password": PASSWORD}))
@@ -198,9 +268,12 @@ async fn a_password_change_asks_for_the_current_one_and_ends_every_other_way_in(
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     // The right one: this session stays, the other session and the token are over.
-    let res = patch(&cookies[0], json!({"password": "a brand new secret", "current_password": PASSWORD}))
-        .await
-        .unwrap();
+    let res = patch(
+        &cookies[0],
+        json!({"password": "a brand new secret", "current_password": PASSWORD}),
+    )
+    .await
+    .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(me(cookies[0].clone()).await.unwrap().status(), StatusCode::OK);
     assert_eq!(me(cookies[1].clone()).await.unwrap().status(), StatusCode::UNAUTHORIZED);
@@ -253,7 +326,11 @@ async fn a_sign_in_from_another_site_is_refused() {
         .client
         .post(format!("{}/login", t.url))
         .header("origin", "https://evil.example")
-        .form(&[("email", "admin@acme.example.jp"), ("password", PASSWORD), ("organization", "")])
+        .form(&[
+            ("email", "admin@acme.example.jp"),
+            ("password", PASSWORD),
+            ("organization", ""),
+        ])
         .send()
         .await
         .unwrap();
@@ -284,7 +361,14 @@ async fn an_unknown_organisation_costs_a_password_check_like_a_known_one() {
         admin: String::new(),
     };
     let before = checks();
-    let (s, _, unknown) = sign_in(&t, &unknown_org, "admin@acme.example.jp", "wrong password!", "192.0.2.9").await;
+    let (s, _, unknown) = sign_in(
+        &t,
+        &unknown_org,
+        "admin@acme.example.jp",
+        "wrong password!",
+        "192.0.2.9",
+    )
+    .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert_eq!(checks(), before + 1, "the unknown organisation ran the password check");
     let (s, _, known) = sign_in(&t, &org, "admin@acme.example.jp", "wrong password!", "192.0.2.9").await;
@@ -301,20 +385,41 @@ async fn control_characters_are_refused_at_the_edge_naming_the_field() {
     for field in ["organization", "email", "password"] {
         let mut body = json!({"organization": "acme", "email": "admin@acme.example.jp", "password": PASSWORD});
         body[field] = json!(format!("a\u{0}b"));
-        assert_error(t.post("", "/api/v1/session", body).await, StatusCode::BAD_REQUEST, Some(field));
+        assert_error(
+            t.post("", "/api/v1/session", body).await,
+            StatusCode::BAD_REQUEST,
+            Some(field),
+        );
     }
     // A path id, a query filter, a JSON string (nested too).
-    assert_error(t.get(&org.admin, "/api/v1/cards/abc%00def").await, StatusCode::BAD_REQUEST, Some("path"));
-    assert_error(t.get(&org.admin, "/api/v1/cards?q=a%00").await, StatusCode::BAD_REQUEST, Some("q"));
-    assert_error(t.get(&org.admin, "/api/v1/cards?company=%01x").await, StatusCode::BAD_REQUEST, Some("company"));
     assert_error(
-        t.post(&org.admin, "/api/v1/cards", json!({"full_name": "山田\u{0}太郎"})).await,
+        t.get(&org.admin, "/api/v1/cards/abc%00def").await,
+        StatusCode::BAD_REQUEST,
+        Some("path"),
+    );
+    assert_error(
+        t.get(&org.admin, "/api/v1/cards?q=a%00").await,
+        StatusCode::BAD_REQUEST,
+        Some("q"),
+    );
+    assert_error(
+        t.get(&org.admin, "/api/v1/cards?company=%01x").await,
+        StatusCode::BAD_REQUEST,
+        Some("company"),
+    );
+    assert_error(
+        t.post(&org.admin, "/api/v1/cards", json!({"full_name": "山田\u{0}太郎"}))
+            .await,
         StatusCode::BAD_REQUEST,
         Some("full_name"),
     );
     assert_error(
-        t.post(&org.admin, "/api/v1/users", json!({"email": "x@acme.example.jp", "display_name": "x\u{7}"}))
-            .await,
+        t.post(
+            &org.admin,
+            "/api/v1/users",
+            json!({"email": "x@acme.example.jp", "display_name": "x\u{7}"}),
+        )
+        .await,
         StatusCode::BAD_REQUEST,
         Some("display_name"),
     );
@@ -322,14 +427,22 @@ async fn control_characters_are_refused_at_the_edge_naming_the_field() {
     let res = Browser::new(&t, "en")
         .client
         .post(format!("{}/login", t.url))
-        .form(&[("email", "admin\u{0}@acme.example.jp"), ("password", PASSWORD), ("organization", "")])
+        .form(&[
+            ("email", "admin\u{0}@acme.example.jp"),
+            ("password", PASSWORD),
+            ("organization", ""),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     // Line breaks and tabs in text stay allowed.
     let (s, v) = t
-        .post(&org.admin, "/api/v1/cards", json!({"full_name": "山田 太郎", "address": "東京都\n千代田区"}))
+        .post(
+            &org.admin,
+            "/api/v1/cards",
+            json!({"full_name": "山田 太郎", "address": "東京都\n千代田区"}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
 }
@@ -412,7 +525,11 @@ async fn every_error_is_in_the_json_error_shape() {
     let q = "x".repeat(100_000);
     let req = format!("GET /api/v1/cards?q={q} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     let answer = raw(&t.url, req.as_bytes(), Duration::from_secs(30)).await.unwrap();
-    assert!(answer.starts_with("HTTP/1.1 414"), "{}", &answer[..answer.len().min(200)]);
+    assert!(
+        answer.starts_with("HTTP/1.1 414"),
+        "{}",
+        &answer[..answer.len().min(200)]
+    );
     assert_eq!(json_body(&answer)["error"]["code"], "uri_too_long", "{answer}");
     // Headers too large.
     let many: String = (0..200).map(|i| format!("X-H{i}: {i}\r\n")).collect();
@@ -430,7 +547,12 @@ async fn every_error_is_in_the_json_error_shape() {
         .await
         .unwrap();
     assert!(res.status().is_client_error());
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
     let v: Value = res.json().await.unwrap();
     assert!(v["error"]["code"].is_string(), "{v}");
     // JSON with trailing garbage.
@@ -448,20 +570,67 @@ async fn every_error_is_in_the_json_error_shape() {
     assert_eq!(v["error"]["code"], "bad_request", "{v}");
     let (_, page) = t.get(&org.admin, "/api/v1/cards").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 0, "nothing was created");
+    // A JSON body over the limit.
+    let big = json!({"full_name": "x".repeat(3 * 1024 * 1024)});
+    let (s, v) = t.post(&org.admin, "/api/v1/cards", big).await;
+    assert_error((s, v.clone()), StatusCode::PAYLOAD_TOO_LARGE, Some("body"));
 }
 
 #[tokio::test]
 async fn keyword_wildcards_match_only_themselves() {
     let t = spawn().await;
     let org = t.org("acme").await;
-    t.card(&org.admin, json!({"full_name": "山田 太郎", "company": "山田商事"})).await;
-    let discount = t.card(&org.admin, json!({"full_name": "佐藤 花子", "company": "100%商会"})).await;
+    t.card(&org.admin, json!({"full_name": "山田 太郎", "company": "山田商事"}))
+        .await;
+    let discount = t
+        .card(&org.admin, json!({"full_name": "佐藤 花子", "company": "100%商会"}))
+        .await;
     let (s, v) = t.get(&org.admin, "/api/v1/cards?q=%25").await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let ids: Vec<&str> = v["items"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, [discount.as_str()]);
     let (_, v) = t.get(&org.admin, "/api/v1/cards?q=_").await;
     assert!(v["items"].as_array().unwrap().is_empty(), "{v}");
+}
+
+#[tokio::test]
+async fn the_sending_domain_is_matched_as_written_not_as_a_pattern() {
+    let t = spawn().await;
+    let org = t.org("limits").await;
+    let (_, aoki) = t.user(&org, "aoki@limits.example.jp", "青木 一郎", "member").await;
+    t.card(
+        &aoki,
+        json!({"full_name": "山本 太郎", "company": "ABC商事", "email": "yamamoto@abc.jp"}),
+    )
+    .await;
+    let (s, tpl) = t
+        .post(
+            &org.admin,
+            "/api/v1/mail/templates",
+            json!({"name": "ご案内", "subject": "ご案内", "body": "{{氏名}}様", "shared": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{tpl}");
+    let input = json!({"template_id": tpl["id"], "recipients": {"company": "ABC商事"}});
+    // `limits_example.jp`: as a LIKE pattern its `_` would match the `.` of aoki's address.
+    let (s, v) = t
+        .call(
+            &org.admin,
+            reqwest::Method::PATCH,
+            "/api/v1/mail/settings",
+            Some(json!({"sending_domain": "limits_example.jp"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, p) = t.post(&org.admin, "/api/v1/mail/preview", input).await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    assert_eq!(p["by_reason"][0]["reason"], "sender_domain", "{p}");
+    assert_eq!(p["by_reason"][0]["cards"], 1, "{p}");
 }
 
 async fn import_csv(t: &TestApp, token: &str, csv: Vec<u8>) -> (StatusCode, Value) {
@@ -509,7 +678,11 @@ async fn warning_lists_are_capped_with_a_count() {
     let t = spawn().await;
     let org = t.org("acme").await;
     let unknown: Vec<String> = (0..150).map(|i| format!("col{i}")).collect();
-    let csv = format!("full_name,{}\n山田 太郎,{}\n", unknown.join(","), vec!["v"; 150].join(","));
+    let csv = format!(
+        "full_name,{}\n山田 太郎,{}\n",
+        unknown.join(","),
+        vec!["v"; 150].join(",")
+    );
     let (s, v) = import_csv(&t, &org.admin, csv.into_bytes()).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["warnings"].as_array().unwrap().len(), 100);
@@ -593,9 +766,15 @@ async fn csv_exports_keep_formulas_from_running() {
     }
     let sjis = export_csv(&t, &org.admin, "&encoding=shift_jis&header=ja").await;
     let (decoded, _, _) = encoding_rs::SHIFT_JIS.decode(&sjis);
-    assert!(decoded.contains("'+81 商事") && decoded.contains("\"'=HYPERLINK"), "{decoded}");
+    assert!(
+        decoded.contains("'+81 商事") && decoded.contains("\"'=HYPERLINK"),
+        "{decoded}"
+    );
     let raw_text = String::from_utf8(export_csv(&t, &org.admin, "&formula_guard=false").await).unwrap();
-    assert!(raw_text.contains("\"=HYPERLINK") && raw_text.contains(",+81 商事,"), "{raw_text}");
+    assert!(
+        raw_text.contains("\"=HYPERLINK") && raw_text.contains(",+81 商事,"),
+        "{raw_text}"
+    );
     // meishi's own import takes the guard off again: the file read back is the very card
     // (an exact duplicate, every field the same).
     let (s, v) = import_csv(&t, &org.admin, text.into_bytes()).await;
@@ -614,11 +793,17 @@ async fn every_answer_carries_the_security_headers_and_pages_run_no_inline_scrip
         let res = t.http.get(format!("{}{path}", t.url)).send().await.unwrap();
         let h = res.headers();
         let csp = h["content-security-policy"].to_str().unwrap();
-        assert!(csp.contains("script-src 'self'") && !csp.contains("script-src 'self' 'unsafe-inline'"), "{csp}");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("script-src 'self' 'unsafe-inline'"),
+            "{csp}"
+        );
         assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
         assert!(h.contains_key("referrer-policy"), "{path}");
-        assert!(!h.contains_key("strict-transport-security"), "not over plain HTTP: {path}");
+        assert!(
+            !h.contains_key("strict-transport-security"),
+            "not over plain HTTP: {path}"
+        );
     }
     // Behind a TLS proxy (trusted: the loopback peer) HSTS is sent; from an untrusted
     // claim it is not (see the README: only trusted proxies are believed).
@@ -629,7 +814,12 @@ async fn every_answer_carries_the_security_headers_and_pages_run_no_inline_scrip
         .send()
         .await
         .unwrap();
-    assert!(res.headers()["strict-transport-security"].to_str().unwrap().contains("max-age="));
+    assert!(
+        res.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=")
+    );
     // The console's pages: no inline script or handler.
     for path in [
         "/cards".to_string(),
@@ -644,7 +834,10 @@ async fn every_answer_carries_the_security_headers_and_pages_run_no_inline_scrip
         for bad in ["onsubmit=", "onclick=", "onchange=", "javascript:", "<script>"] {
             assert!(!html.contains(bad), "{bad} on {path}");
         }
-        for script in html.match_indices("<script").map(|(i, _)| &html[i..html[i..].find('>').unwrap() + i]) {
+        for script in html
+            .match_indices("<script")
+            .map(|(i, _)| &html[i..html[i..].find('>').unwrap() + i])
+        {
             assert!(script.contains("src=\"/static/"), "{script} on {path}");
         }
     }

@@ -6,17 +6,17 @@ use crate::domain::{Error, Result};
 use crate::formats::csv::HeaderLang;
 use crate::formats::vcard::VcardVersion;
 use crate::formats::{Format, ImportMode, OnDuplicate, TextEncoding};
+use crate::http::edge::EdgeConfig;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Auth, Params};
 use crate::service::App;
 use crate::service::exports::{self, ExportOptions};
 use crate::service::imports::{self, ImportOptions, ImportReport};
-use crate::http::edge::EdgeConfig;
-use axum::{Extension, Json};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use serde::Deserialize;
 use std::pin::Pin;
@@ -87,7 +87,10 @@ pub async fn import(
     let too_large = || {
         Error::new(
             crate::domain::ErrorKind::TooLarge,
-            format!("the upload is larger than this server's import limit ({} MiB)", limit / (1024 * 1024)),
+            format!(
+                "the upload is larger than this server's import limit ({} MiB)",
+                limit / (1024 * 1024)
+            ),
         )
         .with_field("body")
     };

@@ -1,13 +1,13 @@
 use crate::domain::model::User;
 use crate::domain::{Error, Result};
-use crate::http::error::ErrorBody;
 use crate::http::edge;
+use crate::http::error::ErrorBody;
 use crate::http::extract::{Auth, Body, cookie, same_origin};
 use crate::service::{App, auth, users};
-use axum::{Extension, Json};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::Deserialize;
 use utoipa::ToSchema;
 

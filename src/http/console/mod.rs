@@ -525,7 +525,11 @@ pub(super) fn safe_next(next: Option<&str>) -> String {
                 out.push_str(q);
             }
             // A path the browser would read as `//host` once more is still refused.
-            if out.starts_with("//") || out.starts_with("/\\") { "/".to_string() } else { out }
+            if out.starts_with("//") || out.starts_with("/\\") {
+                "/".to_string()
+            } else {
+                out
+            }
         }
         _ => "/".to_string(),
     }
