@@ -164,10 +164,11 @@ async fn fallback(State(app): State<App>, req: axum::extract::Request) -> Respon
     console::not_found(&app, req).await
 }
 
-/// The Scalar reference page, with its script served from here rather than from a CDN.
+/// The Scalar reference page, with its script served from here rather than from a CDN (and
+/// without Scalar's web fonts, which the CSP would refuse anyway: nothing loads from elsewhere).
 const SCALAR_PAGE: &str = r#"<!doctype html>
 <html><head><title>$title</title><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><script id="api-reference" type="application/json">$spec</script><script src="/api/docs/scalar.js"></script></body></html>"#;
+<body><script id="api-reference" type="application/json" data-configuration="{&quot;withDefaultFonts&quot;:false}">$spec</script><script src="/api/docs/scalar.js"></script></body></html>"#;
 
 async fn scalar_js() -> impl IntoResponse {
     let headers = [
