@@ -349,6 +349,11 @@ impl<R: Read> CsvCards<R> {
                     if self.headers[i].is_empty() || value.trim().is_empty() {
                         continue;
                     }
+                    // Kept as it is (in `extra`) and exported back: no control characters,
+                    // like the card's own fields.
+                    if let Err(e) = crate::domain::no_control(&self.headers[i], &value) {
+                        return Ok(Err(LineError::new(line, self.headers[i].clone(), e.message)));
+                    }
                     let csv = c
                         .extra
                         .entry("csv")

@@ -674,6 +674,23 @@ async fn imports_have_a_body_limit_and_a_row_limit() {
 }
 
 #[tokio::test]
+async fn a_control_character_deep_in_an_imported_file_is_a_line_error_not_a_500() {
+    let t = spawn().await;
+    let org = t.org("acme").await;
+    for (column, at) in [("full_name", 0), ("memo", 1)] {
+        let mut csv = String::from("full_name,memo\n");
+        for i in 0..30_000 {
+            csv.push_str(&format!("山田 太郎{i},メモ\n"));
+        }
+        let bad = if at == 0 { "山田\u{0}太郎,メモ\n" } else { "山田 花子,メ\u{0}モ\n" };
+        csv.push_str(bad);
+        let (s, v) = import_csv(&t, &org.admin, csv.into_bytes()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{column}: {v}");
+        assert_eq!(v["error"]["details"]["errors"][0]["line"], 30_002, "{column}: {v}");
+    }
+}
+
+#[tokio::test]
 async fn warning_lists_are_capped_with_a_count() {
     let t = spawn().await;
     let org = t.org("acme").await;
