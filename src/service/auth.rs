@@ -238,6 +238,12 @@ pub async fn sign_in(app: &App, a: Attempt<'_>) -> Result<(String, Actor)> {
     Ok((secret, acting))
 }
 
+/// Forgets the sign-in keys whose failures no longer count (a scheduler job).
+pub async fn forget_old_attempts(app: &App) -> Result<u64> {
+    let before = app.now() - Duration::seconds(crate::domain::throttle::WINDOW_SECS);
+    app.write_at(async |tx, _| st::throttle_forget(tx, before).await).await
+}
+
 /// A sign-in lock or wait of the organisation, as an admin sees it.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct SignInLock {

@@ -252,3 +252,15 @@ pub async fn throttle_lift(c: &impl Conn, org_id: &str, id: &str) -> Result<Opti
     .await?;
     Ok(Some(before))
 }
+
+/// Deletes the keys whose last failure is before `before` and that wait for nothing (their
+/// failures are forgotten anyway: `domain::throttle::WINDOW_SECS`); returns how many.
+pub async fn throttle_forget(c: &impl Conn, before: DateTime<Utc>) -> Result<u64> {
+    let at = to_micros(before);
+    super::exec(
+        c,
+        "DELETE FROM sign_in_throttle WHERE last_at < ? AND locked_until < ?",
+        vec![at.into(), at.into()],
+    )
+    .await
+}

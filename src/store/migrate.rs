@@ -404,7 +404,8 @@ CREATE TABLE mail_settings (
     // the email typed, whether such a user exists or not) or a client address (`address:`
     // ip). `failures` in a row, the last at `last_at`; no attempt before `locked_until`.
     // `org_id` (no foreign key: an unknown organisation has none) lets an admin list and
-    // lift their organisation's locks.
+    // lift their organisation's locks; the scheduler deletes keys whose failures are
+    // forgotten (`last_at`), so that attempts on made-up names do not pile up.
     (
         9,
         r#"
@@ -418,7 +419,8 @@ CREATE TABLE sign_in_throttle (
     last_at BIGINT NOT NULL,
     locked_until BIGINT NOT NULL
 );
-CREATE INDEX sign_in_throttle_org ON sign_in_throttle (org_id, locked_until)
+CREATE INDEX sign_in_throttle_org ON sign_in_throttle (org_id, locked_until);
+CREATE INDEX sign_in_throttle_last ON sign_in_throttle (last_at)
 "#,
     ),
 ];

@@ -126,6 +126,43 @@ async fn sign_in_is_throttled_per_account_with_the_same_answers_for_an_unknown_o
     assert_eq!(t.audit(&org, "sign_in.unlock").await.len(), 1);
     let (s, _, body) = sign_in(&t, &org, admin, PASSWORD, "192.0.2.1").await;
     assert_eq!(s, StatusCode::OK, "{body}");
+
+    // Keys whose failures no longer count are deleted by the scheduler (made-up names too).
+    let rows = || async {
+        meishi::store::count(t.app.store.conn(), "SELECT COUNT(*) FROM sign_in_throttle", vec![])
+            .await
+            .unwrap()
+    };
+    assert!(rows().await >= 3);
+    t.clock.advance(chrono::Duration::hours(2));
+    meishi::service::scheduler::tick(&t.app).await.unwrap();
+    assert_eq!(rows().await, 0);
+}
+
+#[tokio::test]
+async fn concurrent_wrong_passwords_get_no_more_tries_than_one_after_another() {
+    let t = spawn().await;
+    let org = t.org("acme").await;
+    // Twenty at once, each on another address: the account's count is taken under its row's
+    // lock, so exactly the five free failures are tried (the clock stands still) and the rest wait.
+    let tries = (0..20).map(|i| {
+        let (t, org) = (&t, &org);
+        async move {
+            sign_in(
+                t,
+                org,
+                "admin@acme.example.jp",
+                "wrong password!",
+                &format!("192.0.2.{}", i + 1),
+            )
+            .await
+            .0
+        }
+    });
+    let answers = futures_util::future::join_all(tries).await;
+    let tried = answers.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    let waited = answers.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((tried, waited), (5, 15), "{answers:?}");
 }
 
 #[tokio::test]
@@ -682,7 +719,11 @@ async fn a_control_character_deep_in_an_imported_file_is_a_line_error_not_a_500(
         for i in 0..30_000 {
             csv.push_str(&format!("山田 太郎{i},メモ\n"));
         }
-        let bad = if at == 0 { "山田\u{0}太郎,メモ\n" } else { "山田 花子,メ\u{0}モ\n" };
+        let bad = if at == 0 {
+            "山田\u{0}太郎,メモ\n"
+        } else {
+            "山田 花子,メ\u{0}モ\n"
+        };
         csv.push_str(bad);
         let (s, v) = import_csv(&t, &org.admin, csv.into_bytes()).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{column}: {v}");
