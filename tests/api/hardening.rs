@@ -514,8 +514,23 @@ async fn redirect_targets_stay_on_this_site() {
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{next}");
         assert_eq!(location(&res), want, "{next}");
     }
-    // The sign-in form's `next` follows the same rule.
+    // A form's field that ends up in a redirect (the list of a suppression) cannot break it.
     let org = t.org("acme").await;
+    let admin = Browser::new(&t, "en");
+    admin.sign_in("admin@acme.example.jp", PASSWORD).await;
+    let res = admin
+        .post(
+            "/mail/suppressions/remove",
+            &[("kind", "block\r\nSet-Cookie: x=1"), ("value", "a@b.jp")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(
+        !location(&res).contains('\n') && location(&res).starts_with("/mail/settings"),
+        "{}",
+        location(&res)
+    );
+    // The sign-in form's `next` follows the same rule.
     let _ = org;
     let res = b
         .client

@@ -232,7 +232,8 @@ pub fn flash_redirect(to: &str, message: &str) -> Response {
         "{FLASH_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=120",
         urlencode(message)
     );
-    ([(header::SET_COOKIE, cookie)], Redirect::to(to)).into_response()
+    // Normalised like `next=`: a target built from a form's field is always a valid Location.
+    ([(header::SET_COOKIE, cookie)], Redirect::to(&safe_next(Some(to)))).into_response()
 }
 
 /// Marks a flash message as a failure (`flash_error_redirect`); never shown.
@@ -523,6 +524,10 @@ pub(super) fn safe_next(next: Option<&str>) -> String {
             if let Some(q) = u.query() {
                 out.push('?');
                 out.push_str(q);
+            }
+            if let Some(f) = u.fragment() {
+                out.push('#');
+                out.push_str(f);
             }
             // A path the browser would read as `//host` once more is still refused.
             if out.starts_with("//") || out.starts_with("/\\") {
