@@ -122,7 +122,7 @@ type Key = (String, &'static str, Option<String>, String);
 /// password is checked); a success then forgets the account's failures and its own count
 /// on the address. Failures and the start of a lock are audited in a known organisation.
 pub async fn sign_in(app: &App, a: Attempt<'_>) -> Result<(String, Actor)> {
-    use crate::domain::throttle::{self, ACCOUNT, ADDRESS};
+    use crate::domain::throttle::ADDRESS;
     let wrong = || Error::new(crate::domain::ErrorKind::Unauthenticated, "email or password is wrong");
     for (field, text) in [
         ("organization", a.org_slug.unwrap_or("")),
@@ -143,47 +143,14 @@ pub async fn sign_in(app: &App, a: Attempt<'_>) -> Result<(String, Actor)> {
         None => format!("?{}", a.org_slug.unwrap_or("").trim().to_lowercase()),
     };
     let org_id = org.as_ref().map(|o| o.id.clone());
-    let mut keys: Vec<(Key, throttle::Rule)> = vec![(
-        (
-            format!("account:{org_key}:{}", email.as_str()),
-            "account",
-            org_id.clone(),
-            email.as_str().to_string(),
-        ),
-        ACCOUNT,
-    )];
+    let mut keys = vec![account_key(&org_key, org_id.as_deref(), email.as_str())];
     if let Some(ip) = a.client {
         keys.push((
             (format!("address:{ip}"), "address", org_id.clone(), ip.to_string()),
             ADDRESS,
         ));
     }
-    // Count the attempt (or refuse it while a key must wait).
-    let counted = app
-        .write_at(async |tx, at| {
-            let now = store::to_micros(at);
-            let mut wait = 0;
-            let mut counted = Vec::new();
-            for ((key, kind, org_id, subject), _) in &keys {
-                let t = st::throttle_locked(tx, key, kind, org_id.as_deref(), subject, at).await?;
-                if t.locked_until > now {
-                    wait = wait.max(throttle::seconds_until(t.locked_until, now));
-                }
-                counted.push(t);
-            }
-            if wait > 0 {
-                return Ok(Err(wait));
-            }
-            for (t, (_, rule)) in counted.iter_mut().zip(&keys) {
-                t.failures = throttle::next_failures(t.failures, t.last_at, now);
-                t.last_at = now;
-                t.locked_until = now + rule.wait_after(t.failures) * 1_000_000;
-                st::throttle_set(tx, &t.key, org_id.as_deref(), t.failures, t.last_at, t.locked_until).await?;
-            }
-            Ok(Ok(counted))
-        })
-        .await?;
-    let counted = counted.map_err(Error::too_many_attempts)?;
+    let counted = count_attempt(app, &keys).await?;
     let Some(org) = org else {
         password_matches(app, a.password, None);
         return Err(wrong());
@@ -202,16 +169,7 @@ pub async fn sign_in(app: &App, a: Attempt<'_>) -> Result<(String, Actor)> {
                 None => ("email", email.as_str()),
             };
             audit(tx, who, "user.sign_in_failed", target, None, Some(after)).await?;
-            for (t, (_, rule)) in counted.iter().zip(&keys) {
-                if rule.locks_at(t.failures) {
-                    let lock = serde_json::json!({
-                        "kind": t.kind, "subject": t.subject, "failures": t.failures,
-                        "locked_until": store::from_micros(t.locked_until),
-                    });
-                    audit(tx, who, "sign_in.lock", ("sign_in_lock", &t.id), None, Some(lock)).await?;
-                }
-            }
-            Ok(())
+            audit_locks(tx, who, &counted, &keys).await
         })
         .await?;
         return Err(wrong());
@@ -220,16 +178,7 @@ pub async fn sign_in(app: &App, a: Attempt<'_>) -> Result<(String, Actor)> {
     let secret = new_secret("mss_");
     let acting = actor(org.id, row);
     app.write(&acting, async |tx, who| {
-        let now = store::to_micros(who.at);
-        for t in &counted {
-            // The account starts afresh; the address forgets only this attempt.
-            let (failures, until) = if t.kind == "account" {
-                (0, 0)
-            } else {
-                ((t.failures - 1).max(0), 0)
-            };
-            st::throttle_set(tx, &t.key, None, failures, now, until).await?;
-        }
+        forget_attempt(tx, &counted, who.at).await?;
         let expires = who.at + Duration::days(SESSION_DAYS);
         st::insert_session(tx, who.org_id, &acting.user_id, &hash_secret(&secret), who.at, expires).await?;
         audit(tx, who, "user.sign_in", ("user", &acting.user_id), None, None).await
@@ -242,6 +191,121 @@ pub async fn sign_in(app: &App, a: Attempt<'_>) -> Result<(String, Actor)> {
 pub async fn forget_old_attempts(app: &App) -> Result<u64> {
     let before = app.now() - Duration::seconds(crate::domain::throttle::WINDOW_SECS);
     app.write_at(async |tx, _| st::throttle_forget(tx, before).await).await
+}
+
+/// The throttle key of an account: the organisation (its id, or `?` and the slug typed for an
+/// unknown one) and the email typed.
+fn account_key(org_key: &str, org_id: Option<&str>, email: &str) -> (Key, crate::domain::throttle::Rule) {
+    (
+        (
+            format!("account:{org_key}:{email}"),
+            "account",
+            org_id.map(str::to_string),
+            email.to_string(),
+        ),
+        crate::domain::throttle::ACCOUNT,
+    )
+}
+
+/// Counts an attempt on each key, under the keys' row locks, before any password is checked;
+/// refused (429) while a key must wait. Returns the keys as counted.
+async fn count_attempt(app: &App, keys: &[(Key, crate::domain::throttle::Rule)]) -> Result<Vec<st::Throttle>> {
+    use crate::domain::throttle;
+    let counted = app
+        .write_at(async |tx, at| {
+            let now = store::to_micros(at);
+            let mut wait = 0;
+            let mut counted = Vec::new();
+            for ((key, kind, org_id, subject), _) in keys {
+                let t = st::throttle_locked(tx, key, kind, org_id.as_deref(), subject, at).await?;
+                if t.locked_until > now {
+                    wait = wait.max(throttle::seconds_until(t.locked_until, now));
+                }
+                counted.push(t);
+            }
+            if wait > 0 {
+                return Ok(Err(wait));
+            }
+            for (t, ((_, _, org_id, _), rule)) in counted.iter_mut().zip(keys) {
+                t.failures = throttle::next_failures(t.failures, t.last_at, now);
+                t.last_at = now;
+                t.locked_until = now + rule.wait_after(t.failures) * 1_000_000;
+                st::throttle_set(tx, &t.key, org_id.as_deref(), t.failures, t.last_at, t.locked_until).await?;
+            }
+            Ok(Ok(counted))
+        })
+        .await?;
+    counted.map_err(Error::too_many_attempts)
+}
+
+/// After a right password: the account starts afresh; an address forgets only this attempt.
+async fn forget_attempt(tx: &store::Tx, counted: &[st::Throttle], at: chrono::DateTime<chrono::Utc>) -> Result<()> {
+    let now = store::to_micros(at);
+    for t in counted {
+        let failures = if t.kind == "account" {
+            0
+        } else {
+            (t.failures - 1).max(0)
+        };
+        st::throttle_set(tx, &t.key, None, failures, now, 0).await?;
+    }
+    Ok(())
+}
+
+/// Audits each key this failure locked (`sign_in.lock`, once per lock).
+async fn audit_locks(
+    tx: &store::Tx,
+    who: Who<'_>,
+    counted: &[st::Throttle],
+    keys: &[(Key, crate::domain::throttle::Rule)],
+) -> Result<()> {
+    for (t, (_, rule)) in counted.iter().zip(keys) {
+        if rule.locks_at(t.failures) {
+            let lock = serde_json::json!({
+                "kind": t.kind, "subject": t.subject, "failures": t.failures,
+                "locked_until": store::from_micros(t.locked_until),
+            });
+            audit(tx, who, "sign_in.lock", ("sign_in_lock", &t.id), None, Some(lock)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks a signed-in user's own password (to change it): counted on their account's
+/// sign-in throttle like a sign-in, so a borrowed session cannot try passwords one after
+/// another. A wrong one is a 400 naming `current_password`, audited.
+pub async fn check_current_password(
+    app: &App,
+    actor: &Actor,
+    email: &str,
+    hash: Option<&str>,
+    password: &str,
+) -> Result<()> {
+    let keys = [account_key(&actor.org_id, Some(&actor.org_id), email)];
+    let counted = count_attempt(app, &keys).await?;
+    let right = password_matches(app, password, hash);
+    app.write(actor, async |tx, who| {
+        if right {
+            return forget_attempt(tx, &counted, who.at).await;
+        }
+        let after = serde_json::json!({"email": email, "current_password": true});
+        audit(
+            tx,
+            who,
+            "user.sign_in_failed",
+            ("user", &actor.user_id),
+            None,
+            Some(after),
+        )
+        .await?;
+        audit_locks(tx, who, &counted, &keys).await
+    })
+    .await?;
+    if right {
+        Ok(())
+    } else {
+        Err(Error::bad_input("current_password", "the current password is wrong"))
+    }
 }
 
 /// A sign-in lock or wait of the organisation, as an admin sees it.

@@ -155,9 +155,8 @@ pub async fn update(app: &App, actor: &Actor, id: &str, p: UserPatch) -> Result<
             .current_password
             .as_deref()
             .ok_or_else(|| Error::bad_input("current_password", "to change your own password, give the current one"))?;
-        if !super::auth::password_matches(app, current, target.password_hash.as_deref()) {
-            return Err(Error::bad_input("current_password", "the current password is wrong"));
-        }
+        let hash = target.password_hash.as_deref();
+        super::auth::check_current_password(app, actor, &target.user.email, hash, current).await?;
     }
     let password_hash = p
         .password

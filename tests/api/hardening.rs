@@ -341,6 +341,17 @@ async fn a_password_change_asks_for_the_current_one_and_ends_every_other_way_in(
         )
         .await;
     assert_error((s, v), StatusCode::BAD_REQUEST, Some("current_password"));
+    // Wrong current passwords count like wrong sign-ins: a borrowed session cannot try many.
+    let wrong = json!({"password": "another new secret", "current_password": "guess guess"});
+    let path = format!("/api/v1/users/{}", org.admin_id);
+    for _ in 0..5 {
+        let got = t
+            .call(&org.admin, reqwest::Method::PATCH, &path, Some(wrong.clone()))
+            .await;
+        assert_error(got, StatusCode::BAD_REQUEST, Some("current_password"));
+    }
+    let got = t.call(&org.admin, reqwest::Method::PATCH, &path, Some(wrong)).await;
+    assert_error(got, StatusCode::TOO_MANY_REQUESTS, None);
 }
 
 #[tokio::test]
