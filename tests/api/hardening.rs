@@ -34,6 +34,23 @@ async fn sign_in(
     (status, retry, res.json().await.unwrap_or(Value::Null))
 }
 
+/// The console's sign-in form as `b` posts it, with `headers` (a proxy's, an Origin).
+async fn console_login(
+    t: &TestApp,
+    b: &Browser,
+    headers: &[(&str, &str)],
+    email: &str,
+    next: Option<&str>,
+) -> reqwest::Response {
+    let mut req = b.client.post(format!("{}/login", t.url));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut fields = vec![("email", email), ("password", PASSWORD), ("organization", "")];
+    fields.extend(next.map(|n| ("next", n)));
+    req.form(&fields).send().await.unwrap()
+}
+
 fn session_cookie(res: &reqwest::Response) -> Option<String> {
     res.headers()
         .get_all("set-cookie")
@@ -193,19 +210,8 @@ async fn sign_in_is_throttled_per_client_address_and_the_console_says_so() {
         ("ja", "サインインの試行が多すぎる"),
         ("en", "Too many sign-in attempts"),
     ] {
-        let res = Browser::new(&t, lang)
-            .client
-            .post(format!("{}/login", t.url))
-            .header("accept-language", lang)
-            .header("x-forwarded-for", "198.51.100.7")
-            .form(&[
-                ("email", "admin@acme.example.jp"),
-                ("password", PASSWORD),
-                ("organization", ""),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let from = [("accept-language", lang), ("x-forwarded-for", "198.51.100.7")];
+        let res = console_login(&t, &Browser::new(&t, lang), &from, "admin@acme.example.jp", None).await;
         assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(res.headers().get("retry-after").is_some());
         let html = res.text().await.unwrap();
@@ -214,18 +220,8 @@ async fn sign_in_is_throttled_per_client_address_and_the_console_says_so() {
 
     // The admin sees the address on the users page and lifts its lock there.
     let admin = Browser::new(&t, "ja");
-    let res = admin
-        .client
-        .post(format!("{}/login", t.url))
-        .header("x-forwarded-for", "203.0.113.1")
-        .form(&[
-            ("email", "admin@acme.example.jp"),
-            ("password", PASSWORD),
-            ("organization", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let from = [("x-forwarded-for", "203.0.113.1")];
+    let res = console_login(&t, &admin, &from, "admin@acme.example.jp", None).await;
     assert!(res.status().is_redirection(), "{}", res.status());
     let (_, html) = admin.get("/users").await;
     assert!(
@@ -277,33 +273,24 @@ async fn a_password_change_asks_for_the_current_one_and_ends_every_other_way_in(
             .header("cookie", cookie)
             .send()
     };
-    let error_field = |v: Value| v["error"]["field"].as_str().unwrap_or("").to_string();
-    // Without the current password, with a wrong one, or to a common password: refused.
-    let res = patch(&cookies[0], json!({"password": "a brand new secret"}))
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(error_field(res.json().await.unwrap()), "current_password");
-    let res = patch(
-        &cookies[0],
-        json!({"password": "a brand new secret", "current_password": "not it at all"}),
-    )
-    .await
-    .unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(error_field(res.json().await.unwrap()), "current_password");
-    let res = patch(
-        &cookies[0],
-        json!({"password": "Password123", "current_password": PASSWORD}),
-    )
-    .await
-    .unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(error_field(res.json().await.unwrap()), "password");
-    let res = patch(&cookies[0], json!({"password": "short", "current_password": PASSWORD}))
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    // Without the current password, with a wrong one, to a common or a short password: refused.
+    for (body, field) in [
+        (json!({"password": "a brand new secret"}), "current_password"),
+        (
+            json!({"password": "a brand new secret", "current_password": "not it at all"}),
+            "current_password",
+        ),
+        (
+            json!({"password": "Password123", "current_password": PASSWORD}),
+            "password",
+        ),
+        (json!({"password": "short", "current_password": PASSWORD}), "password"),
+    ] {
+        let res = patch(&cookies[0], body.clone()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["error"]["field"], field, "{body}: {v}");
+    }
     // The right one: this session stays, the other session and the token are over.
     let res = patch(
         &cookies[0],
@@ -370,18 +357,8 @@ async fn a_sign_in_from_another_site_is_refused() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(session_cookie(&res).is_none());
     let b = Browser::new(&t, "en");
-    let res = b
-        .client
-        .post(format!("{}/login", t.url))
-        .header("origin", "https://evil.example")
-        .form(&[
-            ("email", "admin@acme.example.jp"),
-            ("password", PASSWORD),
-            ("organization", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let evil = [("origin", "https://evil.example")];
+    let res = console_login(&t, &b, &evil, "admin@acme.example.jp", None).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(session_cookie(&res).is_none());
     // From our own pages it works.
@@ -472,17 +449,7 @@ async fn control_characters_are_refused_at_the_edge_naming_the_field() {
         Some("display_name"),
     );
     // The console's sign-in form.
-    let res = Browser::new(&t, "en")
-        .client
-        .post(format!("{}/login", t.url))
-        .form(&[
-            ("email", "admin\u{0}@acme.example.jp"),
-            ("password", PASSWORD),
-            ("organization", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = console_login(&t, &Browser::new(&t, "en"), &[], "admin\u{0}@acme.example.jp", None).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     // Line breaks and tabs in text stay allowed.
     let (s, v) = t
@@ -526,7 +493,7 @@ async fn redirect_targets_stay_on_this_site() {
         assert_eq!(location(&res), want, "{next}");
     }
     // A form's field that ends up in a redirect (the list of a suppression) cannot break it.
-    let org = t.org("acme").await;
+    t.org("acme").await;
     let admin = Browser::new(&t, "en");
     admin.sign_in("admin@acme.example.jp", PASSWORD).await;
     let res = admin
@@ -542,19 +509,7 @@ async fn redirect_targets_stay_on_this_site() {
         location(&res)
     );
     // The sign-in form's `next` follows the same rule.
-    let _ = org;
-    let res = b
-        .client
-        .post(format!("{}/login", t.url))
-        .form(&[
-            ("email", "admin@acme.example.jp"),
-            ("password", PASSWORD),
-            ("organization", ""),
-            ("next", "/\t/evil.example"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = console_login(&t, &b, &[], "admin@acme.example.jp", Some("/\t/evil.example")).await;
     assert!(res.status().is_redirection(), "{}", res.status());
     assert_eq!(location(&res), "/");
 }
@@ -889,8 +844,7 @@ async fn every_answer_carries_the_security_headers_and_pages_run_no_inline_scrip
             "not over plain HTTP: {path}"
         );
     }
-    // Behind a TLS proxy (trusted: the loopback peer) HSTS is sent; from an untrusted
-    // claim it is not (see the README: only trusted proxies are believed).
+    // Behind a TLS proxy (trusted: the test's loopback peer) HSTS is sent.
     let res = t
         .http
         .get(format!("{}/login", t.url))
