@@ -361,6 +361,16 @@ async fn a_sign_in_from_another_site_is_refused() {
     let res = console_login(&t, &b, &evil, "admin@acme.example.jp", None).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(session_cookie(&res).is_none());
+    // A browser that says the post is cross-site, without an Origin, is refused too.
+    let res = t
+        .http
+        .post(format!("{}/api/v1/session", t.url))
+        .header("sec-fetch-site", "cross-site")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
     // From our own pages it works.
     let host = t.url.trim_start_matches("http://").to_string();
     let res = t
@@ -858,6 +868,48 @@ async fn every_answer_carries_the_security_headers_and_pages_run_no_inline_scrip
             .unwrap()
             .contains("max-age=")
     );
+    // A server whose public URL is https says so on every answer; a server that trusts no
+    // proxy believes no `X-Forwarded-*` (no HSTS, and the peer's own address is throttled).
+    let https = spawn_with_edge(EdgeConfig {
+        public_https: true,
+        ..EdgeConfig::default()
+    })
+    .await;
+    let res = https.http.get(format!("{}/healthz", https.url)).send().await.unwrap();
+    assert!(res.headers().contains_key("strict-transport-security"));
+    let untrusting = spawn_with_edge(EdgeConfig {
+        trusted_proxies: vec![],
+        ..EdgeConfig::default()
+    })
+    .await;
+    let res = untrusting
+        .http
+        .get(format!("{}/login", untrusting.url))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert!(!res.headers().contains_key("strict-transport-security"));
+    let other = untrusting.org("other").await;
+    for i in 0..20 {
+        let from = format!("192.0.2.{i}");
+        let (s, _, _) = sign_in(
+            &untrusting,
+            &other,
+            &format!("u{i}@other.example.jp"),
+            "wrong password!",
+            &from,
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    let (s, _, _) = sign_in(&untrusting, &other, "admin@other.example.jp", PASSWORD, "192.0.2.99").await;
+    assert_eq!(
+        s,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the peer's address counted, not the claimed ones"
+    );
+
     // The console's pages: no inline script or handler.
     for path in [
         "/cards".to_string(),
