@@ -85,13 +85,20 @@ export function launch() {
   });
 }
 
+/** What the browser refused under the pages' Content-Security-Policy (every context's pages). */
+export const cspViolations = [];
+
 /** A fresh browser context (own cookies) in Japanese, phone-width when asked. */
 export async function context(browser, { locale = 'ja-JP', phone = false } = {}) {
-  return browser.newContext({
+  const ctx = await browser.newContext({
     locale,
     extraHTTPHeaders: { 'Accept-Language': locale === 'ja-JP' ? 'ja' : 'en' },
     viewport: phone ? { width: 390, height: 844 } : { width: 1280, height: 900 },
   });
+  ctx.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
+  return ctx;
 }
 
 export async function signIn(page, url, email, password = 'meishi-demo') {

@@ -609,6 +609,7 @@ pub async fn run(b: ImportBench) -> Result<()> {
                 encoding: TextEncoding::Utf8,
                 version,
                 header: HeaderLang::En,
+                formula_guard: true,
             },
         )
         .await?;

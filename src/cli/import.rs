@@ -73,6 +73,10 @@ pub struct ExportArgs {
     /// CSV encoding: utf-8 or shift_jis
     #[arg(long, default_value = "utf-8")]
     pub encoding: String,
+    /// CSV: write cells that begin with =, +, -, @, tab or CR as they are (by default they
+    /// get a leading ' so that a spreadsheet does not run them as formulas)
+    #[arg(long)]
+    pub no_formula_guard: bool,
     /// The organisation's slug, when the server has several
     #[arg(long)]
     pub org: Option<String>,
@@ -224,6 +228,7 @@ pub async fn export(app: &App, a: ExportArgs) -> Result<()> {
         },
         version,
         header,
+        formula_guard: !a.no_formula_guard,
     };
     let mut ex = exports::export(app, &actor, opts).await?;
     let mut out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());

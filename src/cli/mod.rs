@@ -65,6 +65,44 @@ impl MailArgs {
     }
 }
 
+/// The HTTP edge: slow clients, connections, import size, proxies (`http::edge::EdgeConfig`).
+#[derive(Args, Clone)]
+struct EdgeArgs {
+    /// Seconds a client has to send a request's headers
+    #[arg(long, env = "MEISHI_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    header_timeout_secs: u64,
+    /// Seconds a request body may send nothing before it is cut off
+    #[arg(long, env = "MEISHI_BODY_TIMEOUT_SECS", default_value_t = 60)]
+    body_timeout_secs: u64,
+    /// Connections served at once (more wait to be accepted)
+    #[arg(long, env = "MEISHI_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// The largest import upload, in MiB
+    #[arg(long, env = "MEISHI_IMPORT_LIMIT_MIB", default_value_t = 512)]
+    import_limit_mib: u64,
+    /// Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs)
+    #[arg(
+        long,
+        env = "MEISHI_TRUSTED_PROXIES",
+        default_value = "127.0.0.1,::1",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl EdgeArgs {
+    fn config(&self, public_url: Option<&str>) -> crate::http::edge::EdgeConfig {
+        crate::http::edge::EdgeConfig {
+            header_timeout: std::time::Duration::from_secs(self.header_timeout_secs.max(1)),
+            body_timeout: std::time::Duration::from_secs(self.body_timeout_secs.max(1)),
+            max_connections: self.max_connections.max(1),
+            import_body_limit: self.import_limit_mib.max(1) * 1024 * 1024,
+            trusted_proxies: self.trusted_proxies.clone(),
+            public_https: public_url.is_some_and(|u| u.to_ascii_lowercase().starts_with("https://")),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (migrations run first)
@@ -79,6 +117,8 @@ enum Command {
         scheduler_interval: u64,
         #[command(flatten)]
         mail: MailArgs,
+        #[command(flatten)]
+        edge: EdgeArgs,
         /// Test hook: run the server's clock this many seconds ahead of the wall clock
         #[arg(
             long,
@@ -190,6 +230,8 @@ enum Command {
         no_serve: bool,
         #[command(flatten)]
         mail: MailArgs,
+        #[command(flatten)]
+        edge: EdgeArgs,
     },
 }
 
@@ -417,7 +459,12 @@ async fn listen(addr: &str) -> Result<tokio::net::TcpListener, Error> {
 
 /// Serves with the scheduler: a catch-up tick first (what fell due while the server was down
 /// runs now, once), then one every `every_secs`.
-async fn serve(app: App, listener: tokio::net::TcpListener, every_secs: u64) -> Result<(), Error> {
+async fn serve(
+    app: App,
+    listener: tokio::net::TcpListener,
+    every_secs: u64,
+    edge: crate::http::edge::EdgeConfig,
+) -> Result<(), Error> {
     match scheduler::tick(&app).await {
         Ok(caught_up) => tracing::info!(?caught_up, "scheduler caught up"),
         Err(e) => tracing::error!(error = %e, "scheduler catch-up failed; it retries at every tick"),
@@ -433,7 +480,7 @@ async fn serve(app: App, listener: tokio::net::TcpListener, every_secs: u64) -> 
             std::time::Duration::from_secs(1),
         ));
     }
-    crate::http::serve(app, listener)
+    crate::http::serve_with(app, listener, edge)
         .await
         .map_err(|e| Error::internal(format!("server: {e}")))
 }
@@ -446,6 +493,7 @@ async fn run(command: Command) -> Result<(), Error> {
             scheduler_interval,
             clock_offset_secs,
             mail,
+            edge,
         } => {
             let app = if clock_offset_secs == 0 {
                 open(&db.database).await?
@@ -462,7 +510,8 @@ async fn run(command: Command) -> Result<(), Error> {
             let app = mail.apply(app, &url)?;
             tracing::info!(%url, "meishi is listening");
             eprintln!("meishi: listening on {url}  (API reference: {url}/api/docs)");
-            serve(app, listener, scheduler_interval).await
+            let edge = edge.config(mail.public_url.as_deref());
+            serve(app, listener, scheduler_interval, edge).await
         }
         Command::Tick { db } => {
             let app = open(&db.database).await?;
@@ -578,6 +627,7 @@ async fn run(command: Command) -> Result<(), Error> {
             cards,
             no_serve,
             mail,
+            edge,
         } => {
             let app = open(&database).await?;
             let listener = if no_serve { None } else { Some(listen(&addr).await?) };
@@ -591,7 +641,7 @@ async fn run(command: Command) -> Result<(), Error> {
             print_demo(&d, &database, &url, &token);
             let app = mail.apply(app, &url)?;
             match listener {
-                Some(l) => serve(app, l, 30).await,
+                Some(l) => serve(app, l, 30, edge.config(mail.public_url.as_deref())).await,
                 None => Ok(()),
             }
         }

@@ -16,6 +16,10 @@ pub enum ErrorKind {
     Conflict,
     /// Well-formed but refused by a rule (422).
     Unprocessable,
+    /// Too many sign-in attempts: wait `retry_after` seconds (429, `Retry-After`).
+    TooManyAttempts,
+    /// A request body over its limit (413).
+    TooLarge,
     /// Anything else; logged, never shown (500).
     Internal,
 }
@@ -29,6 +33,8 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::Conflict => "conflict",
             ErrorKind::Unprocessable => "unprocessable",
+            ErrorKind::TooManyAttempts => "too_many_requests",
+            ErrorKind::TooLarge => "payload_too_large",
             ErrorKind::Internal => "internal",
         }
     }
@@ -74,6 +80,20 @@ impl Error {
     }
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Conflict, message)
+    }
+    /// Sign-in refused for `retry_after` seconds (the throttle); the same for every account.
+    pub fn too_many_attempts(retry_after: i64) -> Self {
+        Self {
+            details: Some(serde_json::json!({ "retry_after": retry_after })),
+            ..Self::new(
+                ErrorKind::TooManyAttempts,
+                format!("too many sign-in attempts: try again in {retry_after} seconds"),
+            )
+        }
+    }
+    /// The seconds a `too_many_attempts` error asks to wait.
+    pub fn retry_after(&self) -> Option<i64> {
+        self.details.as_ref()?.get("retry_after")?.as_i64()
     }
     pub fn unprocessable(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Unprocessable, message)

@@ -9,9 +9,11 @@ pub mod lifecycle;
 pub mod mail;
 pub mod model;
 pub mod normalize;
+pub mod password;
 pub mod person;
 pub mod policy;
 pub mod scim;
+pub mod throttle;
 pub mod transfer;
 pub mod types;
 

@@ -32,6 +32,19 @@ impl Email {
     }
 }
 
+/// Text from outside that no field may hold: NUL and the other control characters except tab,
+/// line feed and carriage return (PostgreSQL cannot store a NUL; the rest are never data).
+/// Refused at the edge, naming the field.
+pub fn no_control(field: &str, raw: &str) -> Result<()> {
+    if raw.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        return Err(Error::bad_input(
+            field,
+            format!("{field} contains a control character (such as NUL)"),
+        ));
+    }
+    Ok(())
+}
+
 /// A non-empty, trimmed text of bounded length (names, labels).
 pub fn required_text(field: &str, raw: &str, max: usize) -> Result<String> {
     let s = raw.trim();

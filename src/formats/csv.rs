@@ -102,13 +102,59 @@ fn field_of(c: Column) -> &'static str {
 const TAG_SEPARATORS: [char; 3] = [';', '；', '\n'];
 
 /// Reads cards from CSV bytes, one row at a time.
+/// The longest CSV record (row) read: a longer one stops the import as it streams, before it
+/// is held in memory whole (like vCard's `MAX_CARD_BYTES`).
+pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
+
+/// The input as the CSV reader gets it, measuring each record as the bytes go by: quotes
+/// open and close fields (`""` closes and opens again), a line feed outside quotes ends a
+/// record. Works the same on Shift_JIS, whose second bytes are never `"` or LF.
+struct RecordLimit<R> {
+    inner: R,
+    quoted: bool,
+    record: usize,
+    line: u64,
+}
+
+impl<R: Read> Read for RecordLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            match b {
+                b'"' => self.quoted = !self.quoted,
+                b'\n' if !self.quoted => {
+                    self.record = 0;
+                    self.line += 1;
+                    continue;
+                }
+                b'\n' => self.line += 1,
+                _ => {}
+            }
+            self.record += 1;
+            if self.record > MAX_RECORD_BYTES {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "a row longer than {} MiB (from line {}): is a quote never closed?",
+                        MAX_RECORD_BYTES / (1024 * 1024),
+                        self.line
+                    ),
+                ));
+            }
+        }
+        Ok(n)
+    }
+}
+
 pub struct CsvCards<R: Read> {
-    rdr: csv::Reader<R>,
+    rdr: csv::Reader<RecordLimit<R>>,
     enc: TextEncoding,
     columns: Vec<Column>,
     headers: Vec<String>,
-    /// Unknown columns, reported once (their values are kept in `extra`).
+    /// Unknown columns, reported once (their values are kept in `extra`): the first
+    /// `MAX_LISTED_ERRORS`, and `warning_count` in all.
     pub warnings: Vec<LineError>,
+    pub warning_count: u64,
     record: csv::ByteRecord,
     /// With CRLF line ends the csv crate starts the next record on the LF, one line early.
     line_shift: u64,
@@ -121,7 +167,12 @@ impl<R: Read> CsvCards<R> {
             .has_headers(false)
             .flexible(true)
             .buffer_capacity(256 * 1024)
-            .from_reader(input);
+            .from_reader(RecordLimit {
+                inner: input,
+                quoted: false,
+                record: 0,
+                line: 1,
+            });
         let mut rec = csv::ByteRecord::new();
         let got = rdr
             .read_byte_record(&mut rec)
@@ -152,10 +203,15 @@ impl<R: Read> CsvCards<R> {
                 ),
             ));
         }
-        let warnings = headers
-            .iter()
-            .zip(&columns)
-            .filter(|(h, c)| **c == Column::Unknown && !h.is_empty())
+        let unknown = || {
+            headers
+                .iter()
+                .zip(&columns)
+                .filter(|(h, c)| **c == Column::Unknown && !h.is_empty())
+        };
+        let warning_count = unknown().count() as u64;
+        let warnings = unknown()
+            .take(super::MAX_LISTED_ERRORS)
             .map(|(h, _)| {
                 LineError::new(
                     1,
@@ -170,6 +226,7 @@ impl<R: Read> CsvCards<R> {
             columns,
             headers,
             warnings,
+            warning_count,
             record: csv::ByteRecord::new(),
             line_shift,
         })
@@ -186,7 +243,7 @@ impl<R: Read> CsvCards<R> {
 
     /// The reader the rows come from.
     pub fn input(&self) -> &R {
-        self.rdr.get_ref()
+        &self.rdr.get_ref().inner
     }
 
     /// Bytes consumed so far (for progress).
@@ -240,6 +297,10 @@ impl<R: Read> CsvCards<R> {
             }
             let col = self.columns[i];
             let mut value = decode_field(raw, self.enc, line, &self.headers[i])?;
+            if let Some(rest) = value.strip_prefix('\'').filter(|r| r.starts_with(FORMULA_STARTS)) {
+                // What `CsvOut` guarded on export comes back as it was.
+                value = std::borrow::Cow::Owned(rest.to_string());
+            }
             if value.contains('\r') {
                 // Line breaks inside a quoted field are kept as LF, whatever the file used.
                 value = std::borrow::Cow::Owned(value.replace("\r\n", "\n").replace('\r', "\n"));
@@ -287,6 +348,11 @@ impl<R: Read> CsvCards<R> {
                 Unknown => {
                     if self.headers[i].is_empty() || value.trim().is_empty() {
                         continue;
+                    }
+                    // Kept as it is (in `extra`) and exported back: no control characters,
+                    // like the card's own fields.
+                    if let Err(e) = crate::domain::no_control(&self.headers[i], &value) {
+                        return Ok(Err(LineError::new(line, self.headers[i].clone(), e.message)));
                     }
                     let csv = c
                         .extra
@@ -392,14 +458,34 @@ pub enum HeaderLang {
 }
 
 /// A CSV writer into a reusable buffer: write rows, take the bytes, repeat.
+/// What a spreadsheet reads as the start of a formula in a cell (CSV injection).
+pub const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A cell as written with the formula guard: `'` before a formula's first character, so a
+/// spreadsheet shows the text instead of running it (OWASP's advice). meishi's own import
+/// takes the `'` off again.
+fn guarded(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(FORMULA_STARTS) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
 pub struct CsvOut {
     w: csv::Writer<Vec<u8>>,
     lang: HeaderLang,
+    guard: bool,
 }
 
 impl CsvOut {
-    pub fn new(lang: HeaderLang) -> Self {
-        Self { w: writer(), lang }
+    /// `guard`: write cells that begin like a formula with a leading `'` (`guarded`).
+    pub fn new(lang: HeaderLang, guard: bool) -> Self {
+        Self {
+            w: writer(),
+            lang,
+            guard,
+        }
     }
 
     pub fn header(&mut self) {
@@ -426,7 +512,7 @@ impl CsvOut {
             (Some(d), HeaderLang::Ja) => d.format("%Y/%m/%d").to_string(),
         };
         let tags = r.tags.join(";");
-        let _ = self.w.write_record([
+        let cells = [
             f.full_name.as_str(),
             &f.name_reading,
             &f.company,
@@ -443,7 +529,14 @@ impl CsvOut {
             &tags,
             &r.owner,
             r.extra.as_deref().unwrap_or(""),
-        ]);
+        ];
+        if self.guard && cells.iter().any(|c| c.starts_with(FORMULA_STARTS)) {
+            let _ = self
+                .w
+                .write_record(cells.iter().map(|c| guarded(c).into_owned().into_bytes()));
+        } else {
+            let _ = self.w.write_record(cells);
+        }
     }
 
     /// The bytes written since the last call (UTF-8).
@@ -558,7 +651,7 @@ mod tests {
 
     #[test]
     fn writes_both_headers() {
-        let mut out = CsvOut::new(HeaderLang::Ja);
+        let mut out = CsvOut::new(HeaderLang::Ja, true);
         out.header();
         out.row(&ExportRow {
             fields: CardFields {

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod console;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod scim;
@@ -12,6 +13,8 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use edge::EdgeConfig;
+use std::sync::Arc;
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -76,11 +79,13 @@ impl Modify for Errors {
                         .build();
                     op.responses.responses.entry("401".into()).or_insert(response.into());
                 }
-                // A malformed query parameter or body is a 400 naming it, on every operation.
-                let query = op.parameters.iter().flatten().any(|p| {
-                    matches!(p, utoipa::openapi::RefOr::T(p) if p.parameter_in == utoipa::openapi::path::ParameterIn::Query)
+                // A malformed parameter (a control character in a path id too) or body is a
+                // 400 naming it, on every operation.
+                let params = op.parameters.iter().flatten().any(|p| {
+                    matches!(p, utoipa::openapi::RefOr::T(p) if matches!(p.parameter_in,
+                        utoipa::openapi::path::ParameterIn::Query | utoipa::openapi::path::ParameterIn::Path))
                 });
-                if query || op.request_body.is_some() {
+                if params || op.request_body.is_some() {
                     let response = utoipa::openapi::ResponseBuilder::new()
                         .description("bad input: the error names the parameter or field")
                         .content("application/json", utoipa::openapi::Content::new(Some(error.clone())))
@@ -107,6 +112,14 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 pub fn router(app: App) -> Router {
+    router_with(app, Arc::new(EdgeConfig::default()))
+}
+
+/// The whole site with its edge: every answer gets the security headers (`edge::client`),
+/// every error the JSON shape unless it is a console page (`error::json_errors`), a control
+/// character in the path or query is refused (`extract::refuse_control`), request bodies
+/// have an idle limit, and handlers find the `EdgeConfig` (the import's body limit).
+pub fn router_with(app: App, config: Arc<EdgeConfig>) -> Router {
     let (api, doc) = api_and_document();
     let doc_json = serde_json::to_string(&doc).expect("OpenAPI document serialises");
     let docs_html = utoipa_scalar::Scalar::new(doc)
@@ -127,6 +140,16 @@ pub fn router(app: App) -> Router {
         .merge(scim::router(&app))
         .merge(console::router())
         .fallback(fallback)
+        .layer(axum::middleware::from_fn(extract::refuse_control))
+        .layer(axum::middleware::from_fn(error::json_errors))
+        .layer(axum::middleware::from_fn({
+            let limit = config.body_timeout;
+            move |req, next| edge::body_timeout(limit, req, next)
+        }))
+        .layer(axum::Extension(config.clone()))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            edge::client(config.clone(), req, next)
+        }))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
 }
@@ -143,10 +166,11 @@ async fn fallback(State(app): State<App>, req: axum::extract::Request) -> Respon
     console::not_found(&app, req).await
 }
 
-/// The Scalar reference page, with its script served from here rather than from a CDN.
+/// The Scalar reference page, with its script served from here rather than from a CDN (and
+/// without Scalar's web fonts, which the CSP would refuse anyway: nothing loads from elsewhere).
 const SCALAR_PAGE: &str = r#"<!doctype html>
 <html><head><title>$title</title><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><script id="api-reference" type="application/json">$spec</script><script src="/api/docs/scalar.js"></script></body></html>"#;
+<body><script id="api-reference" type="application/json" data-configuration="{&quot;withDefaultFonts&quot;:false}">$spec</script><script src="/api/docs/scalar.js"></script></body></html>"#;
 
 async fn scalar_js() -> impl IntoResponse {
     let headers = [
@@ -157,11 +181,15 @@ async fn scalar_js() -> impl IntoResponse {
     (headers, &include_bytes!("../../vendor/scalar/standalone.js.gz")[..])
 }
 
-/// Serves until Ctrl-C or SIGTERM.
+/// Serves until Ctrl-C or SIGTERM, with the default edge (`EdgeConfig::default`).
 pub async fn serve(app: App, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown())
-        .await
+    serve_with(app, listener, EdgeConfig::default()).await
+}
+
+/// Serves until Ctrl-C or SIGTERM with these limits and timeouts.
+pub async fn serve_with(app: App, listener: tokio::net::TcpListener, config: EdgeConfig) -> std::io::Result<()> {
+    let config = Arc::new(config);
+    edge::serve(router_with(app, config.clone()), listener, &config, shutdown()).await
 }
 
 async fn shutdown() {

@@ -231,6 +231,7 @@ pub async fn mail_setup(app: &App, n: usize, owners: usize) -> Result<MailBench>
         org_id: org.id.clone(),
         user_id: admin.id.clone(),
         role: Role::Admin,
+        session: None,
     };
     let mut ids = Vec::with_capacity(owners);
     for k in 0..owners {

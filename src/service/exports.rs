@@ -24,6 +24,9 @@ pub struct ExportOptions {
     pub encoding: TextEncoding,
     pub version: VcardVersion,
     pub header: HeaderLang,
+    /// CSV: a cell that begins like a spreadsheet formula (`=`, `+`, `-`, `@`, tab, CR) is
+    /// written after a `'` (on unless turned off).
+    pub formula_guard: bool,
 }
 
 pub struct Export {
@@ -151,7 +154,7 @@ async fn produce(
 ) -> Result<()> {
     let emails: HashMap<String, String> = st::user_emails(app.store.conn(), &actor.org_id).await?;
     let viewer = (!actor.is_admin()).then(|| actor.user_id.clone());
-    let mut csv = CsvOut::new(o.header);
+    let mut csv = CsvOut::new(o.header, o.formula_guard);
     if o.format == Format::Csv {
         csv.header();
     }

@@ -89,8 +89,10 @@ pub struct ImportReport {
     /// The first problems, by line (at most 100); `error_count` is the total.
     pub errors: Vec<LineError>,
     pub error_count: u64,
-    /// Unknown CSV columns (kept with each card as `extra`).
+    /// The first warnings (at most 100; unknown CSV columns, kept with each card as `extra`);
+    /// `warning_count` is the total.
     pub warnings: Vec<LineError>,
+    pub warning_count: u64,
     /// The import's id (the target of its `cards.import` audit event); none when nothing was
     /// imported.
     pub id: Option<String>,
@@ -115,6 +117,7 @@ enum Msg {
         format: Format,
         encoding: TextEncoding,
         warnings: Vec<LineError>,
+        warning_count: u64,
     },
     Fatal(FileError),
 }
@@ -259,6 +262,7 @@ fn read_file(
                 format,
                 encoding: enc,
                 warnings,
+                warning_count: csv.warning_count,
             });
         }
         Format::Vcard => {
@@ -293,6 +297,7 @@ fn read_file(
                     enc
                 },
                 warnings: vec![],
+                warning_count: 0,
             });
         }
     }
@@ -369,7 +374,7 @@ struct Tally {
     duplicate_lines: Vec<DuplicateLine>,
     tags_created: u64,
     errors: Errors,
-    done: Option<(Format, TextEncoding, Vec<LineError>)>,
+    done: Option<(Format, TextEncoding, Vec<LineError>, u64)>,
 }
 
 /// Imports a file. `input` is read on a blocking thread (an HTTP body through `SyncIoBridge`,
@@ -492,7 +497,8 @@ impl<'a> Preparer<'a> {
                     format,
                     encoding,
                     warnings,
-                } => t.done = Some((format, encoding, warnings)),
+                    warning_count,
+                } => t.done = Some((format, encoding, warnings, warning_count)),
                 Msg::Batch {
                     cards,
                     errors: bad,
@@ -707,7 +713,7 @@ fn into_report(t: Tally, mode: ImportMode, on_duplicate: OnDuplicate) -> Result<
         mut errors,
         done,
     } = t;
-    let Some((format, encoding, warnings)) = done else {
+    let Some((format, encoding, warnings, warning_count)) = done else {
         return Err(Error::internal("the import reader stopped early"));
     };
     errors.listed.sort_by_key(|e| e.line);
@@ -725,6 +731,7 @@ fn into_report(t: Tally, mode: ImportMode, on_duplicate: OnDuplicate) -> Result<
         errors: errors.listed,
         error_count: errors.total,
         warnings,
+        warning_count,
         id: None,
     })
 }

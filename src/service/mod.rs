@@ -34,6 +34,9 @@ pub struct App {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub mail: Option<Arc<mail::Mailer>>,
+    /// Password verifications run (argon2), counted: a test checks that signing in to an
+    /// unknown organisation does the same work as to a known one.
+    pub password_checks: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl App {
@@ -42,6 +45,7 @@ impl App {
             store,
             clock,
             mail: None,
+            password_checks: Arc::default(),
         }
     }
     /// The app sending mail through `mailer` (`meishi serve` with `MEISHI_SMTP_URL`).
@@ -170,6 +174,9 @@ pub struct Actor {
     pub org_id: String,
     pub user_id: String,
     pub role: Role,
+    /// The hash of the console session this actor came in by (kept when they change their
+    /// password); None for a token, the command line and the system.
+    pub session: Option<String>,
 }
 
 impl Actor {
@@ -178,6 +185,7 @@ impl Actor {
             org_id: org_id.to_string(),
             user_id: String::new(),
             role: Role::Admin,
+            session: None,
         }
     }
     /// The acting user, or None for the system.

@@ -1,6 +1,6 @@
 //! Creating an organisation with its first administrator.
 
-use super::{Actor, App, audit, auth::hash_password, snap};
+use super::{Actor, App, audit, auth::hash_new_password, snap};
 use crate::domain::lifecycle::renamed_for_new_suffix;
 use crate::domain::model::{Organization, User};
 use crate::domain::policy::{self, settings};
@@ -30,7 +30,7 @@ pub async fn init(app: &App, n: NewOrganization<'_>) -> Result<(Organization, Us
     };
     let email = Email::parse("admin_email", n.admin_email)?;
     let admin_name = required_text("admin_name", n.admin_name, 200)?;
-    let hash = hash_password(n.admin_password)?;
+    let hash = hash_new_password(n.admin_password, Some(n.admin_email))?;
     let org_id = store::new_id();
     app.write(&Actor::system(&org_id), async |tx, who| {
         if orgs::by_slug(tx, slug.as_str()).await?.is_some() || orgs::by_name(tx, &name).await?.is_some() {

@@ -88,6 +88,9 @@ pub async fn tick(app: &App) -> Result<Tick> {
         Ok(n) => t.placed = n,
         Err(e) => tracing::error!(error = %e, "placing cards without a person failed; retrying at the next tick"),
     }
+    if let Err(e) = super::auth::forget_old_attempts(app).await {
+        tracing::error!(error = %e, "forgetting old sign-in attempts failed; retrying at the next tick");
+    }
     Ok(t)
 }
 

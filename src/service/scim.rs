@@ -33,6 +33,7 @@ pub async fn idp_from_token(app: &App, token: &str) -> Result<Idp> {
                 org_id,
                 user_id: rules::idp_actor(&token_id),
                 role: Role::Admin,
+                session: None,
             },
             token_id,
         }),

@@ -95,7 +95,7 @@ async fn check_selection(c: &impl store::Conn, org_id: &str, from: &User, select
     if let Selection::CardIds(ids) = selection {
         let foreign = st::foreign_card_ids(c, org_id, &from.id, ids).await?;
         if !foreign.is_empty() {
-            let shown: Vec<_> = foreign.iter().take(20).collect();
+            let shown: Vec<_> = foreign.iter().take(crate::formats::MAX_LISTED_ERRORS).collect();
             let message = format!(
                 "{} of the given cards are not cards of {}",
                 foreign.len(),
@@ -103,7 +103,7 @@ async fn check_selection(c: &impl store::Conn, org_id: &str, from: &User, select
             );
             return Err(Error::unprocessable(message)
                 .with_field("selection.card_ids")
-                .with_details(serde_json::json!({ "card_ids": shown })));
+                .with_details(serde_json::json!({ "card_ids": shown, "count": foreign.len() })));
         }
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! Managing users: admins create and change them; everyone in the organisation may read them
 //! (to pick a successor, to see who owns a card).
 
-use super::{Actor, App, audit, auth::hash_password, page_limit, paginate, snap};
+use super::{Actor, App, audit, auth::hash_new_password, page_limit, paginate, snap};
 use crate::domain::departure::Departure;
 use crate::domain::directory::{self, Standing, StatusFilter};
 use crate::domain::lifecycle::Holdings;
@@ -30,14 +30,22 @@ pub struct NewUser {
 pub struct UserPatch {
     pub display_name: Option<String>,
     pub role: Option<Role>,
+    /// A new password (at least 8 characters, not a common one). Changing it ends every
+    /// other session and revokes every API token of the user.
     pub password: Option<String>,
+    /// Required to change one's own password: the password now.
+    pub current_password: Option<String>,
 }
 
 pub async fn create(app: &App, actor: &Actor, n: NewUser) -> Result<User> {
     actor.require_admin()?;
     let email = Email::parse("email", &n.email)?;
     let display_name = required_text("display_name", &n.display_name, 200)?;
-    let hash = n.password.as_deref().map(hash_password).transpose()?;
+    let hash = n
+        .password
+        .as_deref()
+        .map(|pw| hash_new_password(pw, Some(&n.email)))
+        .transpose()?;
     let role = n.role.unwrap_or(Role::Member);
     app.write(actor, async |tx, who| {
         let user = User::new(store::new_id(), email.as_str(), &display_name, role, who.at);
@@ -133,7 +141,28 @@ pub async fn update(app: &App, actor: &Actor, id: &str, p: UserPatch) -> Result<
         .as_deref()
         .map(|n| required_text("display_name", n, 200))
         .transpose()?;
-    let password_hash = p.password.as_deref().map(hash_password).transpose()?;
+    if p.current_password.is_some() && p.password.is_none() {
+        return Err(Error::bad_input(
+            "current_password",
+            "current_password goes with a new password",
+        ));
+    }
+    let target = users::by_id(app.read(), &actor.org_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found("user"))?;
+    if own && p.password.is_some() {
+        let current = p
+            .current_password
+            .as_deref()
+            .ok_or_else(|| Error::bad_input("current_password", "to change your own password, give the current one"))?;
+        let hash = target.password_hash.as_deref();
+        super::auth::check_current_password(app, actor, &target.user.email, hash, current).await?;
+    }
+    let password_hash = p
+        .password
+        .as_deref()
+        .map(|pw| hash_new_password(pw, Some(&target.user.email)))
+        .transpose()?;
     app.write(actor, async |tx, who| {
         let before = users::by_id(tx, &actor.org_id, id)
             .await?
@@ -158,13 +187,22 @@ pub async fn update(app: &App, actor: &Actor, id: &str, p: UserPatch) -> Result<
         };
         let password_changed = change.password_hash.is_some();
         users::update(tx, &actor.org_id, id, change, who.at).await?;
+        // A new password ends every other way in: the caller's own session stays.
+        let keep = if own { actor.session.as_deref() } else { None };
+        let revoked = if password_changed {
+            Some(store::auth::revoke_other_access(tx, &actor.org_id, id, keep, who.at).await?)
+        } else {
+            None
+        };
         let after = users::by_id(tx, &actor.org_id, id)
             .await?
             .ok_or_else(|| Error::not_found("user"))?
             .user;
         let mut after_json = snap(&after);
-        if let (Some(serde_json::Value::Object(m)), true) = (&mut after_json, password_changed) {
+        if let (Some(serde_json::Value::Object(m)), Some((sessions, tokens))) = (&mut after_json, revoked) {
             m.insert("password_changed".into(), true.into());
+            m.insert("sessions_ended".into(), sessions.into());
+            m.insert("tokens_revoked".into(), tokens.into());
         }
         audit(tx, who, "user.update", ("user", id), snap(&before), after_json).await?;
         Ok(after)

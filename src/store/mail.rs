@@ -391,12 +391,13 @@ fn resolution(org_id: &str, r: &Recipients, at: DateTime<Utc>, domain: Option<&s
     let filter = r.filter(&mut v);
     let at = to_micros(at);
     let domain_test = match domain {
-        Some(_) => "LOWER(s.owner_email) NOT LIKE ?",
+        Some(_) => "LOWER(s.owner_email) NOT LIKE ? ESCAPE '!'",
         None => "1 = 0",
     };
     let mut tail: Vec<Value> = vec![at.into()];
     if let Some(d) = domain {
-        tail.push(format!("%@{}", d.to_lowercase()).into());
+        // The domain is matched as it is written: its `%` or `_` are no wildcards.
+        tail.push(format!("%@{}", super::like_literal(&d.to_lowercase(), '!')).into());
     }
     tail.extend([org_id.into(), org_id.into(), org_id.into()]);
     v.extend(tail);

@@ -463,6 +463,31 @@ CREATE TABLE scim_requests (
 CREATE INDEX scim_requests_org ON scim_requests (org_id, id)
 "#,
     ),
+    // Migration 9 (issue 16; the hardening branch: ordered after migration 8 at merge):
+    // sign-in throttling, shared by every server on the database. One row per key: an
+    // account (`account:` organisation id, or `?` and the slug typed for an unknown one, and
+    // the email typed, whether such a user exists or not) or a client address (`address:`
+    // ip). `failures` in a row, the last at `last_at`; no attempt before `locked_until`.
+    // `org_id` (no foreign key: an unknown organisation has none) lets an admin list and
+    // lift their organisation's locks; the scheduler deletes keys whose failures are
+    // forgotten (`last_at`), so that attempts on made-up names do not pile up.
+    (
+        10,
+        r#"
+CREATE TABLE sign_in_throttle (
+    id TEXT PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    org_id TEXT,
+    subject TEXT NOT NULL,
+    failures BIGINT NOT NULL,
+    last_at BIGINT NOT NULL,
+    locked_until BIGINT NOT NULL
+);
+CREATE INDEX sign_in_throttle_org ON sign_in_throttle (org_id, locked_until);
+CREATE INDEX sign_in_throttle_last ON sign_in_throttle (last_at)
+"#,
+    ),
 ];
 
 /// A migration's text for this engine: `{without_rowid}` is SQLite's `WITHOUT ROWID` (a table

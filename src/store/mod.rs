@@ -313,6 +313,19 @@ pub fn json_rows_sql(c: &impl Conn, page: &str, columns: &str, also: &str) -> St
     }
 }
 
+/// `text` for a `LIKE … ESCAPE 'e'` pattern, matching itself only: its `%`, `_` and `e` are
+/// escaped with `e` (a user's text never becomes a wildcard).
+pub fn like_literal(text: &str, e: char) -> String {
+    let mut out = String::with_capacity(text.len() + 4);
+    for ch in text.chars() {
+        if ch == '%' || ch == '_' || ch == e {
+            out.push(e);
+        }
+        out.push(ch);
+    }
+    out
+}
+
 /// Runs a statement and returns the number of rows it changed.
 pub async fn exec(c: &impl Conn, text: &str, values: Vec<sea_orm::Value>) -> Result<u64> {
     Ok(c.execute_raw(sql(c, text, values)).await?.rows_affected())

@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 use meishi::domain::ManualClock;
+pub use meishi::http::edge::EdgeConfig;
 use meishi::service::{App, auth, orgs};
 use meishi::store::Store;
 use reqwest::{Method, StatusCode};
@@ -58,16 +59,21 @@ pub async fn fresh_database(dir: &std::path::Path) -> String {
 }
 
 pub async fn spawn() -> TestApp {
-    spawn_inner(None).await
+    spawn_inner(None, EdgeConfig::default()).await
+}
+
+/// The app served with this edge (limits, timeouts): the hardening tests make them small.
+pub async fn spawn_with_edge(edge: EdgeConfig) -> TestApp {
+    spawn_inner(None, edge).await
 }
 
 /// The app sending mail to `smtp_url` (a test's SMTP sink), with its delivery worker running
 /// (on the test's clock: a retry waits until the test moves the clock on).
 pub async fn spawn_with_mail(smtp_url: &str) -> TestApp {
-    spawn_inner(Some(smtp_url)).await
+    spawn_inner(Some(smtp_url), EdgeConfig::default()).await
 }
 
-async fn spawn_inner(smtp_url: Option<&str>) -> TestApp {
+async fn spawn_inner(smtp_url: Option<&str>, edge: EdgeConfig) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db_url = fresh_database(dir.path()).await;
     let store = Store::connect(&db_url).await.expect("connect");
@@ -91,7 +97,7 @@ async fn spawn_inner(smtp_url: Option<&str>) -> TestApp {
         ));
     }
     let served = app.clone();
-    tokio::spawn(async move { meishi::http::serve(served, listener).await });
+    tokio::spawn(async move { meishi::http::serve_with(served, listener, edge).await });
     TestApp {
         url,
         db_url,

@@ -15,6 +15,7 @@ mod console_news;
 mod console_scim;
 mod crash;
 mod departures;
+mod hardening;
 mod imports;
 mod isolation;
 mod lifecycle;

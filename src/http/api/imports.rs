@@ -6,16 +6,17 @@ use crate::domain::{Error, Result};
 use crate::formats::csv::HeaderLang;
 use crate::formats::vcard::VcardVersion;
 use crate::formats::{Format, ImportMode, OnDuplicate, TextEncoding};
+use crate::http::edge::EdgeConfig;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Auth, Params};
 use crate::service::App;
 use crate::service::exports::{self, ExportOptions};
 use crate::service::imports::{self, ImportOptions, ImportReport};
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use serde::Deserialize;
 use std::pin::Pin;
@@ -72,21 +73,57 @@ fn charset_of(content_type: &str) -> Option<String> {
     request_body(description = "the file: CSV or vCard, as the body or as multipart/form-data",
         content((String = "text/csv"), (String = "text/vcard"), (String = "multipart/form-data"))),
     responses((status = 200, body = ImportReport), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 413, description = "the upload is larger than the server's import limit (`MEISHI_IMPORT_LIMIT_MIB`)", body = ErrorBody),
         (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn import(
     State(app): State<App>,
     Auth(a): Auth,
+    Extension(edge): Extension<std::sync::Arc<EdgeConfig>>,
     Params(q): Params<ImportParams>,
     req: Request,
 ) -> Result<Json<ImportReport>> {
+    let limit = edge.import_body_limit;
+    let too_large = || {
+        Error::new(
+            crate::domain::ErrorKind::TooLarge,
+            format!(
+                "the upload is larger than this server's import limit ({} MiB)",
+                limit / (1024 * 1024)
+            ),
+        )
+        .with_field("body")
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let body = req.into_body().into_data_stream().map_err(std::io::Error::other);
+    // The body is counted as it arrives: past the limit the reader gets an error (and the
+    // answer is 413), whatever the client declared.
+    let exceeded = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let body = {
+        let exceeded = exceeded.clone();
+        let mut seen = 0u64;
+        req.into_body().into_data_stream().map(move |chunk| {
+            let chunk = chunk.map_err(std::io::Error::other)?;
+            seen += chunk.len() as u64;
+            if seen > limit {
+                exceeded.store(true, std::sync::atomic::Ordering::Relaxed);
+                return Err(std::io::Error::other("the upload is larger than the import limit"));
+            }
+            Ok(chunk)
+        })
+    };
     let (stream, part_type): (ByteStream, String) =
         if content_type.to_ascii_lowercase().starts_with("multipart/form-data") {
             let boundary = multer::parse_boundary(&content_type)
@@ -117,7 +154,10 @@ pub async fn import(
         ..ImportOptions::new(q.owner_id)
     };
     let reader = SyncIoBridge::new(StreamReader::new(stream));
-    Ok(Json(imports::import(&app, &a, Box::new(reader), opts, None).await?))
+    match imports::import(&app, &a, Box::new(reader), opts, None).await {
+        Err(_) if exceeded.load(std::sync::atomic::Ordering::Relaxed) => Err(too_large()),
+        other => Ok(Json(other?)),
+    }
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -136,6 +176,9 @@ pub struct ExportParams {
     pub version: Option<VcardVersion>,
     /// CSV only: `en` (meishi's header, default) or `ja` (会社名, 氏名, …).
     pub header: Option<HeaderLang>,
+    /// CSV only: `false` writes cells that begin with `=`, `+`, `-`, `@`, tab or CR as they
+    /// are; by default they get a leading `'` so a spreadsheet does not run them as formulas.
+    pub formula_guard: Option<bool>,
 }
 
 /// Export cards as vCard or CSV, streamed as a download.
@@ -159,6 +202,7 @@ pub async fn export(State(app): State<App>, Auth(a): Auth, Params(q): Params<Exp
         encoding,
         version: q.version.unwrap_or_default(),
         header: q.header.unwrap_or_default(),
+        formula_guard: q.formula_guard.unwrap_or(true),
     };
     let ex = exports::export(&app, &a, opts).await?;
     let stream = tokio_stream_of(ex.body).map(|r| r.map_err(|e| std::io::Error::other(e.message)));

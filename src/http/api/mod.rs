@@ -19,6 +19,8 @@ pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(session::sign_in, session::sign_out))
         .routes(routes!(session::me))
+        .routes(routes!(session::locks))
+        .routes(routes!(session::lift_lock))
         .routes(routes!(users::create, users::list))
         .routes(routes!(users::get, users::update, lifecycle::delete))
         .routes(routes!(lifecycle::suspend))

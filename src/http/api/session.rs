@@ -1,12 +1,13 @@
 use crate::domain::model::User;
 use crate::domain::{Error, Result};
+use crate::http::edge;
 use crate::http::error::ErrorBody;
-use crate::http::extract::{Auth, Body, cookie};
+use crate::http::extract::{Auth, Body, cookie, same_origin};
 use crate::service::{App, auth, users};
-use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -27,18 +28,38 @@ fn session_cookie(value: &str, max_age: i64, secure: bool) -> String {
     )
 }
 
-/// Behind a TLS-terminating proxy the cookie is marked Secure.
-fn over_tls(headers: &HeaderMap) -> bool {
-    headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) == Some("https")
+/// Over TLS (a trusted proxy's `X-Forwarded-Proto: https`, or an https public URL) the cookie
+/// is marked Secure.
+fn over_tls(parts: &axum::http::Extensions) -> bool {
+    edge::client_of(parts).https
 }
 
-/// Sign in with a password; sets the session cookie used by the console.
+/// Sign in with a password; sets the session cookie used by the console. Throttled per
+/// account and per client address: while one must wait, 429 with `Retry-After` (the same for
+/// an account that does not exist). A cross-site `Origin` is refused (login CSRF).
 #[utoipa::path(operation_id = "session_sign_in", post, path = "/api/v1/session", tag = "session", request_body = SignIn,
-    responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
-pub async fn sign_in(State(app): State<App>, headers: HeaderMap, Body(b): Body<SignIn>) -> Result<Response> {
-    let (secret, actor) = auth::sign_in(&app, b.organization.as_deref(), &b.email, &b.password).await?;
+    responses((status = 200, body = User), (status = 401, body = ErrorBody),
+        (status = 403, description = "a sign-in from another site's page (login CSRF)", body = ErrorBody),
+        (status = 429, description = "too many attempts: wait `Retry-After` seconds", body = ErrorBody,
+            headers(("Retry-After" = i64, description = "seconds to wait")))))]
+pub async fn sign_in(
+    State(app): State<App>,
+    Extension(client): Extension<edge::Client>,
+    headers: HeaderMap,
+    Body(b): Body<SignIn>,
+) -> Result<Response> {
+    if !same_origin(&headers) {
+        return Err(Error::forbidden("cross-site sign-in refused"));
+    }
+    let attempt = auth::Attempt {
+        org_slug: b.organization.as_deref(),
+        email: &b.email,
+        password: &b.password,
+        client: client.ip,
+    };
+    let (secret, actor) = auth::sign_in(&app, attempt).await?;
     let user = users::get(&app, &actor, &actor.user_id).await?;
-    let cookie = session_cookie(&secret, 14 * 24 * 3600, over_tls(&headers));
+    let cookie = session_cookie(&secret, 14 * 24 * 3600, client.https);
     Ok(([(header::SET_COOKIE, cookie)], Json(user)).into_response())
 }
 
@@ -48,7 +69,7 @@ pub async fn sign_out(State(app): State<App>, parts: Parts) -> Result<Response> 
     if let Some(s) = cookie(&parts.headers, auth::SESSION_COOKIE) {
         auth::sign_out(&app, s).await?;
     }
-    let cookie = session_cookie("", 0, over_tls(&parts.headers));
+    let cookie = session_cookie("", 0, over_tls(&parts.extensions));
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 
@@ -61,4 +82,21 @@ pub async fn me(State(app): State<App>, Auth(actor): Auth) -> Result<Json<User>>
         .await
         .map(Json)
         .map_err(|e: Error| e)
+}
+
+/// The organisation's sign-in locks and waits now in force (admins).
+#[utoipa::path(operation_id = "session_locks", get, path = "/api/v1/sign-in-locks", tag = "session",
+    responses((status = 200, body = Vec<auth::SignInLock>), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn locks(State(app): State<App>, Auth(actor): Auth) -> Result<Json<Vec<auth::SignInLock>>> {
+    Ok(Json(auth::locks(&app, &actor).await?))
+}
+
+/// Lift a sign-in lock (admins): its failures are forgotten. Audited (`sign_in.unlock`).
+#[utoipa::path(operation_id = "session_lift_lock", delete, path = "/api/v1/sign-in-locks/{id}", tag = "session",
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn lift_lock(State(app): State<App>, Auth(actor): Auth, Path(id): Path<String>) -> Result<StatusCode> {
+    auth::lift_lock(&app, &actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -45,9 +45,13 @@ pub async fn get(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) 
     Ok(Json(users::get(&app, &a, &id).await?))
 }
 
-/// Change a user: admins anything; members their own display name and password.
+/// Change a user: admins anything; members their own display name and password. Changing
+/// one's own password needs `current_password` (wrong ones count like wrong sign-ins: 429
+/// after a few); any password change ends every other session and API token of the user.
 #[utoipa::path(operation_id = "users_update", patch, path = "/api/v1/users/{id}", tag = "users", request_body = users::UserPatch,
-    responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 429, description = "too many wrong current passwords: wait `Retry-After` seconds", body = ErrorBody,
+            headers(("Retry-After" = i64, description = "seconds to wait")))),
     security(("bearer" = [])))]
 pub async fn update(
     State(app): State<App>,

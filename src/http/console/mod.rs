@@ -233,7 +233,8 @@ pub fn flash_redirect(to: &str, message: &str) -> Response {
         "{FLASH_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=120",
         urlencode(message)
     );
-    ([(header::SET_COOKIE, cookie)], Redirect::to(to)).into_response()
+    // Normalised like `next=`: a target built from a form's field is always a valid Location.
+    ([(header::SET_COOKIE, cookie)], Redirect::to(&safe_next(Some(to)))).into_response()
 }
 
 /// Marks a flash message as a failure (`flash_error_redirect`); never shown.
@@ -309,6 +310,9 @@ pub async fn form<T: serde::de::DeserializeOwned>(s: &Session, headers: &HeaderM
     };
     if token != Some(s.ctx.csrf.as_str()) || !origin_ok {
         return Err(error_page(&s.ctx, &Error::forbidden("csrf")));
+    }
+    for (k, v) in &pairs {
+        crate::domain::no_control(k, v).map_err(|e| error_page(&s.ctx, &e))?;
     }
     let rest: Vec<(String, String)> = pairs.into_iter().filter(|(k, _)| k != "csrf").collect();
     let encoded = serde_urlencoded::to_string(&rest).unwrap_or_default();
@@ -432,6 +436,15 @@ pub fn router() -> Router<App> {
             }),
         )
         .route(
+            "/static/console.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    include_str!("../../../static/console.js"),
+                )
+            }),
+        )
+        .route(
             "/static/htmx.min.js",
             get(|| async {
                 (
@@ -496,11 +509,35 @@ fn anonymous(headers: &HeaderMap, nav: &'static str) -> Ctx {
     }
 }
 
-/// Only local paths: never redirect off the site after sign-in.
+/// Only paths of this site: never redirect off it after sign-in or a language switch. The
+/// target is read as a browser reads it (tabs and line breaks dropped, `\\` as `/`, dots
+/// resolved) against a placeholder origin; anything that leaves that origin, or is not a
+/// path, becomes `/`. What is returned is the normalised, percent-encoded path and query, so
+/// it is always a valid `Location`.
 pub(super) fn safe_next(next: Option<&str>) -> String {
-    match next {
-        // Browsers read `/\host` like `//host`: neither may follow the first slash.
-        Some(n) if n.starts_with('/') && !n[1..].starts_with(['/', '\\']) => n.to_string(),
+    const BASE: &str = "http://meishi.invalid/";
+    let Some(n) = next.filter(|n| n.starts_with('/')) else {
+        return "/".to_string();
+    };
+    let base = url::Url::parse(BASE).expect("static URL");
+    match base.join(n) {
+        Ok(u) if u.origin() == base.origin() && u.username().is_empty() && u.password().is_none() => {
+            let mut out = u.path().to_string();
+            if let Some(q) = u.query() {
+                out.push('?');
+                out.push_str(q);
+            }
+            if let Some(f) = u.fragment() {
+                out.push('#');
+                out.push_str(f);
+            }
+            // A path the browser would read as `//host` once more is still refused.
+            if out.starts_with("//") || out.starts_with("/\\") {
+                "/".to_string()
+            } else {
+                out
+            }
+        }
         _ => "/".to_string(),
     }
 }
@@ -525,12 +562,27 @@ struct LoginForm {
     next: Option<String>,
 }
 
-async fn login(State(app): State<App>, headers: HeaderMap, axum::Form(f): axum::Form<LoginForm>) -> Response {
+async fn login(
+    State(app): State<App>,
+    axum::Extension(client): axum::Extension<crate::http::edge::Client>,
+    headers: HeaderMap,
+    axum::Form(f): axum::Form<LoginForm>,
+) -> Response {
     let ctx = anonymous(&headers, "login");
+    // Login CSRF: a page of another site must not sign a browser in to an account of its choosing.
+    if !crate::http::extract::same_origin(&headers) {
+        return error_page(&ctx, &Error::forbidden("csrf"));
+    }
     let org = Some(f.organization.trim()).filter(|o| !o.is_empty());
-    match auth::sign_in(&app, org, &f.email, &f.password).await {
+    let attempt = auth::Attempt {
+        org_slug: org,
+        email: &f.email,
+        password: &f.password,
+        client: client.ip,
+    };
+    match auth::sign_in(&app, attempt).await {
         Ok((secret, _)) => {
-            let secure = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) == Some("https");
+            let secure = client.https;
             let cookie = format!(
                 "{}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
                 auth::SESSION_COOKIE,
@@ -544,11 +596,15 @@ async fn login(State(app): State<App>, headers: HeaderMap, axum::Form(f): axum::
                 .into_response()
         }
         Err(e) => {
-            let error = if e.kind == ErrorKind::Unauthenticated {
-                tr(ctx.lang, "login.wrong")
-            } else {
-                message(ctx.lang, &e)
+            let error = match (e.kind, e.retry_after()) {
+                (ErrorKind::Unauthenticated, _) => tr(ctx.lang, "login.wrong"),
+                (ErrorKind::TooManyAttempts, Some(secs)) => {
+                    tr(ctx.lang, "login.throttled").replace("%{n}", &secs.to_string())
+                }
+                _ => message(ctx.lang, &e),
             };
+            let status = crate::http::error::status(e.kind);
+            let retry = e.retry_after().filter(|_| e.kind == ErrorKind::TooManyAttempts);
             let page = LoginPage {
                 next: safe_next(f.next.as_deref()),
                 email: f.email,
@@ -556,7 +612,11 @@ async fn login(State(app): State<App>, headers: HeaderMap, axum::Form(f): axum::
                 error: Some(error),
                 ctx,
             };
-            (StatusCode::UNAUTHORIZED, render(&page)).into_response()
+            let mut res = (status, render(&page)).into_response();
+            if let Some(secs) = retry {
+                res.headers_mut().insert(header::RETRY_AFTER, secs.into());
+            }
+            res
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::domain::lifecycle::Holdings;
 use crate::domain::model::User;
 use crate::domain::{Error, Role};
 use crate::service::users::DirectoryEntry;
-use crate::service::{App, departures, lifecycle, users};
+use crate::service::{App, auth, departures, lifecycle, users};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -25,6 +25,7 @@ pub fn router() -> Router<App> {
         .route("/users", get(list).post(create))
         .route("/users.csv", get(csv))
         .route("/users/{id}", get(show))
+        .route("/sign-in-locks/{id}/lift", post(lift_lock))
         .route("/users/{id}/{action}", post(act))
 }
 
@@ -62,6 +63,8 @@ impl ListQuery {
 #[template(path = "users.html")]
 struct ListPage {
     ctx: Ctx,
+    /// Sign-in locks and waits in force, with a button to lift each.
+    locks: Vec<auth::SignInLock>,
     entries: Vec<DirectoryEntry>,
     q: ListQuery,
     statuses: Vec<&'static str>,
@@ -69,6 +72,9 @@ struct ListPage {
 }
 
 impl ListPage {
+    fn lock_until(&self, l: &auth::SignInLock) -> String {
+        self.ctx.moment(l.locked_until)
+    }
     fn counts(&self, e: &DirectoryEntry) -> String {
         counts_text(&self.ctx, e.holdings.cards, e.holdings.contacts, e.holdings.tags)
     }
@@ -112,9 +118,11 @@ async fn list_page(app: &App, s: Session, q: ListQuery, error: Option<Error>) ->
     let s = s.with_nav("users");
     let status = page(&s.ctx, q.status())?;
     let entries = page(&s.ctx, users::directory(app, &s.actor, &q.q, status).await)?;
+    let locks = page(&s.ctx, auth::locks(app, &s.actor).await)?;
     let shown = super::shown(s.ctx.lang, error.as_ref());
     let code = shown.status;
     let p = ListPage {
+        locks,
         entries,
         q,
         statuses: StatusFilter::ALL.iter().map(|f| f.as_str()).collect(),
@@ -297,5 +305,21 @@ async fn act(
             Ok(flash_redirect(&format!("/users/{id}"), &message))
         }
         Err(e) => user_page(&app, s, &id, Some(e)).await,
+    }
+}
+
+/// Lifts a sign-in lock (admins), back to the users page with a message.
+async fn lift_lock(
+    State(app): State<App>,
+    s: Session,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
+    admin(&s)?;
+    let _: HashMap<String, String> = form(&s, &headers, &body).await?;
+    match auth::lift_lock(&app, &s.actor, &id).await {
+        Ok(()) => Ok(flash_redirect("/users", &s.ctx.t("users.lock_lifted"))),
+        Err(e) => Ok(super::flash_error_redirect("/users", &super::message(s.ctx.lang, &e))),
     }
 }

@@ -147,6 +147,7 @@ pub async fn load(app: &App, n_cards: usize) -> Result<Demo> {
         org_id: org.id.clone(),
         user_id: all[0].id.clone(),
         role: Role::Admin,
+        session: None,
     };
     let last = (org.policy()?.today(now) + Duration::days(21)).to_string();
     let departure = super::departures::NewDeparture {
@@ -179,5 +180,6 @@ async fn system_actor(org: &Organization, app: &App) -> Result<super::Actor> {
         org_id: org.id.clone(),
         user_id: admin.user.id,
         role: Role::Admin,
+        session: None,
     })
 }
