@@ -120,7 +120,9 @@ pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Ne
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if ct.starts_with("application/json") || ct.starts_with("text/html") {
+    // Already an answer in a shape: JSON (SCIM's `application/scim+json` included) or a page.
+    let media = ct.split(';').next().unwrap_or("").trim();
+    if media == "application/json" || media.ends_with("+json") || media == "text/html" {
         return res;
     }
     let (mut parts, body) = res.into_parts();

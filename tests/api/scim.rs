@@ -996,6 +996,7 @@ async fn every_request_is_noted_in_a_bounded_log() {
         org_id: org_id(&t, &org).await,
         user_id: org.admin_id.clone(),
         role: meishi::domain::Role::Admin,
+        session: None,
     };
     let log = meishi::service::scim::recent_requests(&t.app, &admin, 1000)
         .await
