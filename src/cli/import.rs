@@ -34,9 +34,13 @@ impl From<FormatArg> for Format {
 pub struct ImportArgs {
     /// The file: vCard (.vcf) or CSV
     pub file: std::path::PathBuf,
-    /// Owner (email) of the rows that name none
+    /// Owner (email) of the rows that name none, and of rows whose owner is not a user here
     #[arg(long)]
     pub owner: Option<String>,
+    /// An owner named in the file (another organisation's export) → a user here: OLD=NEW
+    /// (e-mails; NEW may be a user id); repeat it for several
+    #[arg(long = "owner-mapping", value_name = "OLD=NEW")]
+    pub owner_mapping: Vec<String>,
     /// File format; told by the content when not given
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
@@ -105,6 +109,7 @@ pub async fn import(app: &App, a: ImportArgs) -> Result<()> {
         } else {
             OnDuplicate::Skip
         },
+        owner_mapping: (!a.owner_mapping.is_empty()).then(|| a.owner_mapping.join(",")),
         ..ImportOptions::new(owner_id)
     };
     let progress = Arc::new(Progress::default());

@@ -13,7 +13,7 @@
 
 use super::{Actor, App, Who, audit};
 use crate::domain::model::Tag;
-use crate::domain::{Error, Result, UserStatus};
+use crate::domain::{Email, Error, Result, UserStatus};
 use crate::formats::csv::CsvCards;
 use crate::formats::vcard::{self, VcardFile};
 use crate::formats::{
@@ -45,6 +45,11 @@ pub struct ImportOptions {
     /// Same-person matching and news (on; `meishi bench import` measures it off too, and cards
     /// imported without it get their person when the server next starts).
     pub same_person: bool,
+    /// Owners named in the file (an export of another organisation or server) → who owns
+    /// their cards here: `old@example.jp=new@example.jp` pairs, comma-separated; the right
+    /// side is a user's e-mail or id here. An owner named in the file who is not a user here
+    /// and not mapped falls back to the default owner, with a warning per such owner.
+    pub owner_mapping: Option<String>,
 }
 
 impl ImportOptions {
@@ -58,6 +63,7 @@ impl ImportOptions {
             owner_id,
             on_duplicate: OnDuplicate::Skip,
             same_person: true,
+            owner_mapping: None,
         }
     }
 }
@@ -303,9 +309,45 @@ fn read_file(
     }
 }
 
-/// Who may own imported cards, by email; cached per import.
+/// Who may own imported cards, by email; cached per import. `mapped`: the file's owners
+/// given to a user here (`owner_mapping`, checked before the import starts).
 struct Owners {
     by_email: HashMap<String, std::result::Result<String, String>>,
+    mapped: HashMap<String, String>,
+}
+
+/// Reads `owner_mapping` (`old=new` pairs, comma-separated) into old e-mail (lower case) →
+/// the id of an active user here (`new`: an e-mail or an id). A pair that names nobody who
+/// may own cards is an error for the whole import, before anything is read.
+async fn owner_mapping(c: &impl store::Conn, actor: &Actor, text: Option<&str>) -> Result<HashMap<String, String>> {
+    let mut out = HashMap::new();
+    let bad = |m: String| Error::bad_input("owner_mapping", m);
+    for pair in text.unwrap_or("").split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((old, new)) = pair.split_once('=') else {
+            return Err(bad(format!(
+                "'{pair}' is not old=new (an owner in the file = a user here)"
+            )));
+        };
+        let (old, new) = (old.trim().to_lowercase(), new.trim());
+        let old = Email::parse("owner_mapping", &old)?.as_str().to_string();
+        let user = match users::by_email(c, &actor.org_id, new).await? {
+            Some(u) => Some(u),
+            None => users::by_id(c, &actor.org_id, new).await?,
+        };
+        let Some(user) = user else {
+            return Err(bad(format!("{new} (for {old}) is not a user in this organisation")));
+        };
+        if user.user.status != UserStatus::Active || user.user.is_archive {
+            return Err(bad(format!(
+                "{new} (for {old}) is not an active user: cards can only be registered for active users"
+            )));
+        }
+        if !actor.is_admin() && user.user.id != actor.user_id {
+            return Err(Error::forbidden("members import cards for themselves only").with_field("owner_mapping"));
+        }
+        out.insert(old, user.user.id);
+    }
+    Ok(out)
 }
 
 impl Owners {
@@ -317,6 +359,9 @@ impl Owners {
     ) -> Result<std::result::Result<String, String>> {
         if let Some(r) = self.by_email.get(email) {
             return Ok(r.clone());
+        }
+        if let Some(id) = self.mapped.get(&email.to_lowercase()) {
+            return Ok(Ok(id.clone()));
         }
         let r = match users::by_email(c, &actor.org_id, email).await? {
             None => Err(format!("no user with the email {email} in this organisation")),
@@ -375,6 +420,8 @@ struct Tally {
     tags_created: u64,
     errors: Errors,
     done: Option<(Format, TextEncoding, Vec<LineError>, u64)>,
+    /// Owners in the file who are not users here (warnings).
+    strangers: Vec<LineError>,
 }
 
 /// Imports a file. `input` is read on a blocking thread (an HTTP body through `SyncIoBridge`,
@@ -387,6 +434,7 @@ pub async fn import(
     progress: Option<Arc<Progress>>,
 ) -> Result<ImportReport> {
     let default_owner = default_owner(app.store.conn(), actor, opts.owner_id.as_deref()).await?;
+    let mapped = owner_mapping(app.store.conn(), actor, opts.owner_mapping.as_deref()).await?;
     let progress = progress.unwrap_or_default();
     let (reader, rx) = start_reader(input, &opts, progress.clone());
     app.bulk_write(actor, async |txn, feed, who| {
@@ -398,7 +446,7 @@ pub async fn import(
         let placer = opts
             .same_person
             .then(|| super::people::Placer::new(&actor.org_id, true));
-        let prepare = Preparer::new(txn, actor, default_owner.as_ref(), who.at, placer).run(
+        let prepare = Preparer::new(txn, actor, default_owner.as_ref(), who.at, placer, mapped).run(
             rx,
             batches_tx,
             opts.mode,
@@ -451,6 +499,9 @@ struct Preparer<'a> {
     default_owner: Option<&'a String>,
     now: DateTime<Utc>,
     owners: Owners,
+    /// Owners named in the file who are not users here, each with its first line (their cards
+    /// went to the default owner; a warning each).
+    strangers: Vec<LineError>,
     /// (owner, tag name) → tag id.
     tags: HashMap<(String, String), String>,
     /// Same-person matching (None: off).
@@ -464,6 +515,7 @@ impl<'a> Preparer<'a> {
         default_owner: Option<&'a String>,
         now: DateTime<Utc>,
         placer: Option<super::people::Placer>,
+        mapped: HashMap<String, String>,
     ) -> Self {
         Self {
             c,
@@ -472,7 +524,9 @@ impl<'a> Preparer<'a> {
             now,
             owners: Owners {
                 by_email: HashMap::new(),
+                mapped,
             },
+            strangers: Vec::new(),
             tags: HashMap::new(),
             placer,
         }
@@ -529,6 +583,7 @@ impl<'a> Preparer<'a> {
                 }
             }
         }
+        t.strangers = std::mem::take(&mut self.strangers);
         Ok(t)
     }
 
@@ -547,7 +602,25 @@ impl<'a> Preparer<'a> {
                     None => Err("no owner: fill the owner column or give a default owner".to_string()),
                 }
             } else {
-                self.owners.resolve(self.c, self.actor, &card.owner).await?
+                match self.owners.resolve(self.c, self.actor, &card.owner).await? {
+                    // Not a user here (a file from another organisation or server): the
+                    // default owner takes the card, and the report says so once per owner.
+                    Err(m) if m.starts_with("no user with the email") && self.default_owner.is_some() => {
+                        let key = card.owner.to_lowercase();
+                        if !self.strangers.iter().any(|w| w.message.contains(&format!("<{key}>"))) {
+                            self.strangers.push(LineError::new(
+                                card.line,
+                                owner_field.to_string(),
+                                format!(
+                                    "<{key}> is not a user here: their cards go to the import's owner \
+                                     (owner_mapping gives them to someone else)"
+                                ),
+                            ));
+                        }
+                        Ok(self.default_owner.cloned().unwrap_or_default())
+                    }
+                    r => r,
+                }
             };
             match owner {
                 Ok(o) => ready.push((o, card)),
@@ -712,10 +785,16 @@ fn into_report(t: Tally, mode: ImportMode, on_duplicate: OnDuplicate) -> Result<
         tags_created,
         mut errors,
         done,
+        strangers,
     } = t;
-    let Some((format, encoding, warnings, warning_count)) = done else {
+    let Some((format, encoding, read_warnings, read_count)) = done else {
         return Err(Error::internal("the import reader stopped early"));
     };
+    // The owners' warnings first, then the reader's; listed up to the cap, all counted.
+    let warning_count = read_count + strangers.len() as u64;
+    let mut warnings = strangers;
+    warnings.extend(read_warnings);
+    warnings.truncate(MAX_LISTED_ERRORS);
     errors.listed.sort_by_key(|e| e.line);
     Ok(ImportReport {
         format,

@@ -769,3 +769,67 @@ async fn a_large_import_leaves_the_card_indexes_whole() {
     let (_, listed) = t.get(&org.admin, "/api/v1/cards?company=会社3&limit=1").await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn an_export_from_another_organisation_imports_with_its_unknown_owners_mapped_or_falling_back() {
+    let t = spawn().await;
+    let a = t.org("alpha").await;
+    let (_, sato) = t.user(&a, "sato@alpha.example.jp", "佐藤 美咲", "member").await;
+    let (_, kato) = t.user(&a, "kato@alpha.example.jp", "加藤 健", "member").await;
+    for (token, name) in [(&sato, "田中 一郎"), (&sato, "鈴木 花子"), (&kato, "高橋 次郎")] {
+        t.card(token, json!({"full_name": name, "company": "株式会社サンプル"}))
+            .await;
+    }
+    let b = t.org("beta").await;
+    let (kimura_id, _) = t.user(&b, "kimura@beta.example.jp", "木村 拓", "member").await;
+    for query in ["?format=csv", "?format=vcard"] {
+        let (s, _, file) = download(&t, &a.admin, query).await;
+        assert_eq!(s, StatusCode::OK);
+        let ct = if query.contains("vcard") {
+            "text/vcard"
+        } else {
+            "text/csv"
+        };
+
+        // Nobody mapped: every card comes in, owned by the importing admin, and the answer
+        // warns once for each owner who is not a user here.
+        let (s, r) = upload(&t, &b.admin, "?on_duplicate=keep", ct, file.clone()).await;
+        assert_eq!(s, StatusCode::OK, "{query}: {r}");
+        assert_eq!(r["imported"], 3, "{query}: {r}");
+        assert_eq!(r["warning_count"], 2, "{query}: {r}");
+        let warned: Vec<&str> = r["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["message"].as_str().unwrap())
+            .collect();
+        assert!(
+            warned.iter().any(|m| m.contains("<sato@alpha.example.jp>")),
+            "{warned:?}"
+        );
+        assert!(
+            warned.iter().any(|m| m.contains("<kato@alpha.example.jp>")),
+            "{warned:?}"
+        );
+
+        // One owner mapped to a user here: theirs go to that user, the other falls back.
+        let q = "?owner_mapping=SATO@alpha.example.jp%3Dkimura%40beta.example.jp&on_duplicate=keep";
+        let (s, r) = upload(&t, &b.admin, q, ct, file.clone()).await;
+        assert_eq!(s, StatusCode::OK, "{query}: {r}");
+        assert_eq!(r["imported"], 3, "{query}: {r}");
+        assert_eq!(r["warning_count"], 1, "{query}: {r}");
+    }
+    let cards = all_cards(&t, &b.admin).await;
+    let kimuras = cards.iter().filter(|c| c["owner_id"] == kimura_id.as_str()).count();
+    assert_eq!(kimuras, 4, "two cards of sato's, by CSV and by vCard");
+    assert_eq!(cards.len(), 12, "nothing dropped");
+
+    // A mapping that names nobody here is refused before anything is read.
+    let (_, _, file) = download(&t, &a.admin, "?format=csv").await;
+    for bad in ["sato@alpha.example.jp%3Dnobody%40beta.example.jp", "no-equals-sign"] {
+        let (s, r) = upload(&t, &b.admin, &format!("?owner_mapping={bad}"), "text/csv", file.clone()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
+        assert_eq!(r["error"]["field"], "owner_mapping", "{r}");
+    }
+    assert_eq!(all_cards(&t, &b.admin).await.len(), 12);
+}

@@ -38,6 +38,11 @@ pub struct ImportParams {
     pub format: Option<Format>,
     /// `utf-8`, `shift_jis` or `auto` (default; also taken from the content type's charset).
     pub encoding: Option<String>,
+    /// Owners named in the file (another organisation's or server's export) → users here:
+    /// `old@example.jp=new@example.jp` pairs, comma-separated (the right side an e-mail or a
+    /// user id). An owner in the file who is not a user here and is not mapped: their cards go
+    /// to `owner_id` (default: you), with one warning per such owner.
+    pub owner_mapping: Option<String>,
 }
 
 type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<axum::body::Bytes>> + Send>>;
@@ -151,6 +156,7 @@ pub async fn import(
         encoding,
         mode: q.mode.unwrap_or_default(),
         on_duplicate: q.on_duplicate.unwrap_or_default(),
+        owner_mapping: q.owner_mapping,
         ..ImportOptions::new(q.owner_id)
     };
     let reader = SyncIoBridge::new(StreamReader::new(stream));
