@@ -237,11 +237,15 @@ fn qp_decode(b: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The card's lines as one UTF-8, 3.0/4.0-style text calcard can read, and each property's
-/// line number and upper-cased name in order.
-fn normalise(card: &CardLines, enc: TextEncoding) -> Result<(String, Vec<(u64, String)>), FileError> {
+/// The card's lines as one UTF-8, 3.0/4.0-style text calcard can read, each property's line
+/// number and upper-cased name in order, and warnings: a value whose bytes are not valid in
+/// its declared CHARSET (or, undeclared, neither UTF-8 nor Shift_JIS) is decoded with U+FFFD
+/// for the bad bytes and named in a warning, as the mature vCard readers do (one bad byte in
+/// an Android export's ORG refused the whole file).
+fn normalise(card: &CardLines, enc: TextEncoding) -> Result<Normalised, FileError> {
     let mut text = String::new();
     let mut names = Vec::new();
+    let mut warnings = Vec::new();
     for l in unfold(&card.lines) {
         let Some(colon) = colon_at(&l.bytes) else {
             continue; // a line without a value: ignored, as clients do
@@ -284,15 +288,26 @@ fn normalise(card: &CardLines, enc: TextEncoding) -> Result<(String, Vec<(u64, S
         }
         let raw = if l.qp { qp_decode(value) } else { value.to_vec() };
         let bad = |m: String| FileError::new(l.line, "encoding", format!("{name}: {m}"));
+        let mut lossy = |label: &str| {
+            warnings.push(LineError::new(
+                l.line,
+                "encoding",
+                format!("{name}: bytes that are not valid {label} were read as U+FFFD (�)"),
+            ));
+        };
         let decoded: String = match charset.as_deref() {
             Some(label) if label != "UTF-8" && label != "US-ASCII" => {
                 let e = encoding_rs::Encoding::for_label(label.as_bytes())
                     .ok_or_else(|| bad(format!("unknown CHARSET={label}")))?;
                 let (s, _, errors) = e.decode(&raw);
                 if errors {
-                    return Err(bad(format!("the text is not valid {label}")));
+                    lossy(label);
                 }
                 s.into_owned()
+            }
+            Some(_) if std::str::from_utf8(&raw).is_err() => {
+                lossy("UTF-8");
+                String::from_utf8_lossy(&raw).into_owned()
             }
             _ => match (std::str::from_utf8(&raw), enc) {
                 (Ok(s), TextEncoding::ShiftJis) if charset.is_none() && is_utf8_japanese(s.as_bytes()) => {
@@ -306,10 +321,13 @@ fn normalise(card: &CardLines, enc: TextEncoding) -> Result<(String, Vec<(u64, S
                         "not valid UTF-8: is the file Shift_JIS? import it with encoding=shift_jis (or auto)".into(),
                     ));
                 }
-                (_, _) => encoding_rs::SHIFT_JIS
-                    .decode_without_bom_handling_and_without_replacement(&raw)
-                    .ok_or_else(|| bad("neither UTF-8 nor Shift_JIS".into()))?
-                    .into_owned(),
+                (_, _) => match encoding_rs::SHIFT_JIS.decode_without_bom_handling_and_without_replacement(&raw) {
+                    Some(s) => s.into_owned(),
+                    None => {
+                        lossy("UTF-8 or Shift_JIS");
+                        String::from_utf8_lossy(&raw).into_owned()
+                    }
+                },
             },
         };
         // Decoded QP may hold real line breaks; 3.0/4.0 write them as `\n`.
@@ -326,7 +344,13 @@ fn normalise(card: &CardLines, enc: TextEncoding) -> Result<(String, Vec<(u64, S
         let bare = name.rsplit('.').next().unwrap_or(&name).to_ascii_uppercase();
         names.push((l.line, bare));
     }
-    Ok((text, names))
+    Ok(Normalised { text, names, warnings })
+}
+
+struct Normalised {
+    text: String,
+    names: Vec<(u64, String)>,
+    warnings: Vec<LineError>,
 }
 
 fn texts(e: &VCardEntry) -> Vec<String> {
@@ -412,6 +436,8 @@ fn is_japanese(s: &str) -> bool {
 pub struct VcardCard {
     pub card: RawCard,
     lines: Vec<(&'static str, u64)>,
+    /// Values read with replacement characters (see `normalise`).
+    pub warnings: Vec<LineError>,
 }
 
 impl VcardCard {
@@ -446,7 +472,7 @@ pub fn property_of(field: &str) -> &str {
 /// Reads one card. A problem with the bytes (encoding) is a file error; a card calcard cannot
 /// read is a line error.
 pub fn parse_card(card: &CardLines, enc: TextEncoding) -> Result<Result<VcardCard, LineError>, FileError> {
-    let (text, names) = normalise(card, enc)?;
+    let Normalised { text, names, warnings } = normalise(card, enc)?;
     let vc = match VCard::parse(&text) {
         Ok(v) => v,
         Err(e) => {
@@ -644,7 +670,11 @@ pub fn parse_card(card: &CardLines, enc: TextEncoding) -> Result<Result<VcardCar
     if !extra.is_empty() {
         raw.extra.insert("vcard".into(), extra.into());
     }
-    Ok(Ok(VcardCard { card: raw, lines }))
+    Ok(Ok(VcardCard {
+        card: raw,
+        lines,
+        warnings,
+    }))
 }
 
 // --- writing ---

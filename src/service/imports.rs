@@ -274,6 +274,7 @@ fn read_file(
         Format::Vcard => {
             let owner = "X-MEISHI-OWNER".to_string();
             let mut file = VcardFile::new(BufReader::with_capacity(256 * 1024, input));
+            let (mut warnings, mut warning_count) = (Vec::new(), 0u64);
             while let Some(next) = file.next_card() {
                 rows += 1;
                 let lines = match next {
@@ -283,10 +284,20 @@ fn read_file(
                 match vcard::parse_card(&lines, enc) {
                     Err(e) => return fatal(&tx, e),
                     Ok(Err(e)) => errors.push(e),
-                    Ok(Ok(vc)) => match formats::check(vc.card.clone(), str::to_string) {
-                        Ok(c) => batch.push(c),
-                        Err(e) => errors.push(vc.locate(e)),
-                    },
+                    Ok(Ok(mut vc)) => {
+                        // Values read with replacement characters: the card comes in, the
+                        // report names the line.
+                        for w in std::mem::take(&mut vc.warnings) {
+                            warning_count += 1;
+                            if warnings.len() < MAX_LISTED_ERRORS {
+                                warnings.push(w);
+                            }
+                        }
+                        match formats::check(vc.card.clone(), str::to_string) {
+                            Ok(c) => batch.push(c),
+                            Err(e) => errors.push(vc.locate(e)),
+                        }
+                    }
                 }
                 if batch.len() + errors.len() >= BATCH && !flush(&mut batch, &mut errors, &mut rows, &owner) {
                     return;
@@ -302,8 +313,8 @@ fn read_file(
                 } else {
                     enc
                 },
-                warnings: vec![],
-                warning_count: 0,
+                warnings,
+                warning_count,
             });
         }
     }

@@ -833,3 +833,35 @@ async fn an_export_from_another_organisation_imports_with_its_unknown_owners_map
     }
     assert_eq!(all_cards(&t, &b.admin).await.len(), 12);
 }
+
+#[tokio::test]
+async fn an_android_vcard_with_one_bad_byte_comes_in_with_a_warning_for_that_line() {
+    let t = spawn().await;
+    let a = t.org("alpha").await;
+    // Android's 2.1 export: UTF-8 quoted-printable; ORG holds 0xFF, which UTF-8 never has.
+    let file = "BEGIN:VCARD\r\nVERSION:2.1\r\n\
+        N;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:=E5=B1=B1=E7=94=B0;=E5=A4=AA=E9=83=8E;;;\r\n\
+        FN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:=E5=B1=B1=E7=94=B0=20=E5=A4=AA=E9=83=8E\r\n\
+        ORG;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:=E6=A0=AA=E5=BC=8F=FF=E4=BC=9A=E7=A4=BE\r\n\
+        EMAIL;HOME:yamada@example.jp\r\nEND:VCARD\r\n";
+    for query in ["", "?mode=valid_rows"] {
+        let (s, r) = upload(
+            &t,
+            &a.admin,
+            &format!("{query}{}on_duplicate=keep", if query.is_empty() { "?" } else { "&" }),
+            "text/vcard",
+            file.as_bytes().to_vec(),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{query}: {r}");
+        assert_eq!(r["imported"], 1, "{r}");
+        assert_eq!(r["warning_count"], 1, "{r}");
+        assert_eq!(r["warnings"][0]["line"], 5, "{r}");
+        assert_eq!(r["warnings"][0]["field"], "encoding", "{r}");
+        assert!(r["warnings"][0]["message"].as_str().unwrap().starts_with("ORG:"), "{r}");
+    }
+    let cards = all_cards(&t, &a.admin).await;
+    assert_eq!(cards.len(), 2);
+    assert_eq!(cards[0]["full_name"], "山田 太郎");
+    assert_eq!(cards[0]["company"], "株式\u{FFFD}会社");
+}
