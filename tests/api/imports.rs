@@ -436,10 +436,15 @@ async fn members_import_and_export_their_own_cards_only() {
     let (s, v) = upload(&t, &sato, "", "text/csv", with_owner.clone()).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     assert_eq!(v["error"]["details"]["errors"][0]["field"], "owner");
-    assert_eq!(v["error"]["details"]["error_count"], 2);
-    // Admins import for anyone, but not for unknown users.
+    assert_eq!(
+        v["error"]["details"]["error_count"], 1,
+        "another member's row; nobody's is hers: {v}"
+    );
+    assert_eq!(v["error"]["details"]["warning_count"], 1, "{v}");
+    // Admins import for anyone; a row of someone who is not a user here is the admin's.
     let (s, r) = upload(&t, &org.admin, "?mode=valid_rows", "text/csv", with_owner).await;
-    assert_eq!((s, r["imported"].as_u64()), (StatusCode::OK, Some(1)), "{r}");
+    assert_eq!((s, r["imported"].as_u64()), (StatusCode::OK, Some(2)), "{r}");
+    assert_eq!(r["warnings"][0]["line"], 3, "{r}");
     let (s, r) = upload(&t, &org.admin, &format!("?owner_id={ito_id}"), "text/csv", csv).await;
     assert_eq!(s, StatusCode::OK, "{r}");
 
@@ -490,15 +495,27 @@ async fn organisations_stay_apart() {
     let (s, _, body) = download(&t, &b.admin, "?format=csv").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(String::from_utf8(body).unwrap().lines().count(), 1, "only the header");
+    // Another organisation's user is nobody here: the card is the importing admin's.
     let csv = b"full_name,owner\nx,admin@alpha.example.jp\n".to_vec();
     let (s, v) = upload(&t, &b.admin, "", "text/csv", csv).await;
-    assert_eq!(
-        s,
-        StatusCode::BAD_REQUEST,
-        "another organisation's user is unknown: {v}"
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(
+        v["warnings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("<admin@alpha.example.jp>"),
+        "{v}"
     );
     let (_, me) = t.get(&a.admin, "/api/v1/me").await;
     let admin_a = me["id"].as_str().unwrap_or_default().to_string();
+    let (_, me) = t.get(&b.admin, "/api/v1/me").await;
+    let (_, cards) = t.get(&b.admin, "/api/v1/cards").await;
+    assert_eq!(cards["items"][0]["owner_id"], me["id"], "{cards}");
+    let cards = json!({"items": all_cards(&t, &a.admin).await});
+    assert!(
+        cards["items"].as_array().unwrap().iter().all(|c| c["full_name"] != "x"),
+        "{cards}"
+    );
     let got = download(&t, &b.admin, &format!("?format=csv&owner_id={admin_a}")).await;
     assert_eq!(got.0, StatusCode::NOT_FOUND);
     let got = upload(
