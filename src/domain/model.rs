@@ -117,6 +117,13 @@ pub struct Tag {
 }
 
 impl Tag {
+    /// Who sees a tag (its id and its name, on cards, in filters, in exports): everyone when
+    /// it is shared or the organisation's (no creator: previous-owner tags), else its creator
+    /// and the admins.
+    pub fn visible_to(&self, user_id: &str, is_admin: bool) -> bool {
+        self.shared || is_admin || self.creator_id.as_deref().is_none_or(|c| c == user_id)
+    }
+
     /// The one rule for a tag named in words (the command line): among the organisation's tags
     /// of that name, `owner`'s own; else the single shared one. None is "not found", several
     /// shared ones are ambiguous.

@@ -180,7 +180,8 @@ pub async fn create(app: &App, actor: &Actor, n: NewCard) -> Result<Card> {
 }
 
 pub async fn get(app: &App, actor: &Actor, id: &str) -> Result<Card> {
-    card_in_org(app.read(), actor, id).await
+    let c = app.read();
+    shown_one(c, actor, card_in_org(c, actor, id).await?).await
 }
 
 /// The order of a card listing. The API lists by id; the console by exchange date unless asked.
@@ -267,10 +268,22 @@ fn parse_cursor(cursor: Option<&str>) -> Result<Option<st::After>> {
     }))
 }
 
+/// A tag filter names a tag the caller may see: another user's personal tag is no tag at all.
+async fn check_tag_filter(app: &App, actor: &Actor, tag_id: Option<&str>) -> Result<()> {
+    match tag_id.map(str::trim).filter(|t| !t.is_empty()) {
+        Some(tag) => visible_tag(app.read(), actor, tag)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.with_field("tag_id")),
+        None => Ok(()),
+    }
+}
+
 /// One page of the cards that match every given filter, in the asked order.
 pub async fn list(app: &App, actor: &Actor, q: CardQuery<'_>) -> Result<Page<Card>> {
     let limit = page_limit(q.limit)?;
     let after = parse_cursor(q.cursor)?;
+    check_tag_filter(app, actor, q.tag_id).await?;
     let rows = st::list_cards(
         app.read(),
         &actor.org_id,
@@ -282,13 +295,14 @@ pub async fn list(app: &App, actor: &Actor, q: CardQuery<'_>) -> Result<Page<Car
     .await?;
     let page = paginate(rows, limit, |(c, key)| format!("{}{key}", c.id));
     Ok(Page {
-        items: page.items.into_iter().map(|(c, _)| c).collect(),
+        items: shown(app.read(), actor, page.items.into_iter().map(|(c, _)| c).collect()).await?,
         next_cursor: page.next_cursor,
     })
 }
 
 /// How many cards match the query's filters (its order and cursor aside).
 pub async fn count(app: &App, actor: &Actor, q: &CardQuery<'_>) -> Result<u64> {
+    check_tag_filter(app, actor, q.tag_id).await?;
     st::count_cards(app.read(), &actor.org_id, filter_of(q)).await
 }
 
@@ -297,7 +311,8 @@ pub async fn get_many(app: &App, actor: &Actor, ids: &[String]) -> Result<Vec<Ca
     if ids.len() > crate::domain::transfer::MAX_CARD_IDS {
         return Err(Error::bad_input("card_ids", "too many cards"));
     }
-    st::cards_by_ids(app.read(), &actor.org_id, ids).await
+    let cards = st::cards_by_ids(app.read(), &actor.org_id, ids).await?;
+    shown(app.read(), actor, cards).await
 }
 
 pub async fn update(app: &App, actor: &Actor, id: &str, p: CardPatch) -> Result<Card> {
@@ -329,7 +344,7 @@ pub async fn update(app: &App, actor: &Actor, id: &str, p: CardPatch) -> Result<
         people::record_change(tx, who, &before, &after, people::BY_EDIT).await?;
         people::keys_changed(tx, &actor.org_id, &after).await?;
         audit(tx, who, "card.update", ("card", id), snap(&before), snap(&after)).await?;
-        Ok(after)
+        shown_one(tx, actor, after).await
     })
     .await
 }
@@ -438,16 +453,45 @@ pub async fn tag_named(app: &App, actor: &Actor, name: &str, owner: Option<&str>
     Ok(Tag::pick_named(&tags, owner, name)?.id.clone())
 }
 
-/// A tag the actor may see: shared, their own, or any for admins. Others are "not found".
+/// A tag the actor may see (`Tag::visible_to`). Others are "not found".
 async fn visible_tag(c: &impl store::Conn, actor: &Actor, tag_id: &str) -> Result<Tag> {
     let tag = st::get_tag(c, &actor.org_id, tag_id)
         .await?
         .ok_or_else(|| Error::not_found("tag"))?;
-    if tag.shared || actor.is_admin() || tag.creator_id.as_deref() == Some(&actor.user_id) {
+    if tag.visible_to(&actor.user_id, actor.is_admin()) {
         Ok(tag)
     } else {
         Err(Error::not_found("tag"))
     }
+}
+
+/// Cards as the actor may see them: the tags they may not see (another user's personal
+/// ones) are left out of each card's `tag_ids`.
+pub(crate) async fn shown(c: &impl store::Conn, actor: &Actor, mut cards: Vec<Card>) -> Result<Vec<Card>> {
+    if actor.is_admin() {
+        return Ok(cards);
+    }
+    let mut ids: Vec<String> = cards.iter().flat_map(|k| k.tag_ids.iter().cloned()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(cards);
+    }
+    let hidden: std::collections::HashSet<String> = st::tags_by_ids(c, &actor.org_id, &ids)
+        .await?
+        .into_iter()
+        .filter(|t| !t.visible_to(&actor.user_id, false))
+        .map(|t| t.id)
+        .collect();
+    for k in &mut cards {
+        k.tag_ids.retain(|t| !hidden.contains(t));
+    }
+    Ok(cards)
+}
+
+/// One card as the actor may see it (`shown`).
+pub(crate) async fn shown_one(c: &impl store::Conn, actor: &Actor, card: Card) -> Result<Card> {
+    Ok(shown(c, actor, vec![card]).await?.remove(0))
 }
 
 pub async fn attach_tag(app: &App, actor: &Actor, card_id: &str, tag_id: &str) -> Result<Card> {
@@ -460,7 +504,7 @@ pub async fn attach_tag(app: &App, actor: &Actor, card_id: &str, tag_id: &str) -
             audit(tx, who, "card.tag_attach", ("card", card_id), None, Some(link)).await?;
         }
         let card = card_in_org(tx, actor, card_id).await?;
-        Ok(card)
+        shown_one(tx, actor, card).await
     })
     .await
 }
@@ -476,7 +520,7 @@ pub async fn detach_tag(app: &App, actor: &Actor, card_id: &str, tag_id: &str) -
         let link = serde_json::json!({"card_id": card_id, "tag_id": tag_id});
         audit(tx, who, "card.tag_detach", ("card", card_id), Some(link), None).await?;
         let card = card_in_org(tx, actor, card_id).await?;
-        Ok(card)
+        shown_one(tx, actor, card).await
     })
     .await
 }

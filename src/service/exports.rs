@@ -54,8 +54,7 @@ pub async fn export(app: &App, actor: &Actor, o: ExportOptions) -> Result<Export
     };
     if let Some(t) = &o.tag_id {
         let tag = st_cards::get_tag(c, &actor.org_id, t).await?;
-        let visible =
-            tag.is_some_and(|t| t.shared || actor.is_admin() || t.creator_id.as_deref() == Some(&actor.user_id));
+        let visible = tag.is_some_and(|t| t.visible_to(&actor.user_id, actor.is_admin()));
         if !visible {
             return Err(Error::not_found("tag").with_field("tag_id"));
         }

@@ -457,7 +457,7 @@ pub async fn person(app: &App, actor: &Actor, card_id: &str) -> Result<PersonVie
         let career = career_of(c, &actor.org_id, std::slice::from_ref(&card)).await?;
         return Ok(PersonView {
             person_id: None,
-            cards: held(c, &actor.org_id, vec![card]).await?,
+            cards: held(c, &actor.org_id, super::cards::shown(c, actor, vec![card]).await?).await?,
             candidates: Vec::new(),
             career,
         });
@@ -487,7 +487,8 @@ pub async fn person(app: &App, actor: &Actor, card_id: &str) -> Result<PersonVie
                 .next(),
         };
         if let Some(k) = shown {
-            let card = held(c, &actor.org_id, vec![k]).await?.remove(0);
+            let k = super::cards::shown(c, actor, vec![k]).await?;
+            let card = held(c, &actor.org_id, k).await?.remove(0);
             candidates.push(Candidate {
                 id: row.id,
                 reason: row.reason,
@@ -497,7 +498,7 @@ pub async fn person(app: &App, actor: &Actor, card_id: &str) -> Result<PersonVie
     }
     Ok(PersonView {
         person_id: Some(person.to_string()),
-        cards: held(c, &actor.org_id, cards).await?,
+        cards: held(c, &actor.org_id, super::cards::shown(c, actor, cards).await?).await?,
         candidates,
         career,
     })

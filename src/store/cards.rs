@@ -533,6 +533,23 @@ pub async fn detach(c: &impl Conn, org_id: &str, card_id: &str, tag_id: &str) ->
 }
 
 /// Every tag of the organisation with this name (personal ones of any creator included).
+/// The organisation's tags among `ids`.
+pub async fn tags_by_ids(c: &impl Conn, org_id: &str, ids: &[String]) -> Result<Vec<Tag>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        out.extend(
+            tag::Entity::find()
+                .filter(tag::Column::OrgId.eq(org_id))
+                .filter(tag::Column::Id.is_in(chunk.iter().cloned()))
+                .all(c)
+                .await?
+                .into_iter()
+                .map(tag_view),
+        );
+    }
+    Ok(out)
+}
+
 pub async fn tags_named(c: &impl Conn, org_id: &str, name: &str) -> Result<Vec<Tag>> {
     Ok(tag::Entity::find()
         .filter(tag::Column::OrgId.eq(org_id))

@@ -325,4 +325,40 @@ async fn members_change_only_their_own_cards_and_see_only_their_personal_tags() 
         StatusCode::CONFLICT,
         Some("name"),
     );
+
+    // Her personal tag on her card: its id is hers and the admins' only, on the card, in lists
+    // and as a filter (another member filtering by it finds no such tag).
+    let hers = t.card(&sato, json!({"full_name": "佐藤の顧客"})).await;
+    let tag_path = format!("/api/v1/cards/{hers}/tags/{personal}");
+    let (s, v) = t.call(&sato, Method::PUT, &tag_path, None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["tag_ids"], json!([personal]), "{v}");
+    for (token, sees) in [(&sato, true), (&org.admin, true), (&suzuki, false)] {
+        let (_, card) = t.get(token, &format!("/api/v1/cards/{hers}")).await;
+        assert_eq!(
+            card["tag_ids"].as_array().unwrap().contains(&json!(personal)),
+            sees,
+            "{card}"
+        );
+        let (_, list) = t.get(token, "/api/v1/cards?limit=100").await;
+        let listed = list["items"].as_array().unwrap();
+        assert_eq!(
+            listed
+                .iter()
+                .any(|c| c["tag_ids"].as_array().unwrap().contains(&json!(personal))),
+            sees,
+            "{list}"
+        );
+        let (s, v) = t.get(token, &format!("/api/v1/cards?tag_id={personal}")).await;
+        if sees {
+            assert_eq!(
+                (s, v["items"][0]["id"].as_str()),
+                (StatusCode::OK, Some(hers.as_str())),
+                "{v}"
+            );
+        } else {
+            assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+            assert_eq!(v["error"]["field"], "tag_id", "{v}");
+        }
+    }
 }

@@ -42,7 +42,6 @@ async fn organisation_b_sees_and_touches_nothing_of_a() {
     for path in [
         "/api/v1/cards".to_string(),
         format!("/api/v1/cards?owner_id={a_user}"),
-        format!("/api/v1/cards?tag_id={tag}"),
         "/api/v1/cards?company=アルファ".to_string(),
         "/api/v1/tags".to_string(),
     ] {
@@ -50,6 +49,13 @@ async fn organisation_b_sees_and_touches_nothing_of_a() {
         assert_eq!(s, StatusCode::OK, "{path}");
         assert_eq!(v["items"].as_array().unwrap().len(), 0, "{path}: {v}");
     }
+    // Another organisation's tag is no tag here (as an unknown one).
+    let (s, v) = t.get(&b.admin, &format!("/api/v1/cards?tag_id={tag}")).await;
+    assert_eq!(
+        (s, &v["error"]["field"]),
+        (StatusCode::NOT_FOUND, &json!("tag_id")),
+        "{v}"
+    );
     let (_, audit) = t.get(&b.admin, "/api/v1/audit?limit=500").await;
     let audit = audit["items"].as_array().unwrap();
     assert!(!audit.is_empty());

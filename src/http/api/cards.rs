@@ -40,7 +40,8 @@ pub async fn create(
 
 /// List the organisation's cards, filtered, in pages.
 #[utoipa::path(operation_id = "cards_list", get, path = "/api/v1/cards", tag = "cards", params(CardParams),
-    responses((status = 200, body = Page<Card>), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<Card>), (status = 400, body = ErrorBody),
+        (status = 404, description = "tag_id names no tag the caller may see", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list(State(app): State<App>, Auth(a): Auth, Params(q): Params<CardParams>) -> Result<Json<Page<Card>>> {
     let q = cards::CardQuery {
         owner_id: q.owner_id.as_deref(),
