@@ -323,8 +323,19 @@ fn read_file(
 /// Who may own imported cards, by email; cached per import. `mapped`: the file's owners
 /// given to a user here (`owner_mapping`, checked before the import starts).
 struct Owners {
-    by_email: HashMap<String, std::result::Result<String, String>>,
+    by_email: HashMap<String, Owner>,
     mapped: HashMap<String, String>,
+}
+
+/// An owner named in a file, as this organisation sees them.
+#[derive(Clone)]
+enum Owner {
+    /// A user here who may own the cards (or the one `owner_mapping` names).
+    User(String),
+    /// Nobody here by that e-mail (another organisation's or server's export).
+    Stranger,
+    /// A user here who may not own them (not active; another member, for a member's import).
+    Refused(String),
 }
 
 /// Reads `owner_mapping` (`old=new` pairs, comma-separated) into old e-mail (lower case) →
@@ -362,27 +373,22 @@ async fn owner_mapping(c: &impl store::Conn, actor: &Actor, text: Option<&str>) 
 }
 
 impl Owners {
-    async fn resolve(
-        &mut self,
-        c: &impl store::Conn,
-        actor: &Actor,
-        email: &str,
-    ) -> Result<std::result::Result<String, String>> {
+    async fn resolve(&mut self, c: &impl store::Conn, actor: &Actor, email: &str) -> Result<Owner> {
         if let Some(r) = self.by_email.get(email) {
             return Ok(r.clone());
         }
         if let Some(id) = self.mapped.get(&email.to_lowercase()) {
-            return Ok(Ok(id.clone()));
+            return Ok(Owner::User(id.clone()));
         }
         let r = match users::by_email(c, &actor.org_id, email).await? {
-            None => Err(format!("no user with the email {email} in this organisation")),
+            None => Owner::Stranger,
             Some(u) if !actor.is_admin() && u.user.id != actor.user_id => {
-                Err("members import cards for themselves only".to_string())
+                Owner::Refused("members import cards for themselves only".to_string())
             }
-            Some(u) if u.user.status != UserStatus::Active || u.user.is_archive => Err(format!(
+            Some(u) if u.user.status != UserStatus::Active || u.user.is_archive => Owner::Refused(format!(
                 "{email} is not an active user: cards can only be registered for active users"
             )),
-            Some(u) => Ok(u.user.id),
+            Some(u) => Owner::User(u.user.id),
         };
         self.by_email.insert(email.to_string(), r.clone());
         Ok(r)
@@ -431,8 +437,9 @@ struct Tally {
     tags_created: u64,
     errors: Errors,
     done: Option<(Format, TextEncoding, Vec<LineError>, u64)>,
-    /// Owners in the file who are not users here (warnings).
+    /// Owners in the file who are not users here (warnings: the first listed, all counted).
     strangers: Vec<LineError>,
+    stranger_count: u64,
 }
 
 /// Imports a file. `input` is read on a blocking thread (an HTTP body through `SyncIoBridge`,
@@ -513,6 +520,7 @@ struct Preparer<'a> {
     /// Owners named in the file who are not users here, each with its first line (their cards
     /// went to the default owner; a warning each).
     strangers: Vec<LineError>,
+    strangers_seen: HashSet<String>,
     /// (owner, tag name) → tag id.
     tags: HashMap<(String, String), String>,
     /// Same-person matching (None: off).
@@ -538,6 +546,7 @@ impl<'a> Preparer<'a> {
                 mapped,
             },
             strangers: Vec::new(),
+            strangers_seen: HashSet::new(),
             tags: HashMap::new(),
             placer,
         }
@@ -595,6 +604,7 @@ impl<'a> Preparer<'a> {
             }
         }
         t.strangers = std::mem::take(&mut self.strangers);
+        t.stranger_count = self.strangers_seen.len() as u64;
         Ok(t)
     }
 
@@ -614,23 +624,27 @@ impl<'a> Preparer<'a> {
                 }
             } else {
                 match self.owners.resolve(self.c, self.actor, &card.owner).await? {
+                    Owner::User(id) => Ok(id),
+                    Owner::Refused(m) => Err(m),
                     // Not a user here (a file from another organisation or server): the
                     // default owner takes the card, and the report says so once per owner.
-                    Err(m) if m.starts_with("no user with the email") && self.default_owner.is_some() => {
-                        let key = card.owner.to_lowercase();
-                        if !self.strangers.iter().any(|w| w.message.contains(&format!("<{key}>"))) {
-                            self.strangers.push(LineError::new(
-                                card.line,
-                                owner_field.to_string(),
-                                format!(
-                                    "<{key}> is not a user here: their cards go to the import's owner \
-                                     (owner_mapping gives them to someone else)"
-                                ),
-                            ));
+                    Owner::Stranger => match self.default_owner {
+                        Some(o) => {
+                            let key = card.owner.to_lowercase();
+                            if self.strangers_seen.insert(key.clone()) && self.strangers.len() < MAX_LISTED_ERRORS {
+                                self.strangers.push(LineError::new(
+                                    card.line,
+                                    owner_field.to_string(),
+                                    format!(
+                                        "<{key}> is not a user here: their cards go to the import's owner \
+                                         (owner_mapping gives them to someone else)"
+                                    ),
+                                ));
+                            }
+                            Ok(o.clone())
                         }
-                        Ok(self.default_owner.cloned().unwrap_or_default())
-                    }
-                    r => r,
+                        None => Err(format!("no user with the email {} in this organisation", card.owner)),
+                    },
                 }
             };
             match owner {
@@ -797,12 +811,13 @@ fn into_report(t: Tally, mode: ImportMode, on_duplicate: OnDuplicate) -> Result<
         mut errors,
         done,
         strangers,
+        stranger_count,
     } = t;
     let Some((format, encoding, read_warnings, read_count)) = done else {
         return Err(Error::internal("the import reader stopped early"));
     };
     // The owners' warnings first, then the reader's; listed up to the cap, all counted.
-    let warning_count = read_count + strangers.len() as u64;
+    let warning_count = read_count + stranger_count;
     let mut warnings = strangers;
     warnings.extend(read_warnings);
     warnings.truncate(MAX_LISTED_ERRORS);
