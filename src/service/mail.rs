@@ -826,7 +826,7 @@ pub fn skipped_csv(rows: &[SkippedCard]) -> Vec<u8> {
 // Delivery
 
 /// How one delivery went: Err((what the server or the connection said, permanent)).
-type Delivery = std::result::Result<(), (String, bool)>;
+pub(crate) type Delivery = std::result::Result<(), (String, bool)>;
 
 /// How long a claimed message is a worker's before another may take it over.
 const LEASE: chrono::Duration = chrono::Duration::minutes(5);
@@ -844,18 +844,20 @@ const CONNECTIONS: usize = 8;
 /// sent). Returns how many messages it handled.
 pub async fn deliver_due(app: &App, mailer: &Arc<Mailer>, worker: &str) -> Result<usize> {
     let mut total = 0;
-    let mut batch = claim_batch(app, worker).await?;
+    let mut claim = claim_batch(app).await?;
     let mut marking: Option<tokio::task::JoinHandle<Result<()>>> = None;
-    while !batch.is_empty() {
-        total += batch.len();
-        let (outcomes, next) = tokio::join!(send_batch(mailer, batch), claim_batch(app, worker));
+    while !claim.messages.is_empty() {
+        total += claim.messages.len();
+        tracing::debug!(%worker, claim = %claim.id, messages = claim.messages.len(), "mail claimed");
+        let (id, until) = (claim.id, claim.until);
+        let (outcomes, next) = tokio::join!(send_batch(mailer, claim.messages), claim_batch(app));
         if let Some(m) = marking.take() {
             m.await
                 .map_err(|e| Error::internal(format!("marking delivered mail: {e}")))??;
         }
-        marking = Some(tokio::spawn(mark_batch(app.clone(), worker.to_string(), outcomes)));
-        batch = match next {
-            Ok(b) => b,
+        marking = Some(tokio::spawn(mark_batch(app.clone(), id, until, outcomes)));
+        claim = match next {
+            Ok(c) => c,
             Err(e) => {
                 if let Some(m) = marking.take() {
                     let _ = m.await;
@@ -873,10 +875,10 @@ pub async fn deliver_due(app: &App, mailer: &Arc<Mailer>, worker: &str) -> Resul
 }
 
 /// Starts the sends whose time has come and claims a batch of due messages.
-async fn claim_batch(app: &App, worker: &str) -> Result<Vec<st::Outgoing>> {
+pub(crate) async fn claim_batch(app: &App) -> Result<st::Claim> {
     app.write_at(async |tx, now| {
         st::start_due(tx, now).await?;
-        st::claim(tx, worker, now, now + LEASE, BATCH).await
+        st::claim(tx, now, now + LEASE, BATCH).await
     })
     .await
 }
@@ -902,27 +904,28 @@ async fn send_batch(mailer: &Arc<Mailer>, batch: Vec<st::Outgoing>) -> Vec<(st::
         .await
 }
 
-/// Writes how a batch went, in one unit of work: sent; again later (4xx, network); failed;
-/// bounced (5xx: the address goes on the bounce list).
-async fn mark_batch(app: App, worker: String, outcomes: Vec<(st::Outgoing, Delivery)>) -> Result<()> {
-    let mut sent = Vec::with_capacity(outcomes.len());
-    let mut failed = Vec::new();
-    for (m, outcome) in outcomes {
-        match outcome {
-            Ok(()) => sent.push(m.id.clone()),
-            Err((error, permanent)) => failed.push((m, error, permanent)),
-        }
-    }
-    let (failed, worker) = (&failed, worker.as_str());
+/// Writes how a claim's batch went, in one unit of work: again later (4xx, network); failed;
+/// bounced (5xx: the address goes on the bounce list); then every message the claim still
+/// holds is sent.
+pub(crate) async fn mark_batch(
+    app: App,
+    claim: String,
+    until: DateTime<Utc>,
+    outcomes: Vec<(st::Outgoing, Delivery)>,
+) -> Result<()> {
+    let failed: Vec<_> = outcomes
+        .into_iter()
+        .filter_map(|(m, outcome)| outcome.err().map(|(error, permanent)| (m, error, permanent)))
+        .collect();
+    let (failed, claim) = (&failed, claim.as_str());
     app.write_at(async |tx, at| {
-        st::mark_sent(tx, worker, &sent, at).await?;
         for (m, error, permanent) in failed {
             let retry = if *permanent {
                 None
             } else {
                 rules::retry_at(m.attempts, at)
             };
-            st::mark_failed(tx, worker, &m.id, error, retry, *permanent).await?;
+            st::mark_failed(tx, claim, &m.id, error, retry, *permanent).await?;
             if *permanent && m.kind != SendKind::Reminder {
                 st::suppress(tx, &m.org_id, "bounce", &m.recipient.to_lowercase(), &short(error), at).await?;
             }
@@ -930,7 +933,7 @@ async fn mark_batch(app: App, worker: String, outcomes: Vec<(st::Outgoing, Deliv
                 tracing::warn!(message = %m.id, %error, "mail not delivered");
             }
         }
-        Ok(())
+        st::mark_sent(tx, claim, until, at).await
     })
     .await
 }

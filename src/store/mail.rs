@@ -1193,8 +1193,18 @@ pub async fn start_due(c: &impl Conn, now: DateTime<Utc>) -> Result<()> {
     Ok(())
 }
 
-/// Claims up to `limit` due messages for `worker` until `until`: one conditional update (its
-/// RETURNING names them), so that servers sharing the database never take the same message.
+/// A claim: the messages one conditional update took, held under the claim's own id (in
+/// `claimed_by`) until `until` (in `next_attempt_at`).
+#[derive(Debug)]
+pub struct Claim {
+    pub id: String,
+    pub until: DateTime<Utc>,
+    pub messages: Vec<Outgoing>,
+}
+
+/// Claims up to `limit` due messages until `until`: one conditional update (its RETURNING
+/// names them), so that servers sharing the database never take the same message. Each claim
+/// has an id of its own, written in `claimed_by`, and its marks name it.
 ///
 /// A claim is a lease: the row becomes `sending` with `next_attempt_at` at the lease's end, so
 /// a claim that lapsed (a server died while delivering) is due again and taken like a queued
@@ -1203,13 +1213,7 @@ pub async fn start_due(c: &impl Conn, now: DateTime<Utc>) -> Result<()> {
 /// state is not looked at: a message is never due before its send's time (it is queued with
 /// `next_attempt_at` = the send's `scheduled_at`), `start_due` starts such sends first in the
 /// same transaction, and a cancelled send's messages are no longer queued.
-pub async fn claim(
-    c: &impl Conn,
-    worker: &str,
-    now: DateTime<Utc>,
-    until: DateTime<Utc>,
-    limit: u64,
-) -> Result<Vec<Outgoing>> {
+pub async fn claim(c: &impl Conn, now: DateTime<Utc>, until: DateTime<Utc>, limit: u64) -> Result<Claim> {
     let lock = if super::is_sqlite(c) {
         ""
     } else {
@@ -1225,33 +1229,73 @@ pub async fn claim(
     // The rows the subquery picks are this claim's alone: locked (PostgreSQL, skipping those
     // another claim holds) or under the one writer (SQLite). So the update names them by id
     // only, which the planner can only read through the primary key.
-    let q = format!(
+    let id = super::new_id();
+    let update = format!(
         "UPDATE mail_messages SET status = 'sending', claimed_by = ?, next_attempt_at = ?, attempts = attempts + 1 \
          WHERE id IN (SELECT m.id FROM mail_messages m WHERE m.status IN ('queued', 'sending') AND m.next_attempt_at <= ? \
-                      ORDER BY m.next_attempt_at LIMIT {limit}{lock}) \
-         RETURNING {OUTGOING}"
+                      ORDER BY m.next_attempt_at LIMIT {limit}{lock})"
     );
-    let rows = c
-        .query_all_raw(sql(
-            c,
-            &q,
-            vec![worker.into(), to_micros(until).into(), to_micros(now).into()],
-        ))
-        .await?;
-    outgoing(c, rows).await
+    let values = vec![id.as_str().into(), to_micros(until).into(), to_micros(now).into()];
+    // The claimed rows come back as one JSON value, not a row each: the drivers' cost per
+    // row (SQLite's is a channel message and a copy of every column) was most of a claim's.
+    // SQLite has no UPDATE in a WITH: its claim reads its rows back on the due index, at the
+    // lease's end, by the claim's id.
+    let json = if super::is_sqlite(c) {
+        exec(c, &update, values).await?;
+        let q = format!(
+            "SELECT json_group_array(json_array({OUTGOING})) FROM mail_messages \
+             WHERE status IN ('queued', 'sending') AND next_attempt_at = ? AND claimed_by = ?"
+        );
+        let row = c
+            .query_one_raw(sql(c, &q, vec![to_micros(until).into(), id.as_str().into()]))
+            .await?;
+        row.map(|r| get::<String>(&r, 0)).transpose()?
+    } else {
+        let q = format!(
+            "WITH claimed AS ({update} RETURNING {OUTGOING}) \
+             SELECT COALESCE(json_agg(json_build_array({OUTGOING})), '[]')::text FROM claimed"
+        );
+        let row = c.query_one_raw(sql(c, &q, values)).await?;
+        row.map(|r| get::<String>(&r, 0)).transpose()?
+    };
+    Ok(Claim {
+        id,
+        until,
+        messages: outgoing(c, json.as_deref().unwrap_or("[]")).await?,
+    })
 }
 
 /// The columns `outgoing` reads from a message row, in its order.
 const OUTGOING: &str = "id, org_id, send_id, recipient, to_name, company, department, title, from_name, from_addr, \
                         successor_name, successor_addr, attempts";
 
-/// Claimed (or, for the benchmark, read) message rows with the text of their sends.
-async fn outgoing(c: &impl Conn, rows: Vec<sea_orm::QueryResult>) -> Result<Vec<Outgoing>> {
+/// One message row as `OUTGOING` lists it.
+type OutgoingRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+);
+
+/// Claimed (or, for the benchmark, read) message rows, a JSON array of `OUTGOING` arrays,
+/// with the text of their sends.
+async fn outgoing(c: &impl Conn, json: &str) -> Result<Vec<Outgoing>> {
+    let rows: Vec<OutgoingRow> =
+        serde_json::from_str(json).map_err(|e| Error::internal(format!("claimed mail rows: {e}")))?;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
     // The text of their sends, each read once (a batch is mostly of one send).
-    let mut send_ids: Vec<String> = rows.iter().map(|r| get::<String>(r, 2)).collect::<Result<_>>()?;
+    let mut send_ids: Vec<String> = rows.iter().map(|r| r.2.clone()).collect();
     send_ids.sort_unstable();
     send_ids.dedup();
     let q = format!(
@@ -1272,27 +1316,26 @@ async fn outgoing(c: &impl Conn, rows: Vec<sea_orm::QueryResult>) -> Result<Vec<
         );
         texts.insert(get::<String>(&r, 0)?, text);
     }
-    rows.iter()
+    rows.into_iter()
         .map(|r| {
-            let send_id: String = get(r, 2)?;
             let (subject, body, html_body, secret, kind) = texts
-                .get(&send_id)
+                .get(&r.2)
                 .cloned()
-                .ok_or_else(|| Error::internal(format!("message of a send {send_id} that is not there")))?;
+                .ok_or_else(|| Error::internal(format!("message of a send {} that is not there", r.2)))?;
             Ok(Outgoing {
-                id: get(r, 0)?,
-                org_id: get(r, 1)?,
-                send_id,
-                recipient: get(r, 3)?,
-                to_name: get(r, 4)?,
-                company: get(r, 5)?,
-                department: get(r, 6)?,
-                title: get(r, 7)?,
-                from_name: get(r, 8)?,
-                from_addr: get(r, 9)?,
-                successor_name: get(r, 10)?,
-                successor_addr: get(r, 11)?,
-                attempts: get(r, 12)?,
+                id: r.0,
+                org_id: r.1,
+                send_id: r.2,
+                recipient: r.3,
+                to_name: r.4,
+                company: r.5,
+                department: r.6,
+                title: r.7,
+                from_name: r.8,
+                from_addr: r.9,
+                successor_name: r.10,
+                successor_addr: r.11,
+                attempts: r.12,
                 subject,
                 body,
                 html_body,
@@ -1306,33 +1349,41 @@ async fn outgoing(c: &impl Conn, rows: Vec<sea_orm::QueryResult>) -> Result<Vec<
 /// A send's messages as the worker sees them, without claiming them (`meishi bench mail`
 /// sends the same messages with lettre alone).
 pub async fn messages_of_send(c: &impl Conn, send_id: &str) -> Result<Vec<Outgoing>> {
-    let q = format!("SELECT {OUTGOING} FROM mail_messages WHERE send_id = ? AND status <> 'skipped' ORDER BY id");
-    let rows = c.query_all_raw(sql(c, &q, vec![send_id.into()])).await?;
-    outgoing(c, rows).await
+    let q = if super::is_sqlite(c) {
+        format!(
+            "SELECT json_group_array(json_array({OUTGOING})) FROM mail_messages WHERE send_id = ? AND status <> 'skipped'"
+        )
+    } else {
+        format!(
+            "SELECT COALESCE(json_agg(json_build_array({OUTGOING})), '[]')::text FROM mail_messages \
+             WHERE send_id = ? AND status <> 'skipped'"
+        )
+    };
+    let row = c.query_one_raw(sql(c, &q, vec![send_id.into()])).await?;
+    let json = row.map(|r| get::<String>(&r, 0)).transpose()?;
+    outgoing(c, json.as_deref().unwrap_or("[]")).await
 }
 
-/// Marks claimed messages sent (only while `worker` holds them: a lapsed claim taken by
-/// another worker names that one). By primary key only: the condition names no indexed column
-/// but `id`, so the planner cannot scan the due index instead (PostgreSQL did, filtering each
-/// claimed row against the whole list: 35 µs a message).
-pub async fn mark_sent(c: &impl Conn, worker: &str, ids: &[String], at: DateTime<Utc>) -> Result<()> {
-    for chunk in ids.chunks(500) {
-        let mut values: Vec<Value> = vec![to_micros(at).into(), worker.into()];
-        values.extend(chunk.iter().map(|i| Value::from(i.clone())));
-        let q = format!(
-            "UPDATE mail_messages SET status = 'sent', sent_at = ?, last_error = NULL \
-             WHERE claimed_by = ? AND id IN ({})",
-            vec!["?"; chunk.len()].join(", ")
-        );
-        exec(c, &q, values).await?;
-    }
+/// Marks sent every message a claim still holds (those it put back or failed are no longer
+/// its: `mark_failed` clears `claimed_by` or ends them; a lapsed claim's messages taken by
+/// another claim name that one). The claim's rows are found on the due index at the lease's
+/// end, filtered by the claim's id: a range of the index, no list of ids to bind and look up
+/// one by one.
+pub async fn mark_sent(c: &impl Conn, claim: &str, until: DateTime<Utc>, at: DateTime<Utc>) -> Result<()> {
+    exec(
+        c,
+        "UPDATE mail_messages SET status = 'sent', sent_at = ?, last_error = NULL \
+         WHERE status IN ('queued', 'sending') AND next_attempt_at = ? AND claimed_by = ?",
+        vec![to_micros(at).into(), to_micros(until).into(), claim.into()],
+    )
+    .await?;
     Ok(())
 }
 
 /// Puts a claimed message back for another try at `retry_at`, or fails it for good (`None`).
 pub async fn mark_failed(
     c: &impl Conn,
-    worker: &str,
+    claim: &str,
     id: &str,
     error: &str,
     retry_at: Option<DateTime<Utc>>,
@@ -1352,7 +1403,7 @@ pub async fn mark_failed(
             next.into(),
             error.chars().take(1000).collect::<String>().into(),
             id.into(),
-            worker.into(),
+            claim.into(),
         ],
     )
     .await?;
