@@ -16,7 +16,6 @@
 use super::{Actor, App, audit};
 use crate::domain::{Error, Result, SystemClock};
 use crate::store::{self, Store, org_archive};
-use sea_orm::ConnectionTrait;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -309,22 +308,11 @@ async fn check_and_prepare(file: &Path, temp: &Path, target: &Path, dry_run: boo
         ));
     }
     let migrated = store.migrate().await?;
-    let c = store.conn();
-    let orgs = c
-        .query_all_raw(store::sql(
-            c,
-            "SELECT id, slug FROM organizations ORDER BY slug",
-            vec![],
-        ))
-        .await?;
-    let mut organizations = Vec::with_capacity(orgs.len());
-    let mut ids = Vec::with_capacity(orgs.len());
-    for r in &orgs {
-        ids.push(r.try_get_by_index::<String>(0)?);
-        organizations.push(r.try_get_by_index::<String>(1)?);
-    }
-    let users = store::count(c, "SELECT COUNT(*) FROM users", vec![]).await?;
-    let cards = store::count(c, "SELECT COUNT(*) FROM cards", vec![]).await?;
+    let orgs = store::orgs::all(store.conn()).await?;
+    let mut organizations: Vec<String> = orgs.iter().map(|o| o.slug.clone()).collect();
+    organizations.sort();
+    let ids: Vec<String> = orgs.iter().map(|o| o.id.clone()).collect();
+    let (users, cards) = org_archive::totals(store.conn()).await?;
     if !dry_run {
         let app = App::new(store.clone(), Arc::new(SystemClock));
         let after = serde_json::json!({

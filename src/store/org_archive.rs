@@ -333,6 +333,13 @@ pub async fn schema_versions(c: &impl Conn) -> Result<Vec<i64>> {
     rows.iter().map(|r| Ok(r.try_get_by_index(0)?)).collect()
 }
 
+/// The users and cards of the whole database (what a restore reports).
+pub async fn totals(c: &impl Conn) -> Result<(i64, i64)> {
+    let users = super::count(c, "SELECT COUNT(*) FROM users", vec![]).await?;
+    let cards = super::count(c, "SELECT COUNT(*) FROM cards", vec![]).await?;
+    Ok((users, cards))
+}
+
 /// Whether the organisation with this id is in the database, and its slug.
 pub async fn org_slug_by_id(c: &impl Conn, org_id: &str) -> Result<Option<String>> {
     let row = c

@@ -280,8 +280,14 @@ async fn restore_refuses_a_database_in_use_and_a_file_that_is_no_sound_meishi_ba
     };
     {
         let mut c = sqlite(&target).await;
-        sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut c).await.unwrap();
-        sqlx::query("UPDATE cards SET title = 'in the WAL'").execute(&mut c).await.unwrap();
+        sqlx::query("PRAGMA wal_autocheckpoint = 0")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE cards SET title = 'in the WAL'")
+            .execute(&mut c)
+            .await
+            .unwrap();
         let wal = std::fs::read(side("-wal")).unwrap();
         assert!(!wal.is_empty());
         c.close().await.unwrap();
@@ -291,10 +297,16 @@ async fn restore_refuses_a_database_in_use_and_a_file_that_is_no_sound_meishi_ba
     force.push("--force".into());
     let said = ok(&run(force).await);
     assert!(said.contains("replaced"), "{said}");
-    assert!(!side("-wal").exists() && !side("-shm").exists(), "a stale -wal or -shm beside the restored database");
+    assert!(
+        !side("-wal").exists() && !side("-shm").exists(),
+        "a stale -wal or -shm beside the restored database"
+    );
     assert_eq!(title(target.clone()).await, "");
     let mut c = sqlite(&target).await;
-    let check: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut c).await.unwrap();
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
     assert_eq!(check, "ok");
     c.close().await.unwrap();
 }
