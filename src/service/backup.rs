@@ -146,6 +146,8 @@ pub struct Restored {
 /// Restores the backup `file` as the SQLite database of `target_url`.
 pub async fn restore(file: &Path, target_url: &str, o: RestoreOptions) -> Result<Restored> {
     let target = sqlite_target(target_url)?;
+    // A link is followed: the database it names is replaced, not the link.
+    let target = target.canonicalize().unwrap_or(target);
     check_source(file, &target)?;
     // Held until the new database is in place: nobody opens the database meanwhile.
     let lock = store::lock_file(&target)?;

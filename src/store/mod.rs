@@ -72,7 +72,17 @@ pub struct Store {
 /// then be applied to the new file. A separate file, because `flock` on the database file
 /// itself would, on NFS, be emulated with the same byte-range locks SQLite uses.
 /// Processes other than meishi (the `sqlite3` shell) do not take this lock.
+/// The path is the database's real one (links resolved), so that `restore` and a server that
+/// name the database differently meet on one lock file.
 pub fn lock_path(db_file: &std::path::Path) -> std::path::PathBuf {
+    let real = db_file.canonicalize().ok().or_else(|| {
+        let dir = db_file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        Some(dir.canonicalize().ok()?.join(db_file.file_name()?))
+    });
+    let db_file = real.as_deref().unwrap_or(db_file);
     let mut name = db_file.as_os_str().to_owned();
     name.push(".lock");
     std::path::PathBuf::from(name)

@@ -179,6 +179,23 @@ async fn restore_refuses_a_database_in_use_and_a_file_that_is_no_sound_meishi_ba
         &run(args(&["restore", "--force", "--database", &t.db_url, &backup_s])).await,
         "in use by a running meishi",
     );
+    #[cfg(unix)]
+    {
+        let link = dir.path().join("link.db");
+        std::os::unix::fs::symlink(t.db_url.trim_start_matches("sqlite://"), &link).unwrap();
+        refused(
+            &run(args(&[
+                "restore",
+                "--force",
+                "--database",
+                &sqlite_url(&link),
+                &backup_s,
+            ]))
+            .await,
+            "in use by a running meishi",
+        );
+        std::fs::remove_file(&link).unwrap();
+    }
     let (s, _) = t.get(&org.admin, "/api/v1/me").await;
     assert_eq!(s, StatusCode::OK, "the server's database is left alone");
 
