@@ -32,6 +32,11 @@ pub async fn backup(store: &Store, file: &Path, force: bool) -> Result<Backup> {
     if file.is_dir() {
         return Err(Error::bad_input("file", format!("{} is a directory", file.display())));
     }
+    if let (Some(db), Ok(f)) = (store.sqlite_file(), file.canonicalize())
+        && db.canonicalize().is_ok_and(|db| db == f)
+    {
+        return Err(Error::bad_input("file", "the backup would replace the database itself"));
+    }
     if !force && file.exists() {
         return Err(exists(file));
     }

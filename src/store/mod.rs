@@ -324,6 +324,11 @@ impl Store {
     pub fn is_sqlite(&self) -> bool {
         is_sqlite(&self.db)
     }
+
+    /// The SQLite database's file.
+    pub fn sqlite_file(&self) -> Option<&std::path::Path> {
+        self.sqlite.as_ref().map(|o| o.get_filename())
+    }
 }
 
 /// Whether a connection or transaction is on SQLite (else PostgreSQL).

@@ -112,6 +112,17 @@ async fn a_backup_under_a_write_load_holds_every_acknowledged_card_and_restores_
         "already exists",
     );
     let untouched = std::fs::metadata(&backup).unwrap().len();
+    refused(
+        &run(args(&[
+            "backup",
+            "--force",
+            "--database",
+            &t.db_url,
+            t.db_url.trim_start_matches("sqlite://"),
+        ]))
+        .await,
+        "the database itself",
+    );
 
     let restored = dir.path().join("restored.db");
     let said = ok(&run(args(&["restore", "--database", &sqlite_url(&restored), &backup_s])).await);
