@@ -1,5 +1,6 @@
 //! The `meishi` command line: a thin adapter over the same services as the HTTP API.
 
+mod backup;
 mod bench;
 mod bench_import;
 mod bench_mail;
@@ -204,6 +205,14 @@ enum Command {
         #[command(flatten)]
         args: import::ExportArgs,
     },
+    /// Copy a SQLite database consistently while it is in use (PostgreSQL: prints the pg_dump lines)
+    Backup(backup::BackupArgs),
+    /// Restore a SQLite database from a backup: checked, refused while a meishi uses the database
+    Restore(backup::RestoreArgs),
+    /// Write one organisation, everything it holds, to an archive another server can import
+    ExportOrg(backup::ExportOrgArgs),
+    /// Load an archive made by export-org as a new organisation (either engine)
+    ImportOrg(backup::ImportOrgArgs),
     /// Measure meishi against hand-written SQL on the same data
     Bench {
         #[command(subcommand)]
@@ -596,6 +605,10 @@ async fn run(command: Command) -> Result<(), Error> {
             bench_import::AnyBench::Mail(b) => bench_mail::run(b).await,
         },
         Command::Mail { command } => mail::run(command).await,
+        Command::Backup(a) => backup::backup(a).await,
+        Command::Restore(a) => backup::restore(a).await,
+        Command::ExportOrg(a) => backup::export_org(a).await,
+        Command::ImportOrg(a) => backup::import_org(a).await,
         Command::Import { db, args } => import::import(&open_org(&db.database).await?, args).await,
         Command::Export { db, args } => import::export(&open_org(&db.database).await?, args).await,
         Command::User { command } => {

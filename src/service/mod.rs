@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod bench;
 pub mod cards;
 pub mod demo;
@@ -13,6 +14,7 @@ pub mod exports;
 pub mod imports;
 pub mod lifecycle;
 pub mod mail;
+pub mod org_archive;
 pub mod orgs;
 pub mod people;
 pub mod scheduler;

@@ -490,6 +490,12 @@ CREATE INDEX sign_in_throttle_last ON sign_in_throttle (last_at)
     ),
 ];
 
+/// The versions of every migration this build knows, in order (a restored database or an
+/// imported archive is compared with them).
+pub fn known_versions() -> Vec<i64> {
+    MIGRATIONS.iter().map(|(v, _)| *v).collect()
+}
+
 /// A migration's text for this engine: `{without_rowid}` is SQLite's `WITHOUT ROWID` (a table
 /// that is its primary key, half the size), nothing on PostgreSQL; `{person_seq}` the
 /// people's numbering (`store::people::new_person_ids`).

@@ -11,6 +11,7 @@ pub mod exports;
 pub mod imports;
 pub mod mail;
 pub mod migrate;
+pub mod org_archive;
 pub mod orgs;
 pub mod people;
 pub mod row_feed;
@@ -52,11 +53,66 @@ pub struct Store {
     sqlite: Option<SqliteConnectOptions>,
     /// The checkpoint started after the last bulk load (SQLite), for `checkpoint_done`.
     checkpoint: std::sync::Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    /// SQLite: the shared lock on the database's lock file, held while any clone of this store
+    /// lives (`lock_file`).
+    _lock: Option<std::sync::Arc<std::fs::File>>,
+}
+
+/// How a process that opens a SQLite database tells `meishi restore` that it uses it.
+///
+/// Every meishi process that opens a SQLite file (`serve`, `demo`, and every other command)
+/// holds a **shared** advisory lock (`flock`) on `FILE.lock` beside it for as long as it has
+/// the database open; `meishi restore` takes it **exclusively** without waiting, so it
+/// refuses while anyone has the database open, and holds it while it swaps the files, so
+/// nobody opens the database half-way. Why not SQLite's own locks: in WAL mode an idle
+/// connection holds no lock on the database file that another process could test (only a
+/// shared lock on a byte of the `-shm` file, SQLite's private business), and `BEGIN
+/// EXCLUSIVE` does not even keep readers out; a server between two requests would look
+/// unused. Replacing the file under it would leave it on the old inode, and its `-wal` would
+/// then be applied to the new file. A separate file, because `flock` on the database file
+/// itself would, on NFS, be emulated with the same byte-range locks SQLite uses.
+/// Processes other than meishi (the `sqlite3` shell) do not take this lock.
+/// The path is the database's real one (links resolved), so that `restore` and a server that
+/// name the database differently meet on one lock file.
+pub fn lock_path(db_file: &std::path::Path) -> std::path::PathBuf {
+    let real = db_file.canonicalize().ok().or_else(|| {
+        let dir = db_file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        Some(dir.canonicalize().ok()?.join(db_file.file_name()?))
+    });
+    let db_file = real.as_deref().unwrap_or(db_file);
+    let mut name = db_file.as_os_str().to_owned();
+    name.push(".lock");
+    std::path::PathBuf::from(name)
+}
+
+/// Opens (creates) a database's lock file.
+pub fn lock_file(db_file: &std::path::Path) -> Result<std::fs::File> {
+    let path = lock_path(db_file);
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::bad_input("database", format!("cannot open the lock file {}: {e}", path.display())))
 }
 
 impl Store {
-    /// Opens `sqlite://path` (created if missing; WAL, busy timeout) or `postgres://…`.
+    /// Opens `sqlite://path` (created if missing; WAL, busy timeout) or `postgres://…`. A
+    /// SQLite file is held under a shared lock (`lock_path`) while the store lives.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::open(url, true).await
+    }
+
+    /// `connect` without the lock file: `meishi restore` opens the copy it is about to put in
+    /// place, and the database it replaces, under its own exclusive lock.
+    pub async fn connect_unlocked(url: &str) -> Result<Self> {
+        Self::open(url, false).await
+    }
+
+    async fn open(url: &str, lock: bool) -> Result<Self> {
         let db = if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)
                 .map_err(|e| Error::bad_input("database", format!("bad SQLite URL '{url}': {e}")))?
@@ -66,6 +122,27 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true);
+            let file = opts.get_filename();
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let lock = if lock && !in_memory {
+                let f = lock_file(file)?;
+                if let Err(e) = f.try_lock_shared() {
+                    return Err(match e {
+                        std::fs::TryLockError::WouldBlock => Error::conflict(format!(
+                            "{} is being restored (meishi restore holds {}); try again when it is done",
+                            file.display(),
+                            lock_path(file).display()
+                        ))
+                        .with_field("database"),
+                        std::fs::TryLockError::Error(e) => {
+                            Error::internal(format!("cannot lock {}: {e}", file.display()))
+                        }
+                    });
+                }
+                Some(std::sync::Arc::new(f))
+            } else {
+                None
+            };
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .connect_with(opts.clone())
@@ -75,6 +152,7 @@ impl Store {
                 db: DatabaseConnection::from(pool),
                 sqlite: Some(opts),
                 checkpoint: Default::default(),
+                _lock: lock,
             });
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let mut opts = sea_orm::ConnectOptions::new(url);
@@ -92,7 +170,62 @@ impl Store {
             db,
             sqlite: None,
             checkpoint: Default::default(),
+            _lock: None,
         })
+    }
+
+    /// A read-only transaction on one snapshot of the database (an organisation's export):
+    /// PostgreSQL REPEATABLE READ; SQLite a deferred transaction, whose first read fixes the
+    /// snapshot (WAL). End it with `rollback`.
+    pub(crate) async fn snapshot(&self) -> Result<Tx> {
+        let options = if self.sqlite.is_some() {
+            TransactionOptions::default()
+        } else {
+            TransactionOptions {
+                isolation_level: Some(sea_orm::IsolationLevel::RepeatableRead),
+                access_mode: Some(sea_orm::AccessMode::ReadOnly),
+                sqlite_transaction_mode: None,
+            }
+        };
+        Ok(self.db.begin_with_options(options).await?)
+    }
+
+    /// SQLite: writes a consistent copy of the database to `path` (`VACUUM INTO`: one read
+    /// transaction, so writers go on meanwhile; what was committed before it began is in the
+    /// copy, nothing later). The copy keeps the rows' rowids (SQLite copies the b-trees'
+    /// records as they are), so the keyword index, keyed by the cards' rowids, stays right.
+    /// `path` must not exist. SQLite does not sync the copy: the caller does.
+    pub async fn backup_into(&self, path: &std::path::Path) -> Result<()> {
+        if self.sqlite.is_none() {
+            return Err(Error::bad_input(
+                "database",
+                "only a SQLite database is copied this way",
+            ));
+        }
+        let path = path
+            .to_str()
+            .ok_or_else(|| Error::bad_input("file", "the backup's path is not UTF-8"))?;
+        exec(&self.db, "VACUUM INTO ?", vec![path.into()]).await?;
+        Ok(())
+    }
+
+    /// SQLite's `PRAGMA integrity_check`: "ok", or the first problems it names.
+    pub async fn integrity_check(&self) -> Result<Vec<String>> {
+        let rows = self
+            .db
+            .query_all_raw(sql(&self.db, "PRAGMA integrity_check(20)", vec![]))
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get_by_index(0)?)).collect()
+    }
+
+    /// SQLite: copies the WAL into the database file and empties it (the file then holds
+    /// everything), then closes every connection.
+    pub async fn checkpoint_and_close(self) -> Result<()> {
+        if self.sqlite.is_some() {
+            self.db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await?;
+        }
+        self.db.close_by_ref().await?;
+        Ok(())
     }
 
     pub async fn migrate(&self) -> Result<usize> {
@@ -190,6 +323,11 @@ impl Store {
 
     pub fn is_sqlite(&self) -> bool {
         is_sqlite(&self.db)
+    }
+
+    /// The SQLite database's file.
+    pub fn sqlite_file(&self) -> Option<&std::path::Path> {
+        self.sqlite.as_ref().map(|o| o.get_filename())
     }
 }
 

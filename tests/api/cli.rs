@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-fn meishi(args: &[&str], stdin: &str) -> Output {
+pub(crate) fn meishi(args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_meishi"))
         .args(args)
         .env_remove("MEISHI_DATABASE_URL")
@@ -19,7 +19,7 @@ fn meishi(args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn text(b: &[u8]) -> String {
+pub(crate) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 

@@ -62,6 +62,20 @@ pub async fn spawn() -> TestApp {
     spawn_inner(None, EdgeConfig::default()).await
 }
 
+/// The app on a SQLite file whatever the engine under test (SQLite's own features: backup,
+/// restore).
+pub async fn spawn_sqlite() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_url = format!("sqlite://{}", dir.path().join("meishi.db").display());
+    serve_at(db_url, dir, None, EdgeConfig::default()).await
+}
+
+/// The app serving an existing database (a restored backup, an imported organisation).
+pub async fn spawn_on(db_url: &str) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    serve_at(db_url.to_string(), dir, None, EdgeConfig::default()).await
+}
+
 /// The app served with this edge (limits, timeouts): the hardening tests make them small.
 pub async fn spawn_with_edge(edge: EdgeConfig) -> TestApp {
     spawn_inner(None, edge).await
@@ -76,6 +90,10 @@ pub async fn spawn_with_mail(smtp_url: &str) -> TestApp {
 async fn spawn_inner(smtp_url: Option<&str>, edge: EdgeConfig) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db_url = fresh_database(dir.path()).await;
+    serve_at(db_url, dir, smtp_url, edge).await
+}
+
+async fn serve_at(db_url: String, dir: tempfile::TempDir, smtp_url: Option<&str>, edge: EdgeConfig) -> TestApp {
     let store = Store::connect(&db_url).await.expect("connect");
     store.migrate().await.expect("migrate");
     let clock = Arc::new(ManualClock::new(Utc::now()));
