@@ -1395,3 +1395,135 @@ async fn deleting_a_departed_user_to_the_archive_settles_the_departure() {
     assert_eq!(u["status"], "deleted");
     assert_eq!(f.departure(&d).await["status"], "done");
 }
+
+/// Every audit event of one action, all pages.
+async fn all_audit(f: &Fixture, action: &str) -> Vec<Value> {
+    all_pages(f, &format!("/api/v1/audit?action={action}&limit=100")).await
+}
+
+/// Every item of a paged list.
+async fn all_pages(f: &Fixture, first: &str) -> Vec<Value> {
+    let mut events = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let path = format!("{first}{cursor}");
+        let (s, v) = f.t.get(&f.org.admin, &path).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        events.extend(v["items"].as_array().unwrap().iter().cloned());
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => return events,
+        }
+    }
+}
+
+/// Issue 17: a thousand departures due in the same minute, three servers ticking every second
+/// on one database, one of them killed while it works through them. Each account is suspended
+/// once, each plan executed once (its card moved to the successor once), one audit event of
+/// each kind per departure, nothing half done.
+#[tokio::test]
+async fn a_thousand_departures_due_at_once_with_three_servers_ticking_happen_once_each() {
+    use futures_util::StreamExt;
+    const N: usize = 1000;
+    let f = fixture().await;
+    f.t.clock.set(Utc::now());
+    let tomorrow = (tokyo_day(Utc::now()) + Duration::days(1)).to_string();
+    let plan = json!({"items": [{"selection": {"all": true}, "successor_id": f.sato}]});
+    let made: Vec<(String, String, String)> = futures_util::stream::iter(0..N)
+        .map(|i| {
+            let (f, tomorrow, plan) = (&f, &tomorrow, &plan);
+            async move {
+                let new = json!({"email": format!("leaver{i}@acme.example.jp"), "display_name": format!("退職 {i}"), "role": "member"});
+                let (s, u) = f.t.post(&f.org.admin, "/api/v1/users", new).await;
+                assert_eq!(s, StatusCode::CREATED, "{u}");
+                let user = id(&u);
+                let card = f
+                    .t
+                    .card(&f.org.admin, json!({"full_name": format!("顧客 {i}"), "company": "東洋精機", "owner_id": user}))
+                    .await;
+                let (s, d) = f.create(body(&user, &f.tanaka, tomorrow)).await;
+                assert_eq!(s, StatusCode::CREATED, "{d}");
+                let d = id(&d);
+                assert_eq!(f.put_plan(&f.org.admin, &d, plan.clone()).await.0, StatusCode::OK);
+                assert_eq!(f.approve(&f.org.admin, &d).await.0, StatusCode::OK);
+                (user, card, d)
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+
+    let args = ["--scheduler-interval", "1"];
+    let mut servers: Vec<Server> = (0..3).map(|_| Server::launch(&f.t.db_url, &args)).collect();
+    for s in &mut servers {
+        s.listening();
+    }
+    // The first server is killed (SIGKILL) once some of the departures are done: whatever it
+    // was in the middle of is rolled back, and the others take it over.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    let done = || async { all_audit(&f, "departure.suspend").await.len() };
+    while done().await == 0 {
+        assert!(std::time::Instant::now() < deadline, "nothing suspended");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    servers[0].child.kill().expect("kill the first server");
+    servers[0].child.wait().ok();
+    loop {
+        let n = done().await;
+        if n >= N {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{n} of {N} suspended in time");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await; // a couple more ticks each
+    for (i, s) in servers.iter_mut().enumerate().skip(1) {
+        assert!(s.running(), "server {i} stopped");
+    }
+    drop(servers);
+
+    let count = |events: Vec<Value>| {
+        let mut per: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for e in events {
+            *per.entry(e["target_id"].as_str().unwrap_or_default().to_string())
+                .or_default() += 1;
+        }
+        per
+    };
+    let suspended = count(all_audit(&f, "departure.suspend").await);
+    let executed = count(all_audit(&f, "departure.plan_execute").await);
+    let users = count(all_audit(&f, "user.suspend").await);
+    for (user, card, d) in &made {
+        assert_eq!(
+            suspended.get(d),
+            Some(&1),
+            "departure.suspend of {d} ({} engine)",
+            engine()
+        );
+        assert_eq!(
+            executed.get(d),
+            Some(&1),
+            "departure.plan_execute of {d} ({} engine)",
+            engine()
+        );
+        assert_eq!(
+            users.get(user),
+            Some(&1),
+            "user.suspend of {user} ({} engine)",
+            engine()
+        );
+        assert_eq!(f.departure(d).await["status"], "done");
+        assert_eq!(f.user(user).await["status"], "suspended");
+        let (s, c) = f.t.get(&f.org.admin, &format!("/api/v1/cards/{card}")).await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        assert_eq!(c["owner_id"], f.sato.as_str(), "card of {user}");
+    }
+    assert_eq!(suspended.len(), N);
+    assert_eq!(executed.len(), N);
+    // One transfer per plan: the leaver's card, moved once.
+    let transfers = all_pages(&f, "/api/v1/transfers?limit=100").await;
+    let mut from: Vec<&str> = transfers.iter().map(|t| t["from_user_id"].as_str().unwrap()).collect();
+    from.sort_unstable();
+    from.dedup();
+    assert_eq!((transfers.len(), from.len()), (N, N), "{} engine", engine());
+}
