@@ -1,5 +1,6 @@
 //! The `meishi` command line: a thin adapter over the same services as the HTTP API.
 
+mod audit;
 mod bench;
 mod bench_import;
 mod bench_mail;
@@ -213,6 +214,11 @@ enum Command {
     Mail {
         #[command(subcommand)]
         command: mail::MailCommand,
+    },
+    /// The audit log: verify its hash chain, export it for archiving
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
     },
     /// Run the server on a demo organisation (サンプル商事株式会社) and print the logins
     Demo {
@@ -596,6 +602,7 @@ async fn run(command: Command) -> Result<(), Error> {
             bench_import::AnyBench::Mail(b) => bench_mail::run(b).await,
         },
         Command::Mail { command } => mail::run(command).await,
+        Command::Audit { command } => audit::run(command).await,
         Command::Import { db, args } => import::import(&open_org(&db.database).await?, args).await,
         Command::Export { db, args } => import::export(&open_org(&db.database).await?, args).await,
         Command::User { command } => {

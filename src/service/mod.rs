@@ -218,7 +218,8 @@ pub(crate) async fn org(c: &impl store::Conn, org_id: &str) -> Result<crate::dom
         .ok_or_else(|| Error::not_found("organization"))
 }
 
-/// Writes one audit event inside the caller's transaction.
+/// Writes one audit event inside the caller's transaction, as the next link of the
+/// organisation's chain (`store::audit::append`: every audit event goes through here).
 pub(crate) async fn audit(
     tx: &store::Tx,
     who: Who<'_>,
@@ -235,7 +236,7 @@ pub(crate) async fn audit(
         before,
         after,
     };
-    store::audit::insert(tx, who.org_id, event, who.at).await
+    store::audit::append(tx, who.org_id, event, who.at).await
 }
 
 /// Who acts, in which organisation, and when (the unit of work's one reading of the clock):

@@ -5,6 +5,7 @@ mod harness;
 mod smtp_sink;
 
 mod audit;
+mod audit_chain;
 mod cards;
 mod cli;
 mod console;
