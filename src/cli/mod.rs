@@ -89,9 +89,24 @@ struct EdgeArgs {
         value_delimiter = ','
     )]
     trusted_proxies: Vec<std::net::IpAddr>,
+    /// Serve GET /metrics on the main listener to bearers of this token (better set in the
+    /// environment than on the command line, where `ps` shows it)
+    #[arg(long, env = "MEISHI_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
+    /// Serve /metrics (no token), /readyz and /healthz on this address too, e.g. 127.0.0.1:9180
+    #[arg(long, env = "MEISHI_METRICS_ADDR")]
+    metrics_addr: Option<String>,
 }
 
 impl EdgeArgs {
+    /// The `--metrics-addr` listener, if asked for.
+    async fn metrics_listener(&self) -> Result<Option<tokio::net::TcpListener>, Error> {
+        match self.metrics_addr.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+            Some(addr) => Ok(Some(listen(addr).await.map_err(|e| e.with_field("metrics_addr"))?)),
+            None => Ok(None),
+        }
+    }
+
     fn config(&self, public_url: Option<&str>) -> crate::http::edge::EdgeConfig {
         crate::http::edge::EdgeConfig {
             header_timeout: std::time::Duration::from_secs(self.header_timeout_secs.max(1)),
@@ -100,6 +115,12 @@ impl EdgeArgs {
             import_body_limit: self.import_limit_mib.max(1) * 1024 * 1024,
             trusted_proxies: self.trusted_proxies.clone(),
             public_https: public_url.is_some_and(|u| u.to_ascii_lowercase().starts_with("https://")),
+            metrics_token: self
+                .metrics_token
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(Into::into),
         }
     }
 }
@@ -383,13 +404,10 @@ enum ScimTokenCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "meishi=info,tower_http=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    if let Err(e) = init_logs() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -398,6 +416,47 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs go to standard error, as text or (`MEISHI_LOG_FORMAT=json`) one JSON object a line
+/// with the fields of the spans it was logged in (a request's id among them), filtered by
+/// `RUST_LOG`.
+fn init_logs() -> Result<(), Error> {
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| "meishi=info,meishi::access=warn,tower_http=warn".into())
+    };
+    let format = std::env::var("MEISHI_LOG_FORMAT").unwrap_or_default();
+    match format.trim().to_ascii_lowercase().as_str() {
+        "" | "text" => tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .init(),
+        "json" => {
+            JSON_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
+            tracing_subscriber::fmt()
+                .json()
+                .with_current_span(true)
+                .with_span_list(true)
+                .with_env_filter(filter())
+                .with_writer(std::io::stderr)
+                .init()
+        }
+        other => {
+            return Err(Error::bad_input(
+                "MEISHI_LOG_FORMAT",
+                format!("'{other}' is not a log format: text or json"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether logs are JSON lines (then nothing else is written to standard error).
+fn json_logs() -> bool {
+    JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 async fn open(database: &str) -> Result<App, Error> {
@@ -470,7 +529,18 @@ async fn serve(
     listener: tokio::net::TcpListener,
     every_secs: u64,
     edge: crate::http::edge::EdgeConfig,
+    metrics: Option<tokio::net::TcpListener>,
 ) -> Result<(), Error> {
+    if let Some(l) = metrics {
+        let url = format!("http://{}", l.local_addr().map_err(|e| Error::internal(e.to_string()))?);
+        tracing::info!(%url, "metrics are served (/metrics, /readyz, /healthz)");
+        let app = app.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::http::serve_metrics(app, l).await {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
+    }
     match scheduler::tick(&app).await {
         Ok(caught_up) => tracing::info!(?caught_up, "scheduler caught up"),
         Err(e) => tracing::error!(error = %e, "scheduler catch-up failed; it retries at every tick"),
@@ -514,10 +584,13 @@ async fn run(command: Command) -> Result<(), Error> {
                 listener.local_addr().map_err(|e| Error::internal(e.to_string()))?
             );
             let app = mail.apply(app, &url)?;
+            let metrics = edge.metrics_listener().await?;
             tracing::info!(%url, "meishi is listening");
-            eprintln!("meishi: listening on {url}  (API reference: {url}/api/docs)");
-            let edge = edge.config(mail.public_url.as_deref());
-            serve(app, listener, scheduler_interval, edge).await
+            if !json_logs() {
+                eprintln!("meishi: listening on {url}  (API reference: {url}/api/docs)");
+            }
+            let config = edge.config(mail.public_url.as_deref());
+            serve(app, listener, scheduler_interval, config, metrics).await
         }
         Command::Tick { db } => {
             let app = open(&db.database).await?;
@@ -648,7 +721,10 @@ async fn run(command: Command) -> Result<(), Error> {
             print_demo(&d, &database, &url, &token);
             let app = mail.apply(app, &url)?;
             match listener {
-                Some(l) => serve(app, l, 30, edge.config(mail.public_url.as_deref())).await,
+                Some(l) => {
+                    let metrics = edge.metrics_listener().await?;
+                    serve(app, l, 30, edge.config(mail.public_url.as_deref()), metrics).await
+                }
                 None => Ok(()),
             }
         }

@@ -18,6 +18,7 @@ use crate::domain::lifecycle::Move;
 use crate::domain::mail::{self as rules, SendKind, SendStatus, TemplateText};
 use crate::domain::model::Page;
 use crate::domain::{Email, Error, Result, normalize};
+use crate::metrics::Delivery as Delivered;
 use crate::store::{self, mail as st};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -914,6 +915,7 @@ async fn mark_batch(app: App, worker: String, outcomes: Vec<(st::Outgoing, Deliv
         }
     }
     let (failed, worker) = (&failed, worker.as_str());
+    let (n_sent, mut outcomes) = (sent.len() as u64, [0u64; 3]);
     app.write_at(async |tx, at| {
         st::mark_sent(tx, worker, &sent, at).await?;
         for (m, error, permanent) in failed {
@@ -929,10 +931,21 @@ async fn mark_batch(app: App, worker: String, outcomes: Vec<(st::Outgoing, Deliv
             if retry.is_none() {
                 tracing::warn!(message = %m.id, %error, "mail not delivered");
             }
+            outcomes[match (permanent, retry) {
+                (true, _) => 2,
+                (false, None) => 1,
+                (false, Some(_)) => 0,
+            }] += 1;
         }
         Ok(())
     })
-    .await
+    .await?;
+    let metrics = &app.metrics;
+    metrics.delivered(Delivered::Sent, n_sent);
+    metrics.delivered(Delivered::Retry, outcomes[0]);
+    metrics.delivered(Delivered::Failed, outcomes[1]);
+    metrics.delivered(Delivered::Bounced, outcomes[2]);
+    Ok(())
 }
 
 fn short(s: &str) -> String {

@@ -13,6 +13,7 @@ pub mod exports;
 pub mod imports;
 pub mod lifecycle;
 pub mod mail;
+pub mod ops;
 pub mod orgs;
 pub mod people;
 pub mod scheduler;
@@ -37,6 +38,8 @@ pub struct App {
     /// Password verifications run (argon2), counted: a test checks that signing in to an
     /// unknown organisation does the same work as to a known one.
     pub password_checks: Arc<std::sync::atomic::AtomicU64>,
+    /// This server's counters (`/metrics`): requests, scheduler runs, mail deliveries.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl App {
@@ -46,6 +49,7 @@ impl App {
             clock,
             mail: None,
             password_checks: Arc::default(),
+            metrics: Arc::default(),
         }
     }
     /// The app sending mail through `mailer` (`meishi serve` with `MEISHI_SMTP_URL`).

@@ -21,6 +21,7 @@ mod imports;
 mod isolation;
 mod lifecycle;
 mod mail;
+mod observe;
 mod people;
 mod races;
 mod scim;
