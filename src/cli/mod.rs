@@ -2,6 +2,7 @@
 
 mod audit;
 mod bench;
+mod bench_audit;
 mod bench_import;
 mod bench_mail;
 mod bench_search;
@@ -673,6 +674,7 @@ async fn run(command: Command) -> Result<(), Error> {
             bench_import::AnyBench::Import(b) => bench_import::run(b).await,
             bench_import::AnyBench::Search(b) => bench_search::run(b).await,
             bench_import::AnyBench::Mail(b) => bench_mail::run(b).await,
+            bench_import::AnyBench::Audit(b) => bench_audit::run(b).await,
         },
         Command::Mail { command } => mail::run(command).await,
         Command::Audit { command } => audit::run(command).await,

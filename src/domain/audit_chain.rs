@@ -3,8 +3,8 @@
 //! shows as a broken link when the chain is walked (`meishi audit verify`).
 //!
 //! - An event's place is its `seq`: 1, 2, 3, … per organisation, with no gap.
-//! - `hash = SHA-256("meishi-audit-v1" ‖ prev_hash ‖ seq ‖ id ‖ org_id ‖ actor_id ‖ action ‖
-//!   target_type ‖ target_id ‖ before_json ‖ after_json ‖ at)`, hex, where each text is
+//! - `hash = SHA-256("meishi-audit-v1" ‖ prev_hash ‖ id ‖ org_id ‖ actor_id ‖ action ‖
+//!   target_type ‖ target_id ‖ before_json ‖ after_json ‖ seq ‖ at)`, hex, where each text is
 //!   written as one byte (0 absent, 1 present) and, when present, its length (8 bytes, big
 //!   endian) and its UTF-8 bytes; `seq` and `at` (microseconds UTC) as 8 bytes big endian.
 //!   The texts are the stored ones (the JSON as stored, not re-serialised), so anyone holding
