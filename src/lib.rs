@@ -7,6 +7,7 @@ pub mod domain;
 /// (bytes in, cards out); used by the import and export services.
 pub mod formats;
 pub mod http;
+pub mod metrics;
 pub mod service;
 pub mod store;
 

@@ -29,6 +29,8 @@ pub enum AnyBench {
     /// Time a One to One send's resolution and enqueue for N cards against its SQL floor, then
     /// delivery to a local SMTP server against lettre alone
     Mail(super::bench_mail::MailBench),
+    /// Time audited writes through the audit log's hash chain against a plain INSERT each
+    Audit(super::bench_audit::AuditBench),
 }
 
 #[derive(Args)]

@@ -1,7 +1,9 @@
 //! The `meishi` command line: a thin adapter over the same services as the HTTP API.
 
 mod backup;
+mod audit;
 mod bench;
+mod bench_audit;
 mod bench_import;
 mod bench_mail;
 mod bench_search;
@@ -89,9 +91,24 @@ struct EdgeArgs {
         value_delimiter = ','
     )]
     trusted_proxies: Vec<std::net::IpAddr>,
+    /// Serve GET /metrics on the main listener to bearers of this token (better set in the
+    /// environment than on the command line, where `ps` shows it)
+    #[arg(long, env = "MEISHI_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
+    /// Serve /metrics (no token), /readyz and /healthz on this address too, e.g. 127.0.0.1:9180
+    #[arg(long, env = "MEISHI_METRICS_ADDR")]
+    metrics_addr: Option<String>,
 }
 
 impl EdgeArgs {
+    /// The `--metrics-addr` listener, if asked for.
+    async fn metrics_listener(&self) -> Result<Option<tokio::net::TcpListener>, Error> {
+        match self.metrics_addr.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+            Some(addr) => Ok(Some(listen(addr).await.map_err(|e| e.with_field("metrics_addr"))?)),
+            None => Ok(None),
+        }
+    }
+
     fn config(&self, public_url: Option<&str>) -> crate::http::edge::EdgeConfig {
         crate::http::edge::EdgeConfig {
             header_timeout: std::time::Duration::from_secs(self.header_timeout_secs.max(1)),
@@ -100,6 +117,12 @@ impl EdgeArgs {
             import_body_limit: self.import_limit_mib.max(1) * 1024 * 1024,
             trusted_proxies: self.trusted_proxies.clone(),
             public_https: public_url.is_some_and(|u| u.to_ascii_lowercase().starts_with("https://")),
+            metrics_token: self
+                .metrics_token
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(Into::into),
         }
     }
 }
@@ -222,6 +245,11 @@ enum Command {
     Mail {
         #[command(subcommand)]
         command: mail::MailCommand,
+    },
+    /// The audit log: verify its hash chain, export it for archiving
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
     },
     /// Run the server on a demo organisation (サンプル商事株式会社) and print the logins
     Demo {
@@ -386,13 +414,10 @@ enum ScimTokenCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "meishi=info,tower_http=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    if let Err(e) = init_logs() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -401,6 +426,47 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs go to standard error, as text or (`MEISHI_LOG_FORMAT=json`) one JSON object a line
+/// with the fields of the spans it was logged in (a request's id among them), filtered by
+/// `RUST_LOG`.
+fn init_logs() -> Result<(), Error> {
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| "meishi=info,meishi::access=warn,tower_http=warn".into())
+    };
+    let format = std::env::var("MEISHI_LOG_FORMAT").unwrap_or_default();
+    match format.trim().to_ascii_lowercase().as_str() {
+        "" | "text" => tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .init(),
+        "json" => {
+            JSON_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
+            tracing_subscriber::fmt()
+                .json()
+                .with_current_span(true)
+                .with_span_list(true)
+                .with_env_filter(filter())
+                .with_writer(std::io::stderr)
+                .init()
+        }
+        other => {
+            return Err(Error::bad_input(
+                "MEISHI_LOG_FORMAT",
+                format!("'{other}' is not a log format: text or json"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether logs are JSON lines (then nothing else is written to standard error).
+fn json_logs() -> bool {
+    JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 async fn open(database: &str) -> Result<App, Error> {
@@ -473,7 +539,18 @@ async fn serve(
     listener: tokio::net::TcpListener,
     every_secs: u64,
     edge: crate::http::edge::EdgeConfig,
+    metrics: Option<tokio::net::TcpListener>,
 ) -> Result<(), Error> {
+    if let Some(l) = metrics {
+        let url = format!("http://{}", l.local_addr().map_err(|e| Error::internal(e.to_string()))?);
+        tracing::info!(%url, "metrics are served (/metrics, /readyz, /healthz)");
+        let app = app.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::http::serve_metrics(app, l).await {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
+    }
     match scheduler::tick(&app).await {
         Ok(caught_up) => tracing::info!(?caught_up, "scheduler caught up"),
         Err(e) => tracing::error!(error = %e, "scheduler catch-up failed; it retries at every tick"),
@@ -517,10 +594,13 @@ async fn run(command: Command) -> Result<(), Error> {
                 listener.local_addr().map_err(|e| Error::internal(e.to_string()))?
             );
             let app = mail.apply(app, &url)?;
+            let metrics = edge.metrics_listener().await?;
             tracing::info!(%url, "meishi is listening");
-            eprintln!("meishi: listening on {url}  (API reference: {url}/api/docs)");
-            let edge = edge.config(mail.public_url.as_deref());
-            serve(app, listener, scheduler_interval, edge).await
+            if !json_logs() {
+                eprintln!("meishi: listening on {url}  (API reference: {url}/api/docs)");
+            }
+            let config = edge.config(mail.public_url.as_deref());
+            serve(app, listener, scheduler_interval, config, metrics).await
         }
         Command::Tick { db } => {
             let app = open(&db.database).await?;
@@ -603,12 +683,14 @@ async fn run(command: Command) -> Result<(), Error> {
             bench_import::AnyBench::Import(b) => bench_import::run(b).await,
             bench_import::AnyBench::Search(b) => bench_search::run(b).await,
             bench_import::AnyBench::Mail(b) => bench_mail::run(b).await,
+            bench_import::AnyBench::Audit(b) => bench_audit::run(b).await,
         },
         Command::Mail { command } => mail::run(command).await,
         Command::Backup(a) => backup::backup(a).await,
         Command::Restore(a) => backup::restore(a).await,
         Command::ExportOrg(a) => backup::export_org(a).await,
         Command::ImportOrg(a) => backup::import_org(a).await,
+        Command::Audit { command } => audit::run(command).await,
         Command::Import { db, args } => import::import(&open_org(&db.database).await?, args).await,
         Command::Export { db, args } => import::export(&open_org(&db.database).await?, args).await,
         Command::User { command } => {
@@ -654,7 +736,10 @@ async fn run(command: Command) -> Result<(), Error> {
             print_demo(&d, &database, &url, &token);
             let app = mail.apply(app, &url)?;
             match listener {
-                Some(l) => serve(app, l, 30, edge.config(mail.public_url.as_deref())).await,
+                Some(l) => {
+                    let metrics = edge.metrics_listener().await?;
+                    serve(app, l, 30, edge.config(mail.public_url.as_deref()), metrics).await
+                }
                 None => Ok(()),
             }
         }

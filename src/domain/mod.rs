@@ -1,5 +1,6 @@
 //! Pure types and rules. Nothing in here does I/O or reads the current time.
 
+pub mod audit_chain;
 pub mod clock;
 pub mod departure;
 pub mod directory;

@@ -31,6 +31,9 @@ pub struct EdgeConfig {
     pub trusted_proxies: Vec<IpAddr>,
     /// The public URL is `https://…`: every answer says so with HSTS.
     pub public_https: bool,
+    /// `GET /metrics` on this listener, for a bearer of this token (`MEISHI_METRICS_TOKEN`);
+    /// without one it is not served here (`--metrics-addr` serves it on a listener of its own).
+    pub metrics_token: Option<Arc<str>>,
 }
 
 impl Default for EdgeConfig {
@@ -42,6 +45,7 @@ impl Default for EdgeConfig {
             import_body_limit: 512 * 1024 * 1024,
             trusted_proxies: vec![IpAddr::from([127, 0, 0, 1]), IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])],
             public_https: false,
+            metrics_token: None,
         }
     }
 }

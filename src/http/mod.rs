@@ -5,6 +5,7 @@ pub mod console;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod observe;
 pub mod scim;
 
 use crate::domain::Error;
@@ -15,7 +16,6 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use edge::EdgeConfig;
 use std::sync::Arc;
-use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -115,7 +115,8 @@ pub fn router(app: App) -> Router {
     router_with(app, Arc::new(EdgeConfig::default()))
 }
 
-/// The whole site with its edge: every answer gets the security headers (`edge::client`),
+/// The whole site with its edge: every answer gets its request id and is counted
+/// (`observe::observe`, outermost), the security headers (`edge::client`),
 /// every error the JSON shape unless it is a console page (`error::json_errors`), a control
 /// character in the path or query is refused (`extract::refuse_control`), request bodies
 /// have an idle limit, and handlers find the `EdgeConfig` (the import's body limit).
@@ -126,38 +127,49 @@ pub fn router_with(app: App, config: Arc<EdgeConfig>) -> Router {
         .title("meishi API")
         .custom_html(SCALAR_PAGE)
         .to_html();
-    api.route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/api/openapi.json",
-            get(move || async move { ([("content-type", "application/json")], doc_json) }),
-        )
-        .route("/api/docs", get(move || async move { Html(docs_html) }))
-        .route("/api/docs/scalar.js", get(scalar_js))
-        .route(
-            "/mail/opt-out/{id}",
-            get(api::mail::opt_out_page).post(api::mail::opt_out),
-        )
-        .merge(scim::router(&app))
-        .merge(console::router())
-        .fallback(fallback)
-        .layer(axum::middleware::from_fn(extract::refuse_control))
-        .layer(axum::middleware::from_fn(error::json_errors))
-        .layer(axum::middleware::from_fn({
-            let limit = config.body_timeout;
-            move |req, next| edge::body_timeout(limit, req, next)
-        }))
-        .layer(axum::Extension(config.clone()))
-        .layer(axum::middleware::from_fn(move |req, next| {
-            edge::client(config.clone(), req, next)
-        }))
-        .layer(TraceLayer::new_for_http())
-        .with_state(app)
+    let mut site = api
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(observe::readyz));
+    if let Some(token) = config.metrics_token.clone() {
+        site = site.route(
+            "/metrics",
+            get(move |state, headers| observe::metrics_with_token(token.clone(), state, headers)),
+        );
+    }
+    let observed = app.clone();
+    site.route(
+        "/api/openapi.json",
+        get(move || async move { ([("content-type", "application/json")], doc_json) }),
+    )
+    .route("/api/docs", get(move || async move { Html(docs_html) }))
+    .route("/api/docs/scalar.js", get(scalar_js))
+    .route(
+        "/mail/opt-out/{id}",
+        get(api::mail::opt_out_page).post(api::mail::opt_out),
+    )
+    .merge(scim::router(&app))
+    .merge(console::router())
+    .fallback(fallback)
+    .layer(axum::middleware::from_fn(extract::refuse_control))
+    .layer(axum::middleware::from_fn(error::json_errors))
+    .layer(axum::middleware::from_fn({
+        let limit = config.body_timeout;
+        move |req, next| edge::body_timeout(limit, req, next)
+    }))
+    .layer(axum::Extension(config.clone()))
+    .layer(axum::middleware::from_fn(move |req, next| {
+        edge::client(config.clone(), req, next)
+    }))
+    .layer(axum::middleware::from_fn(move |req, next| {
+        observe::observe(observed.clone(), req, next)
+    }))
+    .with_state(app)
 }
 
 /// An unknown URL: the API's (and the machine-read paths') JSON 404, else the console's page.
 async fn fallback(State(app): State<App>, req: axum::extract::Request) -> Response {
     let path = req.uri().path();
-    let machine = ["/api", "/scim", "/healthz"]
+    let machine = ["/api", "/scim", "/healthz", "/readyz", "/metrics"]
         .iter()
         .any(|p| path == *p || path.starts_with(&format!("{p}/")));
     if machine {
@@ -190,6 +202,13 @@ pub async fn serve(app: App, listener: tokio::net::TcpListener) -> std::io::Resu
 pub async fn serve_with(app: App, listener: tokio::net::TcpListener, config: EdgeConfig) -> std::io::Result<()> {
     let config = Arc::new(config);
     edge::serve(router_with(app, config.clone()), listener, &config, shutdown()).await
+}
+
+/// Serves `/metrics` (no token), `/readyz` and `/healthz` on a listener of their own
+/// (`meishi serve --metrics-addr`) until Ctrl-C or SIGTERM.
+pub async fn serve_metrics(app: App, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    let config = EdgeConfig::default();
+    edge::serve(observe::metrics_router(app), listener, &config, shutdown()).await
 }
 
 async fn shutdown() {

@@ -363,3 +363,41 @@ pub async fn mail_lettre_alone(
     let ok = sent.iter().filter(|r| r.is_ok()).count();
     Ok((ok, took))
 }
+
+/// `meishi bench audit`: `n` units of work in the organisation, each writing one audit event
+/// through `super::audit` (the chain: the head read under its lock, the event, the head moved).
+pub async fn audited_writes(app: &App, org_id: &str, n: usize) -> Result<()> {
+    let actor = Actor::system(org_id);
+    for i in 0..n {
+        let target = i.to_string();
+        app.write(&actor, async |tx, who| {
+            let after = serde_json::json!({"n": i});
+            super::audit(tx, who, "bench.event", ("bench", &target), None, Some(after)).await
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// The same units of work writing the same event as before the chain: one INSERT each
+/// (`store::bench::insert_unchained_event`), in an organisation of their own.
+pub async fn unchained_writes(app: &App, org_id: &str, n: usize) -> Result<()> {
+    let actor = Actor::system(org_id);
+    for i in 0..n {
+        app.write(&actor, async |tx, who| {
+            sb::insert_unchained_event(tx, who.org_id, i as i64, who.at).await
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Walks the organisation's chain (as `meishi audit verify` does); the events verified.
+pub async fn verify_chain(app: &App, slug: &str) -> Result<i64> {
+    let v = super::audit::verify(app, Some(slug)).await?;
+    match v.first() {
+        Some(v) if v.broken.is_none() => Ok(v.verified),
+        Some(v) => Err(crate::domain::Error::internal(format!("the chain breaks: {:?}", v.broken))),
+        None => Err(crate::domain::Error::not_found("organization")),
+    }
+}

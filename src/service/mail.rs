@@ -18,6 +18,7 @@ use crate::domain::lifecycle::Move;
 use crate::domain::mail::{self as rules, SendKind, SendStatus, TemplateText};
 use crate::domain::model::Page;
 use crate::domain::{Email, Error, Result, normalize};
+use crate::metrics::Delivery as Delivered;
 use crate::store::{self, mail as st};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -913,11 +914,14 @@ pub(crate) async fn mark_batch(
     until: DateTime<Utc>,
     outcomes: Vec<(st::Outgoing, Delivery)>,
 ) -> Result<()> {
+    let total = outcomes.len();
     let failed: Vec<_> = outcomes
         .into_iter()
         .filter_map(|(m, outcome)| outcome.err().map(|(error, permanent)| (m, error, permanent)))
         .collect();
+    let n_sent = (total - failed.len()) as u64;
     let (failed, claim) = (&failed, claim.as_str());
+    let mut outcomes = [0u64; 3];
     app.write_at(async |tx, at| {
         for (m, error, permanent) in failed {
             let retry = if *permanent {
@@ -932,10 +936,21 @@ pub(crate) async fn mark_batch(
             if retry.is_none() {
                 tracing::warn!(message = %m.id, %error, "mail not delivered");
             }
+            outcomes[match (permanent, retry) {
+                (true, _) => 2,
+                (false, None) => 1,
+                (false, Some(_)) => 0,
+            }] += 1;
         }
         st::mark_sent(tx, claim, until, at).await
     })
-    .await
+    .await?;
+    let metrics = &app.metrics;
+    metrics.delivered(Delivered::Sent, n_sent);
+    metrics.delivered(Delivered::Retry, outcomes[0]);
+    metrics.delivered(Delivered::Failed, outcomes[1]);
+    metrics.delivered(Delivered::Bounced, outcomes[2]);
+    Ok(())
 }
 
 fn short(s: &str) -> String {

@@ -15,6 +15,7 @@ pub mod imports;
 pub mod lifecycle;
 pub mod mail;
 pub mod org_archive;
+pub mod ops;
 pub mod orgs;
 pub mod people;
 pub mod scheduler;
@@ -39,6 +40,8 @@ pub struct App {
     /// Password verifications run (argon2), counted: a test checks that signing in to an
     /// unknown organisation does the same work as to a known one.
     pub password_checks: Arc<std::sync::atomic::AtomicU64>,
+    /// This server's counters (`/metrics`): requests, scheduler runs, mail deliveries.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl App {
@@ -48,6 +51,7 @@ impl App {
             clock,
             mail: None,
             password_checks: Arc::default(),
+            metrics: Arc::default(),
         }
     }
     /// The app sending mail through `mailer` (`meishi serve` with `MEISHI_SMTP_URL`).
@@ -220,7 +224,8 @@ pub(crate) async fn org(c: &impl store::Conn, org_id: &str) -> Result<crate::dom
         .ok_or_else(|| Error::not_found("organization"))
 }
 
-/// Writes one audit event inside the caller's transaction.
+/// Writes one audit event inside the caller's transaction, as the next link of the
+/// organisation's chain (`store::audit::append`: every audit event goes through here).
 pub(crate) async fn audit(
     tx: &store::Tx,
     who: Who<'_>,
@@ -237,7 +242,7 @@ pub(crate) async fn audit(
         before,
         after,
     };
-    store::audit::insert(tx, who.org_id, event, who.at).await
+    store::audit::append(tx, who.org_id, event, who.at).await
 }
 
 /// Who acts, in which organisation, and when (the unit of work's one reading of the clock):

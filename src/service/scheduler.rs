@@ -27,6 +27,8 @@ pub struct Tick {
     pub placed: u64,
     /// Reminder mails queued (leavers without a plan, admins for departures needing action).
     pub reminded: usize,
+    /// Units of work that failed (logged; retried at the next tick).
+    pub failed: usize,
 }
 
 /// Pages of cards without a person placed per tick (`people::place_unplaced`): a database
@@ -34,8 +36,18 @@ pub struct Tick {
 /// holding the first tick (which runs before the server answers) for long.
 const PLACE_PAGES_PER_TICK: u64 = 20;
 
-/// One round.
+/// One round, counted in the server's metrics (runs, failures, when).
 pub async fn tick(app: &App) -> Result<Tick> {
+    let outcome = tick_once(app).await;
+    let failures = match &outcome {
+        Ok(t) => t.failed as u64,
+        Err(_) => 1,
+    };
+    app.metrics.scheduler_run(failures, app.now().timestamp());
+    outcome
+}
+
+async fn tick_once(app: &App) -> Result<Tick> {
     let mut t = Tick::default();
     let orgs: HashMap<String, Organization> = store::orgs::all(app.read())
         .await?
@@ -47,26 +59,36 @@ pub async fn tick(app: &App) -> Result<Tick> {
         match async { run_due(app, of(&org_id)?, &d).await }.await {
             Ok(true) => t.suspended += 1,
             Ok(false) => {}
-            Err(e) => tracing::error!(departure = %d.id, error = %e, "suspension failed; retrying at the next tick"),
+            Err(e) => {
+                t.failed += 1;
+                tracing::error!(departure = %d.id, error = %e, "suspension failed; retrying at the next tick");
+            }
         }
     }
     for (org_id, d) in st::scheduled(app.read()).await? {
         match async { flag_if_needed(app, of(&org_id)?, &d).await }.await {
             Ok(true) => t.flagged += 1,
             Ok(false) => {}
-            Err(e) => tracing::error!(departure = %d.id, error = %e, "attention check failed"),
+            Err(e) => {
+                t.failed += 1;
+                tracing::error!(departure = %d.id, error = %e, "attention check failed");
+            }
         }
     }
     for (org_id, d) in st::unsettled(app.read()).await? {
         match async { settle(app, of(&org_id)?, &d).await }.await {
             Ok(()) => {}
-            Err(e) => tracing::error!(departure = %d.id, error = %e, "settling failed"),
+            Err(e) => {
+                t.failed += 1;
+                tracing::error!(departure = %d.id, error = %e, "settling failed");
+            }
         }
     }
     for org in orgs.values() {
         let cutoff = match org.policy() {
             Ok(p) => p.purge_cutoff(app.now()),
             Err(e) => {
+                t.failed += 1;
                 tracing::error!(org = %org.id, error = %e, "the organisation's settings do not parse; its trash waits");
                 continue;
             }
@@ -75,20 +97,30 @@ pub async fn tick(app: &App) -> Result<Tick> {
             match purge(app, org, &user).await {
                 Ok(true) => t.purged += 1,
                 Ok(false) => {}
-                Err(e) => tracing::error!(user = %user.id, error = %e, "purge failed; retrying at the next tick"),
+                Err(e) => {
+                    t.failed += 1;
+                    tracing::error!(user = %user.id, error = %e, "purge failed; retrying at the next tick");
+                }
             }
         }
     }
     match super::mail::remind(app, &orgs).await {
         Ok(n) => t.reminded = n,
-        Err(e) => tracing::error!(error = %e, "reminders failed; retrying at the next tick"),
+        Err(e) => {
+            t.failed += 1;
+            tracing::error!(error = %e, "reminders failed; retrying at the next tick");
+        }
     }
     let org_ids: Vec<String> = orgs.keys().cloned().collect();
     match super::people::place_unplaced(app, &org_ids, PLACE_PAGES_PER_TICK).await {
         Ok(n) => t.placed = n,
-        Err(e) => tracing::error!(error = %e, "placing cards without a person failed; retrying at the next tick"),
+        Err(e) => {
+            t.failed += 1;
+            tracing::error!(error = %e, "placing cards without a person failed; retrying at the next tick");
+        }
     }
     if let Err(e) = super::auth::forget_old_attempts(app).await {
+        t.failed += 1;
         tracing::error!(error = %e, "forgetting old sign-in attempts failed; retrying at the next tick");
     }
     Ok(t)

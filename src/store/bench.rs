@@ -491,3 +491,24 @@ pub async fn mail_floor(
     ];
     Ok(c.execute_raw(sql(c, text, values)).await?.rows_affected())
 }
+
+/// `meishi bench audit`'s baseline: an audit event written as it was before the chain (one
+/// INSERT, no head read or moved). Its `seq` is negative, outside any chain, so that the
+/// `(org_id, seq)` index takes it; the organisation it goes to is the baseline's own.
+pub async fn insert_unchained_event(c: &impl Conn, org_id: &str, n: i64, at: DateTime<Utc>) -> Result<()> {
+    exec(
+        c,
+        "INSERT INTO audit_events (id, org_id, actor_id, action, target_type, target_id, before_json, \
+         after_json, at, seq, prev_hash, hash) VALUES (?, ?, NULL, 'bench.event', 'bench', ?, NULL, ?, ?, ?, '', '')",
+        vec![
+            new_id().into(),
+            org_id.into(),
+            n.to_string().into(),
+            format!("{{\"n\":{n}}}").into(),
+            to_micros(at).into(),
+            (-n - 1).into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}

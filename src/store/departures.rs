@@ -369,3 +369,33 @@ pub async fn set_item_transfer(c: &impl Conn, departure_id: &str, position: i64,
     .await?;
     Ok(())
 }
+
+/// Across every organisation (the operator's metrics): scheduled departures due at `now`,
+/// those due since before `overdue_before`, and those needing action. Counts on the
+/// `(status, suspend_moment)` index.
+pub async fn counts_for_metrics(
+    c: &impl Conn,
+    now: DateTime<Utc>,
+    overdue_before: DateTime<Utc>,
+) -> Result<(i64, i64, i64)> {
+    let scheduled = DepartureStatus::Scheduled.as_str();
+    let due = super::count(
+        c,
+        "SELECT COUNT(*) FROM departures WHERE status = ? AND suspend_moment <= ?",
+        vec![scheduled.into(), to_micros(now).into()],
+    )
+    .await?;
+    let overdue = super::count(
+        c,
+        "SELECT COUNT(*) FROM departures WHERE status = ? AND suspend_moment <= ?",
+        vec![scheduled.into(), to_micros(overdue_before).into()],
+    )
+    .await?;
+    let needs_action = super::count(
+        c,
+        "SELECT COUNT(*) FROM departures WHERE status = ?",
+        vec![DepartureStatus::NeedsAction.as_str().into()],
+    )
+    .await?;
+    Ok((due, overdue, needs_action))
+}

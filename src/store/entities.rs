@@ -63,6 +63,7 @@ entity!(tag, "tags", {
 entity!(audit_event, "audit_events", {
     org_id: String, actor_id: Option<String>, action: String, target_type: String,
     target_id: String, before_json: Option<String>, after_json: Option<String>, at: i64,
+    seq: i64, prev_hash: String, hash: String,
 });
 
 entity!(transfer, "transfers", {

@@ -1447,3 +1447,25 @@ pub async fn message_for_opt_out(c: &impl Conn, id: &str) -> Result<Option<(Stri
         None => Ok(None),
     }
 }
+
+/// Across every organisation (the operator's metrics): the outbox's messages queued and
+/// being sent, counted on its partial index of exactly those rows.
+pub async fn outbox_depth(c: &impl Conn) -> Result<(i64, i64)> {
+    let rows = c
+        .query_all_raw(sql(
+            c,
+            "SELECT status, COUNT(*) FROM mail_messages WHERE status IN ('queued', 'sending') GROUP BY status",
+            vec![],
+        ))
+        .await?;
+    let (mut queued, mut sending) = (0, 0);
+    for r in rows {
+        let status: String = r.try_get_by_index(0)?;
+        let n: i64 = r.try_get_by_index(1)?;
+        match status.as_str() {
+            "queued" => queued = n,
+            _ => sending = n,
+        }
+    }
+    Ok((queued, sending))
+}

@@ -488,6 +488,26 @@ CREATE INDEX sign_in_throttle_org ON sign_in_throttle (org_id, locked_until);
 CREATE INDEX sign_in_throttle_last ON sign_in_throttle (last_at)
 "#,
     ),
+    // The audit log's hash chain (issue 17; `domain::audit_chain`): every event gets its place
+    // in its organisation's chain (`seq`), the previous event's hash and its own; `audit_heads`
+    // holds each organisation's last seq and hash, the row `store::audit::append` locks.
+    // The events already there are chained here, in the order they were written (id order),
+    // by `chain_existing`, which then creates the unique `(org_id, seq)` index: a database
+    // from before this migration verifies from its first event (the chain vouches for the
+    // old events from the migration on: an edit made before it cannot be told).
+    (
+        11,
+        r#"
+ALTER TABLE audit_events ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE audit_events ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit_events ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+CREATE TABLE audit_heads (
+    org_id TEXT PRIMARY KEY REFERENCES organizations(id),
+    seq BIGINT NOT NULL,
+    hash TEXT NOT NULL
+)
+"#,
+    ),
 ];
 
 /// The versions of every migration this build knows, in order (a restored database or an
@@ -560,6 +580,85 @@ async fn fill_card_keys(tx: &impl ConnectionTrait) -> Result<(), DbErr> {
     }
 }
 
+/// Events per statement of `chain_existing`: seven bound values each, under SQLite's 32,766.
+const CHAIN_PAGE: usize = 1000;
+
+/// Chains the audit events that were there before migration 11, organisation by
+/// organisation in id order (the order they were written in), a page per UPDATE, and writes
+/// each organisation's head; then the unique `(org_id, seq)` index can be made. Memory holds
+/// one page.
+async fn chain_existing(tx: &impl ConnectionTrait) -> Result<(), DbErr> {
+    use crate::domain::audit_chain::{ChainedEvent, GENESIS, link_hash};
+    let orgs = tx
+        .query_all_raw(super::sql(tx, "SELECT id FROM organizations ORDER BY id", vec![]))
+        .await?;
+    for org in orgs {
+        let org_id: String = org.try_get_by_index(0)?;
+        let (mut seq, mut prev, mut after) = (0i64, GENESIS.to_string(), String::new());
+        loop {
+            let rows = tx
+                .query_all_raw(super::sql(
+                    tx,
+                    "SELECT id, actor_id, action, target_type, target_id, before_json, after_json, at \
+                     FROM audit_events WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?",
+                    vec![org_id.clone().into(), after.clone().into(), (CHAIN_PAGE as i64).into()],
+                ))
+                .await?;
+            let Some(last) = rows.last() else { break };
+            after = last.try_get_by_index(0)?;
+            let mut values = Vec::with_capacity(rows.len() * 7);
+            let mut ids = Vec::with_capacity(rows.len());
+            let (mut seqs, mut prevs, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
+            for r in &rows {
+                seq += 1;
+                let e = ChainedEvent {
+                    seq,
+                    id: r.try_get_by_index(0)?,
+                    org_id: org_id.clone(),
+                    actor_id: r.try_get_by_index(1)?,
+                    action: r.try_get_by_index(2)?,
+                    target_type: r.try_get_by_index(3)?,
+                    target_id: r.try_get_by_index(4)?,
+                    before_json: r.try_get_by_index(5)?,
+                    after_json: r.try_get_by_index(6)?,
+                    at: r.try_get_by_index(7)?,
+                    prev_hash: prev.clone(),
+                    hash: String::new(),
+                };
+                let hash = link_hash(&prev, &e);
+                seqs.extend([sea_orm::Value::from(e.id.clone()), seq.into()]);
+                prevs.extend([sea_orm::Value::from(e.id.clone()), prev.into()]);
+                hashes.extend([sea_orm::Value::from(e.id.clone()), hash.clone().into()]);
+                ids.push(sea_orm::Value::from(e.id));
+                prev = hash;
+            }
+            let cases = " WHEN ? THEN ?".repeat(rows.len());
+            let marks = vec!["?"; rows.len()].join(", ");
+            let text = format!(
+                "UPDATE audit_events SET seq = CASE id{cases} END, prev_hash = CASE id{cases} END, \
+                 hash = CASE id{cases} END WHERE id IN ({marks})"
+            );
+            values.extend(seqs);
+            values.extend(prevs);
+            values.extend(hashes);
+            values.extend(ids);
+            tx.execute_raw(super::sql(tx, &text, values)).await?;
+            if rows.len() < CHAIN_PAGE {
+                break;
+            }
+        }
+        tx.execute_raw(super::sql(
+            tx,
+            "INSERT INTO audit_heads (org_id, seq, hash) VALUES (?, ?, ?)",
+            vec![org_id.into(), seq.into(), prev.into()],
+        ))
+        .await?;
+    }
+    tx.execute_unprepared("CREATE UNIQUE INDEX audit_chain ON audit_events (org_id, seq)")
+        .await?;
+    Ok(())
+}
+
 /// Applies the migrations not yet applied, each in its own transaction.
 pub async fn run(db: &DatabaseConnection) -> Result<usize, DbErr> {
     db.execute_unprepared(
@@ -583,6 +682,9 @@ pub async fn run(db: &DatabaseConnection) -> Result<usize, DbErr> {
             }
             if *version == 4 {
                 fill_card_keys(&tx).await?;
+            }
+            if *version == 11 {
+                chain_existing(&tx).await?;
             }
             if *version == 5 {
                 for stmt in super::search::schema(super::is_sqlite(&tx)) {

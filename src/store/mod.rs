@@ -329,6 +329,28 @@ impl Store {
     pub fn sqlite_file(&self) -> Option<&std::path::Path> {
         self.sqlite.as_ref().map(|o| o.get_filename())
     }
+
+    /// The pool's connections now: open, idle, and the most it opens.
+    pub fn pool(&self) -> crate::metrics::Pool {
+        fn of<D: sqlx::Database>(p: &sqlx::Pool<D>) -> crate::metrics::Pool {
+            crate::metrics::Pool {
+                size: p.size(),
+                idle: p.num_idle() as u32,
+                max: p.options().get_max_connections(),
+            }
+        }
+        if self.is_sqlite() {
+            of(self.db.get_sqlite_connection_pool())
+        } else {
+            of(self.db.get_postgres_connection_pool())
+        }
+    }
+
+    /// Whether the database answers a trivial query (`/readyz`).
+    pub async fn ping(&self) -> Result<()> {
+        self.db.execute_unprepared("SELECT 1").await?;
+        Ok(())
+    }
 }
 
 /// Whether a connection or transaction is on SQLite (else PostgreSQL).

@@ -98,6 +98,8 @@ pub const TABLES: &[Table] = &[
     org("mail_sends", &["id"]),
     org("mail_messages", &["id"]),
     org("audit_events", &["id"]),
+    // The chain's head comes with its events, so that the next event chains on.
+    org("audit_heads", &["org_id"]),
 ];
 
 /// Tables with an organisation's rows that an archive leaves out on purpose, and why.

@@ -425,7 +425,7 @@ async fn the_audit_csv_reads_page_after_page_of_a_long_log() {
             before: None,
             after: Some(json!({"n": i})),
         };
-        meishi::store::audit::insert(t.app.store.conn(), &org_id, e, at)
+        meishi::store::audit::append(t.app.store.conn(), &org_id, e, at)
             .await
             .unwrap();
     }

@@ -87,6 +87,11 @@ pub async fn spawn_with_mail(smtp_url: &str) -> TestApp {
     spawn_inner(Some(smtp_url), EdgeConfig::default()).await
 }
 
+/// `spawn_with_mail` with this edge (a metrics token).
+pub async fn spawn_with_mail_and_edge(smtp_url: &str, edge: EdgeConfig) -> TestApp {
+    spawn_inner(Some(smtp_url), edge).await
+}
+
 async fn spawn_inner(smtp_url: Option<&str>, edge: EdgeConfig) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db_url = fresh_database(dir.path()).await;

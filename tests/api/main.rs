@@ -6,6 +6,7 @@ mod smtp_sink;
 
 mod audit;
 mod backups;
+mod audit_chain;
 mod cards;
 mod cli;
 mod console;
@@ -21,6 +22,7 @@ mod imports;
 mod isolation;
 mod lifecycle;
 mod mail;
+mod observe;
 mod people;
 mod races;
 mod scim;

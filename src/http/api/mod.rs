@@ -56,6 +56,7 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(transfers::get))
         .routes(routes!(transfers::undo))
         .routes(routes!(audit::list))
+        .routes(routes!(audit::export))
         .routes(routes!(imports::import))
         .routes(routes!(imports::export))
         .routes(routes!(mail::list_templates, mail::create_template))
