@@ -49,7 +49,10 @@ pub async fn run(b: AuditBench) -> Result<()> {
     }
     let app = App::open(&b.database, Arc::new(SystemClock)).await?;
     let engine = if app.store.is_sqlite() { "SQLite" } else { "PostgreSQL" };
-    println!("meishi bench audit: {} units of work per contender and round, on {engine}", b.events);
+    println!(
+        "meishi bench audit: {} units of work per contender and round, on {engine}",
+        b.events
+    );
     let chained = org(&app, "bench").await?;
     let plain = org(&app, "bench-baseline").await?;
     let (mut best_chain, mut best_plain) = (f64::MAX, f64::MAX);

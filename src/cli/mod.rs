@@ -1,7 +1,7 @@
 //! The `meishi` command line: a thin adapter over the same services as the HTTP API.
 
-mod backup;
 mod audit;
+mod backup;
 mod bench;
 mod bench_audit;
 mod bench_import;

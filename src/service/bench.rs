@@ -397,7 +397,10 @@ pub async fn verify_chain(app: &App, slug: &str) -> Result<i64> {
     let v = super::audit::verify(app, Some(slug)).await?;
     match v.first() {
         Some(v) if v.broken.is_none() => Ok(v.verified),
-        Some(v) => Err(crate::domain::Error::internal(format!("the chain breaks: {:?}", v.broken))),
+        Some(v) => Err(crate::domain::Error::internal(format!(
+            "the chain breaks: {:?}",
+            v.broken
+        ))),
         None => Err(crate::domain::Error::not_found("organization")),
     }
 }

@@ -407,6 +407,17 @@ fn assert_same_organisation(a: &Archive, b: &Archive, imports: usize) {
             assert_eq!(extra.len(), imports, "{extra:?}");
             assert!(extra.iter().all(|r| r.contains("organization.import")), "{extra:?}");
             assert_eq!(other.len(), rows.len() + imports);
+        } else if table == "audit_heads" {
+            // The chain's head moved on by the imports' events.
+            let seq = |r: &String| {
+                serde_json::from_str::<serde_json::Value>(r).unwrap()[1]
+                    .as_i64()
+                    .unwrap()
+            };
+            assert_eq!(rows.len(), other.len(), "{table}: row count");
+            for (x, y) in rows.iter().zip(&other) {
+                assert_eq!(seq(y), seq(x) + imports as i64, "{x} → {y}");
+            }
         } else {
             assert_eq!(rows.len(), other.len(), "{table}: row count");
             let differ: Vec<_> = rows.iter().zip(&other).filter(|(x, y)| x != y).take(3).collect();

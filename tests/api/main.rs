@@ -5,8 +5,8 @@ mod harness;
 mod smtp_sink;
 
 mod audit;
-mod backups;
 mod audit_chain;
+mod backups;
 mod cards;
 mod cli;
 mod console;
