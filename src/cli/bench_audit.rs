@@ -49,7 +49,10 @@ pub async fn run(b: AuditBench) -> Result<()> {
     }
     let app = App::open(&b.database, Arc::new(SystemClock)).await?;
     let engine = if app.store.is_sqlite() { "SQLite" } else { "PostgreSQL" };
-    println!("meishi bench audit: {} units of work per contender and round, on {engine}", b.events);
+    println!(
+        "meishi bench audit: {} units of work per contender and round, on {engine}",
+        b.events
+    );
     let chained = org(&app, "bench").await?;
     let plain = org(&app, "bench-baseline").await?;
     let (mut best_chain, mut best_plain) = (f64::MAX, f64::MAX);
@@ -62,7 +65,7 @@ pub async fn run(b: AuditBench) -> Result<()> {
             if which == 0 {
                 sb::audited_writes(&app, &chained, b.events).await?;
             } else {
-                sb::unchained_writes(&app, &plain, b.events).await?;
+                sb::unchained_writes(&app, &plain, round * b.events, b.events).await?;
             }
             times[which] = started.elapsed().as_secs_f64();
         }
