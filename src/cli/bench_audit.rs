@@ -65,7 +65,7 @@ pub async fn run(b: AuditBench) -> Result<()> {
             if which == 0 {
                 sb::audited_writes(&app, &chained, b.events).await?;
             } else {
-                sb::unchained_writes(&app, &plain, b.events).await?;
+                sb::unchained_writes(&app, &plain, round * b.events, b.events).await?;
             }
             times[which] = started.elapsed().as_secs_f64();
         }

@@ -381,9 +381,10 @@ pub async fn audited_writes(app: &App, org_id: &str, n: usize) -> Result<()> {
 
 /// The same units of work writing the same event as before the chain: one INSERT each
 /// (`store::bench::insert_unchained_event`), in an organisation of their own.
-pub async fn unchained_writes(app: &App, org_id: &str, n: usize) -> Result<()> {
+/// `start` numbers the events on from earlier rounds.
+pub async fn unchained_writes(app: &App, org_id: &str, start: usize, n: usize) -> Result<()> {
     let actor = Actor::system(org_id);
-    for i in 0..n {
+    for i in start..start + n {
         app.write(&actor, async |tx, who| {
             sb::insert_unchained_event(tx, who.org_id, i as i64, who.at).await
         })
