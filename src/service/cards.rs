@@ -3,7 +3,7 @@
 //! shared (seen by all).
 
 use super::{Actor, App, audit, page_limit, paginate, people, snap};
-use crate::domain::model::{Card, Contact, Page, Tag};
+use crate::domain::model::{Card, CardTag, Contact, Page, Tag};
 use crate::domain::{CardFields, ContactKind, Error, Result, UserStatus, date, optional_text, required_text};
 use crate::store::{self, cards as st, users};
 use chrono::{DateTime, Utc};
@@ -465,26 +465,32 @@ async fn visible_tag(c: &impl store::Conn, actor: &Actor, tag_id: &str) -> Resul
     }
 }
 
-/// Cards as the actor may see them: the tags they may not see (another user's personal
-/// ones) are left out of each card's `tag_ids`.
+/// Cards as the actor may see them, with their tags' names: the tags they may not see
+/// (another user's personal ones, `Tag::visible_to`) are left out of `tags` and `tag_ids`.
+/// One query for the tags of the whole page, whatever its size.
 pub(crate) async fn shown(c: &impl store::Conn, actor: &Actor, mut cards: Vec<Card>) -> Result<Vec<Card>> {
-    if actor.is_admin() {
-        return Ok(cards);
-    }
     let mut ids: Vec<String> = cards.iter().flat_map(|k| k.tag_ids.iter().cloned()).collect();
     ids.sort_unstable();
     ids.dedup();
     if ids.is_empty() {
         return Ok(cards);
     }
-    let hidden: std::collections::HashSet<String> = st::tags_by_ids(c, &actor.org_id, &ids)
+    let visible: std::collections::HashMap<String, CardTag> = st::tags_by_ids(c, &actor.org_id, &ids)
         .await?
         .into_iter()
-        .filter(|t| !t.visible_to(&actor.user_id, false))
-        .map(|t| t.id)
+        .filter(|t| t.visible_to(&actor.user_id, actor.is_admin()))
+        .map(|t| {
+            let tag = CardTag {
+                id: t.id.clone(),
+                name: t.name,
+                shared: t.shared,
+            };
+            (t.id, tag)
+        })
         .collect();
     for k in &mut cards {
-        k.tag_ids.retain(|t| !hidden.contains(t));
+        k.tag_ids.retain(|t| visible.contains_key(t));
+        k.tags = k.tag_ids.iter().filter_map(|t| visible.get(t).cloned()).collect();
     }
     Ok(cards)
 }

@@ -366,6 +366,7 @@ pub async fn settings(app: &App, actor: &Actor) -> Result<Settings> {
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = MailSettingsPatch)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
     pub handover_from: Option<String>,

@@ -79,6 +79,7 @@ pub async fn get(app: &App, actor: &super::Actor) -> Result<Organization> {
 
 /// Settings an administrator may change; absent fields stay.
 #[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = OrganizationPatch)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
     pub name: Option<String>,

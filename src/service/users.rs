@@ -15,7 +15,9 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    #[schema(format = Email)]
     pub email: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub display_name: String,
     /// `member` unless given.
     #[serde(default)]
@@ -28,6 +30,7 @@ pub struct NewUser {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
+    #[schema(min_length = 1, max_length = 200)]
     pub display_name: Option<String>,
     pub role: Option<Role>,
     /// A new password (at least 8 characters, not a common one). Changing it ends every

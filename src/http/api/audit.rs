@@ -27,6 +27,7 @@ pub struct AuditParams {
     /// Only events up to and including this day (`YYYY-MM-DD`, in the organisation's time zone).
     pub to: Option<NaiveDate>,
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 

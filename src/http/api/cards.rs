@@ -23,6 +23,7 @@ pub struct CardParams {
     pub q: Option<String>,
     pub cursor: Option<String>,
     /// 1–500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 

@@ -20,11 +20,13 @@ pub struct DepartureParams {
     /// upcoming (scheduled, suspension ahead), planned (upcoming and not flagged), overdue
     /// (scheduled, suspension passed), needs_action (suspended while still holding, flagged, or
     /// overdue: the desk's 要対応), done or cancelled
+    #[param(schema_with = crate::http::document::departure_status)]
     pub status: Option<String>,
     /// Only departures flagged as not ready close to their last working day.
     #[serde(default)]
     pub attention: bool,
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 

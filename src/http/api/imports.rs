@@ -37,6 +37,7 @@ pub struct ImportParams {
     /// `vcard` or `csv`; told by the content type, else by the content.
     pub format: Option<Format>,
     /// `utf-8`, `shift_jis` or `auto` (default; also taken from the content type's charset).
+    #[param(schema_with = crate::http::document::encoding)]
     pub encoding: Option<String>,
     /// Owners named in the file (another organisation's or server's export) → users here:
     /// `old@example.jp=new@example.jp` pairs, comma-separated (the right side an e-mail or a
@@ -177,6 +178,7 @@ pub struct ExportParams {
     /// Only cards with this tag.
     pub tag_id: Option<String>,
     /// CSV only: `utf-8` (default) or `shift_jis`.
+    #[param(schema_with = crate::http::document::encoding)]
     pub encoding: Option<String>,
     /// vCard only: `4.0` (default) or `3.0`.
     pub version: Option<VcardVersion>,

@@ -26,6 +26,7 @@ pub struct TemplateParams {
     pub creator_id: Option<String>,
     pub cursor: Option<String>,
     /// 1–500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -145,6 +146,7 @@ pub async fn update_settings(
 #[serde(deny_unknown_fields)]
 pub struct SuppressionParams {
     /// block, opt_out or bounce.
+    #[param(schema_with = crate::http::document::suppression_kind)]
     pub kind: Option<String>,
 }
 
@@ -225,6 +227,7 @@ pub async fn preview_skipped(State(app): State<App>, Auth(a): Auth, Body(b): Bod
 pub struct PageParams {
     pub cursor: Option<String>,
     /// 1–500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -287,6 +290,7 @@ pub async fn send_messages(
 #[serde(deny_unknown_fields)]
 pub struct SkippedParams {
     /// `json` (default) or `csv`.
+    #[param(schema_with = crate::http::document::json_or_csv)]
     pub format: Option<String>,
 }
 

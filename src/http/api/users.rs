@@ -16,6 +16,7 @@ pub struct PageQuery {
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// 1–500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
