@@ -33,11 +33,14 @@ fn non_blank() -> String {
 }
 
 /// An address `domain::types::Email::parse` accepts: no white space, one `@`, a dot inside
-/// the domain.
-pub const EMAIL_PATTERN: &str = r"^[^@\s\u0000-\u001F\u007F-\u009F]+@[^@\s.\u0000-\u001F\u007F-\u009F][^@\s\u0000-\u001F\u007F-\u009F]*\.[^@\s\u0000-\u001F\u007F-\u009F]*[^@\s.\u0000-\u001F\u007F-\u009F]$";
+/// the domain (unanchored).
+const EMAIL: &str = r"[^@\s\u0000-\u001F\u007F-\u009F]+@[^@\s.\u0000-\u001F\u007F-\u009F][^@\s\u0000-\u001F\u007F-\u009F]*\.[^@\s\u0000-\u001F\u007F-\u009F]*[^@\s.\u0000-\u001F\u007F-\u009F]";
+
+/// A domain `service::mail::update_settings` accepts (the part after an address's `@`).
+const DOMAIN: &str = r"[^@\s.\u0000-\u001F\u007F-\u009F][^@\s\u0000-\u001F\u007F-\u009F]*\.[^@\s\u0000-\u001F\u007F-\u009F]*[^@\s.\u0000-\u001F\u007F-\u009F]";
 
 /// `HH:MM` (`domain::policy::parse_time_of_day`).
-pub const TIME_PATTERN: &str = r"^([01][0-9]|2[0-3]):[0-5][0-9]$";
+const TIME: &str = r"^([01][0-9]|2[0-3]):[0-5][0-9]$";
 
 fn error_response(description: &str) -> Value {
     json!({
@@ -142,7 +145,25 @@ fn tuples(v: &mut Value) {
     }
 }
 
+/// Parameters whose schema the handler's extractor does not carry: (operation, parameter,
+/// schema).
+fn parameter_schema(operation: &str, name: &str) -> Option<Value> {
+    match (operation, name) {
+        ("mail_suppressions_remove", "kind") => Some(json!({"type": "string", "enum": ["block", "opt_out", "bounce"]})),
+        // `service::imports::owner_mapping`: `old=new` pairs, comma-separated, `old` an address.
+        ("imports_import", "owner_mapping") => {
+            let c = CONTROLS;
+            let old = format!(r"[^@\s,={c}]+@[^@\s.,={c}][^@\s,={c}]*\.[^@\s,={c}]*[^@\s.,={c}]");
+            // White space around a pair or an `=`, but no control character (`\s` has some).
+            let pair = format!(r"[^\S{c}]*({old}[^\S{c}]*=[^,{c}]*)?");
+            Some(json!({"type": "string", "pattern": format!("^{pair}(,{pair})*$")}))
+        }
+        _ => None,
+    }
+}
+
 fn finish_operation(path: &str, method: &str, op: &mut Map<String, Value>, request_schemas: &mut Vec<String>) {
+    let operation_id = op.get("operationId").and_then(Value::as_str).unwrap_or("").to_string();
     let secured = op
         .get("security")
         .and_then(Value::as_array)
@@ -168,15 +189,12 @@ fn finish_operation(path: &str, method: &str, op: &mut Map<String, Value>, reque
     if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
         for p in params {
             refs_in(p, request_schemas);
+            let name = p.get("name").and_then(Value::as_str).unwrap_or("");
+            if let Some(schema) = parameter_schema(&operation_id, name) {
+                p["schema"] = schema;
+            }
             if let Some(schema) = p.get_mut("schema") {
                 input_string(schema);
-                // A path segment is never empty (`/cards/` is another URL).
-                if p.get("in").and_then(Value::as_str) == Some("path")
-                    && let Some(s) = p.get_mut("schema").and_then(Value::as_object_mut)
-                    && s.get("type").and_then(Value::as_str) == Some("string")
-                {
-                    s.entry("minLength").or_insert(json!(1));
-                }
             }
         }
     }
@@ -278,16 +296,125 @@ fn input_string(schema: &mut Value) {
 
 type Refine = fn(&mut Map<String, Value>);
 
+/// "At least one of these properties is given and holds its schema", as nested `if`/`then`
+/// (client generators keep the object one type; `anyOf` would split it): if the first is
+/// not given, then at least one of the rest.
+fn at_least_one(given: &[(&str, Value)]) -> Value {
+    let one = |(k, s): &(&str, Value)| json!({"required": [k], "properties": {*k: s}});
+    match given {
+        [] => json!({}),
+        [last] => one(last),
+        [first, rest @ ..] => json!({"if": {"not": one(first)}, "then": at_least_one(rest)}),
+    }
+}
+
 /// Rules between fields, which utoipa's derive cannot state. Each mirrors a check in the
 /// domain (named beside it).
 const REFINEMENTS: &[Refine] = &[
-    // `CardFields::parse`: a card needs a name or a company (without a name, a company).
+    // `CardFields::parse`: the fields' lengths, an email or nothing; a new card needs a name
+    // or a company (a change that would leave none is 422: it depends on the card).
     |schemas| {
-        if let Some(card) = schemas.get_mut("NewCard") {
-            card["if"] =
-                json!({"not": {"required": ["full_name"], "properties": {"full_name": {"pattern": non_blank()}}}});
-            card["then"] = json!({"required": ["company"], "properties": {"company": {"pattern": non_blank()}}});
+        for name in ["NewCard", "CardPatch"] {
+            let Some(props) = schemas.get_mut(name).and_then(|c| c.get_mut("properties")) else {
+                continue;
+            };
+            for (field, max) in [
+                ("full_name", 200),
+                ("name_reading", 200),
+                ("company", 200),
+                ("department", 200),
+                ("title", 200),
+                ("phone", 40),
+                ("mobile", 40),
+                ("fax", 40),
+                ("postal_code", 20),
+                ("address", 500),
+                ("url", 500),
+            ] {
+                props[field]["maxLength"] = json!(max);
+            }
+            props["email"]["pattern"] = json!(format!(r"^([^\S{CONTROLS}]*|{EMAIL})$"));
+            props["exchanged_on"]["format"] = json!("date");
         }
+        if let Some(card) = schemas.get_mut("NewCard") {
+            let text = json!({"type": "string", "pattern": non_blank()});
+            let given = at_least_one(&[("full_name", text.clone()), ("company", text)]);
+            for key in ["if", "then"] {
+                card[key] = given[key].clone();
+            }
+        }
+    },
+    // `service::mail::recipients`: at least one of owner_id, tag_id, company, card_ids.
+    |schemas| {
+        if let Some(r) = schemas.get_mut("RecipientsInput") {
+            let given = at_least_one(&[
+                ("owner_id", json!({"type": "string", "minLength": 1})),
+                ("tag_id", json!({"type": "string", "minLength": 1})),
+                ("company", json!({"type": "string", "pattern": non_blank()})),
+                ("card_ids", json!({"type": "array", "minItems": 1})),
+            ]);
+            for key in ["if", "then"] {
+                r[key] = given[key].clone();
+            }
+            r["properties"]["card_ids"]["maxItems"] = json!(1000);
+        }
+    },
+    // `service::users::update`: `current_password` goes with a new password.
+    |schemas| {
+        if let Some(u) = schemas.get_mut("UserPatch") {
+            u["if"] = json!({"required": ["current_password"], "properties": {"current_password": {"type": "string"}}});
+            u["then"] = json!({"required": ["password"], "properties": {"password": {"type": "string"}}});
+        }
+    },
+    // `domain::policy::settings`: the organisation's settings.
+    |schemas| {
+        let Some(props) = schemas.get_mut("OrganizationPatch").and_then(|c| c.get_mut("properties")) else {
+            return;
+        };
+        let mut zones: Vec<Value> = chrono_tz::TZ_VARIANTS.iter().map(|z| json!(z.name())).collect();
+        zones.push(Value::Null);
+        props["time_zone"]["enum"] = Value::Array(zones);
+        props["retired_suffix"]["pattern"] = json!(non_blank());
+        props["retired_suffix"]["maxLength"] = json!(40);
+        props["suspend_at"]["pattern"] = json!(TIME);
+        props["trash_days"]["minimum"] = json!(1);
+        props["trash_days"]["maximum"] = json!(3650);
+        props["previous_owner_tag_format"]["pattern"] = json!(format!(r"^[^{CONTROLS}]*\{{name\}}[^{CONTROLS}]*$"));
+        props["previous_owner_tag_format"]["maxLength"] = json!(80);
+    },
+    // `service::mail::update_settings`.
+    |schemas| {
+        let Some(props) = schemas.get_mut("MailSettingsPatch").and_then(|c| c.get_mut("properties")) else {
+            return;
+        };
+        props["handover_from"]["enum"] = json!(["leaver", "successor", null]);
+        props["daily_limit"]["minimum"] = json!(1);
+        props["daily_limit"]["maximum"] = json!(10_000_000);
+        props["sending_domain"]["pattern"] = json!(format!("^(@?{DOMAIN})?$"));
+        props["sending_domain"]["maxLength"] = json!(200);
+    },
+    // `domain::mail::TemplateText::parse`: a name, a one-line subject, a body.
+    |schemas| {
+        let Some(props) = schemas.get_mut("TemplateInput").and_then(|c| c.get_mut("properties")) else {
+            return;
+        };
+        props["subject"]["pattern"] = json!(format!(r"^[^\r\n{CONTROLS}]*[^\s{CONTROLS}][^\r\n{CONTROLS}]*$"));
+        props["subject"]["maxLength"] = json!(500);
+        props["body"]["pattern"] = json!(non_blank());
+        props["body"]["maxLength"] = json!(100_000);
+        props["html_body"]["maxLength"] = json!(200_000);
+    },
+    // `service::mail::suppression_value`: an address on any list; on the block list also a
+    // company name.
+    |schemas| {
+        let Some(s) = schemas.get_mut("SuppressionInput") else { return };
+        s["properties"]["kind"] = json!({"type": "string", "enum": ["block", "opt_out", "bounce"],
+            "description": "block, opt_out or bounce."});
+        s["properties"]["value"]["pattern"] =
+            json!(format!(r"^({EMAIL}|[^@{CONTROLS}]*[^@\s{CONTROLS}][^@{CONTROLS}]*)$"));
+        s["properties"]["reason"]["maxLength"] = json!(500);
+        s["if"] = json!({"properties": {"kind": {"enum": ["opt_out", "bounce"]}}});
+        s["then"] = json!({"properties": {"value": {"pattern": format!("^{EMAIL}$")}}});
     },
     // `domain::transfer::Selection::parse`: exactly one of `all: true`, `tag_id`, `company`,
     // `card_ids` (1 to MAX_CARD_IDS), each its own object so that clients get a type each.
@@ -367,4 +494,30 @@ pub fn encoding() -> utoipa::openapi::Object {
 /// A listing's answer as JSON or CSV.
 pub fn json_or_csv() -> utoipa::openapi::Object {
     one_of(&["json", "csv"])
+}
+
+/// A string parameter matching `pattern`.
+fn matching(pattern: &str) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(pattern))
+        .build()
+}
+
+const UUID: &str = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+
+/// The `cursor` of most listings: empty, or the last id of the previous page
+/// (`store::parse_cursor`).
+pub fn id_cursor() -> utoipa::openapi::Object {
+    matching(&format!("^({UUID})?$"))
+}
+
+/// The card listing's `cursor`: the last card's id and its sort key (`service::cards`).
+pub fn card_cursor() -> utoipa::openapi::Object {
+    matching(&format!("^({UUID}[^{CONTROLS}]*)?$"))
+}
+
+/// The departures' `cursor`: how many came before (`service::departures::list`).
+pub fn offset_cursor() -> utoipa::openapi::Object {
+    matching(r"^(\+?[0-9]{1,19})?$")
 }

@@ -82,6 +82,7 @@ pub struct NewContact {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTag {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// Shared tags are visible to the whole organisation; personal ones (default) to you.
     #[serde(default)]
@@ -324,10 +325,16 @@ pub async fn update(app: &App, actor: &Actor, id: &str, p: CardPatch) -> Result<
             None => before.exchanged_on,
             Some(v) => parse_date("exchanged_on", v.as_deref())?,
         };
+        let (full_name, company) = (pick(p.full_name, &before.full_name), pick(p.company, &before.company));
+        // Without a name and a company the card would be nothing; whether a patch leaves it so
+        // depends on what the card holds now, so it is 422 here (400 when creating).
+        if full_name.trim().is_empty() && company.trim().is_empty() {
+            return Err(Error::unprocessable("a card needs a name or a company").with_field("full_name"));
+        }
         let fields = CardFields::parse(CardFields {
-            full_name: pick(p.full_name, &before.full_name),
+            full_name,
             name_reading: pick(p.name_reading, &before.name_reading),
-            company: pick(p.company, &before.company),
+            company,
             department: pick(p.department, &before.department),
             title: pick(p.title, &before.title),
             email: pick(p.email, &before.email),

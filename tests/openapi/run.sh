@@ -103,5 +103,6 @@ else
     echo "MEISHI_OPENAPI_POSTGRES_URL unset: the PostgreSQL run is skipped"
     results+=("postgres skipped")
 fi
-echo "openapi: $(IFS=', '; echo "${results[*]}")"
+summary="$(printf '%s, ' "${results[@]}")"
+echo "openapi: ${summary%, }"
 exit "$failed"

@@ -90,7 +90,7 @@ def main(base_url: str, token: str) -> None:
         still = cards_list.sync(client=c, company=company, limit=10)
         check(still.items[0].owner_id == me.id, "the dry run moved nothing")
 
-        # An import with a bad row (all or nothing): 400 naming the file, the report in the
+        # An import with a bad row (all or nothing): 422 naming the file, the report in the
         # error's details with the bad line; nothing of the file is imported.
         before = cards_list.sync(client=c, q="佐藤 一郎", limit=500)
         csv = "full_name,company,email\n佐藤 一郎,サンプル商事,sato@example.jp\n鈴木 次郎,サンプル商事,not-an-address\n"
@@ -100,7 +100,7 @@ def main(base_url: str, token: str) -> None:
         answer = imports_import.sync_detailed(client=c, body=form)
         error = answer.parsed
         check(
-            answer.status_code == 400 and isinstance(error, ErrorBody) and error.error.field == "file",
+            answer.status_code == 422 and isinstance(error, ErrorBody) and error.error.field == "file",
             f"the import is refused whole, naming the file (status {answer.status_code})",
         )
         report = error.error.details

@@ -135,5 +135,6 @@ one_pass() {
 for pass in $passes; do
     one_pass "$pass"
 done
-echo "schemathesis: $(IFS=';'; echo "${results[*]}" | sed 's/;/; /g')"
+summary="$(printf '%s; ' "${results[@]}")"
+echo "schemathesis: ${summary%; }"
 exit "$status"

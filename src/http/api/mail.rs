@@ -24,6 +24,7 @@ use utoipa::{IntoParams, ToSchema};
 pub struct TemplateParams {
     /// Only this user's templates (administrators, or yourself).
     pub creator_id: Option<String>,
+    #[param(schema_with = crate::http::document::id_cursor)]
     pub cursor: Option<String>,
     /// 1–500, default 50.
     #[param(minimum = 1, maximum = 500)]
@@ -225,6 +226,7 @@ pub async fn preview_skipped(State(app): State<App>, Auth(a): Auth, Body(b): Bod
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageParams {
+    #[param(schema_with = crate::http::document::id_cursor)]
     pub cursor: Option<String>,
     /// 1–500, default 50.
     #[param(minimum = 1, maximum = 500)]

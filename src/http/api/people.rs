@@ -26,6 +26,7 @@ pub struct NewsParams {
     /// `open` (default), `applied`, `dismissed` or `all`.
     #[param(schema_with = crate::http::document::news_status)]
     pub status: Option<String>,
+    #[param(schema_with = crate::http::document::id_cursor)]
     pub cursor: Option<String>,
     /// 1–500, default 50.
     #[param(minimum = 1, maximum = 500)]
