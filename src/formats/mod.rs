@@ -132,9 +132,11 @@ impl FileError {
             e.message.clone()
         };
         // The request was well-formed (a file); what it holds cannot be read: 422.
-        Error::unprocessable(message).with_field(&field).with_details(serde_json::json!({
-            "errors": [e], "error_count": 1,
-        }))
+        Error::unprocessable(message)
+            .with_field(&field)
+            .with_details(serde_json::json!({
+                "errors": [e], "error_count": 1,
+            }))
     }
 }
 

@@ -177,7 +177,7 @@ fn finish_operation(path: &str, method: &str, op: &mut Map<String, Value>, reque
             for (media, m) in content.iter_mut() {
                 if media == "multipart/form-data" {
                     m["schema"] = json!({
-                        "type": "object", "required": ["file"],
+                        "type": "object", "required": ["file"], "additionalProperties": false,
                         "properties": {"file": {"type": "string", "format": "binary"}}
                     });
                 } else if !media.ends_with("json") {
@@ -368,7 +368,10 @@ const REFINEMENTS: &[Refine] = &[
     },
     // `domain::policy::settings`: the organisation's settings.
     |schemas| {
-        let Some(props) = schemas.get_mut("OrganizationPatch").and_then(|c| c.get_mut("properties")) else {
+        let Some(props) = schemas
+            .get_mut("OrganizationPatch")
+            .and_then(|c| c.get_mut("properties"))
+        else {
             return;
         };
         let mut zones: Vec<Value> = chrono_tz::TZ_VARIANTS.iter().map(|z| json!(z.name())).collect();
@@ -384,7 +387,10 @@ const REFINEMENTS: &[Refine] = &[
     },
     // `service::mail::update_settings`.
     |schemas| {
-        let Some(props) = schemas.get_mut("MailSettingsPatch").and_then(|c| c.get_mut("properties")) else {
+        let Some(props) = schemas
+            .get_mut("MailSettingsPatch")
+            .and_then(|c| c.get_mut("properties"))
+        else {
             return;
         };
         props["handover_from"]["enum"] = json!(["leaver", "successor", null]);
@@ -407,7 +413,9 @@ const REFINEMENTS: &[Refine] = &[
     // `service::mail::suppression_value`: an address on any list; on the block list also a
     // company name.
     |schemas| {
-        let Some(s) = schemas.get_mut("SuppressionInput") else { return };
+        let Some(s) = schemas.get_mut("SuppressionInput") else {
+            return;
+        };
         s["properties"]["kind"] = json!({"type": "string", "enum": ["block", "opt_out", "bounce"],
             "description": "block, opt_out or bounce."});
         s["properties"]["value"]["pattern"] =
@@ -466,19 +474,27 @@ fn one_of(values: &[&str]) -> utoipa::openapi::Object {
         .build()
 }
 
-/// `service::departures::list`'s statuses.
+/// `service::departures::list`'s statuses ("" is none given: every departure).
 pub fn departure_status() -> utoipa::openapi::Object {
-    one_of(&["upcoming", "planned", "overdue", "needs_action", "done", "cancelled"])
+    one_of(&[
+        "upcoming",
+        "planned",
+        "overdue",
+        "needs_action",
+        "done",
+        "cancelled",
+        "",
+    ])
 }
 
-/// `domain::person::NewsKind`.
+/// `domain::person::NewsKind` ("" is none given).
 pub fn news_kind() -> utoipa::openapi::Object {
-    one_of(&["personnel", "contact"])
+    one_of(&["personnel", "contact", ""])
 }
 
-/// `domain::person::NewsStatus`, or every one.
+/// `domain::person::NewsStatus`, or every one ("" is none given: open).
 pub fn news_status() -> utoipa::openapi::Object {
-    one_of(&["open", "applied", "dismissed", "all"])
+    one_of(&["open", "applied", "dismissed", "all", ""])
 }
 
 /// `service::mail`'s suppression lists.

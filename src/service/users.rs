@@ -156,12 +156,9 @@ pub async fn update(app: &App, actor: &Actor, id: &str, p: UserPatch) -> Result<
         .await?
         .ok_or_else(|| Error::not_found("user"))?;
     if own && p.password.is_some() {
-        let current = p
-            .current_password
-            .as_deref()
-            .ok_or_else(|| {
-                Error::unprocessable("to change your own password, give the current one").with_field("current_password")
-            })?;
+        let current = p.current_password.as_deref().ok_or_else(|| {
+            Error::unprocessable("to change your own password, give the current one").with_field("current_password")
+        })?;
         let hash = target.password_hash.as_deref();
         super::auth::check_current_password(app, actor, &target.user.email, hash, current).await?;
     }

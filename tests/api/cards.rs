@@ -87,7 +87,12 @@ async fn bad_card_input_names_the_field_and_changes_nothing() {
     }
     // Well-formed, but a phone number with letters beyond ASCII: 422 (no schema says "letter").
     assert_error(
-        t.post(&org.admin, "/api/v1/cards", json!({"full_name": "x", "phone": "電話番号"})).await,
+        t.post(
+            &org.admin,
+            "/api/v1/cards",
+            json!({"full_name": "x", "phone": "電話番号"}),
+        )
+        .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         Some("phone"),
     );
@@ -143,7 +148,12 @@ async fn bad_card_input_names_the_field_and_changes_nothing() {
     assert_eq!(contacts["items"].as_array().unwrap().len(), 0);
     // A well-formed change that would leave the card without a name or a company: 422.
     let got = t
-        .call(&org.admin, Method::PATCH, &format!("/api/v1/cards/{card}"), Some(json!({"full_name": " "})))
+        .call(
+            &org.admin,
+            Method::PATCH,
+            &format!("/api/v1/cards/{card}"),
+            Some(json!({"full_name": " "})),
+        )
         .await;
     assert_error(got, StatusCode::UNPROCESSABLE_ENTITY, Some("full_name"));
 }

@@ -277,7 +277,11 @@ async fn a_password_change_asks_for_the_current_one_and_ends_every_other_way_in(
     // refused: 422) or a short one (malformed: 400): refused.
     let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
     for (body, field, status) in [
-        (json!({"password": "a brand new secret"}), "current_password", unprocessable),
+        (
+            json!({"password": "a brand new secret"}),
+            "current_password",
+            unprocessable,
+        ),
         (
             json!({"password": "a brand new secret", "current_password": "not it at all"}),
             "current_password",

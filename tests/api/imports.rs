@@ -854,7 +854,10 @@ async fn an_export_from_another_organisation_imports_with_its_unknown_owners_map
     let (_, _, file) = download(&t, &a.admin, "?format=csv").await;
     // (Malformed: 400; naming nobody here: 422.)
     for (bad, status) in [
-        ("sato@alpha.example.jp%3Dnobody%40beta.example.jp", StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            "sato@alpha.example.jp%3Dnobody%40beta.example.jp",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         ("no-equals-sign", StatusCode::BAD_REQUEST),
     ] {
         let (s, r) = upload(&t, &b.admin, &format!("?owner_mapping={bad}"), "text/csv", file.clone()).await;

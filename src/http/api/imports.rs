@@ -193,7 +193,8 @@ pub struct ExportParams {
 #[utoipa::path(operation_id = "imports_export", get, path = "/api/v1/exports", tag = "import and export", params(ExportParams),
     responses((status = 200, description = "the file (text/vcard or text/csv), as an attachment",
         content((String = "text/vcard"), (String = "text/csv"))),
-        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, description = "`encoding=shift_jis` with a vCard export", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn export(State(app): State<App>, Auth(a): Auth, Params(q): Params<ExportParams>) -> Result<Response> {
     let encoding = match q.encoding.as_deref() {
