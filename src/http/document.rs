@@ -16,7 +16,8 @@
 //!
 //! Statuses: 400 is a request the document itself calls invalid; 422 is a well-formed request
 //! that a rule of the current state refuses (a date in the past, the archive account, the last
-//! administrator, mail not configured); 409 a conflict with the target's state.
+//! administrator, mail not configured, a time zone the server's database lacks); 409 a conflict
+//! with the target's state.
 
 use serde_json::{Map, Value, json};
 
@@ -374,9 +375,9 @@ const REFINEMENTS: &[Refine] = &[
         else {
             return;
         };
-        let mut zones: Vec<Value> = chrono_tz::TZ_VARIANTS.iter().map(|z| json!(z.name())).collect();
-        zones.push(Value::Null);
-        props["time_zone"]["enum"] = Value::Array(zones);
+        // An IANA name (`Asia/Tokyo`); one the server's database lacks is 422. (Not an enum of
+        // the database's names: some, like GMT0 and GMT+0, become one identifier in clients.)
+        props["time_zone"]["examples"] = json!(["Asia/Tokyo"]);
         props["retired_suffix"]["pattern"] = json!(non_blank());
         props["retired_suffix"]["maxLength"] = json!(40);
         props["suspend_at"]["pattern"] = json!(TIME);

@@ -20,6 +20,7 @@ mod imports;
 mod isolation;
 mod lifecycle;
 mod mail;
+mod openapi;
 mod people;
 mod races;
 mod scim;
