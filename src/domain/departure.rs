@@ -279,10 +279,10 @@ impl Departure {
         check_dates(self.retirement_date, self.last_working_day, policy.today(now))?;
         let moment = policy.suspension_moment(self.last_working_day, self.own_suspend_at()?);
         if moment <= now {
-            return Err(Error::bad_input(
-                "suspend_at",
-                format!("the suspension moment {moment} has already passed"),
-            ));
+            return Err(
+                Error::unprocessable(format!("the suspension moment {moment} has already passed"))
+                    .with_field("suspend_at"),
+            );
         }
         self.suspend_moment = moment;
         Ok(())
@@ -543,17 +543,19 @@ impl Departure {
 
 /// Checks a departure's dates against today (in the organisation's zone).
 pub fn check_dates(retirement_date: NaiveDate, last_working_day: NaiveDate, today: NaiveDate) -> Result<()> {
+    // Well-formed dates that do not fit together or with today: 422 (the document can say
+    // what a date is, not which ones fit).
     if last_working_day > retirement_date {
-        return Err(Error::bad_input(
-            "last_working_day",
-            format!("the last working day {last_working_day} is after the retirement date {retirement_date}"),
-        ));
+        return Err(Error::unprocessable(format!(
+            "the last working day {last_working_day} is after the retirement date {retirement_date}"
+        ))
+        .with_field("last_working_day"));
     }
     if last_working_day < today {
-        return Err(Error::bad_input(
-            "last_working_day",
-            format!("the last working day {last_working_day} is in the past (today is {today})"),
-        ));
+        return Err(Error::unprocessable(format!(
+            "the last working day {last_working_day} is in the past (today is {today})"
+        ))
+        .with_field("last_working_day"));
     }
     Ok(())
 }

@@ -83,7 +83,11 @@ pub struct Card {
     pub url: String,
     /// The day the card was exchanged (名刺交換日).
     pub exchanged_on: Option<NaiveDate>,
+    /// The ids of `tags` (kept for older clients).
     pub tag_ids: Vec<String>,
+    /// The card's tags the caller may see: shared ones, the organisation's, their own personal
+    /// ones (admins: every one).
+    pub tags: Vec<CardTag>,
     /// What an imported file held beyond the card's fields (vCard lines, unknown CSV
     /// columns); exports write it back.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -103,6 +107,15 @@ pub struct Contact {
     pub occurred_at: DateTime<Utc>,
     pub body: String,
     pub created_at: DateTime<Utc>,
+}
+
+/// A tag as a card shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CardTag {
+    pub id: String,
+    pub name: String,
+    /// Shared tags are visible to everyone in the organisation, personal ones to their creator.
+    pub shared: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -137,16 +137,17 @@ pub fn check_new(password: &str, email: Option<&str>) -> Result<()> {
         ));
     }
     let lower = password.to_lowercase();
+    // Long enough but refused by the policy's list or for being the email: 422 (the
+    // document states the length; the list and the email are the server's to check).
     if COMMON.contains(&lower.as_str()) {
-        return Err(Error::bad_input(
-            "password",
-            "this password is one of the most common ones: choose another",
-        ));
+        return Err(
+            Error::unprocessable("this password is one of the most common ones: choose another").with_field("password"),
+        );
     }
     if let Some(email) = email.map(str::to_lowercase) {
         let local = email.split('@').next().unwrap_or("");
         if lower == email || lower == local {
-            return Err(Error::bad_input("password", "a password must not be the email address"));
+            return Err(Error::unprocessable("a password must not be the email address").with_field("password"));
         }
     }
     Ok(())

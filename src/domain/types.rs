@@ -63,7 +63,8 @@ pub fn optional_text(field: &str, raw: &str, max: usize) -> Result<String> {
             format!("{field} is longer than {max} characters"),
         ));
     }
-    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    // Line ends of either kind (a browser's textarea sends CR LF) and tabs are text.
+    if s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
         return Err(Error::bad_input(field, format!("{field} contains control characters")));
     }
     Ok(s.to_string())
@@ -212,7 +213,9 @@ impl CardFields {
         let phone_like = |field: &str, v: &str| -> Result<String> {
             let v = t(field, v, 40)?;
             if v.chars().any(|c| c.is_alphabetic() && !c.is_ascii_alphabetic()) {
-                return Err(Error::bad_input(field, format!("'{v}' is not a phone number")));
+                // Letters beyond ASCII: a rule on the text the document does not state
+                // (JSON Schema has no portable "letter"), so 422.
+                return Err(Error::unprocessable(format!("'{v}' is not a phone number")).with_field(field));
             }
             Ok(v)
         };

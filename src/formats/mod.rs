@@ -131,9 +131,12 @@ impl FileError {
         } else {
             e.message.clone()
         };
-        Error::bad_input(&field, message).with_details(serde_json::json!({
-            "errors": [e], "error_count": 1,
-        }))
+        // The request was well-formed (a file); what it holds cannot be read: 422.
+        Error::unprocessable(message)
+            .with_field(&field)
+            .with_details(serde_json::json!({
+                "errors": [e], "error_count": 1,
+            }))
     }
 }
 

@@ -113,9 +113,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
             .and_then(|v| de.end().map(|()| v))
             .map_err(|e| bad_json(String::new(), e.to_string()))?;
         control_in_json(&value, &mut String::new())?;
+        let value = integral(value);
         serde_path_to_error::deserialize(value)
             .map(Body)
             .map_err(|e| bad_json(e.path().to_string(), e.inner().to_string()))
+    }
+}
+
+/// A number without a fraction written with one (`5.0`, `1e3`) is that integer, as JSON Schema
+/// reads it (the document's `integer`); serde would refuse it for an integer field.
+fn integral(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::from(f as i64),
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(integral).collect()),
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, integral(v))).collect()),
+        other => other,
     }
 }
 

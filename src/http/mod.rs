@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod console;
+pub mod document;
 pub mod edge;
 pub mod error;
 pub mod extract;
@@ -55,59 +56,19 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Documents the answers every operation shares: 401 on secured ones, 400 where there is
-/// input to be wrong.
-struct Errors;
-
-impl Modify for Errors {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        // Every secured operation answers 401 without valid credentials: say so once, here.
-        let error = utoipa::openapi::Ref::from_schema_name("ErrorBody");
-        for item in openapi.paths.paths.values_mut() {
-            let ops = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for op in ops.into_iter().flatten() {
-                if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
-                    let response = utoipa::openapi::ResponseBuilder::new()
-                        .description("sign-in required: no valid bearer token or session cookie")
-                        .content("application/json", utoipa::openapi::Content::new(Some(error.clone())))
-                        .build();
-                    op.responses.responses.entry("401".into()).or_insert(response.into());
-                }
-                // A malformed parameter (a control character in a path id too) or body is a
-                // 400 naming it, on every operation.
-                let params = op.parameters.iter().flatten().any(|p| {
-                    matches!(p, utoipa::openapi::RefOr::T(p) if matches!(p.parameter_in,
-                        utoipa::openapi::path::ParameterIn::Query | utoipa::openapi::path::ParameterIn::Path))
-                });
-                if params || op.request_body.is_some() {
-                    let response = utoipa::openapi::ResponseBuilder::new()
-                        .description("bad input: the error names the parameter or field")
-                        .content("application/json", utoipa::openapi::Content::new(Some(error.clone())))
-                        .build();
-                    op.responses.responses.entry("400".into()).or_insert(response.into());
-                }
-            }
-        }
-    }
-}
-
-/// The API's routes and their document. The document is finished here, once every path is
-/// in it (the 401 and 400 answers are added per operation).
-fn api_and_document() -> (Router<App>, utoipa::openapi::OpenApi) {
-    let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// The API's routes and their document, finished once every path is in it
+/// (`document::finish`: the answers every operation shares, input strings, rules between
+/// fields).
+fn api_and_document() -> (Router<App>, serde_json::Value) {
+    let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(api::router())
         .split_for_parts();
-    Errors.modify(&mut doc);
-    (api, doc)
+    let doc = serde_json::to_value(&doc).expect("OpenAPI document serialises");
+    (api, document::finish(doc))
 }
 
-pub fn openapi() -> utoipa::openapi::OpenApi {
+/// The document served at `/api/openapi.json`.
+pub fn openapi() -> serde_json::Value {
     api_and_document().1
 }
 
@@ -122,7 +83,7 @@ pub fn router(app: App) -> Router {
 /// have an idle limit, and handlers find the `EdgeConfig` (the import's body limit).
 pub fn router_with(app: App, config: Arc<EdgeConfig>) -> Router {
     let (api, doc) = api_and_document();
-    let doc_json = serde_json::to_string(&doc).expect("OpenAPI document serialises");
+    let doc_json = doc.to_string();
     let docs_html = utoipa_scalar::Scalar::new(doc)
         .title("meishi API")
         .custom_html(SCALAR_PAGE)

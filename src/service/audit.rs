@@ -52,7 +52,7 @@ async fn filter(app: &App, actor: &Actor, q: &AuditQuery<'_>) -> Result<audit::A
     if let (Some(from), Some(to)) = (q.from, q.to)
         && to < from
     {
-        return Err(Error::bad_input("to", "the last day is before the first day"));
+        return Err(Error::unprocessable("the last day is before the first day").with_field("to"));
     }
     let (from, until) = if q.from.is_some() || q.to.is_some() {
         let policy = super::org(app.read(), &actor.org_id).await?.policy()?;

@@ -310,7 +310,7 @@ pub async fn check_current_password(
     if right {
         Ok(())
     } else {
-        Err(Error::bad_input("current_password", "the current password is wrong"))
+        Err(Error::unprocessable("the current password is wrong").with_field("current_password"))
     }
 }
 

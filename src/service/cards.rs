@@ -3,7 +3,7 @@
 //! shared (seen by all).
 
 use super::{Actor, App, audit, page_limit, paginate, people, snap};
-use crate::domain::model::{Card, Contact, Page, Tag};
+use crate::domain::model::{Card, CardTag, Contact, Page, Tag};
 use crate::domain::{CardFields, ContactKind, Error, Result, UserStatus, date, optional_text, required_text};
 use crate::store::{self, cards as st, users};
 use chrono::{DateTime, Utc};
@@ -82,6 +82,7 @@ pub struct NewContact {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTag {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// Shared tags are visible to the whole organisation; personal ones (default) to you.
     #[serde(default)]
@@ -324,10 +325,16 @@ pub async fn update(app: &App, actor: &Actor, id: &str, p: CardPatch) -> Result<
             None => before.exchanged_on,
             Some(v) => parse_date("exchanged_on", v.as_deref())?,
         };
+        let (full_name, company) = (pick(p.full_name, &before.full_name), pick(p.company, &before.company));
+        // Without a name and a company the card would be nothing; whether a patch leaves it so
+        // depends on what the card holds now, so it is 422 here (400 when creating).
+        if full_name.trim().is_empty() && company.trim().is_empty() {
+            return Err(Error::unprocessable("a card needs a name or a company").with_field("full_name"));
+        }
         let fields = CardFields::parse(CardFields {
-            full_name: pick(p.full_name, &before.full_name),
+            full_name,
             name_reading: pick(p.name_reading, &before.name_reading),
-            company: pick(p.company, &before.company),
+            company,
             department: pick(p.department, &before.department),
             title: pick(p.title, &before.title),
             email: pick(p.email, &before.email),
@@ -465,26 +472,32 @@ async fn visible_tag(c: &impl store::Conn, actor: &Actor, tag_id: &str) -> Resul
     }
 }
 
-/// Cards as the actor may see them: the tags they may not see (another user's personal
-/// ones) are left out of each card's `tag_ids`.
+/// Cards as the actor may see them, with their tags' names: the tags they may not see
+/// (another user's personal ones, `Tag::visible_to`) are left out of `tags` and `tag_ids`.
+/// One query for the tags of the whole page, whatever its size.
 pub(crate) async fn shown(c: &impl store::Conn, actor: &Actor, mut cards: Vec<Card>) -> Result<Vec<Card>> {
-    if actor.is_admin() {
-        return Ok(cards);
-    }
     let mut ids: Vec<String> = cards.iter().flat_map(|k| k.tag_ids.iter().cloned()).collect();
     ids.sort_unstable();
     ids.dedup();
     if ids.is_empty() {
         return Ok(cards);
     }
-    let hidden: std::collections::HashSet<String> = st::tags_by_ids(c, &actor.org_id, &ids)
+    let visible: std::collections::HashMap<String, CardTag> = st::tags_by_ids(c, &actor.org_id, &ids)
         .await?
         .into_iter()
-        .filter(|t| !t.visible_to(&actor.user_id, false))
-        .map(|t| t.id)
+        .filter(|t| t.visible_to(&actor.user_id, actor.is_admin()))
+        .map(|t| {
+            let tag = CardTag {
+                id: t.id.clone(),
+                name: t.name,
+                shared: t.shared,
+            };
+            (t.id, tag)
+        })
         .collect();
     for k in &mut cards {
-        k.tag_ids.retain(|t| !hidden.contains(t));
+        k.tag_ids.retain(|t| visible.contains_key(t));
+        k.tags = k.tag_ids.iter().filter_map(|t| visible.get(t).cloned()).collect();
     }
     Ok(cards)
 }

@@ -23,13 +23,15 @@ pub struct NewDeparture {
     /// `retirement` (退職, default) or `secondment` (出向).
     #[serde(default)]
     pub kind: Option<DepartureKind>,
-    /// YYYY-MM-DD
+    #[schema(format = Date)]
     pub retirement_date: String,
-    /// YYYY-MM-DD; not after the retirement date, not in the past.
+    /// Not after the retirement date, not in the past.
+    #[schema(format = Date)]
     pub last_working_day: String,
     /// Takes whatever the plan gives nobody else.
     pub successor_id: String,
     /// HH:MM; overrides the organisation's suspension time for this departure.
+    #[schema(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub suspend_at: Option<String>,
 }
 
@@ -41,12 +43,14 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
 #[serde(deny_unknown_fields)]
 pub struct DeparturePatch {
     pub kind: Option<DepartureKind>,
+    #[schema(format = Date)]
     pub retirement_date: Option<String>,
+    #[schema(format = Date)]
     pub last_working_day: Option<String>,
     pub successor_id: Option<String>,
     /// HH:MM, or null to use the organisation's time again.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub suspend_at: Option<Option<String>>,
 }
 

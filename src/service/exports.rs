@@ -59,11 +59,9 @@ pub async fn export(app: &App, actor: &Actor, o: ExportOptions) -> Result<Export
             return Err(Error::not_found("tag").with_field("tag_id"));
         }
     }
+    // Two well-formed parameters that do not go together: 422.
     if o.format == Format::Vcard && o.encoding == TextEncoding::ShiftJis {
-        return Err(Error::bad_input(
-            "encoding",
-            "vCard exports are UTF-8; Shift_JIS is for CSV",
-        ));
+        return Err(Error::unprocessable("vCard exports are UTF-8; Shift_JIS is for CSV").with_field("encoding"));
     }
     let cards = st::count_selection(c, &actor.org_id, owner_id.as_deref(), o.tag_id.as_deref()).await?;
     let summary = serde_json::json!({

@@ -356,11 +356,13 @@ async fn owner_mapping(c: &impl store::Conn, actor: &Actor, text: Option<&str>) 
             Some(u) => Some(u),
             None => users::by_id(c, &actor.org_id, new).await?,
         };
+        // Well-formed, but naming nobody who may own cards here: 422.
+        let refused = |m: String| Error::unprocessable(m).with_field("owner_mapping");
         let Some(user) = user else {
-            return Err(bad(format!("{new} (for {old}) is not a user in this organisation")));
+            return Err(refused(format!("{new} (for {old}) is not a user in this organisation")));
         };
         if user.user.status != UserStatus::Active || user.user.is_archive {
-            return Err(bad(format!(
+            return Err(refused(format!(
                 "{new} (for {old}) is not an active user: cards can only be registered for active users"
             )));
         }
@@ -855,7 +857,10 @@ fn nothing_imported(mut report: ImportReport) -> Error {
     report.imported = 0;
     report.skipped = report.rows;
     report.tags_created = 0;
-    Error::bad_input("file", message).with_details(serde_json::to_value(&report).unwrap_or_default())
+    // A well-formed upload whose rows the rules refuse: 422.
+    Error::unprocessable(message)
+        .with_field("file")
+        .with_details(serde_json::to_value(&report).unwrap_or_default())
 }
 
 /// Builds the deferred indexes and writes the audit event with the counts and the listed

@@ -261,7 +261,9 @@ pub async fn export(app: &App, actor: &Actor, id: &str) -> Result<UserExport> {
             id: c.id.clone(),
         });
         let done = page.len() < 1000;
-        cards.extend(page.into_iter().map(|(c, _)| c));
+        // Each page with its tags as the caller may see them (one query a page).
+        let page = super::cards::shown(c, actor, page.into_iter().map(|(c, _)| c).collect()).await?;
+        cards.extend(page);
         if done {
             break;
         }

@@ -100,6 +100,7 @@ fn mailer(app: &App) -> Result<&Arc<Mailer>> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateInput {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     pub subject: String,
     pub body: String,
@@ -367,6 +368,7 @@ pub async fn settings(app: &App, actor: &Actor) -> Result<Settings> {
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = MailSettingsPatch)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
     pub handover_from: Option<String>,
@@ -495,7 +497,11 @@ pub async fn add_suppression(app: &App, actor: &Actor, input: SuppressionInput) 
 
 pub async fn remove_suppression(app: &App, actor: &Actor, kind: &str, value: &str) -> Result<()> {
     actor.require_admin()?;
-    let value = suppression_value(kind, value)?;
+    if !KINDS.contains(&kind) {
+        return Err(Error::bad_input("kind", "kind is block, opt_out or bounce"));
+    }
+    // A value that no list could hold (not an address where one is needed) is on no list.
+    let value = suppression_value(kind, value).map_err(|_| Error::not_found("list entry"))?;
     app.write(actor, async |tx, who| {
         if !st::unsuppress(tx, who.org_id, kind, &value).await? {
             return Err(Error::not_found("list entry"));

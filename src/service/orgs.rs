@@ -79,8 +79,10 @@ pub async fn get(app: &App, actor: &super::Actor) -> Result<Organization> {
 
 /// Settings an administrator may change; absent fields stay.
 #[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = OrganizationPatch)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     /// IANA time zone, e.g. `Asia/Tokyo`.
     pub time_zone: Option<String>,

@@ -873,6 +873,7 @@ pub const MAX_BULK_NEWS: usize = 1000;
 #[serde(deny_unknown_fields)]
 pub struct BulkNews {
     pub action: NewsAction,
+    #[schema(min_items = 1)]
     pub ids: Vec<String>,
 }
 

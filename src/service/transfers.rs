@@ -29,6 +29,7 @@ pub struct TransferRequest {
 
 /// What a dry run reports: exactly what the real run would move.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TransferPreview)]
 pub struct Preview {
     pub dry_run: bool,
     pub from_user_id: String,

@@ -15,23 +15,28 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    #[schema(format = Email)]
     pub email: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub display_name: String,
     /// `member` unless given.
     #[serde(default)]
     pub role: Option<Role>,
     /// Optional: without one the user signs in only once a password is set.
     #[serde(default)]
+    #[schema(min_length = 8)]
     pub password: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
+    #[schema(min_length = 1, max_length = 200)]
     pub display_name: Option<String>,
     pub role: Option<Role>,
     /// A new password (at least 8 characters, not a common one). Changing it ends every
     /// other session and revokes every API token of the user.
+    #[schema(min_length = 8)]
     pub password: Option<String>,
     /// Required to change one's own password: the password now.
     pub current_password: Option<String>,
@@ -151,10 +156,9 @@ pub async fn update(app: &App, actor: &Actor, id: &str, p: UserPatch) -> Result<
         .await?
         .ok_or_else(|| Error::not_found("user"))?;
     if own && p.password.is_some() {
-        let current = p
-            .current_password
-            .as_deref()
-            .ok_or_else(|| Error::bad_input("current_password", "to change your own password, give the current one"))?;
+        let current = p.current_password.as_deref().ok_or_else(|| {
+            Error::unprocessable("to change your own password, give the current one").with_field("current_password")
+        })?;
         let hash = target.password_hash.as_deref();
         super::auth::check_current_password(app, actor, &target.user.email, hash, current).await?;
     }

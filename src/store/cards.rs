@@ -33,6 +33,7 @@ fn card_view(m: card::Model, tag_ids: Vec<String>) -> Card {
         address: m.address,
         url: m.url,
         tag_ids,
+        tags: Vec::new(),
         extra: m.extra.as_deref().and_then(|e| serde_json::from_str(e).ok()),
         person_id: m.person_id.map(|p| p.to_string()),
         created_at: from_micros(m.created_at),

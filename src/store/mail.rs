@@ -437,6 +437,7 @@ fn resolution(org_id: &str, r: &Recipients, at: DateTime<Utc>, domain: Option<&s
 
 /// What a send would do, as the preview shows it.
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+#[schema(as = SendPreview)]
 pub struct Preview {
     /// Messages that would be queued.
     pub messages: i64,

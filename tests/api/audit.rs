@@ -278,7 +278,8 @@ async fn the_audit_page_filters_by_who_what_target_and_days_in_the_organisations
     );
     // Bad filters name themselves, in Japanese.
     let g = admin.get(&day(s.days[2], s.days[0])).await;
-    assert_eq!(g.status, StatusCode::BAD_REQUEST);
+    // (Two days, each well-formed, in the wrong order: 422.)
+    assert_eq!(g.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(g.text().contains("開始日以降の日付を入力してください"));
     assert!(g.text().contains("aria-invalid=\"true\""));
     let g = admin.get("/audit?from=2026-02-30").await;
@@ -548,7 +549,7 @@ async fn the_api_filters_by_actor_target_type_and_days() {
             &format!("/api/v1/audit?from={}&to={}", s.days[1], s.days[0]),
         )
         .await,
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNPROCESSABLE_ENTITY,
         Some("to"),
     );
 }

@@ -76,7 +76,6 @@ async fn bad_card_input_names_the_field_and_changes_nothing() {
         (json!({"full_name": "x", "email": "tanaka@"}), "email"),
         (json!({"full_name": "x", "exchanged_on": "2026-13-01"}), "exchanged_on"),
         (json!({"full_name": "x", "exchanged_on": 20260101}), "exchanged_on"),
-        (json!({"full_name": "x", "phone": "電話番号"}), "phone"),
         (json!({"full_name": "x", "nickname": "y"}), "nickname"),
     ];
     for (body, field) in cases {
@@ -86,6 +85,17 @@ async fn bad_card_input_names_the_field_and_changes_nothing() {
             Some(field),
         );
     }
+    // Well-formed, but a phone number with letters beyond ASCII: 422 (no schema says "letter").
+    assert_error(
+        t.post(
+            &org.admin,
+            "/api/v1/cards",
+            json!({"full_name": "x", "phone": "電話番号"}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("phone"),
+    );
     let got = t
         .post(
             &org.admin,
@@ -136,6 +146,16 @@ async fn bad_card_input_names_the_field_and_changes_nothing() {
     assert_error(got, StatusCode::NOT_FOUND, None);
     let (_, contacts) = t.get(&org.admin, &format!("/api/v1/cards/{card}/contacts")).await;
     assert_eq!(contacts["items"].as_array().unwrap().len(), 0);
+    // A well-formed change that would leave the card without a name or a company: 422.
+    let got = t
+        .call(
+            &org.admin,
+            Method::PATCH,
+            &format!("/api/v1/cards/{card}"),
+            Some(json!({"full_name": " "})),
+        )
+        .await;
+    assert_error(got, StatusCode::UNPROCESSABLE_ENTITY, Some("full_name"));
 }
 
 #[tokio::test]
@@ -360,5 +380,104 @@ async fn members_change_only_their_own_cards_and_see_only_their_personal_tags() 
             assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
             assert_eq!(v["error"]["field"], "tag_id", "{v}");
         }
+    }
+}
+
+/// A card's tags as (name, shared), sorted; `tag_ids` must name the same tags.
+fn tags_of(card: &serde_json::Value) -> Vec<(String, bool)> {
+    let tags = card["tags"].as_array().unwrap_or_else(|| panic!("no tags: {card}"));
+    let mut ids: Vec<&str> = tags.iter().map(|t| t["id"].as_str().unwrap()).collect();
+    let mut tag_ids: Vec<&str> = card["tag_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    tag_ids.sort_unstable();
+    assert_eq!(ids, tag_ids, "tags and tag_ids name the same tags: {card}");
+    let mut out: Vec<(String, bool)> = tags
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap().to_string(), t["shared"].as_bool().unwrap()))
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn cards_carry_their_tags_with_names_as_the_caller_may_see_them() {
+    let t = spawn().await;
+    let org = t.org("acme").await;
+    let (sato_id, sato) = t.user(&org, "sato@acme.example.jp", "佐藤", "member").await;
+    let (_, suzuki) = t.user(&org, "suzuki@acme.example.jp", "鈴木", "member").await;
+    let tag = |token: &str, name: &str, shared: bool| {
+        let (t, token, name) = (&t, token.to_string(), name.to_string());
+        async move {
+            let (s, v) = t
+                .post(&token, "/api/v1/tags", json!({"name": name, "shared": shared}))
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{v}");
+            v["id"].as_str().unwrap().to_string()
+        }
+    };
+    let shared = tag(&org.admin, "重要", true).await;
+    let admins = tag(&org.admin, "管理者メモ", false).await;
+    let satos = tag(&sato, "自分用", false).await;
+    // Three of Sato's cards, each with the shared tag, her personal tag and the admin's.
+    let mut cards = Vec::new();
+    for i in 0..3 {
+        let card = t.card(&sato, json!({"full_name": format!("顧客 {i}")})).await;
+        for (token, tag_id) in [(&sato, &shared), (&sato, &satos), (&org.admin, &admins)] {
+            let (s, v) = t
+                .call(token, Method::PUT, &format!("/api/v1/cards/{card}/tags/{tag_id}"), None)
+                .await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+        }
+        cards.push(card);
+    }
+    let all = |v: &[(&str, bool)]| v.iter().map(|(n, s)| (n.to_string(), *s)).collect::<Vec<_>>();
+    let cases = [
+        // The admin sees every tag; Sato the shared one and her own; Suzuki the shared one only.
+        (
+            &org.admin,
+            all(&[("管理者メモ", false), ("自分用", false), ("重要", true)]),
+        ),
+        (&sato, all(&[("自分用", false), ("重要", true)])),
+        (&suzuki, all(&[("重要", true)])),
+    ];
+    for (token, expected) in &cases {
+        let (s, card) = t.get(token, &format!("/api/v1/cards/{}", cards[0])).await;
+        assert_eq!(s, StatusCode::OK, "{card}");
+        assert_eq!(&tags_of(&card), expected, "{card}");
+        let (s, page) = t.get(token, &format!("/api/v1/cards?owner_id={sato_id}&limit=2")).await;
+        assert_eq!(s, StatusCode::OK, "{page}");
+        let items = page["items"].as_array().unwrap();
+        assert_eq!(items.len(), 2, "{page}");
+        for card in items {
+            assert_eq!(&tags_of(card), expected, "{card}");
+        }
+        let (s, person) = t.get(token, &format!("/api/v1/cards/{}/person", cards[1])).await;
+        assert_eq!(s, StatusCode::OK, "{person}");
+        for held in person["cards"].as_array().unwrap() {
+            assert_eq!(&tags_of(&held["card"]), expected, "{person}");
+        }
+    }
+    // A change answers with the card as its caller sees it.
+    let (s, card) = t
+        .call(
+            &sato,
+            Method::PATCH,
+            &format!("/api/v1/cards/{}", cards[2]),
+            Some(json!({"title": "部長"})),
+        )
+        .await;
+    assert_eq!((s, tags_of(&card)), (StatusCode::OK, cases[1].1.clone()), "{card}");
+    // Sato's own export: her cards without the admin's personal tag.
+    let (s, export) = t.get(&sato, &format!("/api/v1/users/{sato_id}/export")).await;
+    assert_eq!(s, StatusCode::OK, "{export}");
+    let exported = export["cards"].as_array().unwrap();
+    assert_eq!(exported.len(), 3, "{export}");
+    for card in exported {
+        assert_eq!(tags_of(card), cases[1].1, "{card}");
     }
 }

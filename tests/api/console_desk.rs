@@ -255,7 +255,8 @@ async fn registration_errors_sit_beside_their_fields_and_keep_the_values() {
             ],
         )
         .await;
-    assert_eq!(past.status(), StatusCode::BAD_REQUEST);
+    // Well-formed, but in the past: 422, beside the field.
+    assert_eq!(past.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(past.text().await.unwrap().contains("id=\"last_working_day-error\""));
 
     // 山田 has a departure already: a message that says so, beside the user.

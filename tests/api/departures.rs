@@ -198,15 +198,17 @@ async fn creating_a_departure_validates_each_field_and_computes_the_suspension_i
         f.t.post(&f.org.admin, &format!("/api/v1/users/{resting}/suspend"), json!({}))
             .await;
     assert_eq!(s, StatusCode::OK, "{v}");
+    // Dates that do not fit (after the retirement date, in the past) are well-formed: 422;
+    // a date that is no date is malformed: 400.
     let cases = [
         (
             json!({"retirement_date": "2026-03-30"}),
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "last_working_day",
         ),
         (
             json!({"last_working_day": "2026-03-01", "retirement_date": "2026-03-01"}),
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "last_working_day",
         ),
         (
@@ -310,14 +312,15 @@ async fn patch_recomputes_and_cancel_ends_all_change() {
     assert_eq!(p["successor_id"], f.sato.as_str());
     assert_eq!(f.departure(&id(&d)).await["suspend_moment"], "2026-03-20T14:59:00Z");
 
+    // Well-formed dates that do not fit (after the retirement date, in the past): 422.
     assert_error(
         patch(json!({"last_working_day": "2026-04-01"})).await,
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNPROCESSABLE_ENTITY,
         Some("last_working_day"),
     );
     assert_error(
         patch(json!({"last_working_day": "2026-03-01"})).await,
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNPROCESSABLE_ENTITY,
         Some("last_working_day"),
     );
     assert_error(

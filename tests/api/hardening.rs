@@ -273,21 +273,33 @@ async fn a_password_change_asks_for_the_current_one_and_ends_every_other_way_in(
             .header("cookie", cookie)
             .send()
     };
-    // Without the current password, with a wrong one, to a common or a short password: refused.
-    for (body, field) in [
-        (json!({"password": "a brand new secret"}), "current_password"),
+    // Without the current password, with a wrong one, to a common password (well-formed,
+    // refused: 422) or a short one (malformed: 400): refused.
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+    for (body, field, status) in [
+        (
+            json!({"password": "a brand new secret"}),
+            "current_password",
+            unprocessable,
+        ),
         (
             json!({"password": "a brand new secret", "current_password": "not it at all"}),
             "current_password",
+            unprocessable,
         ),
         (
             json!({"password": "Password123", "current_password": PASSWORD}),
             "password",
+            unprocessable,
         ),
-        (json!({"password": "short", "current_password": PASSWORD}), "password"),
+        (
+            json!({"password": "short", "current_password": PASSWORD}),
+            "password",
+            StatusCode::BAD_REQUEST,
+        ),
     ] {
         let res = patch(&cookies[0], body.clone()).await.unwrap();
-        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(res.status(), status, "{body}");
         let v: Value = res.json().await.unwrap();
         assert_eq!(v["error"]["field"], field, "{body}: {v}");
     }
@@ -327,7 +339,7 @@ async fn a_password_change_asks_for_the_current_one_and_ends_every_other_way_in(
             Some(json!({"password": "another new secret"})),
         )
         .await;
-    assert_error((s, v), StatusCode::BAD_REQUEST, Some("current_password"));
+    assert_error((s, v), StatusCode::UNPROCESSABLE_ENTITY, Some("current_password"));
     // Wrong current passwords count like wrong sign-ins: a borrowed session cannot try many.
     let wrong = json!({"password": "another new secret", "current_password": "guess guess"});
     let path = format!("/api/v1/users/{}", org.admin_id);
@@ -335,7 +347,7 @@ async fn a_password_change_asks_for_the_current_one_and_ends_every_other_way_in(
         let got = t
             .call(&org.admin, reqwest::Method::PATCH, &path, Some(wrong.clone()))
             .await;
-        assert_error(got, StatusCode::BAD_REQUEST, Some("current_password"));
+        assert_error(got, StatusCode::UNPROCESSABLE_ENTITY, Some("current_password"));
     }
     let got = t.call(&org.admin, reqwest::Method::PATCH, &path, Some(wrong)).await;
     assert_error(got, StatusCode::TOO_MANY_REQUESTS, None);
@@ -697,7 +709,8 @@ async fn imports_have_a_body_limit_and_a_row_limit() {
     csv.extend(std::iter::repeat_n(b'x', 2 * 1024 * 1024));
     csv.extend_from_slice(b"\"\n");
     let (s, v) = import_csv(&t, &org.admin, csv).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    // A well-formed upload whose content cannot be read: 422.
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert!(v["error"]["message"].as_str().unwrap().contains("1 MiB"), "{v}");
 }
 
@@ -717,7 +730,7 @@ async fn a_control_character_deep_in_an_imported_file_is_a_line_error_not_a_500(
         };
         csv.push_str(bad);
         let (s, v) = import_csv(&t, &org.admin, csv.into_bytes()).await;
-        assert_eq!(s, StatusCode::BAD_REQUEST, "{column}: {v}");
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{column}: {v}");
         assert_eq!(v["error"]["details"]["errors"][0]["line"], 30_002, "{column}: {v}");
     }
 }

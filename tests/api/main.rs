@@ -23,6 +23,7 @@ mod isolation;
 mod lifecycle;
 mod mail;
 mod observe;
+mod openapi;
 mod people;
 mod races;
 mod scim;

@@ -1,9 +1,9 @@
 """Summarise a schemathesis run from its JUnit and NDJSON reports (standard library only).
 
-Prints the status codes the server answered with, every 5xx in full (whatever the baseline
-says), and a closing line `schemathesis: N passed, N failed` counting API operations (and the
-stateful scenario suite): failed are those with a failure or error that the baseline does not
-list. Exits 1 when the server answered any request with a 5xx, 0 otherwise.
+Prints the status codes the server answered with, every 5xx in full, and a closing line
+`schemathesis: N passed, N failed, N skipped` counting API operations (and the stateful
+scenario suite): failed are those with a failure or error. Exits 1 when the server answered
+any request with a 5xx or an operation was skipped, 0 otherwise.
 """
 
 import collections
@@ -43,7 +43,7 @@ def main(report_dir: str) -> int:
     for error in server_errors:
         print(f"SERVER ERROR {error}")
 
-    passed = failed = 0
+    passed = failed = skipped = 0
     junit = one(os.path.join(report_dir, "junit-*.xml"))
     if junit:
         suites = ET.parse(junit).getroot()
@@ -56,8 +56,8 @@ def main(report_dir: str) -> int:
         failed = 1
     if server_errors and failed == 0:
         failed, passed = 1, max(passed - 1, 0)
-    print(f"schemathesis: {passed} passed, {failed} failed")
-    return 1 if server_errors else 0
+    print(f"schemathesis: {passed} passed, {failed} failed, {skipped} skipped")
+    return 1 if server_errors or skipped else 0
 
 
 if __name__ == "__main__":

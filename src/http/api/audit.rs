@@ -29,13 +29,16 @@ pub struct AuditParams {
     pub from: Option<NaiveDate>,
     /// Only events up to and including this day (`YYYY-MM-DD`, in the organisation's time zone).
     pub to: Option<NaiveDate>,
+    #[param(schema_with = crate::http::document::id_cursor)]
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
 /// The audit log, newest first (admins).
 #[utoipa::path(operation_id = "audit_list", get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
-    responses((status = 200, body = Page<AuditEvent>), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 200, body = Page<AuditEvent>), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, description = "`to` is before `from`", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
     State(app): State<App>,

@@ -21,8 +21,10 @@ pub struct CardParams {
     /// Free text, found in the name, its reading, company, department, title or email;
     /// hiragana and katakana alike (`やまもと` finds `ヤマモト`), widths folded.
     pub q: Option<String>,
+    #[param(schema_with = crate::http::document::card_cursor)]
     pub cursor: Option<String>,
     /// 1–500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -64,7 +66,8 @@ pub async fn get(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) 
 
 /// Change a card's fields (owner or admin).
 #[utoipa::path(operation_id = "cards_update", patch, path = "/api/v1/cards/{id}", tag = "cards", request_body = cards::CardPatch,
-    responses((status = 200, body = Card), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = Card), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update(
     State(app): State<App>,

@@ -20,11 +20,14 @@ pub struct DepartureParams {
     /// upcoming (scheduled, suspension ahead), planned (upcoming and not flagged), overdue
     /// (scheduled, suspension passed), needs_action (suspended while still holding, flagged, or
     /// overdue: the desk's 要対応), done or cancelled
+    #[param(schema_with = crate::http::document::departure_status)]
     pub status: Option<String>,
     /// Only departures flagged as not ready close to their last working day.
     #[serde(default)]
     pub attention: bool,
+    #[param(schema_with = crate::http::document::offset_cursor)]
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -75,7 +78,8 @@ pub async fn get(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) 
 
 /// Change a scheduled departure's dates, kind, default successor or suspension time (admins).
 #[utoipa::path(operation_id = "departures_update", patch, path = "/api/v1/departures/{id}", tag = "departures", request_body = DeparturePatch,
-    responses((status = 200, body = Departure), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 200, body = Departure), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update(
     State(app): State<App>,
@@ -125,7 +129,8 @@ pub async fn approve_plan(State(app): State<App>, Auth(a): Auth, Path(id): Path<
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReturnInput {
-    /// Shown to the user on their handover page (1–1000 characters).
+    /// Shown to the user on their handover page.
+    #[schema(min_length = 1, max_length = 1000)]
     pub comment: String,
 }
 

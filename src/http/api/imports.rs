@@ -37,6 +37,7 @@ pub struct ImportParams {
     /// `vcard` or `csv`; told by the content type, else by the content.
     pub format: Option<Format>,
     /// `utf-8`, `shift_jis` or `auto` (default; also taken from the content type's charset).
+    #[param(schema_with = crate::http::document::encoding)]
     pub encoding: Option<String>,
     /// Owners named in the file (another organisation's or server's export) → users here:
     /// `old@example.jp=new@example.jp` pairs, comma-separated (the right side an e-mail or a
@@ -177,6 +178,7 @@ pub struct ExportParams {
     /// Only cards with this tag.
     pub tag_id: Option<String>,
     /// CSV only: `utf-8` (default) or `shift_jis`.
+    #[param(schema_with = crate::http::document::encoding)]
     pub encoding: Option<String>,
     /// vCard only: `4.0` (default) or `3.0`.
     pub version: Option<VcardVersion>,
@@ -191,7 +193,8 @@ pub struct ExportParams {
 #[utoipa::path(operation_id = "imports_export", get, path = "/api/v1/exports", tag = "import and export", params(ExportParams),
     responses((status = 200, description = "the file (text/vcard or text/csv), as an attachment",
         content((String = "text/vcard"), (String = "text/csv"))),
-        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, description = "`encoding=shift_jis` with a vCard export", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn export(State(app): State<App>, Auth(a): Auth, Params(q): Params<ExportParams>) -> Result<Response> {
     let encoding = match q.encoding.as_deref() {

@@ -94,7 +94,8 @@ pub async fn get_org(State(app): State<App>, Auth(a): Auth) -> Result<Json<Organ
 
 /// Change the organisation's settings (admins).
 #[utoipa::path(operation_id = "lifecycle_update_org", patch, path = "/api/v1/organization", tag = "organization", request_body = orgs::SettingsPatch,
-    responses((status = 200, body = Organization), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 200, body = Organization), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, description = "a time zone the server's database lacks", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update_org(
     State(app): State<App>,

@@ -24,8 +24,10 @@ use utoipa::{IntoParams, ToSchema};
 pub struct TemplateParams {
     /// Only this user's templates (administrators, or yourself).
     pub creator_id: Option<String>,
+    #[param(schema_with = crate::http::document::id_cursor)]
     pub cursor: Option<String>,
     /// 1–500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -145,6 +147,7 @@ pub async fn update_settings(
 #[serde(deny_unknown_fields)]
 pub struct SuppressionParams {
     /// block, opt_out or bounce.
+    #[param(schema_with = crate::http::document::suppression_kind)]
     pub kind: Option<String>,
 }
 
@@ -223,8 +226,10 @@ pub async fn preview_skipped(State(app): State<App>, Auth(a): Auth, Body(b): Bod
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageParams {
+    #[param(schema_with = crate::http::document::id_cursor)]
     pub cursor: Option<String>,
     /// 1–500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -287,6 +292,7 @@ pub async fn send_messages(
 #[serde(deny_unknown_fields)]
 pub struct SkippedParams {
     /// `json` (default) or `csv`.
+    #[param(schema_with = crate::http::document::json_or_csv)]
     pub format: Option<String>,
 }
 

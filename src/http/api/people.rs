@@ -21,11 +21,15 @@ pub struct NewsParams {
     /// Administrators: the news of this card.
     pub card_id: Option<String>,
     /// `personnel` (人事異動) or `contact` (連絡先変更).
+    #[param(schema_with = crate::http::document::news_kind)]
     pub kind: Option<String>,
     /// `open` (default), `applied`, `dismissed` or `all`.
+    #[param(schema_with = crate::http::document::news_status)]
     pub status: Option<String>,
+    #[param(schema_with = crate::http::document::id_cursor)]
     pub cursor: Option<String>,
     /// 1–500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 

@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 pub struct SignIn {
     /// The organisation's slug; may be left out on a server with a single organisation.
     pub organization: Option<String>,
+    #[schema(format = Email)]
     pub email: String,
     pub password: String,
 }

@@ -36,14 +36,16 @@ pub async fn list(State(app): State<App>, Auth(a): Auth, Params(q): Params<PageQ
 
 /// One transfer batch (admins).
 #[utoipa::path(operation_id = "transfers_get", get, path = "/api/v1/transfers/{id}", tag = "transfers",
-    responses((status = 200, body = Transfer), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Transfer), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn get(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) -> Result<Json<Transfer>> {
     Ok(Json(transfers::get(&app, &a, &id).await?))
 }
 
 /// Undo a transfer: its cards go back, except those moved again since (admins; once).
 #[utoipa::path(operation_id = "transfers_undo", post, path = "/api/v1/transfers/{id}/undo", tag = "transfers",
-    responses((status = 200, body = UndoResult), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 200, body = UndoResult), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn undo(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) -> Result<Json<UndoResult>> {
     Ok(Json(transfers::undo(&app, &a, &id, &|_| {}).await?))

@@ -14,14 +14,17 @@ use utoipa::IntoParams;
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// `next_cursor` of the previous page.
+    #[param(schema_with = crate::http::document::id_cursor)]
     pub cursor: Option<String>,
     /// 1–500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
 /// Create a user (admins).
 #[utoipa::path(operation_id = "users_create", post, path = "/api/v1/users", tag = "users", request_body = users::NewUser,
-    responses((status = 201, body = User), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 201, body = User), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create(
     State(app): State<App>,
@@ -50,6 +53,7 @@ pub async fn get(State(app): State<App>, Auth(a): Auth, Path(id): Path<String>) 
 /// after a few); any password change ends every other session and API token of the user.
 #[utoipa::path(operation_id = "users_update", patch, path = "/api/v1/users/{id}", tag = "users", request_body = users::UserPatch,
     responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody),
         (status = 429, description = "too many wrong current passwords: wait `Retry-After` seconds", body = ErrorBody,
             headers(("Retry-After" = i64, description = "seconds to wait")))),
     security(("bearer" = [])))]

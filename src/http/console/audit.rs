@@ -212,7 +212,7 @@ async fn show(
     };
     let (events, next, error) = match listed {
         Ok(p) => (p.items, p.next_cursor, None),
-        Err(e) if e.kind == ErrorKind::BadInput => (Vec::new(), None, Some(e)),
+        Err(e) if filter_error(&e) => (Vec::new(), None, Some(e)),
         Err(e) => return Err(super::error_page(&s.ctx, &e)),
     };
     let mut shown = super::shown(s.ctx.lang, error.as_ref());
@@ -303,9 +303,15 @@ impl Feed {
     }
 }
 
+/// An error of the filters themselves: malformed (400) or not fitting together (422: the last
+/// day before the first).
+fn filter_error(e: &Error) -> bool {
+    matches!(e.kind, ErrorKind::BadInput | ErrorKind::Unprocessable)
+}
+
 /// A filter's error in the page's language: this page's own text for its fields.
 fn filter_message(ctx: &Ctx, e: &Error) -> Option<String> {
-    let field = e.field.as_ref().filter(|_| e.kind == ErrorKind::BadInput)?;
+    let field = e.field.as_ref().filter(|_| filter_error(e))?;
     Some(ctx.t(&format!("audit.error_{field}"))).filter(|t| !t.starts_with('⚠'))
 }
 
