@@ -1241,29 +1241,21 @@ pub async fn claim(c: &impl Conn, now: DateTime<Utc>, until: DateTime<Utc>, limi
     // row (SQLite's is a channel message and a copy of every column) was most of a claim's.
     // SQLite has no UPDATE in a WITH: its claim reads its rows back on the due index, at the
     // lease's end, by the claim's id.
-    let json = if super::is_sqlite(c) {
+    let messages = if super::is_sqlite(c) {
         exec(c, &update, values).await?;
         let q = format!(
-            "SELECT json_group_array(json_array({OUTGOING})) FROM mail_messages \
-             WHERE status IN ('queued', 'sending') AND next_attempt_at = ? AND claimed_by = ?"
+            "SELECT {} FROM mail_messages WHERE status IN ('queued', 'sending') AND next_attempt_at = ? AND claimed_by = ?",
+            as_json(c)
         );
-        let row = c
-            .query_one_raw(sql(c, &q, vec![to_micros(until).into(), id.as_str().into()]))
-            .await?;
-        row.map(|r| get::<String>(&r, 0)).transpose()?
+        read_outgoing(c, &q, vec![to_micros(until).into(), id.as_str().into()]).await?
     } else {
         let q = format!(
-            "WITH claimed AS ({update} RETURNING {OUTGOING}) \
-             SELECT COALESCE(json_agg(json_build_array({OUTGOING})), '[]')::text FROM claimed"
+            "WITH claimed AS ({update} RETURNING {OUTGOING}) SELECT {} FROM claimed",
+            as_json(c)
         );
-        let row = c.query_one_raw(sql(c, &q, values)).await?;
-        row.map(|r| get::<String>(&r, 0)).transpose()?
+        read_outgoing(c, &q, values).await?
     };
-    Ok(Claim {
-        id,
-        until,
-        messages: outgoing(c, json.as_deref().unwrap_or("[]")).await?,
-    })
+    Ok(Claim { id, until, messages })
 }
 
 /// The columns `outgoing` reads from a message row, in its order.
@@ -1350,17 +1342,25 @@ async fn outgoing(c: &impl Conn, json: &str) -> Result<Vec<Outgoing>> {
 /// A send's messages as the worker sees them, without claiming them (`meishi bench mail`
 /// sends the same messages with lettre alone).
 pub async fn messages_of_send(c: &impl Conn, send_id: &str) -> Result<Vec<Outgoing>> {
-    let q = if super::is_sqlite(c) {
-        format!(
-            "SELECT json_group_array(json_array({OUTGOING})) FROM mail_messages WHERE send_id = ? AND status <> 'skipped'"
-        )
+    let q = format!(
+        "SELECT {} FROM mail_messages WHERE send_id = ? AND status <> 'skipped'",
+        as_json(c)
+    );
+    read_outgoing(c, &q, vec![send_id.into()]).await
+}
+
+/// The aggregate that gives a query's message rows as one JSON array of `OUTGOING` arrays.
+fn as_json(c: &impl Conn) -> String {
+    if super::is_sqlite(c) {
+        format!("json_group_array(json_array({OUTGOING}))")
     } else {
-        format!(
-            "SELECT COALESCE(json_agg(json_build_array({OUTGOING})), '[]')::text FROM mail_messages \
-             WHERE send_id = ? AND status <> 'skipped'"
-        )
-    };
-    let row = c.query_one_raw(sql(c, &q, vec![send_id.into()])).await?;
+        format!("COALESCE(json_agg(json_build_array({OUTGOING})), '[]')::text")
+    }
+}
+
+/// Runs a query whose one value is `as_json`'s array, and reads the messages from it.
+async fn read_outgoing(c: &impl Conn, q: &str, values: Vec<Value>) -> Result<Vec<Outgoing>> {
+    let row = c.query_one_raw(sql(c, q, values)).await?;
     let json = row.map(|r| get::<String>(&r, 0)).transpose()?;
     outgoing(c, json.as_deref().unwrap_or("[]")).await
 }
