@@ -63,6 +63,7 @@ pub async fn list(
 #[serde(deny_unknown_fields)]
 pub struct ArchiveParams {
     /// `jsonl` (default: one event a line) or `csv` (UTF-8, a header line).
+    #[param(inline)]
     pub format: Option<audit::ArchiveFormat>,
 }
 
