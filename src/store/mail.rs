@@ -1266,8 +1266,7 @@ pub async fn claim(c: &impl Conn, now: DateTime<Utc>, until: DateTime<Utc>, limi
 
 /// A message the worker may take (as `m`, given the time twice): not done, due, and queued or
 /// held by a lease that lapsed.
-const DUE: &str =
-    "m.done_at IS NULL AND m.next_attempt_at <= ? AND (m.status = 'queued' OR m.lease_until <= ?)";
+const DUE: &str = "m.done_at IS NULL AND m.next_attempt_at <= ? AND (m.status = 'queued' OR m.lease_until <= ?)";
 
 /// The columns `outgoing` reads from a message row, in its order.
 const OUTGOING: &str = "id, org_id, send_id, recipient, to_name, company, department, title, from_name, from_addr, \
@@ -1451,12 +1450,7 @@ pub async fn finish_sends(c: &impl Conn) -> Result<()> {
 
 /// Outbox depth: messages waiting or being delivered, across organisations.
 pub async fn depth(c: &impl Conn) -> Result<i64> {
-    super::count(
-        c,
-        "SELECT COUNT(*) FROM mail_messages WHERE done_at IS NULL",
-        vec![],
-    )
-    .await
+    super::count(c, "SELECT COUNT(*) FROM mail_messages WHERE done_at IS NULL", vec![]).await
 }
 
 /// The message an opt-out link names: (org, recipient, secret).

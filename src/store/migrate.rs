@@ -301,7 +301,7 @@ CREATE INDEX card_history_card ON card_history (card_id, id)
     // - `mail_messages`: the outbox. One row per message, written in the transaction that
     //   decides to send it; `id` is the send's id and the card's (the Message-ID, stable across
     //   a crash); the worker claims rows with a conditional update (`claimed_by`, a lease
-    //   until `claimed_until`; since migration 8 until `next_attempt_at`). `dedupe_key` makes a handover notice or a reminder once only.
+    //   until `claimed_until`; since migration 8 until `next_attempt_at`, since migration 13 until `lease_until`). `dedupe_key` makes a handover notice or a reminder once only.
     //   No foreign keys: PostgreSQL checks each per row (a send of 100,000 spent more time
     //   checking them than writing); every row is written by `store::mail` with its send's
     //   and organisation's ids, and sends are never deleted once they hold messages.
@@ -512,7 +512,7 @@ CREATE TABLE audit_heads (
     // the lease moves out of `next_attempt_at` into `lease_until`, which no index holds, and the
     // due index's predicate from `status` to `done_at` (set when a message is sent, failed,
     // bounced, cancelled or skipped), so that a claim (`status` = sending, `claimed_by`,
-    // `lease_until`, `attempts`) changes no indexed column; the table keeps 40 % of each page
+    // `lease_until`, `attempts`) changes no indexed column; the table keeps 55 % of each page
     // free for the claimed versions. A lease in force keeps its end.
     (
         13,
@@ -549,7 +549,7 @@ fn for_engine(sql: &str, sqlite: bool) -> String {
     let fillfactor = if sqlite {
         ""
     } else {
-        "ALTER TABLE mail_messages SET (fillfactor = 60)"
+        "ALTER TABLE mail_messages SET (fillfactor = 45)"
     };
     sql.replace("{without_rowid}", if sqlite { "WITHOUT ROWID" } else { "" })
         .replace("{person_seq}", seq)
