@@ -308,13 +308,8 @@ pub async fn mail_floor(app: &App, b: &MailBench, company_key: &str) -> Result<u
     .await
 }
 
-/// lettre alone, sending the messages the worker sent for `send_id` (the same messages, built
-/// as they are sent by the worker's own `build`) over `connections` pooled connections of a
-/// transport of its own to `smtp_url`, with nothing else: no claim, no mark. Returns how many
-/// went out and the seconds it took (the messages are read before the clock starts).
 /// The worker's database work alone: claim a batch, mark it sent, until nothing is due; one
-/// batch after the other, no SMTP. Returns (messages, seconds).
-/// Returns (messages, seconds claiming, seconds marking).
+/// batch after the other, no SMTP. Returns (messages, seconds claiming, seconds marking).
 pub async fn mail_database_alone(app: &App) -> Result<(usize, f64, f64)> {
     let (mut n, mut claiming, mut marking) = (0, 0.0, 0.0);
     loop {
@@ -327,12 +322,15 @@ pub async fn mail_database_alone(app: &App) -> Result<(usize, f64, f64)> {
         n += claim.messages.len();
         let outcomes = claim.messages.into_iter().map(|m| (m, Ok(()))).collect();
         let started = std::time::Instant::now();
-        super::mail::mark_batch(app.clone(), claim.id, claim.until, outcomes).await?;
+        super::mail::mark_batch(app.clone(), claim.id, outcomes).await?;
         marking += started.elapsed().as_secs_f64();
     }
     Ok((n, claiming, marking))
 }
-
+/// lettre alone, sending the messages the worker sent for `send_id` (the same messages, built
+/// as they are sent by the worker's own `build`) over `connections` pooled connections of a
+/// transport of its own to `smtp_url`, with nothing else: no claim, no mark. Returns how many
+/// went out and the seconds it took (the messages are read before the clock starts).
 pub async fn mail_lettre_alone(
     app: &App,
     mailer: &super::mail::Mailer,

@@ -856,13 +856,13 @@ pub async fn deliver_due(app: &App, mailer: &Arc<Mailer>, worker: &str) -> Resul
     while !claim.messages.is_empty() {
         total += claim.messages.len();
         tracing::debug!(%worker, claim = %claim.id, messages = claim.messages.len(), "mail claimed");
-        let (id, until) = (claim.id, claim.until);
+        let id = claim.id;
         let (outcomes, next) = tokio::join!(send_batch(mailer, claim.messages), claim_batch(app));
         if let Some(m) = marking.take() {
             m.await
                 .map_err(|e| Error::internal(format!("marking delivered mail: {e}")))??;
         }
-        marking = Some(tokio::spawn(mark_batch(app.clone(), id, until, outcomes)));
+        marking = Some(tokio::spawn(mark_batch(app.clone(), id, outcomes)));
         claim = match next {
             Ok(c) => c,
             Err(e) => {
@@ -912,21 +912,16 @@ async fn send_batch(mailer: &Arc<Mailer>, batch: Vec<st::Outgoing>) -> Vec<(st::
 }
 
 /// Writes how a claim's batch went, in one unit of work: again later (4xx, network); failed;
-/// bounced (5xx: the address goes on the bounce list); then every message the claim still
-/// holds is sent.
-pub(crate) async fn mark_batch(
-    app: App,
-    claim: String,
-    until: DateTime<Utc>,
-    outcomes: Vec<(st::Outgoing, Delivery)>,
-) -> Result<()> {
-    let total = outcomes.len();
-    let failed: Vec<_> = outcomes
+/// bounced (5xx: the address goes on the bounce list); sent.
+pub(crate) async fn mark_batch(app: App, claim: String, outcomes: Vec<(st::Outgoing, Delivery)>) -> Result<()> {
+    let (sent, failed): (Vec<_>, Vec<_>) = outcomes.into_iter().partition(|(_, outcome)| outcome.is_ok());
+    let sent: Vec<&str> = sent.iter().map(|(m, _)| m.id.as_str()).collect();
+    let failed: Vec<_> = failed
         .into_iter()
         .filter_map(|(m, outcome)| outcome.err().map(|(error, permanent)| (m, error, permanent)))
         .collect();
-    let n_sent = (total - failed.len()) as u64;
-    let (failed, claim) = (&failed, claim.as_str());
+    let n_sent = sent.len() as u64;
+    let (sent, failed, claim) = (&sent, &failed, claim.as_str());
     let mut outcomes = [0u64; 3];
     app.write_at(async |tx, at| {
         for (m, error, permanent) in failed {
@@ -935,7 +930,7 @@ pub(crate) async fn mark_batch(
             } else {
                 rules::retry_at(m.attempts, at)
             };
-            st::mark_failed(tx, claim, &m.id, error, retry, *permanent).await?;
+            st::mark_failed(tx, claim, &m.id, error, retry, *permanent, at).await?;
             if *permanent && m.kind != SendKind::Reminder {
                 st::suppress(tx, &m.org_id, "bounce", &m.recipient.to_lowercase(), &short(error), at).await?;
             }
@@ -948,7 +943,7 @@ pub(crate) async fn mark_batch(
                 (false, Some(_)) => 0,
             }] += 1;
         }
-        st::mark_sent(tx, claim, until, at).await
+        st::mark_sent(tx, claim, sent, at).await
     })
     .await?;
     let metrics = &app.metrics;

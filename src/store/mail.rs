@@ -875,15 +875,16 @@ pub async fn enqueue(
         send_id.into(),
         to_micros(scheduled_at).into(),
         to_micros(at).into(),
+        to_micros(at).into(),
     ];
     values.extend(v);
     let q = format!(
         "INSERT INTO mail_messages (id, org_id, send_id, card_id, recipient, to_name, company, department, title, \
          sender_id, from_name, from_addr, successor_name, successor_addr, status, attempts, next_attempt_at, created_at, \
-         reason) \
+         reason, done_at) \
          SELECT CAST(? AS TEXT) || '.' || x.id, ?, ?, x.id, x.addr, x.full_name, x.company, x.department, x.title, \
          x.owner_id, x.owner_name, x.owner_email, '', '', CASE WHEN x.why IS NULL THEN 'queued' ELSE 'skipped' END, \
-         0, ?, ?, x.why FROM ({res}) x"
+         0, ?, ?, x.why, CASE WHEN x.why IS NULL THEN NULL ELSE ? END FROM ({res}) x"
     );
     c.execute_raw(sql(c, &q, values)).await?;
     set_counts(c, org_id, send_id).await
@@ -1149,8 +1150,8 @@ pub async fn cancel(c: &impl Conn, org_id: &str, send_id: &str, at: DateTime<Utc
     }
     exec(
         c,
-        "UPDATE mail_messages SET status = 'cancelled' WHERE send_id = ? AND org_id = ? AND status = 'queued'",
-        vec![send_id.into(), org_id.into()],
+        "UPDATE mail_messages SET status = 'cancelled', done_at = ? WHERE send_id = ? AND org_id = ? AND status = 'queued'",
+        vec![to_micros(at).into(), send_id.into(), org_id.into()],
     )
     .await?;
     Ok(true)
@@ -1195,11 +1196,10 @@ pub async fn start_due(c: &impl Conn, now: DateTime<Utc>) -> Result<()> {
 }
 
 /// A claim: the messages one conditional update took, held under the claim's own id (in
-/// `claimed_by`) until `until` (in `next_attempt_at`).
+/// `claimed_by`) until the lease's end (`lease_until`).
 #[derive(Debug)]
 pub struct Claim {
     pub id: String,
-    pub until: DateTime<Utc>,
     pub messages: Vec<Outgoing>,
 }
 
@@ -1207,13 +1207,17 @@ pub struct Claim {
 /// names them), so that servers sharing the database never take the same message. Each claim
 /// has an id of its own, written in `claimed_by`, and its marks name it.
 ///
-/// A claim is a lease: the row becomes `sending` with `next_attempt_at` at the lease's end, so
-/// a claim that lapsed (a server died while delivering) is due again and taken like a queued
-/// one, with the same Message-ID. Both are found in due order on the one partial index
-/// (`mail_messages_due`), a batch's worth of entries, never a sort of the queue. The send's
-/// state is not looked at: a message is never due before its send's time (it is queued with
-/// `next_attempt_at` = the send's `scheduled_at`), `start_due` starts such sends first in the
-/// same transaction, and a cancelled send's messages are no longer queued.
+/// A claim is a lease: the row becomes `sending` until `lease_until`, and a claim that lapsed
+/// (a server died while delivering) is taken again like a queued message, with the same
+/// Message-ID. Both are found in due order on the one partial index of the messages not yet
+/// done (`mail_messages_due`), a batch's worth of entries (and the leases in force, skipped),
+/// never a sort of the queue. The claim changes no indexed column (`status`, `claimed_by`,
+/// `lease_until` and `attempts` are in no index, `done_at` and `next_attempt_at` are left
+/// alone), so that PostgreSQL writes it as a heap-only update (the table keeps room on each
+/// page for that: migration 13): one index write per message, its mark, not two.
+/// The send's state is not looked at: a message is never due before its send's time (it is
+/// queued with `next_attempt_at` = the send's `scheduled_at`), `start_due` starts such sends
+/// first in the same transaction, and a cancelled send's messages are done.
 pub async fn claim(c: &impl Conn, now: DateTime<Utc>, until: DateTime<Utc>, limit: u64) -> Result<Claim> {
     let lock = if super::is_sqlite(c) {
         ""
@@ -1231,23 +1235,25 @@ pub async fn claim(c: &impl Conn, now: DateTime<Utc>, until: DateTime<Utc>, limi
     // another claim holds) or under the one writer (SQLite). So the update names them by id
     // only, which the planner can only read through the primary key.
     let id = super::new_id();
+    let now = to_micros(now);
     let update = format!(
-        "UPDATE mail_messages SET status = 'sending', claimed_by = ?, next_attempt_at = ?, attempts = attempts + 1 \
-         WHERE id IN (SELECT m.id FROM mail_messages m WHERE m.status IN ('queued', 'sending') AND m.next_attempt_at <= ? \
+        "UPDATE mail_messages SET status = 'sending', claimed_by = ?, lease_until = ?, attempts = attempts + 1 \
+         WHERE id IN (SELECT m.id FROM mail_messages m WHERE {DUE} \
                       ORDER BY m.next_attempt_at LIMIT {limit}{lock})"
     );
-    let values = vec![id.as_str().into(), to_micros(until).into(), to_micros(now).into()];
+    let values = vec![id.as_str().into(), to_micros(until).into(), now.into(), now.into()];
     // The claimed rows come back as one JSON value, not a row each: the drivers' cost per
     // row (SQLite's is a channel message and a copy of every column) was most of a claim's.
-    // SQLite has no UPDATE in a WITH: its claim reads its rows back on the due index, at the
-    // lease's end, by the claim's id.
+    // SQLite has no UPDATE in a WITH: its claim reads its rows back on the due index, the
+    // first `limit` rows that name the claim (the claim took the first due ones).
     let messages = if super::is_sqlite(c) {
         exec(c, &update, values).await?;
         let q = format!(
-            "SELECT {} FROM mail_messages WHERE status IN ('queued', 'sending') AND next_attempt_at = ? AND claimed_by = ?",
+            "SELECT {} FROM (SELECT {OUTGOING} FROM mail_messages WHERE done_at IS NULL AND next_attempt_at <= ? \
+             AND claimed_by = ? ORDER BY next_attempt_at LIMIT {limit})",
             as_json(c)
         );
-        read_outgoing(c, &q, vec![to_micros(until).into(), id.as_str().into()]).await?
+        read_outgoing(c, &q, vec![now.into(), id.as_str().into()]).await?
     } else {
         let q = format!(
             "WITH claimed AS ({update} RETURNING {OUTGOING}) SELECT {} FROM claimed",
@@ -1255,8 +1261,12 @@ pub async fn claim(c: &impl Conn, now: DateTime<Utc>, until: DateTime<Utc>, limi
         );
         read_outgoing(c, &q, values).await?
     };
-    Ok(Claim { id, until, messages })
+    Ok(Claim { id, messages })
 }
+
+/// A message the worker may take (as `m`, given the time twice): not done, due, and queued or
+/// held by a lease that lapsed.
+const DUE: &str = "m.done_at IS NULL AND m.next_attempt_at <= ? AND (m.status = 'queued' OR m.lease_until <= ?)";
 
 /// The columns `outgoing` reads from a message row, in its order.
 const OUTGOING: &str = "id, org_id, send_id, recipient, to_name, company, department, title, from_name, from_addr, \
@@ -1365,23 +1375,36 @@ async fn read_outgoing(c: &impl Conn, q: &str, values: Vec<Value>) -> Result<Vec
     outgoing(c, json.as_deref().unwrap_or("[]")).await
 }
 
-/// Marks sent every message a claim still holds (those it put back or failed are no longer
-/// its: `mark_failed` clears `claimed_by` or ends them; a lapsed claim's messages taken by
-/// another claim name that one). The claim's rows are found on the due index at the lease's
-/// end, filtered by the claim's id: a range of the index, no list of ids to bind and look up
-/// one by one.
-pub async fn mark_sent(c: &impl Conn, claim: &str, until: DateTime<Utc>, at: DateTime<Utc>) -> Result<()> {
+/// Marks sent the messages of a claim (`ids`) it still holds: those it put back or failed
+/// are no longer its (`mark_failed` clears `claimed_by` or ends them), nor are those of a
+/// lapsed claim another claim took. The ids go as one JSON array (one bound value, read back
+/// as a list of primary-key probes), and the rows leave the due index.
+pub async fn mark_sent(c: &impl Conn, claim: &str, ids: &[&str], at: DateTime<Utc>) -> Result<()> {
+    let named = if super::is_sqlite(c) {
+        "id IN (SELECT value FROM json_each(?))"
+    } else {
+        "id = ANY(ARRAY(SELECT json_array_elements_text(CAST(? AS json))))"
+    };
+    let at = to_micros(at);
     exec(
         c,
-        "UPDATE mail_messages SET status = 'sent', sent_at = ?, last_error = NULL \
-         WHERE status IN ('queued', 'sending') AND next_attempt_at = ? AND claimed_by = ?",
-        vec![to_micros(at).into(), to_micros(until).into(), claim.into()],
+        &format!(
+            "UPDATE mail_messages SET status = 'sent', sent_at = ?, done_at = ?, last_error = NULL \
+             WHERE {named} AND claimed_by = ? AND status = 'sending'"
+        ),
+        vec![
+            at.into(),
+            at.into(),
+            serde_json::to_string(ids).expect("a list of strings").into(),
+            claim.into(),
+        ],
     )
     .await?;
     Ok(())
 }
 
-/// Puts a claimed message back for another try at `retry_at`, or fails it for good (`None`).
+/// Puts a claimed message back for another try at `retry_at`, or fails it for good (`None`,
+/// done at `at`).
 pub async fn mark_failed(
     c: &impl Conn,
     claim: &str,
@@ -1389,19 +1412,21 @@ pub async fn mark_failed(
     error: &str,
     retry_at: Option<DateTime<Utc>>,
     bounced: bool,
+    at: DateTime<Utc>,
 ) -> Result<()> {
-    let (status, next) = match retry_at {
-        Some(t) => ("queued", Some(to_micros(t))),
-        None if bounced => ("bounced", None),
-        None => ("failed", None),
+    let (status, next, done) = match retry_at {
+        Some(t) => ("queued", Some(to_micros(t)), None),
+        None if bounced => ("bounced", None, Some(to_micros(at))),
+        None => ("failed", None, Some(to_micros(at))),
     };
     exec(
         c,
         "UPDATE mail_messages SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), claimed_by = NULL, \
-         last_error = ? WHERE id = ? AND claimed_by = ?",
+         lease_until = NULL, done_at = ?, last_error = ? WHERE id = ? AND claimed_by = ?",
         vec![
             status.into(),
             next.into(),
+            done.into(),
             error.chars().take(1000).collect::<String>().into(),
             id.into(),
             claim.into(),
@@ -1416,7 +1441,7 @@ pub async fn finish_sends(c: &impl Conn) -> Result<()> {
     exec(
         c,
         "UPDATE mail_sends SET status = 'done' WHERE status = 'sending' AND NOT EXISTS \
-         (SELECT 1 FROM mail_messages m WHERE m.send_id = mail_sends.id AND m.status IN ('queued', 'sending'))",
+         (SELECT 1 FROM mail_messages m WHERE m.send_id = mail_sends.id AND m.done_at IS NULL)",
         vec![],
     )
     .await?;
@@ -1425,12 +1450,7 @@ pub async fn finish_sends(c: &impl Conn) -> Result<()> {
 
 /// Outbox depth: messages waiting or being delivered, across organisations.
 pub async fn depth(c: &impl Conn) -> Result<i64> {
-    super::count(
-        c,
-        "SELECT COUNT(*) FROM mail_messages WHERE status IN ('queued', 'sending')",
-        vec![],
-    )
-    .await
+    super::count(c, "SELECT COUNT(*) FROM mail_messages WHERE done_at IS NULL", vec![]).await
 }
 
 /// The message an opt-out link names: (org, recipient, secret).
@@ -1455,7 +1475,7 @@ pub async fn outbox_depth(c: &impl Conn) -> Result<(i64, i64)> {
     let rows = c
         .query_all_raw(sql(
             c,
-            "SELECT status, COUNT(*) FROM mail_messages WHERE status IN ('queued', 'sending') GROUP BY status",
+            "SELECT status, COUNT(*) FROM mail_messages WHERE done_at IS NULL GROUP BY status",
             vec![],
         ))
         .await?;

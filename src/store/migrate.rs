@@ -301,7 +301,7 @@ CREATE INDEX card_history_card ON card_history (card_id, id)
     // - `mail_messages`: the outbox. One row per message, written in the transaction that
     //   decides to send it; `id` is the send's id and the card's (the Message-ID, stable across
     //   a crash); the worker claims rows with a conditional update (`claimed_by`, a lease
-    //   until `claimed_until`; since migration 8 until `next_attempt_at`). `dedupe_key` makes a handover notice or a reminder once only.
+    //   until `claimed_until`; since migration 8 until `next_attempt_at`, since migration 13 until `lease_until`). `dedupe_key` makes a handover notice or a reminder once only.
     //   No foreign keys: PostgreSQL checks each per row (a send of 100,000 spent more time
     //   checking them than writing); every row is written by `store::mail` with its send's
     //   and organisation's ids, and sends are never deleted once they hold messages.
@@ -508,6 +508,24 @@ CREATE TABLE audit_heads (
 )
 "#,
     ),
+    // The outbox's claim becomes a heap-only update on PostgreSQL (issue 14's delivery rate):
+    // the lease moves out of `next_attempt_at` into `lease_until`, which no index holds, and the
+    // due index's predicate from `status` to `done_at` (set when a message is sent, failed,
+    // bounced, cancelled or skipped), so that a claim (`status` = sending, `claimed_by`,
+    // `lease_until`, `attempts`) changes no indexed column; the table keeps 55 % of each page
+    // free for the claimed versions. A lease in force keeps its end.
+    (
+        13,
+        r#"
+ALTER TABLE mail_messages ADD COLUMN lease_until BIGINT;
+ALTER TABLE mail_messages ADD COLUMN done_at BIGINT;
+UPDATE mail_messages SET lease_until = next_attempt_at WHERE status = 'sending';
+UPDATE mail_messages SET done_at = COALESCE(sent_at, created_at) WHERE status NOT IN ('queued', 'sending');
+DROP INDEX mail_messages_due;
+CREATE INDEX mail_messages_due ON mail_messages (next_attempt_at) WHERE done_at IS NULL;
+{outbox_fillfactor}
+"#,
+    ),
 ];
 
 /// The versions of every migration this build knows, in order (a restored database or an
@@ -518,15 +536,24 @@ pub fn known_versions() -> Vec<i64> {
 
 /// A migration's text for this engine: `{without_rowid}` is SQLite's `WITHOUT ROWID` (a table
 /// that is its primary key, half the size), nothing on PostgreSQL; `{person_seq}` the
-/// people's numbering (`store::people::new_person_ids`).
+/// people's numbering (`store::people::new_person_ids`); `{outbox_fillfactor}` the outbox's
+/// free space per page on PostgreSQL, nothing on SQLite.
 fn for_engine(sql: &str, sqlite: bool) -> String {
     let seq = if sqlite {
         "CREATE TABLE person_seq (id INTEGER PRIMARY KEY, next BIGINT NOT NULL); INSERT INTO person_seq VALUES (1, 1)"
     } else {
         "CREATE SEQUENCE person_seq"
     };
+    // Room on each page for a claimed message's new version, so that the claim is a
+    // heap-only update (SQLite has no such thing).
+    let fillfactor = if sqlite {
+        ""
+    } else {
+        "ALTER TABLE mail_messages SET (fillfactor = 45)"
+    };
     sql.replace("{without_rowid}", if sqlite { "WITHOUT ROWID" } else { "" })
         .replace("{person_seq}", seq)
+        .replace("{outbox_fillfactor}", fillfactor)
 }
 
 /// Rows per statement of `fill_card_keys`: three bound values each, under SQLite's 32,766.

@@ -363,9 +363,9 @@ pub async fn org_slug_by_id(c: &impl Conn, org_id: &str) -> Result<Option<String
 pub async fn cancel_pending_mail(c: &impl Conn, org_id: &str, note: &str, now: i64) -> Result<(u64, u64)> {
     let messages = super::exec(
         c,
-        "UPDATE mail_messages SET status = 'cancelled', last_error = ? \
-         WHERE org_id = ? AND status IN ('queued', 'sending')",
-        vec![note.into(), org_id.into()],
+        "UPDATE mail_messages SET status = 'cancelled', last_error = ?, done_at = ? \
+         WHERE org_id = ? AND done_at IS NULL",
+        vec![note.into(), now.into(), org_id.into()],
     )
     .await?;
     let sends = super::exec(
