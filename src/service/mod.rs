@@ -117,10 +117,9 @@ impl App {
         work: impl AsyncFnOnce(&store::Tx, Option<store::row_feed::RowFeed>, Who<'_>) -> Result<T>,
     ) -> Result<T> {
         let (tx, feed) = self.store.bulk_write().await?;
-        let outcome = AssertUnwindSafe(work(&tx, feed, actor.at(self.now())))
-            .catch_unwind()
-            .await;
-        self.end(tx, outcome, Commit::Bulk).await
+        let (outcome, events) =
+            with_audit_queue(AssertUnwindSafe(work(&tx, feed, actor.at(self.now()))).catch_unwind()).await;
+        self.end(tx, outcome, events, Commit::Bulk).await
     }
 
     async fn unit<A, T>(
@@ -130,14 +129,27 @@ impl App {
         work: impl AsyncFnOnce(&store::Tx, A) -> Result<T>,
     ) -> Result<T> {
         let tx = self.store.write().await?;
-        let outcome = AssertUnwindSafe(work(&tx, arg(self.now()))).catch_unwind().await;
-        self.end(tx, outcome, if commit { Commit::Yes } else { Commit::No })
+        let (outcome, events) = with_audit_queue(AssertUnwindSafe(work(&tx, arg(self.now()))).catch_unwind()).await;
+        self.end(tx, outcome, events, if commit { Commit::Yes } else { Commit::No })
             .await
     }
 
-    /// Ends a unit of work: commits its success if asked to, else rolls back explicitly (and
-    /// lets a panic go on once the transaction is gone).
-    async fn end<T>(&self, tx: store::Tx, outcome: std::thread::Result<Result<T>>, commit: Commit) -> Result<T> {
+    /// Ends a unit of work: on success writes its audit events (`audit`) and commits if asked
+    /// to; else rolls back explicitly (and lets a panic go on once the transaction is gone).
+    async fn end<T>(
+        &self,
+        tx: store::Tx,
+        outcome: std::thread::Result<Result<T>>,
+        events: Vec<QueuedEvent>,
+        commit: Commit,
+    ) -> Result<T> {
+        let outcome = match outcome {
+            Ok(Ok(value)) if !matches!(commit, Commit::No) => match append_all(&tx, events).await {
+                Ok(()) => Ok(Ok(value)),
+                Err(e) => Ok(Err(e)),
+            },
+            other => other,
+        };
         match (outcome, commit) {
             (Ok(Ok(value)), Commit::Yes) => {
                 store::commit(tx).await?;
@@ -224,8 +236,17 @@ pub(crate) async fn org(c: &impl store::Conn, org_id: &str) -> Result<crate::dom
         .ok_or_else(|| Error::not_found("organization"))
 }
 
-/// Writes one audit event inside the caller's transaction, as the next link of the
-/// organisation's chain (`store::audit::append`: every audit event goes through here).
+/// Records one audit event of the caller's unit of work: every audit event goes through here,
+/// and is written in the unit's transaction, as the next link of its organisation's chain
+/// (`store::audit::append`), when the unit's work is done, just before it commits.
+///
+/// Why at the end: the chain's head row is locked from the event's write to the commit
+/// (PostgreSQL). Written where it is recorded, a unit that goes on to lock rows after an
+/// event (a handover plan: a transfer, its event, the next transfer) would hold the head
+/// while waiting for a row that another unit (a card edit) holds while waiting for the head:
+/// a deadlock, which PostgreSQL breaks by failing one of them. Written last, the head is
+/// every unit's last lock. Events of work a savepoint undoes are dropped with it
+/// (`audit_mark`, `audit_undo`); outside a unit (none today) the event is written at once.
 pub(crate) async fn audit(
     tx: &store::Tx,
     who: Who<'_>,
@@ -234,15 +255,73 @@ pub(crate) async fn audit(
     before: Option<serde_json::Value>,
     after: Option<serde_json::Value>,
 ) -> Result<()> {
-    let event = NewEvent {
-        actor_id: who.actor_id,
-        action,
-        target_type: target.0,
-        target_id: target.1,
+    let event = QueuedEvent {
+        org_id: who.org_id.to_string(),
+        actor_id: who.actor_id.map(str::to_string),
+        action: action.to_string(),
+        target: (target.0.to_string(), target.1.to_string()),
         before,
         after,
+        at: who.at,
     };
-    store::audit::append(tx, who.org_id, event, who.at).await
+    let mut event = Some(event);
+    let queued = AUDIT_QUEUE.try_with(|q| q.borrow_mut().push(event.take().expect("the event")));
+    match (queued, event) {
+        (Err(_), Some(event)) => append_all(tx, vec![event]).await,
+        _ => Ok(()),
+    }
+}
+
+/// An audit event recorded by a unit of work, written when the unit ends.
+struct QueuedEvent {
+    org_id: String,
+    actor_id: Option<String>,
+    action: String,
+    target: (String, String),
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+    at: DateTime<Utc>,
+}
+
+tokio::task_local! {
+    /// The audit events of the unit of work running on this task, in the order recorded.
+    static AUDIT_QUEUE: std::cell::RefCell<Vec<QueuedEvent>>;
+}
+
+/// Runs a unit's work with an audit queue of its own; gives its outcome and its events.
+async fn with_audit_queue<T>(work: impl Future<Output = T>) -> (T, Vec<QueuedEvent>) {
+    AUDIT_QUEUE
+        .scope(std::cell::RefCell::new(Vec::new()), async {
+            let outcome = work.await;
+            (outcome, AUDIT_QUEUE.with(|q| q.take()))
+        })
+        .await
+}
+
+/// Where the unit's audit queue stands (before a savepoint).
+pub(crate) fn audit_mark() -> usize {
+    AUDIT_QUEUE.try_with(|q| q.borrow().len()).unwrap_or(0)
+}
+
+/// Drops the events recorded since `mark` (the savepoint that did their work was rolled back).
+pub(crate) fn audit_undo(mark: usize) {
+    let _ = AUDIT_QUEUE.try_with(|q| q.borrow_mut().truncate(mark));
+}
+
+/// Writes events as links of their organisations' chains, in the order they were recorded.
+async fn append_all(tx: &store::Tx, events: Vec<QueuedEvent>) -> Result<()> {
+    for e in events {
+        let event = NewEvent {
+            actor_id: e.actor_id.as_deref(),
+            action: &e.action,
+            target_type: &e.target.0,
+            target_id: &e.target.1,
+            before: e.before,
+            after: e.after,
+        };
+        store::audit::append(tx, &e.org_id, event, e.at).await?;
+    }
+    Ok(())
 }
 
 /// Who acts, in which organisation, and when (the unit of work's one reading of the clock):

@@ -181,6 +181,7 @@ async fn run_due(app: &App, org: &Organization, due: &Departure) -> Result<bool>
 /// savepoint is rolled back, the failure audited, and the departure returned unchanged.
 async fn run_plan_or_record(tx: &store::Tx, who: Who<'_>, d: Departure) -> Result<Departure> {
     let savepoint = tx.begin().await?;
+    let mark = super::audit_mark();
     match execute_in(&savepoint, who, &d, false).await {
         Ok((after, _)) => {
             savepoint.commit().await?;
@@ -188,6 +189,7 @@ async fn run_plan_or_record(tx: &store::Tx, who: Who<'_>, d: Departure) -> Resul
         }
         Err(e) => {
             savepoint.rollback().await?;
+            super::audit_undo(mark);
             tracing::warn!(departure = %d.id, error = %e, "handover plan failed before suspension");
             let after = serde_json::json!({"error": e.message});
             audit(

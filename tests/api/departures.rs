@@ -1530,3 +1530,97 @@ async fn a_thousand_departures_due_at_once_with_three_servers_ticking_happen_onc
     from.dedup();
     assert_eq!((transfers.len(), from.len()), (N, N), "{} engine", engine());
 }
+
+/// A handover plan that has to wait for a card another unit of work holds (an edit of that
+/// card, which will write its audit event next) must not hold the audit chain's head while it
+/// waits: PostgreSQL would find the two waiting on each other and fail one of them (the card
+/// edit's 500 or the plan's). The audit events of a unit are written last, just before its
+/// commit, so the plan's first line (a transfer and its event) leaves the head free. On
+/// PostgreSQL the test holds the second line's card in a transaction of its own, waits until
+/// the plan waits for it, then takes the head as the edit would; on SQLite (one writer at a
+/// time, no such wait) the plan simply runs.
+#[tokio::test]
+async fn a_plan_waiting_for_a_card_another_unit_holds_leaves_the_audit_chain_free() {
+    use sea_orm::TransactionTrait;
+    let f = fixture().await;
+    let d = id(&f.depart("2026-03-31").await);
+    let first = f.card("顧客 1", "東洋精機", 0).await;
+    let second = f.card("顧客 2", "株式会社サンプル", 0).await;
+    let vip = f.tag("重要顧客", &[&first]).await;
+    let plan = json!({"items": [
+        {"selection": {"tag_id": vip}, "successor_id": f.sato},
+        {"selection": {"company": "株式会社サンプル"}, "successor_id": f.suzuki},
+    ]});
+    let (s, p) = f.put_plan(&f.yamada_t, &d, plan).await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    let (s, p) = f.approve(&f.org.admin, &d).await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    let db = f.t.app.store.conn();
+    let org_id = meishi::service::auth::resolve_org(&f.t.app, Some(&f.org.slug))
+        .await
+        .unwrap()
+        .id;
+    let holder = if engine() == "postgres" {
+        let tx = db.begin().await.unwrap();
+        let n = meishi::store::count(
+            &tx,
+            "SELECT COUNT(*) FROM (SELECT id FROM cards WHERE id = ? FOR UPDATE) held",
+            vec![second.clone().into()],
+        )
+        .await
+        .unwrap();
+        assert_eq!(n, 1);
+        Some(tx)
+    } else {
+        None
+    };
+    let (url, admin) = (f.t.url.clone(), f.org.admin.clone());
+    let path = format!("{url}/api/v1/departures/{d}/plan/execute?dry_run=false");
+    let execute = tokio::spawn(async move {
+        let res = reqwest::Client::new()
+            .post(path)
+            .bearer_auth(admin)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        (res.status(), res.text().await.unwrap())
+    });
+    if let Some(tx) = holder {
+        // The plan has moved the first card and waits for the second.
+        let waiting = "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+                       AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()";
+        let mut waited = 0;
+        while meishi::store::count(db, waiting, vec![]).await.unwrap() == 0 {
+            assert!(waited < 300, "the plan never waited for the held card");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            waited += 1;
+        }
+        let head = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            meishi::store::count(
+                &tx,
+                "SELECT COUNT(*) FROM (SELECT seq FROM audit_heads WHERE org_id = ? FOR UPDATE) head",
+                vec![org_id.clone().into()],
+            ),
+        )
+        .await;
+        assert!(
+            matches!(head, Ok(Ok(1))),
+            "the plan held the audit chain's head while it waited for a card: {head:?}"
+        );
+        tx.rollback().await.unwrap();
+    }
+    let (s, body) = execute.await.unwrap();
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(f.cards_of(&f.sato).await.contains(&first));
+    assert!(f.cards_of(&f.suzuki).await.contains(&second));
+    let (ok, out) = {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_meishi"))
+            .args(["audit", "verify", "--database", &f.t.db_url])
+            .output()
+            .unwrap();
+        (o.status.success(), String::from_utf8_lossy(&o.stdout).to_string())
+    };
+    assert!(ok, "{out}");
+}
