@@ -508,6 +508,11 @@ CREATE TABLE audit_heads (
 )
 "#,
     ),
+    // The card list in id order (the API's), a page from its cursor on, without reading the
+    // organisation's other cards: without it SQLite found `org_id` in `cards_company` and
+    // sorted every card of the organisation for each page (1,000,000 cards: 110-160 ms a
+    // page; BENCHMARKS.md, P6).
+    (12, "CREATE INDEX cards_org ON cards (org_id, id)"),
 ];
 
 /// The versions of every migration this build knows, in order (a restored database or an
