@@ -636,8 +636,8 @@ fn verdict(s: Scenario, o: &Outcome, bare_rps: f64) -> String {
     v.join(", ")
 }
 
-fn result_line(engine: &str, servers: usize, s: Scenario, o: &Outcome, bare_rps: f64, n: usize, c: usize) {
-    println!(
+fn result_line(engine: &str, servers: usize, s: Scenario, o: &Outcome, bare_rps: f64, n: usize, c: usize) -> String {
+    format!(
         "RESULT bench=http engine={engine} cards={n} connections={c} servers={servers} scenario={} rps={:.0} \
          p50_ms={:.2} p99_ms={:.2} max_ms={:.1} errors={} requests={} ratio_to_bare={:.3} cpu_servers={:.2} \
          cpu_generator={:.2} cpu_postgres={:.2} cpu_machine={:.2}",
@@ -653,7 +653,7 @@ fn result_line(engine: &str, servers: usize, s: Scenario, o: &Outcome, bare_rps:
         o.cpu[1],
         o.cpu[2],
         o.cpu[3]
-    );
+    )
 }
 
 async fn build(b: &HttpBench) -> Result<Data> {
@@ -734,6 +734,7 @@ pub async fn run(b: HttpBench) -> Result<()> {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     );
     let mut bare_rps = f64::NAN;
+    let mut results = Vec::new();
     for (round, &count) in counts.iter().enumerate() {
         let mut servers = Vec::new();
         for k in 0..count {
@@ -760,7 +761,7 @@ pub async fn run(b: HttpBench) -> Result<()> {
                 None,
                 &format!("{} bytes a page", first.len()),
             );
-            result_line(engine, count, Scenario::Bare, &o, bare_rps, cards, conns);
+            results.push(result_line(engine, count, Scenario::Bare, &o, bare_rps, cards, conns));
         }
         let scenarios: Vec<Scenario> = if round == 0 {
             READS.iter().copied().chain([Scenario::Mixed]).collect()
@@ -770,12 +771,16 @@ pub async fn run(b: HttpBench) -> Result<()> {
         for s in scenarios {
             let o = load(&addrs, &plan, s, conns, warm, secs, &pids).await;
             print_row(s.name(), &o, Some(bare_rps), &verdict(s, &o, bare_rps));
-            result_line(engine, count, s, &o, bare_rps, cards, conns);
+            results.push(result_line(engine, count, s, &o, bare_rps, cards, conns));
         }
         if round == 0 && b.soak_seconds > 0 {
-            soak(&addrs, &pids, &plan, conns, b.soak_seconds, engine, count).await;
+            results.push(soak(&addrs, &pids, &plan, conns, b.soak_seconds, engine, count).await);
         }
         stop(servers).await;
+    }
+    println!();
+    for r in results {
+        println!("{r}");
     }
     Ok(())
 }
@@ -790,7 +795,7 @@ async fn soak(
     secs: u64,
     engine: &str,
     count: usize,
-) {
+) -> String {
     let rss = || pids.iter().map(|p| rss_mb(*p)).sum::<f64>();
     let start_rss = rss();
     println!();
@@ -821,8 +826,8 @@ async fn soak(
     if let Some(e) = first_error {
         println!("    first error: {}", e.chars().take(300).collect::<String>());
     }
-    println!(
+    format!(
         "RESULT bench=http_soak engine={engine} servers={count} seconds={secs} requests={requests} errors={errors} \
          worst_minute_p99_ms={worst_p99:.2} rss_start_mb={start_rss:.1} rss_end_mb={end_rss:.1}"
-    );
+    )
 }
