@@ -31,6 +31,9 @@ pub enum AnyBench {
     Mail(super::bench_mail::MailBench),
     /// Time audited writes through the audit log's hash chain against a plain INSERT each
     Audit(super::bench_audit::AuditBench),
+    /// Load the card list over HTTP (filters, a deep cursor, 10 % writes) against a bare
+    /// handler serving the same bytes; optionally a soak, and several servers on PostgreSQL
+    Http(super::bench_http::HttpBench),
 }
 
 #[derive(Args)]

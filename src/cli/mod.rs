@@ -4,6 +4,7 @@ mod audit;
 mod backup;
 mod bench;
 mod bench_audit;
+mod bench_http;
 mod bench_import;
 mod bench_mail;
 mod bench_search;
@@ -684,6 +685,7 @@ async fn run(command: Command) -> Result<(), Error> {
             bench_import::AnyBench::Search(b) => bench_search::run(b).await,
             bench_import::AnyBench::Mail(b) => bench_mail::run(b).await,
             bench_import::AnyBench::Audit(b) => bench_audit::run(b).await,
+            bench_import::AnyBench::Http(b) => bench_http::run(b).await,
         },
         Command::Mail { command } => mail::run(command).await,
         Command::Backup(a) => backup::backup(a).await,

@@ -403,3 +403,191 @@ pub async fn verify_chain(app: &App, slug: &str) -> Result<i64> {
         None => Err(crate::domain::Error::not_found("organization")),
     }
 }
+
+/// `meishi bench http`'s organisation.
+pub const HTTP_SLUG: &str = "bench-http";
+const HTTP_ADMIN: &str = "admin@bench-http.example";
+/// Members the cards are spread over (card `i` is owner `i % 20`'s).
+pub const HTTP_OWNERS: usize = 20;
+/// Companies the cards are spread over (card `i` is at company `i % 1000`).
+pub const HTTP_COMPANIES: usize = 1000;
+/// Shared tags; shared tag `k` is on the cards with `i % 20 == k` (5 % of them each).
+pub const HTTP_SHARED_TAGS: usize = 5;
+/// Cards per INSERT (one unit of work each).
+const HTTP_CHUNK: usize = 100_000;
+
+pub use sb::http_card_id;
+
+/// `meishi bench http`'s data as the load generator needs it.
+pub struct HttpBench {
+    pub org_id: String,
+    pub owners: Vec<String>,
+    pub shared_tags: Vec<String>,
+    /// The personal tag of the first owner, on the cards with `i % 7 == 3`.
+    pub personal_tag: String,
+    pub cards: usize,
+}
+
+/// Company `k`'s name (its key is `normalize::company` of it).
+pub fn http_company(k: usize) -> String {
+    format!("ベンチ商事{k}株式会社")
+}
+
+fn http_owner_email(k: usize) -> String {
+    format!("owner{k}@bench-http.example")
+}
+
+fn http_shared_tag(k: usize) -> String {
+    format!("共有タグ{k}")
+}
+
+const HTTP_PERSONAL_TAG: &str = "個人タグ";
+
+/// Builds `meishi bench http`'s data, set-based: the organisation, its admin, 20 members, `n`
+/// cards among them (`store::bench::insert_http_cards`, 100,000 per statement), five shared tags
+/// and a member's personal tag on some of them. `progress` is told the cards written so far.
+pub async fn http_setup(app: &App, n: usize, progress: &dyn Fn(usize)) -> Result<HttpBench> {
+    let (org, _admin) = super::orgs::init(
+        app,
+        super::orgs::NewOrganization {
+            name: "HTTPベンチ株式会社",
+            slug: Some(HTTP_SLUG),
+            admin_email: HTTP_ADMIN,
+            admin_name: "管理者",
+            admin_password: "meishi-bench",
+        },
+    )
+    .await?;
+    let now = app.now();
+    let actor = Actor::system(&org.id);
+    let owners: Vec<User> = (0..HTTP_OWNERS)
+        .map(|k| User {
+            id: store::new_id(),
+            email: http_owner_email(k),
+            display_name: format!("営業 {k}"),
+            role: Role::Member,
+            status: UserStatus::Active,
+            is_archive: false,
+            deleted_at: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .collect();
+    let owner_ids: Vec<String> = owners.iter().map(|u| u.id.clone()).collect();
+    let tag = |name: String, creator: &str, shared: bool| crate::domain::model::Tag {
+        id: store::new_id(),
+        name,
+        creator_id: Some(creator.to_string()),
+        shared,
+        created_at: now,
+    };
+    let mut tags: Vec<_> = (0..HTTP_SHARED_TAGS)
+        .map(|k| tag(http_shared_tag(k), &owner_ids[k % HTTP_OWNERS], true))
+        .collect();
+    tags.push(tag(HTTP_PERSONAL_TAG.into(), &owner_ids[0], false));
+    app.write(&actor, async |tx, _| {
+        for u in &owners {
+            store::users::insert(tx, &org.id, u, None).await?;
+        }
+        store::cards::insert_tags(tx, &org.id, &tags).await
+    })
+    .await?;
+    let companies: Vec<sb::HttpCompany> = (0..HTTP_COMPANIES)
+        .map(|k| {
+            let name = http_company(k);
+            sb::HttpCompany {
+                key: crate::domain::normalize::company(&name),
+                exchanged_on: (chrono::NaiveDate::from_ymd_opt(2024, 1, 1).expect("date")
+                    + chrono::Duration::days((k % 700) as i64))
+                .to_string(),
+                name,
+            }
+        })
+        .collect();
+    let name_key = crate::domain::normalize::card_name_key(&crate::domain::CardFields {
+        name_reading: "めいし たろう".into(),
+        ..Default::default()
+    });
+    let mut done = 0;
+    while done < n {
+        let k = HTTP_CHUNK.min(n - done);
+        app.write(&actor, async |tx, who| {
+            let people = store::people::new_person_ids(tx, k).await?;
+            let base = people[0];
+            if people.last() != Some(&(base + k as i64 - 1)) {
+                return Err(crate::domain::Error::internal("the people's ids are not consecutive"));
+            }
+            sb::insert_http_cards(
+                tx,
+                &org.id,
+                &owner_ids,
+                &companies,
+                &name_key,
+                done,
+                k,
+                base - done as i64,
+                who.at,
+            )
+            .await
+        })
+        .await?;
+        done += k;
+        progress(done);
+    }
+    app.write(&actor, async |tx, _| {
+        for (k, t) in tags.iter().take(HTTP_SHARED_TAGS).enumerate() {
+            sb::tag_http_cards(tx, &org.id, &t.id, 20, k as u32).await?;
+        }
+        sb::tag_http_cards(tx, &org.id, &tags[HTTP_SHARED_TAGS].id, 7, 3).await?;
+        Ok(())
+    })
+    .await?;
+    sb::analyze(&app.store).await?;
+    Ok(HttpBench {
+        org_id: org.id,
+        owners: owner_ids,
+        shared_tags: tags.iter().take(HTTP_SHARED_TAGS).map(|t| t.id.clone()).collect(),
+        personal_tag: tags[HTTP_SHARED_TAGS].id.clone(),
+        cards: n,
+    })
+}
+
+/// The data a previous `meishi bench http` left in this database.
+pub async fn http_existing(app: &App) -> Result<Option<HttpBench>> {
+    let c = app.store.conn();
+    let Some(org) = store::orgs::by_slug(c, HTTP_SLUG).await? else {
+        return Ok(None);
+    };
+    let mut owners = Vec::new();
+    for k in 0..HTTP_OWNERS {
+        let Some(u) = store::users::by_email(c, &org.id, &http_owner_email(k)).await? else {
+            return Ok(None);
+        };
+        owners.push(u.user.id);
+    }
+    let mut shared_tags = Vec::new();
+    for k in 0..HTTP_SHARED_TAGS {
+        let Some(t) =
+            store::cards::tag_by_name(c, &org.id, Some(&owners[k % HTTP_OWNERS]), &http_shared_tag(k)).await?
+        else {
+            return Ok(None);
+        };
+        shared_tags.push(t.id);
+    }
+    let Some(personal) = store::cards::tag_by_name(c, &org.id, Some(&owners[0]), HTTP_PERSONAL_TAG).await? else {
+        return Ok(None);
+    };
+    let cards = sb::count_cards(&app.store, &org.id).await? as usize;
+    Ok(Some(HttpBench {
+        org_id: org.id,
+        owners,
+        shared_tags,
+        personal_tag: personal.id,
+        cards,
+    }))
+}
+
+/// A new API token of the benchmark's admin (its plaintext).
+pub async fn http_token(app: &App) -> Result<String> {
+    super::auth::create_token(app, Some(HTTP_SLUG), HTTP_ADMIN, "bench http").await
+}

@@ -512,3 +512,88 @@ pub async fn insert_unchained_event(c: &impl Conn, org_id: &str, n: i64, at: Dat
     .await?;
     Ok(())
 }
+
+/// The first card id of `meishi bench http`'s cards; card `i`'s id is this followed by `i` in
+/// twelve decimal digits: a valid UUID (decimal digits are hex digits), ordered as `i`, below
+/// every UUIDv7 a server makes (so new cards list after them).
+pub const HTTP_CARD_PREFIX: &str = "00000000-0000-7000-8000-";
+
+/// Card `i`'s id (`HTTP_CARD_PREFIX`).
+pub fn http_card_id(i: usize) -> String {
+    format!("{HTTP_CARD_PREFIX}{i:012}")
+}
+
+/// A company of `meishi bench http`'s cards: its name, its key (`normalize::company`, which
+/// SQL cannot compute) and an exchange date.
+pub struct HttpCompany {
+    pub name: String,
+    pub key: String,
+    pub exchanged_on: String,
+}
+
+/// `meishi bench http`'s cards `first..first+n`, one INSERT … SELECT: card `i` belongs to
+/// `owners[i % owners]` and `companies[i % companies]`, its person is `person_base + i`
+/// (reserved by the caller, so no scheduler run has cards to place). `name_key` is the key of
+/// the one reading every card has. No keyword-index entries (the benchmark does not search; an
+/// edit writes the card's). Returns the cards written.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_http_cards(
+    c: &impl Conn,
+    org_id: &str,
+    owners: &[String],
+    companies: &[HttpCompany],
+    name_key: &str,
+    first: usize,
+    n: usize,
+    person_base: i64,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    // VALUES rows: SQLite allows 500 terms in a compound SELECT, a VALUES list any number.
+    let owner_rows = (0..owners.len())
+        .map(|k| format!("({k}, CAST(? AS TEXT))"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let company_rows = (0..companies.len())
+        .map(|k| format!("({k}, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT))"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut values: Vec<Value> = owners.iter().map(|o| Value::from(o.clone())).collect();
+    for co in companies {
+        values.extend([
+            co.name.as_str().into(),
+            co.key.as_str().into(),
+            co.exchanged_on.as_str().into(),
+        ]);
+    }
+    let at = to_micros(now);
+    values.extend([org_id.into(), name_key.into(), at.into(), at.into(), person_base.into()]);
+    let (ko, kc, last) = (owners.len(), companies.len(), first + n - 1);
+    let text = format!(
+        "WITH RECURSIVE n(i) AS (SELECT {first} UNION ALL SELECT i + 1 FROM n WHERE i < {last}), \
+         o(k, id) AS (VALUES {owner_rows}), co(k, cname, ckey, cday) AS (VALUES {company_rows}) \
+         INSERT INTO cards (id, org_id, owner_id, full_name, name_reading, company, company_key, name_key, \
+         department, title, email, phone, mobile, fax, postal_code, address, url, exchanged_on, created_at, \
+         updated_at, person_id) \
+         SELECT '{HTTP_CARD_PREFIX}' || substr(CAST(1000000000000 + n.i AS TEXT), 2), ?, o.id, \
+         '名刺 太郎 ' || CAST(n.i AS TEXT), 'めいし たろう', co.cname, co.ckey, ?, '営業部', '課長', \
+         'card' || CAST(n.i AS TEXT) || '@example.jp', '03-1234-5678', '090-1234-5678', '', '100-0001', \
+         '東京都千代田区千代田1-1', 'https://example.jp/', co.cday, ?, ?, ? + n.i \
+         FROM n JOIN o ON o.k = n.i % {ko} JOIN co ON co.k = n.i % {kc}"
+    );
+    Ok(c.execute_raw(sql(c, &text, values)).await?.rows_affected())
+}
+
+/// Links the tag to the organisation's benchmark cards whose number `i` has `i % modulus ==
+/// rest` (`insert_http_cards`). Returns the links written.
+pub async fn tag_http_cards(c: &impl Conn, org_id: &str, tag_id: &str, modulus: u32, rest: u32) -> Result<u64> {
+    let start = HTTP_CARD_PREFIX.len() + 1;
+    exec(
+        c,
+        &format!(
+            "INSERT INTO card_tags (card_id, tag_id, org_id) SELECT id, ?, org_id FROM cards \
+             WHERE org_id = ? AND id LIKE '{HTTP_CARD_PREFIX}%' AND CAST(substr(id, {start}) AS BIGINT) % {modulus} = {rest}"
+        ),
+        vec![tag_id.into(), org_id.into()],
+    )
+    .await
+}

@@ -508,6 +508,11 @@ CREATE TABLE audit_heads (
 )
 "#,
     ),
+    // The card list in id order (the API's), a page from its cursor on, without reading the
+    // organisation's other cards: without it SQLite found `org_id` in `cards_company` and
+    // sorted every card of the organisation for each page (1,000,000 cards: 110-160 ms a
+    // page; BENCHMARKS.md, P6).
+    (12, "CREATE INDEX cards_org ON cards (org_id, id)"),
     // The outbox's claim becomes a heap-only update on PostgreSQL (issue 14's delivery rate):
     // the lease moves out of `next_attempt_at` into `lease_until`, which no index holds, and the
     // due index's predicate from `status` to `done_at` (set when a message is sent, failed,

@@ -481,3 +481,125 @@ async fn cards_carry_their_tags_with_names_as_the_caller_may_see_them() {
         assert_eq!(tags_of(card), cases[1].1, "{card}");
     }
 }
+
+/// Every filter of the card list, alone and together, walked a few cards a page to its end:
+/// the pages hold exactly the matching cards in id order, each once, with the tags the caller
+/// may see. The list's tag filter is a join read in the tag's index order (store::cards);
+/// this holds it to the plain definition, computed here from the whole list.
+#[tokio::test]
+async fn every_filter_pages_through_exactly_the_matching_cards_in_id_order() {
+    let t = spawn().await;
+    let org = t.org("acme").await;
+    let (sato, sato_t) = t.user(&org, "sato@acme.example.jp", "佐藤", "member").await;
+    let (suzuki, suzuki_t) = t.user(&org, "suzuki@acme.example.jp", "鈴木", "member").await;
+    let (_, shared) = t
+        .post(&sato_t, "/api/v1/tags", json!({"name": "展示会", "shared": true}))
+        .await;
+    let (_, personal) = t
+        .post(&suzuki_t, "/api/v1/tags", json!({"name": "私用", "shared": false}))
+        .await;
+    let (shared, personal) = (shared["id"].as_str().unwrap(), personal["id"].as_str().unwrap());
+    // Another organisation's cards, tagged too, are never listed.
+    let other = t.org("other").await;
+    let (_, other_tag) = t
+        .post(&other.admin, "/api/v1/tags", json!({"name": "展示会", "shared": true}))
+        .await;
+    let other_card = t
+        .card(&other.admin, json!({"full_name": "他社", "company": "甲社"}))
+        .await;
+    let (s, _) = t
+        .call(
+            &other.admin,
+            Method::PUT,
+            &format!("/api/v1/cards/{other_card}/tags/{}", other_tag["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    for i in 0..23 {
+        let (token, company) = if i % 2 == 0 {
+            (&sato_t, "株式会社甲社")
+        } else {
+            (&suzuki_t, "乙社")
+        };
+        let id = t
+            .card(token, json!({"full_name": format!("人 {i}"), "company": company}))
+            .await;
+        for (every, tag) in [(3, shared), (4, personal)] {
+            if i % every == 0 {
+                let (s, c) = t
+                    .call(&org.admin, Method::PUT, &format!("/api/v1/cards/{id}/tags/{tag}"), None)
+                    .await;
+                assert_eq!(s, StatusCode::OK, "{c}");
+            }
+        }
+    }
+    let (_, all) = t.get(&org.admin, "/api/v1/cards?limit=500").await;
+    let all = all["items"].as_array().unwrap().clone();
+    assert_eq!(all.len(), 23);
+    let ids = |cards: &[serde_json::Value]| -> Vec<String> {
+        cards.iter().map(|c| c["id"].as_str().unwrap().to_string()).collect()
+    };
+    let mut sorted = ids(&all);
+    sorted.sort();
+    assert_eq!(ids(&all), sorted, "the list is in id order");
+    let has = |c: &serde_json::Value, tag: &str| c["tag_ids"].as_array().unwrap().iter().any(|t| t == tag);
+    type Want<'a> = Box<dyn Fn(&serde_json::Value) -> bool + 'a>;
+    let (sa, su) = (sato.clone(), suzuki.clone());
+    let cases: Vec<(String, Want)> = vec![
+        (String::new(), Box::new(|_| true)),
+        (
+            format!("owner_id={sato}"),
+            Box::new(move |c| c["owner_id"] == sa.as_str()),
+        ),
+        (format!("tag_id={shared}"), Box::new(move |c| has(c, shared))),
+        (format!("tag_id={personal}"), Box::new(move |c| has(c, personal))),
+        (
+            format!("tag_id={shared}&owner_id={suzuki}"),
+            Box::new(move |c| has(c, shared) && c["owner_id"] == su.as_str()),
+        ),
+        (
+            format!("tag_id={shared}&company=%E7%94%B2%E7%A4%BE"),
+            Box::new(move |c| has(c, shared) && c["company"] == "株式会社甲社"),
+        ),
+        (
+            "company=%E4%B9%99%E7%A4%BE".into(),
+            Box::new(|c| c["company"] == "乙社"),
+        ),
+    ];
+    for (filter, want) in &cases {
+        let expected: Vec<String> = ids(&all.iter().filter(|c| want(c)).cloned().collect::<Vec<_>>());
+        assert!(!expected.is_empty(), "{filter}: the case selects something");
+        let (mut got, mut cursor, mut pages) = (Vec::new(), None::<String>, 0);
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/cards?limit=2&{filter}&cursor={c}"),
+                None => format!("/api/v1/cards?limit=2&{filter}"),
+            };
+            let (s, page) = t.get(&org.admin, &path).await;
+            assert_eq!(s, StatusCode::OK, "{path}: {page}");
+            let items = page["items"].as_array().unwrap();
+            // The admin sees every tag; the page's cards are the whole list's, tags and all.
+            for c in items {
+                assert_eq!(Some(c), all.iter().find(|a| a["id"] == c["id"]), "{path}");
+            }
+            got.extend(ids(items));
+            pages += 1;
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => break,
+            }
+        }
+        assert_eq!(got, expected, "{filter}");
+        assert_eq!(pages, expected.len().div_ceil(2).max(1), "{filter}: no empty last page");
+    }
+    // A member does not see another's personal tag, nor may filter by it.
+    let (s, e) = t.get(&sato_t, &format!("/api/v1/cards?tag_id={personal}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
+    let (_, page) = t
+        .get(&sato_t, &format!("/api/v1/cards?limit=500&tag_id={shared}"))
+        .await;
+    for c in page["items"].as_array().unwrap() {
+        assert!(!has(c, personal), "{c}");
+    }
+}

@@ -629,3 +629,46 @@ async fn scim_tokens_from_the_terminal_create_list_and_revoke() {
     let out = meishi(&["scim-token", "create", "--help"], "");
     assert!(out.status.success());
 }
+
+/// `meishi bench http`, small and short: it builds its cards, starts its servers (two on
+/// PostgreSQL), checks that each scenario's page is what it asks for, and every scenario runs
+/// without an error. (Its figures are BENCHMARKS.md's; none is asserted here.)
+#[tokio::test]
+async fn bench_http_runs_every_scenario_without_an_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = fresh_database(dir.path()).await;
+    let servers = if engine() == "postgres" { "1,2" } else { "1" };
+    let args = [
+        "bench",
+        "http",
+        "--database",
+        &db,
+        "--cards",
+        "2000",
+        "--seconds",
+        "1",
+        "--warmup-seconds",
+        "0",
+        "--connections",
+        "4",
+        "--servers",
+        servers,
+    ];
+    let out = meishi(&args, "");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let results: Vec<&str> = stdout.lines().filter(|l| l.starts_with("RESULT bench=http ")).collect();
+    let mut expected = vec!["bare", "first_page", "owner", "tag", "company", "deep_cursor", "mixed"];
+    if engine() == "postgres" {
+        expected.extend(["first_page", "mixed"]);
+    }
+    let scenarios: Vec<&str> = results
+        .iter()
+        .filter_map(|l| l.split_whitespace().find_map(|f| f.strip_prefix("scenario=")))
+        .collect();
+    assert_eq!(scenarios, expected, "{stdout}");
+    for l in &results {
+        assert!(l.contains(" errors=0 "), "{l}");
+        assert!(!l.contains(" requests=0 "), "{l}");
+    }
+}

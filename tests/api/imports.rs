@@ -733,7 +733,7 @@ async fn card_indexes(t: &TestApp) -> Vec<String> {
 async fn a_large_import_leaves_the_card_indexes_whole() {
     let t = spawn().await;
     let org = t.org("large").await;
-    let want: Vec<String> = ["cards_company", "cards_owner", "cards_person"]
+    let want: Vec<String> = ["cards_company", "cards_org", "cards_owner", "cards_person"]
         .map(String::from)
         .to_vec();
     assert_eq!(card_indexes(&t).await, want);
