@@ -584,6 +584,10 @@ async fn an_organisation_exported_and_imported_into_the_other_engine_is_the_same
     .await);
     let b = read_archive(&b_path);
     assert_same_organisation(&a, &b, 1);
+    // The imported log goes on as the same chain: every hash carried over, the import's own
+    // event linked to the last one.
+    let verified = ok(&run(args(&["audit", "verify", "--database", &sqlite_db])).await);
+    assert!(verified.contains("demo: ok"), "{verified}");
 
     // The database's person numbering moved past the imported people: a new person there never
     // takes an imported one's id.
@@ -641,6 +645,8 @@ async fn an_organisation_exported_and_imported_into_the_other_engine_is_the_same
         let c_path = dir.path().join("third.jsonl");
         ok(&run(args(&["export-org", "--database", &pg, &c_path.display().to_string()])).await);
         assert_same_organisation(&a, &read_archive(&c_path), 2);
+        let verified = ok(&run(args(&["audit", "verify", "--database", &pg])).await);
+        assert!(verified.contains("demo: ok"), "{verified}");
         let p = spawn_on(&pg).await;
         assert_eq!(sign_in(&p, "demo", DEMO_ADMIN, DEMO_PASSWORD).await, StatusCode::OK);
     }
