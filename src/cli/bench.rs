@@ -140,7 +140,7 @@ struct Secs {
 }
 
 /// User + system CPU seconds of a process, from /proc (clock ticks of 1/100 s on Linux).
-fn proc_cpu(pid: &str) -> f64 {
+pub(super) fn proc_cpu(pid: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| {

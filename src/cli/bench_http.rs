@@ -13,6 +13,7 @@
 //! The generator, the servers and the database share this machine's cores: every figure is
 //! theirs together. Each run prints the CPU each of them used, to tell where the time went.
 
+use super::bench::proc_cpu;
 use super::bench_import::load_average;
 use crate::domain::{Error, Result};
 use crate::service::bench::{self as sb, HttpBench as Data};
@@ -308,19 +309,6 @@ async fn drive(addr: SocketAddr, plan: Arc<Plan>, s: Scenario, seed: u64, from: 
             }
         }
     }
-}
-
-/// CPU seconds (user + system) of a process so far, from /proc (ticks of 1/100 s).
-fn proc_cpu(pid: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            let rest = s.rsplit_once(')')?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            Some(f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?)
-        })
-        .map(|ticks| ticks / 100.0)
-        .unwrap_or(0.0)
 }
 
 /// CPU seconds of every PostgreSQL process on this machine (other users' too).

@@ -41,6 +41,21 @@ pub async fn bench_orgs(app: &App, slugs: &[&str]) -> Result<Vec<(String, String
     Ok(out)
 }
 
+/// A new active member of the benchmarks' organisations.
+fn member(email: String, display_name: String, now: DateTime<Utc>) -> User {
+    User {
+        id: store::new_id(),
+        email,
+        display_name,
+        role: Role::Member,
+        status: UserStatus::Active,
+        is_archive: false,
+        deleted_at: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
 /// Adds these active members (email, display name), in one transaction; returns their ids in
 /// the same order.
 pub async fn insert_members<const N: usize>(
@@ -49,17 +64,7 @@ pub async fn insert_members<const N: usize>(
     members: [(&str, &str); N],
     now: DateTime<Utc>,
 ) -> Result<[String; N]> {
-    let users = members.map(|(email, name)| User {
-        id: store::new_id(),
-        email: email.into(),
-        display_name: name.into(),
-        role: Role::Member,
-        status: UserStatus::Active,
-        is_archive: false,
-        deleted_at: None,
-        created_at: now,
-        updated_at: now,
-    });
+    let users = members.map(|(email, name)| member(email.into(), name.into(), now));
     app.write(&Actor::system(org_id), async |tx, _| {
         for u in &users {
             store::users::insert(tx, org_id, u, None).await?;
@@ -461,17 +466,7 @@ pub async fn http_setup(app: &App, n: usize, progress: &dyn Fn(usize)) -> Result
     let now = app.now();
     let actor = Actor::system(&org.id);
     let owners: Vec<User> = (0..HTTP_OWNERS)
-        .map(|k| User {
-            id: store::new_id(),
-            email: http_owner_email(k),
-            display_name: format!("営業 {k}"),
-            role: Role::Member,
-            status: UserStatus::Active,
-            is_archive: false,
-            deleted_at: None,
-            created_at: now,
-            updated_at: now,
-        })
+        .map(|k| member(http_owner_email(k), format!("営業 {k}"), now))
         .collect();
     let owner_ids: Vec<String> = owners.iter().map(|u| u.id.clone()).collect();
     let tag = |name: String, creator: &str, shared: bool| crate::domain::model::Tag {
