@@ -28,20 +28,9 @@ for tool in openapi-spec-validator openapi-python-client; do
         exit 1
     fi
 done
-if [ -z "${MEISHI_BIN:-}" ]; then
-    cargo build --locked --quiet
-    MEISHI_BIN="${CARGO_TARGET_DIR:-target}/debug/meishi"
-fi
+. "$root/tests/demo_server.sh"
 
 tmp="$(mktemp -d -t meishi-openapi.XXXXXX)"
-server_pid=""
-stop() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    server_pid=""
-}
 trap 'stop; rm -rf "$tmp"' EXIT
 
 declare -a results=()
@@ -49,25 +38,8 @@ failed=0
 
 # run ENGINE DATABASE_URL
 run() {
-    local engine="$1" database="$2" url="" token=""
-    "$MEISHI_BIN" demo --database "$database" --listen 127.0.0.1:0 --cards 50 \
-        >"$tmp/$engine-server.out" 2>"$tmp/$engine-server.err" &
-    server_pid=$!
-    for _ in $(seq 1 300); do
-        kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/$engine-server.out" "$tmp/$engine-server.err" >&2; exit 1; }
-        token="$(sed -n 's/.*admin API token: *\([^ ]*\).*/\1/p' "$tmp/$engine-server.out" | head -n1)"
-        url="$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$tmp/$engine-server.out" | head -n1 || true)"
-        if [ -n "$url" ] && [ -n "$token" ] && curl -fsS -o /dev/null "$url/healthz" 2>/dev/null; then
-            break
-        fi
-        url="" token=""
-        sleep 0.2
-    done
-    if [ -z "$url" ]; then
-        echo "the demo server on $engine did not answer /healthz within 60 s" >&2
-        cat "$tmp/$engine-server.out" "$tmp/$engine-server.err" >&2
-        exit 1
-    fi
+    local engine="$1" database="$2"
+    start_demo "$engine" "$database" 50
     echo "--- $engine: $url"
     local doc="$tmp/$engine-openapi.json" out="$tmp/$engine/meishi_client" ok=1
     mkdir -p "$tmp/$engine"

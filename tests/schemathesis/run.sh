@@ -40,23 +40,12 @@ if [ ! -x "$schemathesis" ]; then
     echo "no $schemathesis: python3 -m venv .venv && .venv/bin/pip install -r tests/schemathesis/requirements.txt" >&2
     exit 1
 fi
-if [ -z "${MEISHI_BIN:-}" ]; then
-    cargo build --locked --quiet
-    MEISHI_BIN="${CARGO_TARGET_DIR:-target}/debug/meishi"
-fi
+. "$root/tests/demo_server.sh"
 
 tmp="$(mktemp -d -t meishi-schemathesis.XXXXXX)"
 report_root="${ST_REPORT_DIR:-$tmp/report}"
 mkdir -p "$report_root"
 report_root="$(cd "$report_root" && pwd)"
-server_pid=""
-stop() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    server_pid=""
-}
 trap 'stop; rm -rf "$tmp"' EXIT
 
 status=0
@@ -67,28 +56,7 @@ one_pass() {
     local name="$1" url="" token="" db="$tmp/$1.db" report_dir="$report_root/$1"
     mkdir -p "$report_dir"
     # Port 0: the OS picks a free one; the demo prints the URL it got and the admin token.
-    "$MEISHI_BIN" demo --database "sqlite://$db" --listen 127.0.0.1:0 --cards 300 \
-        >"$tmp/$name-server.out" 2>"$tmp/$name-server.err" &
-    server_pid=$!
-    for _ in $(seq 1 300); do
-        if ! kill -0 "$server_pid" 2>/dev/null; then
-            echo "the demo server exited during start-up:" >&2
-            cat "$tmp/$name-server.out" "$tmp/$name-server.err" >&2
-            exit 1
-        fi
-        token="$(sed -n 's/.*admin API token: *\([^ ]*\).*/\1/p' "$tmp/$name-server.out" | head -n1)"
-        url="$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$tmp/$name-server.out" | head -n1 || true)"
-        if [ -n "$url" ] && [ -n "$token" ] && curl -fsS -o /dev/null "$url/healthz" 2>/dev/null; then
-            break
-        fi
-        url="" token=""
-        sleep 0.2
-    done
-    if [ -z "$url" ]; then
-        echo "the demo server did not answer /healthz within 60 s:" >&2
-        cat "$tmp/$name-server.out" "$tmp/$name-server.err" >&2
-        exit 1
-    fi
+    start_demo "$name" "sqlite://$db" 300
     if [ "$name" = member ]; then
         token="$("$MEISHI_BIN" token create --database "sqlite://$db" --email "$member" --name schemathesis | tail -n1)"
     fi

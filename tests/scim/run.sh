@@ -28,22 +28,11 @@ for tool in scim2 scim-sanity; do
         exit 1
     fi
 done
-if [ -z "${MEISHI_BIN:-}" ]; then
-    cargo build --locked --quiet
-    MEISHI_BIN="${CARGO_TARGET_DIR:-target}/debug/meishi"
-fi
+. "$root/tests/demo_server.sh"
 tester_version="$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("scim2-tester"))')"
 sanity_version="$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("scim-sanity"))')"
 
 tmp="$(mktemp -d -t meishi-scim.XXXXXX)"
-server_pid=""
-stop() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    server_pid=""
-}
 trap 'stop; rm -rf "$tmp"' EXIT
 
 failed=0
@@ -52,18 +41,10 @@ declare -a results=()
 # run ENGINE DATABASE_URL
 run() {
     local engine="$1" database="$2"
-    local port
-    port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-    "$MEISHI_BIN" demo --database "$database" --listen "127.0.0.1:$port" --cards 50 >"$tmp/$engine-server.log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 1 120); do
-        curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-        kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/$engine-server.log" >&2; exit 1; }
-        sleep 1
-    done
-    local token url
+    start_demo "$engine" "$database" 50
+    # SCIM has tokens of its own: the demo admin's API token does not open /scim/v2.
     token="$("$MEISHI_BIN" scim-token create --database "$database" --org demo --name conformance)"
-    url="http://127.0.0.1:$port/scim/v2"
+    url="$url/scim/v2"
 
     echo "--- scim2-tester $tester_version on $engine ($url)"
     # The token is a throwaway for this temporary server, so -h on the command line is fine.
