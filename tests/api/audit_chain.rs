@@ -381,41 +381,26 @@ async fn the_export_carries_every_field_and_hash_in_csv_and_jsonl_for_admins_onl
         Some("format"),
     );
 
-    // The command line writes the same JSON Lines.
-    let out = meishi(&[
-        "audit",
-        "export",
-        "--database",
-        &t.db_url,
-        "--org",
-        "arch",
-        "--format",
-        "jsonl",
-    ]);
+    // The command line writes the same JSON Lines and CSV.
+    let export = |format| {
+        meishi(&[
+            "audit",
+            "export",
+            "--database",
+            &t.db_url,
+            "--org",
+            "arch",
+            "--format",
+            format,
+        ])
+    };
+    let out = export("jsonl");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), body);
-    let out = meishi(&[
-        "audit",
-        "export",
-        "--database",
-        &t.db_url,
-        "--org",
-        "arch",
-        "--format",
-        "csv",
-    ]);
+    let out = export("csv");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), csv_body);
-    let out = meishi(&[
-        "audit",
-        "export",
-        "--database",
-        &t.db_url,
-        "--org",
-        "arch",
-        "--format",
-        "pdf",
-    ]);
+    let out = export("pdf");
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("csv or jsonl"), "{}", text(&out.stderr));
 }

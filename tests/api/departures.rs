@@ -1615,12 +1615,6 @@ async fn a_plan_waiting_for_a_card_another_unit_holds_leaves_the_audit_chain_fre
     assert_eq!(s, StatusCode::OK, "{body}");
     assert!(f.cards_of(&f.sato).await.contains(&first));
     assert!(f.cards_of(&f.suzuki).await.contains(&second));
-    let (ok, out) = {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_meishi"))
-            .args(["audit", "verify", "--database", &f.t.db_url])
-            .output()
-            .unwrap();
-        (o.status.success(), String::from_utf8_lossy(&o.stdout).to_string())
-    };
-    assert!(ok, "{out}");
+    let (ok, out, err) = meishi(&["audit", "verify", "--database", &f.t.db_url]);
+    assert!(ok, "{out}{err}");
 }
