@@ -264,12 +264,11 @@ pub(crate) async fn audit(
         after,
         at: who.at,
     };
-    let mut event = Some(event);
-    let queued = AUDIT_QUEUE.try_with(|q| q.borrow_mut().push(event.take().expect("the event")));
-    match (queued, event) {
-        (Err(_), Some(event)) => append_all(tx, vec![event]).await,
-        _ => Ok(()),
+    if AUDIT_QUEUE.try_with(|_| ()).is_err() {
+        return append_all(tx, vec![event]).await;
     }
+    AUDIT_QUEUE.with(|q| q.borrow_mut().push(event));
+    Ok(())
 }
 
 /// An audit event recorded by a unit of work, written when the unit ends.

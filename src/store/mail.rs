@@ -1448,11 +1448,6 @@ pub async fn finish_sends(c: &impl Conn) -> Result<()> {
     Ok(())
 }
 
-/// Outbox depth: messages waiting or being delivered, across organisations.
-pub async fn depth(c: &impl Conn) -> Result<i64> {
-    super::count(c, "SELECT COUNT(*) FROM mail_messages WHERE done_at IS NULL", vec![]).await
-}
-
 /// The message an opt-out link names: (org, recipient, secret).
 pub async fn message_for_opt_out(c: &impl Conn, id: &str) -> Result<Option<(String, String, String)>> {
     let row = c
