@@ -294,9 +294,9 @@ pub async fn list(app: &App, actor: &Actor, q: CardQuery<'_>) -> Result<Page<Car
         limit + 1,
     )
     .await?;
-    let page = paginate(rows, limit, |(c, key)| format!("{}{key}", c.id));
+    let page = paginate(rows, limit, |l| format!("{}{}", l.card.id, l.key));
     Ok(Page {
-        items: shown(app.read(), actor, page.items.into_iter().map(|(c, _)| c).collect()).await?,
+        items: page.items.into_iter().map(|l| visible(actor, l.card, l.tags)).collect(),
         next_cursor: page.next_cursor,
     })
 }
@@ -475,31 +475,40 @@ async fn visible_tag(c: &impl store::Conn, actor: &Actor, tag_id: &str) -> Resul
 /// Cards as the actor may see them, with their tags' names: the tags they may not see
 /// (another user's personal ones, `Tag::visible_to`) are left out of `tags` and `tag_ids`.
 /// One query for the tags of the whole page, whatever its size.
-pub(crate) async fn shown(c: &impl store::Conn, actor: &Actor, mut cards: Vec<Card>) -> Result<Vec<Card>> {
+pub(crate) async fn shown(c: &impl store::Conn, actor: &Actor, cards: Vec<Card>) -> Result<Vec<Card>> {
     let mut ids: Vec<String> = cards.iter().flat_map(|k| k.tag_ids.iter().cloned()).collect();
     ids.sort_unstable();
     ids.dedup();
     if ids.is_empty() {
         return Ok(cards);
     }
-    let visible: std::collections::HashMap<String, CardTag> = st::tags_by_ids(c, &actor.org_id, &ids)
+    let tags: std::collections::HashMap<String, Tag> = st::tags_by_ids(c, &actor.org_id, &ids)
         .await?
         .into_iter()
+        .map(|t| (t.id.clone(), t))
+        .collect();
+    Ok(cards
+        .into_iter()
+        .map(|k| {
+            let on: Vec<Tag> = k.tag_ids.iter().filter_map(|t| tags.get(t).cloned()).collect();
+            visible(actor, k, on)
+        })
+        .collect())
+}
+
+/// `card` with those of `tags` (every tag on it, in order) the actor may see.
+pub(crate) fn visible(actor: &Actor, mut card: Card, tags: Vec<Tag>) -> Card {
+    card.tags = tags
+        .into_iter()
         .filter(|t| t.visible_to(&actor.user_id, actor.is_admin()))
-        .map(|t| {
-            let tag = CardTag {
-                id: t.id.clone(),
-                name: t.name,
-                shared: t.shared,
-            };
-            (t.id, tag)
+        .map(|t| CardTag {
+            id: t.id,
+            name: t.name,
+            shared: t.shared,
         })
         .collect();
-    for k in &mut cards {
-        k.tag_ids.retain(|t| visible.contains_key(t));
-        k.tags = k.tag_ids.iter().filter_map(|t| visible.get(t).cloned()).collect();
-    }
-    Ok(cards)
+    card.tag_ids = card.tags.iter().map(|t| t.id.clone()).collect();
+    card
 }
 
 /// One card as the actor may see it (`shown`).

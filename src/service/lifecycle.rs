@@ -256,14 +256,13 @@ pub async fn export(app: &App, actor: &Actor, id: &str) -> Result<UserExport> {
     loop {
         let order = store::cards::CardOrder::Id;
         let page = store::cards::list_cards(c, &actor.org_id, filter(), order, after, 1000).await?;
-        after = page.last().map(|(c, key)| store::cards::After {
-            key: key.clone(),
-            id: c.id.clone(),
+        after = page.last().map(|l| store::cards::After {
+            key: l.key.clone(),
+            id: l.card.id.clone(),
         });
         let done = page.len() < 1000;
-        // Each page with its tags as the caller may see them (one query a page).
-        let page = super::cards::shown(c, actor, page.into_iter().map(|(c, _)| c).collect()).await?;
-        cards.extend(page);
+        // Each card with its tags as the caller may see them.
+        cards.extend(page.into_iter().map(|l| super::cards::visible(actor, l.card, l.tags)));
         if done {
             break;
         }

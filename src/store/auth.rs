@@ -6,7 +6,8 @@ use super::users::{UserRow, view};
 use super::{Conn, to_micros};
 use crate::domain::{Result, UserStatus};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, JoinType, QueryFilter, QuerySelect, Set};
 
 pub async fn insert_token(
     c: &impl Conn,
@@ -66,38 +67,44 @@ pub async fn delete_session(c: &impl Conn, hash: &str) -> Result<Option<(String,
 }
 
 /// The active, non-archive user behind a token or session hash, with their organisation id.
-async fn active_user(c: &impl Conn, org_id: &str, user_id: &str) -> Result<Option<(String, UserRow)>> {
-    let found = user::Entity::find_by_id(user_id)
-        .filter(user::Column::OrgId.eq(org_id))
+async fn active_user(
+    c: &impl Conn,
+    way_in: sea_orm::RelationDef,
+    by: impl sea_orm::sea_query::IntoCondition,
+) -> Result<Option<(String, UserRow)>> {
+    let found = user::Entity::find()
+        .join_rev(JoinType::InnerJoin, way_in)
+        .filter(by)
         .filter(user::Column::Status.eq(UserStatus::Active.as_str()))
         .filter(user::Column::IsArchive.eq(false))
         .one(c)
         .await?;
-    found.map(|m| Ok((org_id.to_string(), view(m)?))).transpose()
+    found.map(|m| Ok((m.org_id.clone(), view(m)?))).transpose()
 }
 
+/// One query (a request's way in is read on every request): the token and its user joined.
 pub async fn user_by_token(c: &impl Conn, hash: &str) -> Result<Option<(String, UserRow)>> {
-    let Some(t) = api_token::Entity::find()
-        .filter(api_token::Column::TokenHash.eq(hash))
-        .filter(api_token::Column::RevokedAt.is_null())
-        .one(c)
-        .await?
-    else {
-        return Ok(None);
-    };
-    active_user(c, &t.org_id, &t.user_id).await
+    let way_in = api_token::Entity::belongs_to(user::Entity)
+        .from(api_token::Column::UserId)
+        .to(user::Column::Id)
+        .into();
+    let by = Condition::all()
+        .add(api_token::Column::TokenHash.eq(hash))
+        .add(api_token::Column::RevokedAt.is_null())
+        .add(Expr::col((api_token::Entity, api_token::Column::OrgId)).equals((user::Entity, user::Column::OrgId)));
+    active_user(c, way_in, by).await
 }
 
 pub async fn user_by_session(c: &impl Conn, hash: &str, now: DateTime<Utc>) -> Result<Option<(String, UserRow)>> {
-    let Some(s) = session::Entity::find()
-        .filter(session::Column::TokenHash.eq(hash))
-        .filter(session::Column::ExpiresAt.gt(to_micros(now)))
-        .one(c)
-        .await?
-    else {
-        return Ok(None);
-    };
-    active_user(c, &s.org_id, &s.user_id).await
+    let way_in = session::Entity::belongs_to(user::Entity)
+        .from(session::Column::UserId)
+        .to(user::Column::Id)
+        .into();
+    let by = Condition::all()
+        .add(session::Column::TokenHash.eq(hash))
+        .add(session::Column::ExpiresAt.gt(to_micros(now)))
+        .add(Expr::col((session::Entity, session::Column::OrgId)).equals((user::Entity, user::Column::OrgId)));
+    active_user(c, way_in, by).await
 }
 
 /// Ends every session of a user but `keep` (the caller's own, by hash) and revokes every API

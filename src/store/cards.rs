@@ -2,7 +2,7 @@
 //! organisation; a row of another organisation is simply not found.
 
 use super::entities::{card, card_tag, contact, tag};
-use super::{Conn, date_from_text, date_to_text, from_micros, search, to_micros};
+use super::{Conn, date_from_text, date_to_text, from_micros, is_sqlite, search, to_micros};
 use crate::domain::model::{Card, Contact, Tag};
 use crate::domain::{CardFields, ContactKind, Result, normalize};
 use chrono::{DateTime, Utc};
@@ -195,8 +195,15 @@ fn filtered(c: &impl Conn, org_id: &str, f: CardFilter) -> sea_orm::Select<card:
     q
 }
 
-/// A page of the cards that match `f`, in `order`, after `after`. Each card comes with its
-/// sort key (`After::key` for the next page).
+/// A card of a page, with its sort key (`After::key` for the next page) and every tag on it
+/// (the service keeps those the caller may see: `Tag::visible_to`).
+pub struct Listed {
+    pub card: Card,
+    pub key: String,
+    pub tags: Vec<Tag>,
+}
+
+/// A page of the cards that match `f`, in `order`, after `after`.
 pub async fn list_cards(
     c: &impl Conn,
     org_id: &str,
@@ -204,7 +211,7 @@ pub async fn list_cards(
     order: CardOrder,
     after: Option<After>,
     limit: u64,
-) -> Result<Vec<(Card, String)>> {
+) -> Result<Vec<Listed>> {
     if order == CardOrder::Id
         && let Some(m) = f.q.as_deref().and_then(|text| search::Query::new(c, text))
     {
@@ -216,12 +223,17 @@ pub async fn list_cards(
         };
         let rows = search::page(c, org_id, &m, &filters, after.map(|a| (a.id, a.key)), limit).await?;
         let ids: Vec<String> = rows.iter().map(|(m, _)| m.id.clone()).collect();
-        let mut tags = tag_ids_of(c, &ids).await?;
+        let mut tags = tags_of(c, &ids).await?;
         return Ok(rows
             .into_iter()
             .map(|(m, key)| {
-                let t = tags.remove(&m.id).unwrap_or_default();
-                (card_view(m, t), key)
+                let tags = tags.remove(&m.id).unwrap_or_default();
+                let ids = tags.iter().map(|t| t.id.clone()).collect();
+                Listed {
+                    card: card_view(m, ids),
+                    key,
+                    tags,
+                }
             })
             .collect());
     }
@@ -268,22 +280,200 @@ pub async fn list_cards(
         CardOrder::Company => q.order_by_asc(card::Column::CompanyKey).order_by_asc(card::Column::Id),
         CardOrder::Name => q.order_by_asc(card::Column::NameKey).order_by_asc(card::Column::Id),
     };
-    let rows = q.limit(limit).all(c).await?;
-    let ids: Vec<String> = rows.iter().map(|m| m.id.clone()).collect();
-    let mut tags = tag_ids_of(c, &ids).await?;
+    let key = |exchanged_on: &Option<String>, company_key: &str, name_key: &str| match order {
+        CardOrder::Id => String::new(),
+        CardOrder::ExchangedDesc => exchanged_on.clone().unwrap_or_default(),
+        CardOrder::Company => company_key.to_string(),
+        CardOrder::Name => name_key.to_string(),
+    };
+    if !is_sqlite(c) {
+        // PostgreSQL's driver reads rows cheaply, and building JSON costs PostgreSQL more
+        // than the rows (BENCHMARKS.md P6): the page's rows, then its tags in one query.
+        let rows = q.limit(limit).all(c).await?;
+        let ids: Vec<String> = rows.iter().map(|m| m.id.clone()).collect();
+        let mut tags = tags_of(c, &ids).await?;
+        return Ok(rows
+            .into_iter()
+            .map(|m| {
+                let key = key(&m.exchanged_on, &m.company_key, &m.name_key);
+                let tags = tags.remove(&m.id).unwrap_or_default();
+                let ids = tags.iter().map(|t| t.id.clone()).collect();
+                Listed {
+                    card: card_view(m, ids),
+                    key,
+                    tags,
+                }
+            })
+            .collect());
+    }
+    // The page's order again, over the page's rows (the same expressions, so the same
+    // collation): the aggregate keeps it.
+    let again = match order {
+        CardOrder::Id => "c.id",
+        CardOrder::ExchangedDesc => "COALESCE(c.exchanged_on, '') DESC, c.id DESC",
+        CardOrder::Company => "c.company_key, c.id",
+        CardOrder::Name => "c.name_key, c.id",
+    };
+    let rows = page_json(c, q.limit(limit), again).await?;
     Ok(rows
         .into_iter()
-        .map(|mut m| {
-            let t = tags.remove(&m.id).unwrap_or_default();
-            let key = match order {
-                CardOrder::Id => String::new(),
-                CardOrder::ExchangedDesc => m.exchanged_on.clone().unwrap_or_default(),
-                CardOrder::Company => std::mem::take(&mut m.company_key),
-                CardOrder::Name => std::mem::take(&mut m.name_key),
-            };
-            (card_view(m, t), key)
+        .map(|r| {
+            let key = key(&r.exchanged_on, &r.company_key, &r.name_key);
+            let (card, tags) = r.into_card();
+            Listed { card, key, tags }
         })
         .collect())
+}
+
+/// A card as `page_json` hands it over: one JSON array per card, the columns in
+/// `PAGE_COLUMNS`' order, its tags last.
+#[derive(serde::Deserialize)]
+struct PageRow {
+    id: String,
+    owner_id: String,
+    full_name: String,
+    name_reading: String,
+    company: String,
+    company_key: String,
+    department: String,
+    title: String,
+    email: String,
+    phone: String,
+    mobile: String,
+    fax: String,
+    postal_code: String,
+    address: String,
+    url: String,
+    exchanged_on: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    extra: Option<String>,
+    name_key: String,
+    person_id: Option<i64>,
+    tags: Option<Vec<PageTag>>,
+}
+
+const PAGE_COLUMNS: &str = "c.id, c.owner_id, c.full_name, c.name_reading, c.company, c.company_key, \
+    c.department, c.title, c.email, c.phone, c.mobile, c.fax, c.postal_code, c.address, c.url, \
+    c.exchanged_on, c.created_at, c.updated_at, c.extra, c.name_key, c.person_id";
+
+/// A tag on a card of `page_json`: id, name, shared (0/1), creator, created at.
+#[derive(serde::Deserialize)]
+struct PageTag(String, String, u8, Option<String>, i64);
+
+impl PageRow {
+    fn into_card(self) -> (Card, Vec<Tag>) {
+        let tags: Vec<Tag> = self
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .map(|PageTag(id, name, shared, creator_id, at)| Tag {
+                id,
+                name,
+                creator_id,
+                shared: shared == 1,
+                created_at: from_micros(at),
+            })
+            .collect();
+        let card = Card {
+            exchanged_on: date_from_text(&self.exchanged_on),
+            id: self.id,
+            owner_id: self.owner_id,
+            full_name: self.full_name,
+            name_reading: self.name_reading,
+            company: self.company,
+            department: self.department,
+            title: self.title,
+            email: self.email,
+            phone: self.phone,
+            mobile: self.mobile,
+            fax: self.fax,
+            postal_code: self.postal_code,
+            address: self.address,
+            url: self.url,
+            tag_ids: tags.iter().map(|t| t.id.clone()).collect(),
+            tags: Vec::new(),
+            extra: self.extra.as_deref().and_then(|e| serde_json::from_str(e).ok()),
+            person_id: self.person_id.map(|p| p.to_string()),
+            created_at: from_micros(self.created_at),
+            updated_at: from_micros(self.updated_at),
+        };
+        (card, tags)
+    }
+}
+
+/// SQLite: the cards `page` selects (a query of whole card rows, ordered and limited), with
+/// their tags, as one JSON text, in the order `order` (SQL over the page's rows, aliased `c`).
+///
+/// Read row by row, sqlx's SQLite driver copies each of the 22 columns of each card and hands
+/// each row across the connection's thread: most of a list request's time (BENCHMARKS.md
+/// P6). One value per page is one hand-over, and the tags ride along as an array per card, so
+/// a page is one statement instead of two.
+async fn page_json(c: &impl Conn, page: sea_orm::Select<card::Entity>, order: &str) -> Result<Vec<PageRow>> {
+    use sea_orm::QueryTrait;
+    let backend = c.get_database_backend();
+    let inner = page.build(backend);
+    // json(): a JSON value from a subquery loses SQLite's JSON subtype; without it the array
+    // would be nested as a string.
+    let text = format!(
+        "SELECT json_group_array(json_array({PAGE_COLUMNS}, \
+         json((SELECT json_group_array(json_array(t.id, t.name, t.shared, t.creator_id, t.created_at) ORDER BY t.id) \
+         FROM card_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.card_id = c.id))) ORDER BY {order}) \
+         FROM ({}) c",
+        inner.sql
+    );
+    let statement = sea_orm::Statement {
+        sql: text,
+        values: inner.values,
+        db_backend: backend,
+    };
+    let Some(row) = c.query_one_raw(statement).await? else {
+        return Ok(Vec::new());
+    };
+    let Some(json) = row.try_get_by_index::<Option<String>>(0)? else {
+        return Ok(Vec::new());
+    };
+    serde_json::from_str(&json).map_err(|e| crate::domain::Error::internal(format!("a page of cards as JSON: {e}")))
+}
+
+/// Every tag on each of `card_ids`, in tag id order: one query.
+async fn tags_of(c: &impl Conn, card_ids: &[String]) -> Result<HashMap<String, Vec<Tag>>> {
+    let mut out: HashMap<String, Vec<Tag>> = HashMap::new();
+    if card_ids.is_empty() {
+        return Ok(out);
+    }
+    let rows = card_tag::Entity::find()
+        .select_only()
+        .column(card_tag::Column::CardId)
+        .columns([
+            tag::Column::Id,
+            tag::Column::Name,
+            tag::Column::CreatorId,
+            tag::Column::Shared,
+            tag::Column::CreatedAt,
+        ])
+        .join(
+            JoinType::InnerJoin,
+            card_tag::Entity::belongs_to(tag::Entity)
+                .from(card_tag::Column::TagId)
+                .to(tag::Column::Id)
+                .into(),
+        )
+        .filter(card_tag::Column::CardId.is_in(card_ids.iter().cloned()))
+        .order_by_asc(card_tag::Column::TagId)
+        .into_tuple::<(String, String, String, Option<String>, bool, i64)>()
+        .all(c)
+        .await?;
+    for (card_id, id, name, creator_id, shared, at) in rows {
+        out.entry(card_id).or_default().push(Tag {
+            id,
+            name,
+            creator_id,
+            shared,
+            created_at: from_micros(at),
+        });
+    }
+    Ok(out)
 }
 
 /// How many of the organisation's cards match `f`.

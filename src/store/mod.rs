@@ -58,6 +58,37 @@ pub struct Store {
     _lock: Option<std::sync::Arc<std::fs::File>>,
 }
 
+/// Turns on SQLite's query planner stability guarantee (`SQLITE_DBCONFIG_ENABLE_QPSG`) for a
+/// new connection: a statement's plan no longer depends on the values bound to it.
+///
+/// Without it, SQLite 3.51 looks at a bound `LIMIT ?` (sea-orm binds every limit, `.one()`'s
+/// `LIMIT 1` too) and at values compared with a partial index's condition when it compiles a
+/// statement, and marks the statement expired whenever such a value is bound again: sqlx's
+/// cached statements were compiled anew on every execution, a quarter of the server's CPU
+/// under the card list's load (BENCHMARKS.md P6). meishi writes the conditions of its partial
+/// indexes literally where a statement needs them (`done_at IS NULL`, `ON CONFLICT … WHERE
+/// status = 'open'`), and never runs ANALYZE, so no plan needed a bound value.
+async fn stable_plans(conn: &mut sqlx::SqliteConnection) -> std::result::Result<(), sqlx::Error> {
+    let mut handle = conn.lock_handle().await?;
+    let db = handle.as_raw_handle().as_ptr();
+    // SAFETY: the handle is locked away from sqlx's worker thread; the option takes an int
+    // and an optional int pointer for the value it had (none asked).
+    let rc = unsafe {
+        libsqlite3_sys::sqlite3_db_config(
+            db,
+            libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
+            1 as std::ffi::c_int,
+            std::ptr::null_mut::<std::ffi::c_int>(),
+        )
+    };
+    if rc != libsqlite3_sys::SQLITE_OK {
+        return Err(sqlx::Error::Protocol(format!(
+            "cannot set SQLITE_DBCONFIG_ENABLE_QPSG: {rc}"
+        )));
+    }
+    Ok(())
+}
+
 /// How a process that opens a SQLite database tells `meishi restore` that it uses it.
 ///
 /// Every meishi process that opens a SQLite file (`serve`, `demo`, and every other command)
@@ -145,6 +176,7 @@ impl Store {
             };
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                .after_connect(|conn, _| Box::pin(stable_plans(conn)))
                 .connect_with(opts.clone())
                 .await
                 .map_err(|e| Error::internal(format!("cannot open {url}: {e}")))?;
@@ -283,6 +315,7 @@ impl Store {
             .after_connect(move |conn, _| {
                 let feed = registered.clone();
                 Box::pin(async move {
+                    stable_plans(conn).await?;
                     let mut handle = conn.lock_handle().await?;
                     // SAFETY: the handle is locked away from sqlx's worker thread.
                     unsafe { feed.register(handle.as_raw_handle().as_ptr()) }.map_err(sqlx::Error::Protocol)

@@ -11,8 +11,8 @@
 //!   statement journal, a copy of every page of the transaction that the statement writes out
 //!   again. A virtual table in the `FROM` clause needs no function and so keeps none.
 //!
-//! This is the one place meishi calls SQLite's C interface itself (through `libsqlite3-sys`, the
-//! version sqlx links; the lock file pins both). The module is eponymous (no `CREATE VIRTUAL
+//! This and `store::stable_plans` are the places meishi calls SQLite's C interface itself
+//! (through `libsqlite3-sys`, the version sqlx links; the lock file pins both). The module is eponymous (no `CREATE VIRTUAL
 //! TABLE`), registered only on the bulk connection, read-only, and never sees SQL text from a
 //! user.
 
