@@ -445,6 +445,82 @@ async fn load(
     }
 }
 
+/// The first page's work without HTTP: `connections` tasks in this process, each reading the
+/// token's user and the first page through the services, and the page as JSON, as the
+/// server's handler does; the ceiling of the server's requests/s on this machine before any
+/// HTTP (its CPU is in the generator's column). Each task has its own `App` clone (one pool).
+async fn without_http(database: &str, token: &str, connections: usize, warmup: u64, secs: u64) -> Result<Outcome> {
+    use crate::service::{auth, cards};
+    let app = super::open(database).await?;
+    let start = Instant::now();
+    let from = start + Duration::from_secs(warmup);
+    let until = from + Duration::from_secs(secs);
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| {
+            let (app, token) = (app.clone(), token.to_string());
+            tokio::spawn(async move {
+                let mut t = Tally::default();
+                loop {
+                    let began = Instant::now();
+                    if began >= until {
+                        break;
+                    }
+                    let page = match auth::actor_from_token(&app, &token).await {
+                        Ok(actor) => {
+                            let q = cards::CardQuery {
+                                limit: Some(50),
+                                ..Default::default()
+                            };
+                            cards::list(&app, &actor, q).await
+                        }
+                        Err(e) => Err(e),
+                    };
+                    match page.and_then(|p| serde_json::to_vec(&p).map_err(|e| Error::internal(e.to_string()))) {
+                        Ok(body) if body.len() > 2 => {
+                            if began >= from {
+                                t.micros.push(began.elapsed().as_micros() as u32);
+                            }
+                        }
+                        Ok(_) => t.error("an empty page".into()),
+                        Err(e) => t.error(e.to_string()),
+                    }
+                }
+                t
+            })
+        })
+        .collect();
+    tokio::time::sleep_until(from.into()).await;
+    let before = cpu_now(&[]);
+    tokio::time::sleep_until(until.into()).await;
+    let after = cpu_now(&[]);
+    let mut all = Vec::new();
+    let (mut errors, mut first_error) = (0, None);
+    for t in tasks {
+        let t = t.await.unwrap_or_default();
+        all.extend(t.micros);
+        errors += t.errors;
+        first_error = first_error.or(t.first_error);
+    }
+    all.sort_unstable();
+    let wall = secs.max(1) as f64;
+    let per_s = |a: f64, b: f64| (b - a) / wall;
+    Ok(Outcome {
+        requests: all.len(),
+        rps: all.len() as f64 / wall,
+        p50: percentile(&all, 0.50),
+        p99: percentile(&all, 0.99),
+        max: all.last().map(|m| *m as f64 / 1000.0).unwrap_or(f64::NAN),
+        errors,
+        first_error,
+        cpu: [
+            0.0,
+            per_s(before.generator, after.generator),
+            per_s(before.postgres, after.postgres),
+            per_s(before.machine, after.machine),
+        ],
+    })
+}
+
 /// A `meishi serve` child on a loopback port.
 struct Server {
     child: tokio::process::Child,
@@ -750,6 +826,19 @@ pub async fn run(b: HttpBench) -> Result<()> {
                 &format!("{} bytes a page", first.len()),
             );
             results.push(result_line(engine, count, Scenario::Bare, &o, bare_rps, cards, conns));
+        }
+        if round == 0 {
+            let o = without_http(&b.database, &plan.token, conns, warm, secs).await?;
+            print_row(
+                "first page without HTTP",
+                &o,
+                Some(bare_rps),
+                "the service alone: this process (gen), no target",
+            );
+            results.push(
+                result_line(engine, count, Scenario::FirstPage, &o, bare_rps, cards, conns)
+                    .replace("scenario=first_page", "scenario=first_page_without_http"),
+            );
         }
         let scenarios: Vec<Scenario> = if round == 0 {
             READS.iter().copied().chain([Scenario::Mixed]).collect()

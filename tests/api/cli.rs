@@ -658,7 +658,16 @@ async fn bench_http_runs_every_scenario_without_an_error() {
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     let results: Vec<&str> = stdout.lines().filter(|l| l.starts_with("RESULT bench=http ")).collect();
-    let mut expected = vec!["bare", "first_page", "owner", "tag", "company", "deep_cursor", "mixed"];
+    let mut expected = vec![
+        "bare",
+        "first_page_without_http",
+        "first_page",
+        "owner",
+        "tag",
+        "company",
+        "deep_cursor",
+        "mixed",
+    ];
     if engine() == "postgres" {
         expected.extend(["first_page", "mixed"]);
     }
