@@ -228,12 +228,7 @@ pub async fn list_cards(
             .into_iter()
             .map(|(m, key)| {
                 let tags = tags.remove(&m.id).unwrap_or_default();
-                let ids = tags.iter().map(|t| t.id.clone()).collect();
-                Listed {
-                    card: card_view(m, ids),
-                    key,
-                    tags,
-                }
+                listed(m, key, tags)
             })
             .collect());
     }
@@ -280,11 +275,11 @@ pub async fn list_cards(
         CardOrder::Company => q.order_by_asc(card::Column::CompanyKey).order_by_asc(card::Column::Id),
         CardOrder::Name => q.order_by_asc(card::Column::NameKey).order_by_asc(card::Column::Id),
     };
-    let key = |exchanged_on: &Option<String>, company_key: &str, name_key: &str| match order {
+    let key = |m: &card::Model| match order {
         CardOrder::Id => String::new(),
-        CardOrder::ExchangedDesc => exchanged_on.clone().unwrap_or_default(),
-        CardOrder::Company => company_key.to_string(),
-        CardOrder::Name => name_key.to_string(),
+        CardOrder::ExchangedDesc => m.exchanged_on.clone().unwrap_or_default(),
+        CardOrder::Company => m.company_key.clone(),
+        CardOrder::Name => m.name_key.clone(),
     };
     if !is_sqlite(c) {
         // PostgreSQL's driver reads rows cheaply, and building JSON costs PostgreSQL more
@@ -295,14 +290,9 @@ pub async fn list_cards(
         return Ok(rows
             .into_iter()
             .map(|m| {
-                let key = key(&m.exchanged_on, &m.company_key, &m.name_key);
+                let key = key(&m);
                 let tags = tags.remove(&m.id).unwrap_or_default();
-                let ids = tags.iter().map(|t| t.id.clone()).collect();
-                Listed {
-                    card: card_view(m, ids),
-                    key,
-                    tags,
-                }
+                listed(m, key, tags)
             })
             .collect());
     }
@@ -317,88 +307,44 @@ pub async fn list_cards(
     let rows = page_json(c, q.limit(limit), again).await?;
     Ok(rows
         .into_iter()
-        .map(|r| {
-            let key = key(&r.exchanged_on, &r.company_key, &r.name_key);
-            let (card, tags) = r.into_card();
-            Listed { card, key, tags }
+        .map(|(m, tags)| {
+            let key = key(&m);
+            listed(m, key, tags.into_iter().map(Tag::from).collect())
         })
         .collect())
 }
 
-/// A card as `page_json` hands it over: one JSON array per card, the columns in
-/// `PAGE_COLUMNS`' order, its tags last.
-#[derive(serde::Deserialize)]
-struct PageRow {
-    id: String,
-    owner_id: String,
-    full_name: String,
-    name_reading: String,
-    company: String,
-    company_key: String,
-    department: String,
-    title: String,
-    email: String,
-    phone: String,
-    mobile: String,
-    fax: String,
-    postal_code: String,
-    address: String,
-    url: String,
-    exchanged_on: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-    extra: Option<String>,
-    name_key: String,
-    person_id: Option<i64>,
-    tags: Option<Vec<PageTag>>,
-}
+/// A card as `page_json` hands it over: its row (the columns in `card::Model`'s order, as a
+/// JSON array), then every tag on it.
+type PageRow = (card::Model, Vec<PageTag>);
 
-const PAGE_COLUMNS: &str = "c.id, c.owner_id, c.full_name, c.name_reading, c.company, c.company_key, \
-    c.department, c.title, c.email, c.phone, c.mobile, c.fax, c.postal_code, c.address, c.url, \
-    c.exchanged_on, c.created_at, c.updated_at, c.extra, c.name_key, c.person_id";
+const PAGE_COLUMNS: &str = "c.id, c.org_id, c.owner_id, c.full_name, c.name_reading, c.company, c.company_key, \
+    c.department, c.title, c.email, c.phone, c.mobile, c.fax, c.postal_code, c.address, c.url, c.exchanged_on, \
+    c.last_transfer_id, c.created_at, c.updated_at, c.extra, c.name_key, c.person_id";
 
 /// A tag on a card of `page_json`: id, name, shared (0/1), creator, created at.
 #[derive(serde::Deserialize)]
 struct PageTag(String, String, u8, Option<String>, i64);
 
-impl PageRow {
-    fn into_card(self) -> (Card, Vec<Tag>) {
-        let tags: Vec<Tag> = self
-            .tags
-            .unwrap_or_default()
-            .into_iter()
-            .map(|PageTag(id, name, shared, creator_id, at)| Tag {
-                id,
-                name,
-                creator_id,
-                shared: shared == 1,
-                created_at: from_micros(at),
-            })
-            .collect();
-        let card = Card {
-            exchanged_on: date_from_text(&self.exchanged_on),
-            id: self.id,
-            owner_id: self.owner_id,
-            full_name: self.full_name,
-            name_reading: self.name_reading,
-            company: self.company,
-            department: self.department,
-            title: self.title,
-            email: self.email,
-            phone: self.phone,
-            mobile: self.mobile,
-            fax: self.fax,
-            postal_code: self.postal_code,
-            address: self.address,
-            url: self.url,
-            tag_ids: tags.iter().map(|t| t.id.clone()).collect(),
-            tags: Vec::new(),
-            extra: self.extra.as_deref().and_then(|e| serde_json::from_str(e).ok()),
-            person_id: self.person_id.map(|p| p.to_string()),
-            created_at: from_micros(self.created_at),
-            updated_at: from_micros(self.updated_at),
-        };
-        (card, tags)
+impl From<PageTag> for Tag {
+    fn from(PageTag(id, name, shared, creator_id, at): PageTag) -> Tag {
+        Tag {
+            id,
+            name,
+            creator_id,
+            shared: shared == 1,
+            created_at: from_micros(at),
+        }
+    }
+}
+
+/// A card of a page from its row, its sort key and its tags.
+fn listed(m: card::Model, key: String, tags: Vec<Tag>) -> Listed {
+    let ids = tags.iter().map(|t| t.id.clone()).collect();
+    Listed {
+        card: card_view(m, ids),
+        key,
+        tags,
     }
 }
 
@@ -416,7 +362,7 @@ async fn page_json(c: &impl Conn, page: sea_orm::Select<card::Entity>, order: &s
     // json(): a JSON value from a subquery loses SQLite's JSON subtype; without it the array
     // would be nested as a string.
     let text = format!(
-        "SELECT json_group_array(json_array({PAGE_COLUMNS}, \
+        "SELECT json_group_array(json_array(json_array({PAGE_COLUMNS}), \
          json((SELECT json_group_array(json_array(t.id, t.name, t.shared, t.creator_id, t.created_at) ORDER BY t.id) \
          FROM card_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.card_id = c.id))) ORDER BY {order}) \
          FROM ({}) c",
