@@ -1182,6 +1182,10 @@ pub async fn cancel(c: &impl Conn, org_id: &str, send_id: &str, at: DateTime<Utc
 #[derive(Debug, Clone)]
 pub struct Outgoing {
     pub id: String,
+    /// Where its claimed state row is, for `mark_sent`: on PostgreSQL the row version's
+    /// physical address (`ctid`), which the mark reads directly instead of looking the id up
+    /// in the primary key; on SQLite its id.
+    pub state_row: String,
     pub org_id: String,
     pub send_id: String,
     pub recipient: String,
@@ -1276,13 +1280,14 @@ pub async fn claim(c: &impl Conn, now: DateTime<Utc>, until: DateTime<Utc>, limi
         let q = format!(
             "SELECT {} FROM (SELECT id, attempts FROM mail_states WHERE done_at IS NULL AND next_attempt_at <= ? \
              AND claimed_by = ? ORDER BY next_attempt_at LIMIT {limit}) s JOIN mail_messages m ON m.id = s.id",
-            as_json(c)
+            as_json(c, "s.id")
         );
         read_outgoing(c, &q, vec![now.into(), id.as_str().into()]).await?
     } else {
         let q = format!(
-            "WITH s AS ({update} RETURNING id, attempts) SELECT {} FROM s JOIN mail_messages m ON m.id = s.id",
-            as_json(c)
+            "WITH s AS ({update} RETURNING id, attempts, CAST(ctid AS TEXT) AS state_row) \
+             SELECT {} FROM s JOIN mail_messages m ON m.id = s.id",
+            as_json(c, "s.state_row")
         );
         read_outgoing(c, &q, values).await?
     };
@@ -1295,6 +1300,7 @@ const DUE: &str = "s.done_at IS NULL AND s.next_attempt_at <= ? AND (s.status = 
 
 /// The columns `outgoing` reads from a message row, in its order.
 /// Over the message's text as `m` and its state as `s`.
+/// The last column is `state_row` (`Outgoing::state_row`), as the query names it.
 const OUTGOING: &str = "m.id, m.org_id, m.send_id, m.recipient, m.to_name, m.company, m.department, m.title, \
                         m.from_name, m.from_addr, m.successor_name, m.successor_addr, s.attempts";
 
@@ -1313,6 +1319,7 @@ type OutgoingRow = (
     String,
     String,
     i64,
+    String,
 );
 
 /// Claimed (or, for the benchmark, read) message rows, a JSON array of `OUTGOING` arrays,
@@ -1365,6 +1372,7 @@ async fn outgoing(c: &impl Conn, json: &str) -> Result<Vec<Outgoing>> {
                 successor_name: r.10,
                 successor_addr: r.11,
                 attempts: r.12,
+                state_row: r.13,
                 subject,
                 body,
                 html_body,
@@ -1380,18 +1388,25 @@ async fn outgoing(c: &impl Conn, json: &str) -> Result<Vec<Outgoing>> {
 pub async fn messages_of_send(c: &impl Conn, send_id: &str) -> Result<Vec<Outgoing>> {
     let q = format!(
         "SELECT {} FROM mail_messages m JOIN mail_states s ON s.id = m.id WHERE m.send_id = ?",
-        as_json(c)
+        as_json(
+            c,
+            if super::is_sqlite(c) {
+                "s.id"
+            } else {
+                "CAST(s.ctid AS TEXT)"
+            }
+        )
     );
     read_outgoing(c, &q, vec![send_id.into()]).await
 }
 
 /// The aggregate that gives a query's message rows (`m`, and their states `s`) as one JSON
-/// array of `OUTGOING` arrays.
-fn as_json(c: &impl Conn) -> String {
+/// array of `OUTGOING` arrays, each with its `state_row` (an expression) last.
+fn as_json(c: &impl Conn, state_row: &str) -> String {
     if super::is_sqlite(c) {
-        format!("json_group_array(json_array({OUTGOING}))")
+        format!("json_group_array(json_array({OUTGOING}, {state_row}))")
     } else {
-        format!("COALESCE(json_agg(json_build_array({OUTGOING})), '[]')::text")
+        format!("COALESCE(json_agg(json_build_array({OUTGOING}, {state_row})), '[]')::text")
     }
 }
 
@@ -1402,16 +1417,19 @@ async fn read_outgoing(c: &impl Conn, q: &str, values: Vec<Value>) -> Result<Vec
     outgoing(c, json.as_deref().unwrap_or("[]")).await
 }
 
-/// Marks sent the messages of a claim (`ids`) it still holds: those it put back or failed
-/// are no longer its (`mark_failed` clears `claimed_by` or ends them), nor are those of a
-/// lapsed claim another claim took. The ids go as one JSON array (one bound value, read back
-/// as a list of primary-key probes), and the state rows leave the due index: a new version of
-/// each small state row and its primary-key entry, the message's text untouched.
-pub async fn mark_sent(c: &impl Conn, claim: &str, ids: &[&str], at: DateTime<Utc>) -> Result<()> {
+/// Marks sent the messages of a claim (their `Outgoing::state_row`s) it still holds: those it
+/// put back or failed are no longer its (`mark_failed` clears `claimed_by` or ends them), nor
+/// are those of a lapsed claim another claim took. The rows go as one JSON array (one bound
+/// value): on PostgreSQL their addresses, read directly (a TID scan: the primary-key probes
+/// by id were a third of the mark); a row version that is no longer the claim's (taken over,
+/// or its place reused) fails the claim's own test and is left alone, as by id. On SQLite
+/// the ids, primary-key probes. The state rows leave the due index: a new version of each
+/// small state row and its primary-key entry, the message's text untouched.
+pub async fn mark_sent(c: &impl Conn, claim: &str, rows: &[&str], at: DateTime<Utc>) -> Result<()> {
     let named = if super::is_sqlite(c) {
         "id IN (SELECT value FROM json_each(?))"
     } else {
-        "id = ANY(ARRAY(SELECT json_array_elements_text(CAST(? AS json))))"
+        "ctid = ANY(ARRAY(SELECT CAST(json_array_elements_text(CAST(? AS json)) AS tid)))"
     };
     let at = to_micros(at);
     exec(
@@ -1422,7 +1440,7 @@ pub async fn mark_sent(c: &impl Conn, claim: &str, ids: &[&str], at: DateTime<Ut
         ),
         vec![
             at.into(),
-            serde_json::to_string(ids).expect("a list of strings").into(),
+            serde_json::to_string(rows).expect("a list of strings").into(),
             claim.into(),
         ],
     )
