@@ -467,7 +467,8 @@ pub async fn insert_mail_cards(
 }
 
 /// The floor of a One to One send's enqueue: the selected cards copied into the outbox as they
-/// are (no resolution: no owner, person, address or list rules), one statement. Returns the rows.
+/// are (no resolution: no owner, person, address or list rules), one statement per table (the
+/// messages' text, their states). Returns the messages.
 pub async fn mail_floor(
     c: &impl Conn,
     org_id: &str,
@@ -476,20 +477,27 @@ pub async fn mail_floor(
     now: DateTime<Utc>,
 ) -> Result<u64> {
     let text = "INSERT INTO mail_messages (id, org_id, send_id, card_id, recipient, to_name, company, department, title, \
-         sender_id, from_name, from_addr, successor_name, successor_addr, status, attempts, next_attempt_at, created_at) \
+         sender_id, from_name, from_addr, successor_name, successor_addr, created_at) \
          SELECT CAST(? AS TEXT) || '.' || c.id, c.org_id, ?, c.id, c.email, c.full_name, c.company, c.department, c.title, \
-         c.owner_id, u.display_name, u.email, '', '', 'queued', 0, ?, ? \
+         c.owner_id, u.display_name, u.email, '', '', ? \
          FROM cards c JOIN users u ON u.id = c.owner_id WHERE c.org_id = ? AND c.company_key = ?";
     let at = to_micros(now);
     let values: Vec<Value> = vec![
         send_id.into(),
         send_id.into(),
         at.into(),
-        at.into(),
         org_id.into(),
         company_key.into(),
     ];
-    Ok(c.execute_raw(sql(c, text, values)).await?.rows_affected())
+    let n = c.execute_raw(sql(c, text, values)).await?.rows_affected();
+    exec(
+        c,
+        "INSERT INTO mail_states (id, status, attempts, next_attempt_at) \
+         SELECT id, 'queued', 0, ? FROM mail_messages WHERE send_id = ?",
+        vec![at.into(), send_id.into()],
+    )
+    .await?;
+    Ok(n)
 }
 
 /// `meishi bench audit`'s baseline: an audit event written as it was before the chain (one

@@ -757,17 +757,31 @@ pub async fn enqueue_notice(
     };
     let mut values: Vec<Value> = vec![send_id.into(), org_id.into(), send_id.into()];
     values.extend(from_values);
-    values.extend([to_micros(next_attempt_at).into(), to_micros(at).into()]);
+    values.push(to_micros(at).into());
     values.extend(v);
     let q = format!(
         "INSERT INTO mail_messages (id, org_id, send_id, card_id, recipient, to_name, company, department, title, \
-         sender_id, from_name, from_addr, successor_name, successor_addr, status, attempts, next_attempt_at, created_at, \
-         dedupe_key) \
+         sender_id, from_name, from_addr, successor_name, successor_addr, created_at, dedupe_key) \
          SELECT CAST(? AS TEXT) || '.' || x.id, ?, ?, x.id, x.addr, x.full_name, x.company, x.department, x.title, \
-         {cols}, x.successor_name, x.successor_email, 'queued', 0, ?, ?, x.dedupe FROM ({res}) x WHERE x.why IS NULL \
+         {cols}, x.successor_name, x.successor_email, ?, x.dedupe FROM ({res}) x WHERE x.why IS NULL \
          ON CONFLICT (org_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING"
     );
-    Ok(c.execute_raw(sql(c, &q, values)).await?.rows_affected() as i64)
+    c.execute_raw(sql(c, &q, values)).await?;
+    queue_states(c, send_id, next_attempt_at).await
+}
+
+/// The state rows (`queued`, due at `next_attempt_at`) of a send's new messages, the cards it
+/// skipped left out: one INSERT … SELECT over the send's text rows, in the transaction that
+/// wrote them. Returns how many.
+async fn queue_states(c: &impl Conn, send_id: &str, next_attempt_at: DateTime<Utc>) -> Result<i64> {
+    let n = exec(
+        c,
+        "INSERT INTO mail_states (id, status, attempts, next_attempt_at) \
+         SELECT id, 'queued', 0, ? FROM mail_messages WHERE send_id = ? AND reason IS NULL",
+        vec![to_micros(next_attempt_at).into(), send_id.into()],
+    )
+    .await?;
+    Ok(n as i64)
 }
 
 /// Holds the organisation's row locked to the end of the transaction (PostgreSQL `FOR
@@ -869,25 +883,39 @@ pub async fn enqueue(
     at: DateTime<Utc>,
 ) -> Result<(i64, i64)> {
     let (res, v) = resolution(org_id, r, scheduled_at, domain);
-    let mut values: Vec<Value> = vec![
-        send_id.into(),
-        org_id.into(),
-        send_id.into(),
-        to_micros(scheduled_at).into(),
-        to_micros(at).into(),
-        to_micros(at).into(),
-    ];
+    let mut values: Vec<Value> = vec![send_id.into(), org_id.into(), send_id.into(), to_micros(at).into()];
     values.extend(v);
     let q = format!(
         "INSERT INTO mail_messages (id, org_id, send_id, card_id, recipient, to_name, company, department, title, \
-         sender_id, from_name, from_addr, successor_name, successor_addr, status, attempts, next_attempt_at, created_at, \
-         reason, done_at) \
+         sender_id, from_name, from_addr, successor_name, successor_addr, created_at, reason) \
          SELECT CAST(? AS TEXT) || '.' || x.id, ?, ?, x.id, x.addr, x.full_name, x.company, x.department, x.title, \
-         x.owner_id, x.owner_name, x.owner_email, '', '', CASE WHEN x.why IS NULL THEN 'queued' ELSE 'skipped' END, \
-         0, ?, ?, x.why, CASE WHEN x.why IS NULL THEN NULL ELSE ? END FROM ({res}) x"
+         x.owner_id, x.owner_name, x.owner_email, '', '', ?, x.why FROM ({res}) x"
     );
-    c.execute_raw(sql(c, &q, values)).await?;
-    set_counts(c, org_id, send_id).await
+    let (queued, skipped) = if super::is_sqlite(c) {
+        let all = c.execute_raw(sql(c, &q, values)).await?.rows_affected() as i64;
+        let queued = queue_states(c, send_id, scheduled_at).await?;
+        (queued, all - queued)
+    } else {
+        // PostgreSQL writes the states from the text rows as it inserts them (a data-modifying
+        // WITH), instead of reading 100,000 rows back: one statement for both tables.
+        values.push(to_micros(scheduled_at).into());
+        let q = format!(
+            "WITH ins AS ({q} RETURNING id, reason), st AS (INSERT INTO mail_states (id, status, attempts, \
+             next_attempt_at) SELECT id, 'queued', 0, ? FROM ins WHERE reason IS NULL RETURNING 1) \
+             SELECT (SELECT COUNT(*) FROM st), (SELECT COUNT(*) FROM ins WHERE reason IS NOT NULL)"
+        );
+        match c.query_one_raw(sql(c, &q, values)).await? {
+            Some(r) => (get(&r, 0)?, get(&r, 1)?),
+            None => (0, 0),
+        }
+    };
+    exec(
+        c,
+        "UPDATE mail_sends SET queued = ?, skipped = ? WHERE org_id = ? AND id = ?",
+        vec![queued.into(), skipped.into(), org_id.into(), send_id.into()],
+    )
+    .await?;
+    Ok((queued, skipped))
 }
 
 /// One message for the outbox (a handover notice, a reminder), at most once per `dedupe_key`.
@@ -930,11 +958,11 @@ pub async fn enqueue_one(
     let n = exec(
         c,
         "INSERT INTO mail_messages (id, org_id, send_id, card_id, recipient, to_name, company, department, title, \
-         sender_id, from_name, from_addr, successor_name, successor_addr, status, attempts, next_attempt_at, \
-         created_at, dedupe_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?) \
+         sender_id, from_name, from_addr, successor_name, successor_addr, created_at, dedupe_key) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (org_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
         vec![
-            id.into(),
+            id.clone().into(),
             org_id.into(),
             send_id.into(),
             m.card_id.map(str::to_string).into(),
@@ -948,33 +976,35 @@ pub async fn enqueue_one(
             m.from_addr.into(),
             m.successor_name.into(),
             m.successor_addr.into(),
-            to_micros(next_attempt_at).into(),
             to_micros(at).into(),
             m.dedupe_key.into(),
         ],
     )
     .await?;
+    if n == 1 {
+        exec(
+            c,
+            "INSERT INTO mail_states (id, status, attempts, next_attempt_at) VALUES (?, 'queued', 0, ?)",
+            vec![id.into(), to_micros(next_attempt_at).into()],
+        )
+        .await?;
+    }
     Ok(n == 1)
 }
 
 /// Records a send's counts: its messages, and the cards it left out.
 pub async fn set_counts(c: &impl Conn, org_id: &str, send_id: &str) -> Result<(i64, i64)> {
     let (mut queued, mut skipped) = (0, 0);
-    for row in c
-        .query_all_raw(sql(
+    if let Some(row) = c
+        .query_one_raw(sql(
             c,
-            "SELECT CAST(CASE WHEN status = 'skipped' THEN 1 ELSE 0 END AS BIGINT), COUNT(*) FROM mail_messages \
-             WHERE send_id = ? AND org_id = ? GROUP BY status",
+            "SELECT COUNT(*), COUNT(reason) FROM mail_messages WHERE send_id = ? AND org_id = ?",
             vec![send_id.into(), org_id.into()],
         ))
         .await?
     {
-        let n: i64 = get(&row, 1)?;
-        if get::<i64>(&row, 0)? == 1 {
-            skipped += n;
-        } else {
-            queued += n;
-        }
+        skipped = get(&row, 1)?;
+        queued = get::<i64>(&row, 0)? - skipped;
     }
     exec(
         c,
@@ -1042,8 +1072,8 @@ pub async fn sends(
 pub async fn message_states(c: &impl Conn, org_id: &str, send_id: &str) -> Result<Vec<(String, i64)>> {
     c.query_all_raw(sql(
         c,
-        "SELECT status, COUNT(*) FROM mail_messages WHERE send_id = ? AND org_id = ? AND status <> 'skipped' \
-         GROUP BY status ORDER BY status",
+        "SELECT s.status, COUNT(*) FROM mail_messages m JOIN mail_states s ON s.id = m.id \
+         WHERE m.send_id = ? AND m.org_id = ? GROUP BY s.status ORDER BY s.status",
         vec![send_id.into(), org_id.into()],
     ))
     .await?
@@ -1074,14 +1104,16 @@ pub async fn messages(
     limit: u64,
 ) -> Result<Vec<MessageRow>> {
     let mut values: Vec<Value> = vec![send_id.into(), org_id.into()];
-    let mut q = "SELECT id, card_id, recipient, to_name, from_name, from_addr, status, attempts, last_error, sent_at \
-                 FROM mail_messages WHERE send_id = ? AND org_id = ? AND status <> 'skipped'"
+    // A sent message's end is when it was sent.
+    let mut q = "SELECT m.id, m.card_id, m.recipient, m.to_name, m.from_name, m.from_addr, s.status, s.attempts, \
+                 s.last_error, CASE WHEN s.status = 'sent' THEN s.done_at END \
+                 FROM mail_messages m JOIN mail_states s ON s.id = m.id WHERE m.send_id = ? AND m.org_id = ?"
         .to_string();
     if let Some(a) = after {
-        q.push_str(" AND id > ?");
+        q.push_str(" AND m.id > ?");
         values.push(a.into());
     }
-    q.push_str(&format!(" ORDER BY id LIMIT {limit}"));
+    q.push_str(&format!(" ORDER BY m.id LIMIT {limit}"));
     c.query_all_raw(sql(c, &q, values))
         .await?
         .iter()
@@ -1107,7 +1139,7 @@ pub async fn send_skips(c: &impl Conn, org_id: &str, send_id: &str, limit: Optio
     let limit = limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default();
     let q = format!(
         "SELECT card_id, to_name, company, recipient, from_name, reason FROM mail_messages \
-         WHERE send_id = ? AND org_id = ? AND status = 'skipped' ORDER BY reason, to_name, card_id{limit}"
+         WHERE send_id = ? AND org_id = ? AND reason IS NOT NULL ORDER BY reason, to_name, card_id{limit}"
     );
     c.query_all_raw(sql(c, &q, vec![send_id.into(), org_id.into()]))
         .await?
@@ -1150,7 +1182,8 @@ pub async fn cancel(c: &impl Conn, org_id: &str, send_id: &str, at: DateTime<Utc
     }
     exec(
         c,
-        "UPDATE mail_messages SET status = 'cancelled', done_at = ? WHERE send_id = ? AND org_id = ? AND status = 'queued'",
+        "UPDATE mail_states SET status = 'cancelled', done_at = ? WHERE status = 'queued' \
+         AND id IN (SELECT id FROM mail_messages WHERE send_id = ? AND org_id = ?)",
         vec![to_micros(at).into(), send_id.into(), org_id.into()],
     )
     .await?;
@@ -1164,6 +1197,10 @@ pub async fn cancel(c: &impl Conn, org_id: &str, send_id: &str, at: DateTime<Utc
 #[derive(Debug, Clone)]
 pub struct Outgoing {
     pub id: String,
+    /// Where its claimed state row is, for `mark_sent`: on PostgreSQL the row version's
+    /// physical address (`ctid`), which the mark reads directly instead of looking the id up
+    /// in the primary key; on SQLite its id.
+    pub state_row: String,
     pub org_id: String,
     pub send_id: String,
     pub recipient: String,
@@ -1207,14 +1244,15 @@ pub struct Claim {
 /// names them), so that servers sharing the database never take the same message. Each claim
 /// has an id of its own, written in `claimed_by`, and its marks name it.
 ///
-/// A claim is a lease: the row becomes `sending` until `lease_until`, and a claim that lapsed
-/// (a server died while delivering) is taken again like a queued message, with the same
-/// Message-ID. Both are found in due order on the one partial index of the messages not yet
-/// done (`mail_messages_due`), a batch's worth of entries (and the leases in force, skipped),
-/// never a sort of the queue. The claim changes no indexed column (`status`, `claimed_by`,
-/// `lease_until` and `attempts` are in no index, `done_at` and `next_attempt_at` are left
-/// alone), so that PostgreSQL writes it as a heap-only update (the table keeps room on each
-/// page for that: migration 13): one index write per message, its mark, not two.
+/// A claim is a lease: the message's state row becomes `sending` until `lease_until`, and a
+/// claim that lapsed (a server died while delivering) is taken again like a queued message,
+/// with the same Message-ID. Both are found in due order on the one partial index of the
+/// states not yet done (`mail_states_due`), a batch's worth of entries (and the leases in
+/// force, skipped), never a sort of the queue. The claim changes no indexed column
+/// (`status`, `claimed_by`, `lease_until` and `attempts` are in no index, `done_at` and
+/// `next_attempt_at` are left alone), so that PostgreSQL writes it as a heap-only update of
+/// the small state row (the table keeps room on each page for that: migration 14); the
+/// messages' text is only read, by primary key.
 /// The send's state is not looked at: a message is never due before its send's time (it is
 /// queued with `next_attempt_at` = the send's `scheduled_at`), `start_due` starts such sends
 /// first in the same transaction, and a cancelled send's messages are done.
@@ -1225,10 +1263,16 @@ pub async fn claim(c: &impl Conn, now: DateTime<Utc>, until: DateTime<Utc>, limi
         // The queue's statistics are nearly always stale (a send of 100,000 is claimed before
         // autovacuum has looked at it), and with them PostgreSQL chose to gather every due row
         // with a bitmap, sort them and hash-join them back: 160-230 ms a claim of 1,024 where
-        // the due index, walked in order, takes 2 ms. Only the walk is allowed, for this
-        // transaction.
-        exec(c, "SET LOCAL enable_bitmapscan = off", vec![]).await?;
-        exec(c, "SET LOCAL enable_sort = off", vec![]).await?;
+        // the due index, walked in order, takes 2 ms; and to join the text by hashing the
+        // whole outbox. Only the walk and the primary-key probes are allowed, for this
+        // transaction (one statement).
+        c.query_one_raw(sql(
+            c,
+            "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true), \
+             set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)",
+            vec![],
+        ))
+        .await?;
         " FOR UPDATE SKIP LOCKED"
     };
     // The rows the subquery picks are this claim's alone: locked (PostgreSQL, skipping those
@@ -1237,9 +1281,9 @@ pub async fn claim(c: &impl Conn, now: DateTime<Utc>, until: DateTime<Utc>, limi
     let id = super::new_id();
     let now = to_micros(now);
     let update = format!(
-        "UPDATE mail_messages SET status = 'sending', claimed_by = ?, lease_until = ?, attempts = attempts + 1 \
-         WHERE id IN (SELECT m.id FROM mail_messages m WHERE {DUE} \
-                      ORDER BY m.next_attempt_at LIMIT {limit}{lock})"
+        "UPDATE mail_states SET status = 'sending', claimed_by = ?, lease_until = ?, attempts = attempts + 1 \
+         WHERE id IN (SELECT s.id FROM mail_states s WHERE {DUE} \
+                      ORDER BY s.next_attempt_at LIMIT {limit}{lock})"
     );
     let values = vec![id.as_str().into(), to_micros(until).into(), now.into(), now.into()];
     // The claimed rows come back as one JSON value, not a row each: the drivers' cost per
@@ -1249,28 +1293,31 @@ pub async fn claim(c: &impl Conn, now: DateTime<Utc>, until: DateTime<Utc>, limi
     let messages = if super::is_sqlite(c) {
         exec(c, &update, values).await?;
         let q = format!(
-            "SELECT {} FROM (SELECT {OUTGOING} FROM mail_messages WHERE done_at IS NULL AND next_attempt_at <= ? \
-             AND claimed_by = ? ORDER BY next_attempt_at LIMIT {limit})",
-            as_json(c)
+            "SELECT {} FROM (SELECT id, attempts FROM mail_states WHERE done_at IS NULL AND next_attempt_at <= ? \
+             AND claimed_by = ? ORDER BY next_attempt_at LIMIT {limit}) s JOIN mail_messages m ON m.id = s.id",
+            as_json(c, "s.id")
         );
         read_outgoing(c, &q, vec![now.into(), id.as_str().into()]).await?
     } else {
         let q = format!(
-            "WITH claimed AS ({update} RETURNING {OUTGOING}) SELECT {} FROM claimed",
-            as_json(c)
+            "WITH s AS ({update} RETURNING id, attempts, CAST(ctid AS TEXT) AS state_row) \
+             SELECT {} FROM s JOIN mail_messages m ON m.id = s.id",
+            as_json(c, "s.state_row")
         );
         read_outgoing(c, &q, values).await?
     };
     Ok(Claim { id, messages })
 }
 
-/// A message the worker may take (as `m`, given the time twice): not done, due, and queued or
-/// held by a lease that lapsed.
-const DUE: &str = "m.done_at IS NULL AND m.next_attempt_at <= ? AND (m.status = 'queued' OR m.lease_until <= ?)";
+/// A message the worker may take (its state as `s`, given the time twice): not done, due,
+/// and queued or held by a lease that lapsed.
+const DUE: &str = "s.done_at IS NULL AND s.next_attempt_at <= ? AND (s.status = 'queued' OR s.lease_until <= ?)";
 
 /// The columns `outgoing` reads from a message row, in its order.
-const OUTGOING: &str = "id, org_id, send_id, recipient, to_name, company, department, title, from_name, from_addr, \
-                        successor_name, successor_addr, attempts";
+/// Over the message's text as `m` and its state as `s`.
+/// The last column is `state_row` (`Outgoing::state_row`), as the query names it.
+const OUTGOING: &str = "m.id, m.org_id, m.send_id, m.recipient, m.to_name, m.company, m.department, m.title, \
+                        m.from_name, m.from_addr, m.successor_name, m.successor_addr, s.attempts";
 
 /// One message row as `OUTGOING` lists it.
 type OutgoingRow = (
@@ -1287,6 +1334,7 @@ type OutgoingRow = (
     String,
     String,
     i64,
+    String,
 );
 
 /// Claimed (or, for the benchmark, read) message rows, a JSON array of `OUTGOING` arrays,
@@ -1339,6 +1387,7 @@ async fn outgoing(c: &impl Conn, json: &str) -> Result<Vec<Outgoing>> {
                 successor_name: r.10,
                 successor_addr: r.11,
                 attempts: r.12,
+                state_row: r.13,
                 subject,
                 body,
                 html_body,
@@ -1353,18 +1402,26 @@ async fn outgoing(c: &impl Conn, json: &str) -> Result<Vec<Outgoing>> {
 /// sends the same messages with lettre alone).
 pub async fn messages_of_send(c: &impl Conn, send_id: &str) -> Result<Vec<Outgoing>> {
     let q = format!(
-        "SELECT {} FROM mail_messages WHERE send_id = ? AND status <> 'skipped'",
-        as_json(c)
+        "SELECT {} FROM mail_messages m JOIN mail_states s ON s.id = m.id WHERE m.send_id = ?",
+        as_json(
+            c,
+            if super::is_sqlite(c) {
+                "s.id"
+            } else {
+                "CAST(s.ctid AS TEXT)"
+            }
+        )
     );
     read_outgoing(c, &q, vec![send_id.into()]).await
 }
 
-/// The aggregate that gives a query's message rows as one JSON array of `OUTGOING` arrays.
-fn as_json(c: &impl Conn) -> String {
+/// The aggregate that gives a query's message rows (`m`, and their states `s`) as one JSON
+/// array of `OUTGOING` arrays, each with its `state_row` (an expression) last.
+fn as_json(c: &impl Conn, state_row: &str) -> String {
     if super::is_sqlite(c) {
-        format!("json_group_array(json_array({OUTGOING}))")
+        format!("json_group_array(json_array({OUTGOING}, {state_row}))")
     } else {
-        format!("COALESCE(json_agg(json_build_array({OUTGOING})), '[]')::text")
+        format!("COALESCE(json_agg(json_build_array({OUTGOING}, {state_row})), '[]')::text")
     }
 }
 
@@ -1375,27 +1432,30 @@ async fn read_outgoing(c: &impl Conn, q: &str, values: Vec<Value>) -> Result<Vec
     outgoing(c, json.as_deref().unwrap_or("[]")).await
 }
 
-/// Marks sent the messages of a claim (`ids`) it still holds: those it put back or failed
-/// are no longer its (`mark_failed` clears `claimed_by` or ends them), nor are those of a
-/// lapsed claim another claim took. The ids go as one JSON array (one bound value, read back
-/// as a list of primary-key probes), and the rows leave the due index.
-pub async fn mark_sent(c: &impl Conn, claim: &str, ids: &[&str], at: DateTime<Utc>) -> Result<()> {
+/// Marks sent the messages of a claim (their `Outgoing::state_row`s) it still holds: those it
+/// put back or failed are no longer its (`mark_failed` clears `claimed_by` or ends them), nor
+/// are those of a lapsed claim another claim took. The rows go as one JSON array (one bound
+/// value): on PostgreSQL their addresses, read directly (a TID scan: the primary-key probes
+/// by id were a third of the mark); a row version that is no longer the claim's (taken over,
+/// or its place reused) fails the claim's own test and is left alone, as by id. On SQLite
+/// the ids, primary-key probes. The state rows leave the due index: a new version of each
+/// small state row and its primary-key entry, the message's text untouched.
+pub async fn mark_sent(c: &impl Conn, claim: &str, rows: &[&str], at: DateTime<Utc>) -> Result<()> {
     let named = if super::is_sqlite(c) {
         "id IN (SELECT value FROM json_each(?))"
     } else {
-        "id = ANY(ARRAY(SELECT json_array_elements_text(CAST(? AS json))))"
+        "ctid = ANY(ARRAY(SELECT CAST(json_array_elements_text(CAST(? AS json)) AS tid)))"
     };
     let at = to_micros(at);
     exec(
         c,
         &format!(
-            "UPDATE mail_messages SET status = 'sent', sent_at = ?, done_at = ?, last_error = NULL \
+            "UPDATE mail_states SET status = 'sent', done_at = ?, last_error = NULL \
              WHERE {named} AND claimed_by = ? AND status = 'sending'"
         ),
         vec![
             at.into(),
-            at.into(),
-            serde_json::to_string(ids).expect("a list of strings").into(),
+            serde_json::to_string(rows).expect("a list of strings").into(),
             claim.into(),
         ],
     )
@@ -1421,7 +1481,7 @@ pub async fn mark_failed(
     };
     exec(
         c,
-        "UPDATE mail_messages SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), claimed_by = NULL, \
+        "UPDATE mail_states SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), claimed_by = NULL, \
          lease_until = NULL, done_at = ?, last_error = ? WHERE id = ? AND claimed_by = ?",
         vec![
             status.into(),
@@ -1436,12 +1496,13 @@ pub async fn mark_failed(
     Ok(())
 }
 
-/// Ends the started sends with nothing left to deliver.
+/// Ends the started sends with nothing left to deliver: the sends of the messages not done
+/// are gathered once (on the due index, a probe of the text each), not each send's messages.
 pub async fn finish_sends(c: &impl Conn) -> Result<()> {
     exec(
         c,
-        "UPDATE mail_sends SET status = 'done' WHERE status = 'sending' AND NOT EXISTS \
-         (SELECT 1 FROM mail_messages m WHERE m.send_id = mail_sends.id AND m.done_at IS NULL)",
+        "UPDATE mail_sends SET status = 'done' WHERE status = 'sending' AND id NOT IN \
+         (SELECT m.send_id FROM mail_states s JOIN mail_messages m ON m.id = s.id WHERE s.done_at IS NULL)",
         vec![],
     )
     .await?;
@@ -1470,7 +1531,7 @@ pub async fn outbox_depth(c: &impl Conn) -> Result<(i64, i64)> {
     let rows = c
         .query_all_raw(sql(
             c,
-            "SELECT status, COUNT(*) FROM mail_messages WHERE done_at IS NULL GROUP BY status",
+            "SELECT status, COUNT(*) FROM mail_states WHERE done_at IS NULL GROUP BY status",
             vec![],
         ))
         .await?;

@@ -97,6 +97,13 @@ pub const TABLES: &[Table] = &[
     org("mail_templates", &["id"]),
     org("mail_sends", &["id"]),
     org("mail_messages", &["id"]),
+    // A message's delivery state (migration 14), keyed by the message's id.
+    Table {
+        name: "mail_states",
+        scope: Scope::Via("id IN (SELECT id FROM mail_messages WHERE org_id = ?)"),
+        key: &["id"],
+        person: &[],
+    },
     org("audit_events", &["id"]),
     // The chain's head comes with its events, so that the next event chains on.
     org("audit_heads", &["org_id"]),
@@ -363,8 +370,8 @@ pub async fn org_slug_by_id(c: &impl Conn, org_id: &str) -> Result<Option<String
 pub async fn cancel_pending_mail(c: &impl Conn, org_id: &str, note: &str, now: i64) -> Result<(u64, u64)> {
     let messages = super::exec(
         c,
-        "UPDATE mail_messages SET status = 'cancelled', last_error = ?, done_at = ? \
-         WHERE org_id = ? AND done_at IS NULL",
+        "UPDATE mail_states SET status = 'cancelled', last_error = ?, done_at = ? \
+         WHERE done_at IS NULL AND id IN (SELECT id FROM mail_messages WHERE org_id = ?)",
         vec![note.into(), now.into(), org_id.into()],
     )
     .await?;

@@ -516,6 +516,41 @@ async fn rich_demo(db_url: &str) -> TestApp {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap());
+    // A One to One send that went (the demo has no SMTP server: written as the worker would
+    // leave it): a message sent (its text and its state, migration 14's two tables) and a
+    // card it skipped.
+    let org_id = meishi::service::auth::resolve_org(&t.app, Some("demo"))
+        .await
+        .unwrap()
+        .id;
+    let send = "0190aaaa-0000-7000-8000-000000000001";
+    for (q, values) in [
+        (
+            "INSERT INTO mail_sends (id, org_id, kind, subject, body, selection, scheduled_at, status, secret, \
+             queued, skipped, created_at) VALUES (?, ?, 'one_to_one', '件名', '本文', '{}', 1, 'done', 's', 1, 1, 1)",
+            vec![send.into(), org_id.clone().into()],
+        ),
+        (
+            "INSERT INTO mail_messages (id, org_id, send_id, card_id, recipient, to_name, company, department, title, \
+             sender_id, from_name, from_addr, successor_name, successor_addr, created_at, reason) VALUES \
+             (? || '.a', ?, ?, 'a', 'a@example.com', '顧客 甲', '甲社', '', '', NULL, '営業', 'sales@example.co.jp', '', '', 1, NULL), \
+             (? || '.b', ?, ?, 'b', '', '顧客 乙', '乙社', '', '', NULL, '営業', 'sales@example.co.jp', '', '', 1, 'no_email')",
+            vec![
+                send.into(),
+                org_id.clone().into(),
+                send.into(),
+                send.into(),
+                org_id.clone().into(),
+                send.into(),
+            ],
+        ),
+        (
+            "INSERT INTO mail_states (id, status, attempts, next_attempt_at, done_at) VALUES (? || '.a', 'sent', 1, 1, 2)",
+            vec![send.into()],
+        ),
+    ] {
+        meishi::store::exec(t.app.store.conn(), q, values).await.unwrap();
+    }
     t
 }
 
@@ -558,6 +593,9 @@ async fn an_organisation_exported_and_imported_into_the_other_engine_is_the_same
         "mail_settings",
         "mail_suppressions",
         "mail_templates",
+        "mail_sends",
+        "mail_messages",
+        "mail_states",
         "audit_events",
     ] {
         assert!(!a.rows.get(table).is_none_or(Vec::is_empty), "the demo has no {table}");

@@ -278,7 +278,7 @@ async fn mail_delivery_killed_midway_loses_nothing_and_sends_nothing_twice() {
         "the kill landed mid-delivery: {at_kill} of 1000"
     );
     let c = t.app.store.conn();
-    let stuck = count(c, "SELECT COUNT(*) FROM mail_messages WHERE status = 'sending'", vec![])
+    let stuck = count(c, "SELECT COUNT(*) FROM mail_states WHERE status = 'sending'", vec![])
         .await
         .unwrap();
     eprintln!("killed after {at_kill} messages; {stuck} claimed by the dead server");
@@ -288,7 +288,7 @@ async fn mail_delivery_killed_midway_loses_nothing_and_sends_nothing_twice() {
     let mut distinct = std::collections::HashSet::new();
     for _ in 0..600 {
         distinct = sink.received().iter().map(|m| m.message_id()).collect();
-        let left = count(c, "SELECT COUNT(*) FROM mail_messages WHERE status <> 'sent'", vec![])
+        let left = count(c, "SELECT COUNT(*) FROM mail_states WHERE status <> 'sent'", vec![])
             .await
             .unwrap();
         if distinct.len() >= 1000 && left == 0 {
@@ -305,7 +305,7 @@ async fn mail_delivery_killed_midway_loses_nothing_and_sends_nothing_twice() {
     let recipients: std::collections::HashSet<String> = all.iter().flat_map(|m| m.rcpt.clone()).collect();
     assert_eq!(recipients.len(), 1000);
     assert_eq!(
-        count(c, "SELECT COUNT(*) FROM mail_messages WHERE status = 'sent'", vec![])
+        count(c, "SELECT COUNT(*) FROM mail_states WHERE status = 'sent'", vec![])
             .await
             .unwrap(),
         1000

@@ -1009,3 +1009,117 @@ async fn concurrent_sends_never_pass_the_daily_limit_together() {
     }
     assert_eq!(made, 3, "3 sends of 3 fit in 10: {results:?}");
 }
+
+/// Migration 14 moves each message's delivery state out of the outbox's text rows into
+/// `mail_states`: undo it by hand on a database whose send has a message in each state
+/// (sent, failed, claimed by a server that died, queued, and a skipped card), run the
+/// migrations again, and every message keeps its state; the worker then delivers the lapsed
+/// claim and the queued one, and nothing else.
+#[tokio::test]
+async fn migration_14_keeps_every_messages_delivery_state() {
+    let sink = Sink::start().await;
+    let t = spawn_with_mail(&sink.url()).await;
+    let org = t.org("mig14").await;
+    let tpl = template(&t, &org.admin, guide()).await;
+    for (name, email) in [
+        ("送信 済", "sent@abc.jp"),
+        ("失敗 済", "failed@abc.jp"),
+        ("送信 中", "sending@abc.jp"),
+        ("待ち 中", "queued@abc.jp"),
+        ("宛先 無", ""),
+    ] {
+        card(&t, &org.admin, name, email, None).await;
+    }
+    let at = t.app.now() + chrono::Duration::hours(1);
+    let input = json!({"template_id": tpl["id"], "recipients": {"company": "ABC商事"}, "scheduled_at": at});
+    let (s, send) = t.post(&org.admin, "/api/v1/mail/sends", input).await;
+    assert_eq!((s, send["queued"].as_i64()), (StatusCode::CREATED, Some(4)), "{send}");
+    let send_id = send["id"].as_str().unwrap().to_string();
+    let c = t.app.store.conn();
+    let run = async |stmt: &str, values: Vec<sea_orm::Value>| {
+        meishi::store::exec(c, stmt, values).await.unwrap();
+    };
+    // The outbox as migration 13 left it: the state in the text row.
+    for stmt in [
+        "ALTER TABLE mail_messages ADD COLUMN status TEXT NOT NULL DEFAULT 'queued'",
+        "ALTER TABLE mail_messages ADD COLUMN attempts BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE mail_messages ADD COLUMN next_attempt_at BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE mail_messages ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE mail_messages ADD COLUMN lease_until BIGINT",
+        "ALTER TABLE mail_messages ADD COLUMN done_at BIGINT",
+        "ALTER TABLE mail_messages ADD COLUMN last_error TEXT",
+        "ALTER TABLE mail_messages ADD COLUMN sent_at BIGINT",
+        "UPDATE mail_messages SET next_attempt_at = (SELECT s.next_attempt_at FROM mail_states s WHERE s.id = mail_messages.id) \
+         WHERE reason IS NULL",
+        "UPDATE mail_messages SET status = 'skipped', done_at = created_at WHERE reason IS NOT NULL",
+        "DROP TABLE mail_states",
+        "CREATE INDEX mail_messages_due ON mail_messages (next_attempt_at) WHERE done_at IS NULL",
+        "DELETE FROM schema_migrations WHERE version = 14",
+    ] {
+        run(stmt, vec![]).await;
+    }
+    let now = meishi::store::to_micros(t.app.now());
+    let old = |addr: &str, sets: &str| {
+        (
+            format!("UPDATE mail_messages SET {sets} WHERE send_id = ? AND recipient = ?"),
+            vec![send_id.clone().into(), sea_orm::Value::from(addr.to_string())],
+        )
+    };
+    for (q, v) in [
+        old(
+            "sent@abc.jp",
+            &format!("status = 'sent', attempts = 1, sent_at = {now}, done_at = {now}"),
+        ),
+        old(
+            "failed@abc.jp",
+            &format!("status = 'failed', attempts = 5, last_error = '421 try later', done_at = {now}"),
+        ),
+        // Claimed by a server that died: its lease ends before the send's time.
+        old(
+            "sending@abc.jp",
+            &format!("status = 'sending', attempts = 1, claimed_by = 'dead', lease_until = {now}"),
+        ),
+    ] {
+        run(&q, v).await;
+    }
+
+    assert_eq!(meishi::service::migrate(&t.db_url).await.unwrap(), 1);
+    let mut states: Vec<(String, String, i64, Option<String>, bool)> = messages(&t, &org.admin, &send_id)
+        .await
+        .iter()
+        .map(|m| {
+            (
+                m["recipient"].as_str().unwrap().to_string(),
+                m["status"].as_str().unwrap().to_string(),
+                m["attempts"].as_i64().unwrap(),
+                m["last_error"].as_str().map(str::to_string),
+                m["sent_at"].is_string(),
+            )
+        })
+        .collect();
+    states.sort();
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        states,
+        vec![
+            (s("failed@abc.jp"), s("failed"), 5, Some(s("421 try later")), false),
+            (s("queued@abc.jp"), s("queued"), 0, None, false),
+            (s("sending@abc.jp"), s("sending"), 1, None, false),
+            (s("sent@abc.jp"), s("sent"), 1, None, true),
+        ]
+    );
+    let (_, skipped) = t
+        .get(&org.admin, &format!("/api/v1/mail/sends/{send_id}/skipped"))
+        .await;
+    assert_eq!(skipped.as_array().unwrap().len(), 1, "{skipped}");
+    assert_eq!(skipped[0]["reason"], "no_email", "{skipped}");
+
+    // At the send's time the lapsed claim and the queued message go (the claimed one with the
+    // Message-ID it had), the sent and failed ones do not.
+    t.clock.advance(chrono::Duration::hours(2));
+    let done = wait_send(&t, &org.admin, &send_id, "done").await;
+    assert_eq!(done["messages"], json!({"failed": 1, "sent": 3}), "{done}");
+    let mut to: Vec<String> = sink.received().iter().flat_map(|m| m.rcpt.clone()).collect();
+    to.sort();
+    assert_eq!(to, vec![s("queued@abc.jp"), s("sending@abc.jp")]);
+}
