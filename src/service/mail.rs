@@ -915,7 +915,7 @@ async fn send_batch(mailer: &Arc<Mailer>, batch: Vec<st::Outgoing>) -> Vec<(st::
 /// bounced (5xx: the address goes on the bounce list); sent.
 pub(crate) async fn mark_batch(app: App, claim: String, outcomes: Vec<(st::Outgoing, Delivery)>) -> Result<()> {
     let (sent, failed): (Vec<_>, Vec<_>) = outcomes.into_iter().partition(|(_, outcome)| outcome.is_ok());
-    let sent: Vec<&str> = sent.iter().map(|(m, _)| m.state_row.as_str()).collect();
+    let sent: Vec<&st::Outgoing> = sent.iter().map(|(m, _)| m).collect();
     let failed: Vec<_> = failed
         .into_iter()
         .filter_map(|(m, outcome)| outcome.err().map(|(error, permanent)| (m, error, permanent)))

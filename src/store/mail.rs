@@ -1432,34 +1432,48 @@ async fn read_outgoing(c: &impl Conn, q: &str, values: Vec<Value>) -> Result<Vec
     outgoing(c, json.as_deref().unwrap_or("[]")).await
 }
 
-/// Marks sent the messages of a claim (their `Outgoing::state_row`s) it still holds: those it
+/// Marks sent the messages of a claim (`sent`) it still holds: those it
 /// put back or failed are no longer its (`mark_failed` clears `claimed_by` or ends them), nor
 /// are those of a lapsed claim another claim took. The rows go as one JSON array (one bound
 /// value): on PostgreSQL their addresses, read directly (a TID scan: the primary-key probes
 /// by id were a third of the mark); a row version that is no longer the claim's (taken over,
-/// or its place reused) fails the claim's own test and is left alone, as by id. On SQLite
-/// the ids, primary-key probes. The state rows leave the due index: a new version of each
+/// or its place reused) fails the claim's own test and is left alone, as by id; fewer rows
+/// marked than sent, the rest by id. On SQLite the ids, primary-key probes. The state rows leave the due index: a new version of each
 /// small state row and its primary-key entry, the message's text untouched.
-pub async fn mark_sent(c: &impl Conn, claim: &str, rows: &[&str], at: DateTime<Utc>) -> Result<()> {
-    let named = if super::is_sqlite(c) {
+pub async fn mark_sent(c: &impl Conn, claim: &str, sent: &[&Outgoing], at: DateTime<Utc>) -> Result<()> {
+    let by_id = if super::is_sqlite(c) {
         "id IN (SELECT value FROM json_each(?))"
     } else {
-        "ctid = ANY(ARRAY(SELECT CAST(json_array_elements_text(CAST(? AS json)) AS tid)))"
+        "id = ANY(ARRAY(SELECT json_array_elements_text(CAST(? AS json))))"
     };
-    let at = to_micros(at);
-    exec(
-        c,
-        &format!(
-            "UPDATE mail_states SET status = 'sent', done_at = ?, last_error = NULL \
-             WHERE {named} AND claimed_by = ? AND status = 'sending'"
-        ),
-        vec![
-            at.into(),
-            serde_json::to_string(rows).expect("a list of strings").into(),
-            claim.into(),
-        ],
-    )
-    .await?;
+    let mark = async |named: &str, list: Vec<&str>| {
+        exec(
+            c,
+            &format!(
+                "UPDATE mail_states SET status = 'sent', done_at = ?, last_error = NULL \
+                 WHERE {named} AND claimed_by = ? AND status = 'sending'"
+            ),
+            vec![
+                to_micros(at).into(),
+                serde_json::to_string(&list).expect("a list of strings").into(),
+                claim.into(),
+            ],
+        )
+        .await
+    };
+    let ids = || sent.iter().map(|m| m.id.as_str()).collect();
+    if super::is_sqlite(c) {
+        mark(by_id, ids()).await?;
+        return Ok(());
+    }
+    let by_address = "ctid = ANY(ARRAY(SELECT CAST(json_array_elements_text(CAST(? AS json)) AS tid)))";
+    let marked = mark(by_address, sent.iter().map(|m| m.state_row.as_str()).collect()).await?;
+    // A row that moved since the claim (VACUUM FULL, CLUSTER, pg_repack rewrite the table) is
+    // not at its address any more: those are marked by id, or they would be sent again once
+    // their lease lapsed. The claim's own test leaves the rows marked above alone.
+    if (marked as usize) < sent.len() {
+        mark(by_id, ids()).await?;
+    }
     Ok(())
 }
 

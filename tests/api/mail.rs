@@ -975,6 +975,78 @@ async fn several_workers_on_one_database_deliver_each_message_once() {
     assert_eq!((got.len(), distinct.len()), (300, 300), "every message once");
 }
 
+/// Rewriting the outbox's state table while a batch is out (PostgreSQL's `VACUUM FULL` moves
+/// every row, so the addresses a claim noted are stale when it marks them; SQLite's `VACUUM`):
+/// every message is still marked sent, once, and the send ends.
+#[tokio::test]
+async fn a_table_rewrite_during_delivery_leaves_no_message_unmarked() {
+    let sink = Sink::start().await;
+    let t = spawn_with_mail(&sink.url()).await;
+    let org = t.org("rewrite").await;
+    let tpl = template(&t, &org.admin, guide()).await;
+    let org_id = meishi::service::auth::resolve_org(&t.app, Some("rewrite"))
+        .await
+        .unwrap()
+        .id;
+    meishi::store::exec(
+        t.app.store.conn(),
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) \
+         INSERT INTO cards (id, org_id, owner_id, full_name, name_reading, company, company_key, department, title, \
+         email, phone, mobile, fax, postal_code, address, url, created_at, updated_at, person_id) \
+         SELECT 'r-' || CAST(i AS TEXT), ?, ?, '顧客 ' || CAST(i AS TEXT), '', '甲社', '甲社', '', '', \
+         'r' || CAST(i AS TEXT) || '@abc.jp', '', '', '', '', '', '', i, i, i FROM n",
+        vec![org_id.into(), org.admin_id.clone().into()],
+    )
+    .await
+    .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let rewrites = {
+        let (app, stop) = (t.app.clone(), stop.clone());
+        tokio::spawn(async move {
+            let rewrite = if app.store.is_sqlite() {
+                "VACUUM"
+            } else {
+                "VACUUM FULL mail_states"
+            };
+            let mut done = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // SQLite's VACUUM may find the database busy; a rewrite that did not happen
+                // is simply not counted.
+                if meishi::store::exec(app.store.conn(), rewrite, vec![]).await.is_ok() {
+                    done += 1;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            done
+        })
+    };
+    let (s, send) = t
+        .post(
+            &org.admin,
+            "/api/v1/mail/sends",
+            json!({"template_id": tpl["id"], "recipients": {"company": "甲社"}}),
+        )
+        .await;
+    assert_eq!(
+        (s, send["queued"].as_i64()),
+        (StatusCode::CREATED, Some(1000)),
+        "{send}"
+    );
+    wait_send(&t, &org.admin, send["id"].as_str().unwrap(), "done").await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let rewrites = rewrites.await.unwrap();
+    assert!(rewrites > 0, "the table was rewritten during the delivery");
+    let listed = messages(&t, &org.admin, send["id"].as_str().unwrap()).await;
+    assert!(
+        listed.iter().all(|m| m["status"] == "sent"),
+        "every message marked sent"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let got = sink.received();
+    let distinct: std::collections::HashSet<String> = got.iter().map(|m| m.message_id()).collect();
+    assert_eq!((got.len(), distinct.len()), (1000, 1000), "every message once");
+}
+
 /// Eight sends of 3 messages made at once against a daily limit of 10: three get through, the
 /// others are refused; the day never holds more than the limit (a race on PostgreSQL).
 #[tokio::test]
