@@ -413,6 +413,18 @@ async fn load(
             tokio::spawn(drive(addr, plan.clone(), s, 0x5eed + k as u64, from, until))
         })
         .collect();
+    measure(tasks, from, until, secs, server_pids).await
+}
+
+/// Waits out `tasks` (started to count from `from` to `until`): their figures, with the CPU
+/// used by `server_pids`, this process, PostgreSQL and the machine over the measured window.
+async fn measure(
+    tasks: Vec<tokio::task::JoinHandle<Tally>>,
+    from: Instant,
+    until: Instant,
+    secs: u64,
+    server_pids: &[u32],
+) -> Outcome {
     tokio::time::sleep_until(from.into()).await;
     let before = cpu_now(server_pids);
     tokio::time::sleep_until(until.into()).await;
@@ -489,36 +501,7 @@ async fn without_http(database: &str, token: &str, connections: usize, warmup: u
             })
         })
         .collect();
-    tokio::time::sleep_until(from.into()).await;
-    let before = cpu_now(&[]);
-    tokio::time::sleep_until(until.into()).await;
-    let after = cpu_now(&[]);
-    let mut all = Vec::new();
-    let (mut errors, mut first_error) = (0, None);
-    for t in tasks {
-        let t = t.await.unwrap_or_default();
-        all.extend(t.micros);
-        errors += t.errors;
-        first_error = first_error.or(t.first_error);
-    }
-    all.sort_unstable();
-    let wall = secs.max(1) as f64;
-    let per_s = |a: f64, b: f64| (b - a) / wall;
-    Ok(Outcome {
-        requests: all.len(),
-        rps: all.len() as f64 / wall,
-        p50: percentile(&all, 0.50),
-        p99: percentile(&all, 0.99),
-        max: all.last().map(|m| *m as f64 / 1000.0).unwrap_or(f64::NAN),
-        errors,
-        first_error,
-        cpu: [
-            0.0,
-            per_s(before.generator, after.generator),
-            per_s(before.postgres, after.postgres),
-            per_s(before.machine, after.machine),
-        ],
-    })
+    Ok(measure(tasks, from, until, secs, &[]).await)
 }
 
 /// A `meishi serve` child on a loopback port.

@@ -45,6 +45,22 @@ async fn messages(t: &TestApp, token: &str, send: &str) -> Vec<Value> {
     v["items"].as_array().unwrap().clone()
 }
 
+/// `n` cards of company 甲社 held by `owner`, ids `{prefix}-1`…, addresses `{prefix}1@abc.jp`…,
+/// in one statement.
+async fn customers(t: &TestApp, org_id: &str, owner: &str, prefix: &str, n: i64) {
+    meishi::store::exec(
+        t.app.store.conn(),
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) \
+         INSERT INTO cards (id, org_id, owner_id, full_name, name_reading, company, company_key, department, title, \
+         email, phone, mobile, fax, postal_code, address, url, created_at, updated_at, person_id) \
+         SELECT ? || '-' || CAST(i AS TEXT), ?, ?, '顧客 ' || CAST(i AS TEXT), '', '甲社', '甲社', '', '', \
+         ? || CAST(i AS TEXT) || '@abc.jp', '', '', '', '', '', '', i, i, i FROM n",
+        vec![n.into(), prefix.into(), org_id.into(), owner.into(), prefix.into()],
+    )
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn templates_only_their_creator_changes_and_a_leaver_hands_them_over() {
     let t = spawn().await;
@@ -949,17 +965,7 @@ async fn several_workers_on_one_database_deliver_each_message_once() {
         .await
         .unwrap()
         .id;
-    meishi::store::exec(
-        t.app.store.conn(),
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) \
-         INSERT INTO cards (id, org_id, owner_id, full_name, name_reading, company, company_key, department, title, \
-         email, phone, mobile, fax, postal_code, address, url, created_at, updated_at, person_id) \
-         SELECT 'w-' || CAST(i AS TEXT), ?, ?, '顧客 ' || CAST(i AS TEXT), '', '甲社', '甲社', '', '', \
-         'w' || CAST(i AS TEXT) || '@abc.jp', '', '', '', '', '', '', i, i, i FROM n",
-        vec![org_id.into(), org.admin_id.clone().into()],
-    )
-    .await
-    .unwrap();
+    customers(&t, &org_id, &org.admin_id, "w", 300).await;
     let (s, send) = t
         .post(
             &org.admin,
@@ -988,17 +994,7 @@ async fn a_table_rewrite_during_delivery_leaves_no_message_unmarked() {
         .await
         .unwrap()
         .id;
-    meishi::store::exec(
-        t.app.store.conn(),
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) \
-         INSERT INTO cards (id, org_id, owner_id, full_name, name_reading, company, company_key, department, title, \
-         email, phone, mobile, fax, postal_code, address, url, created_at, updated_at, person_id) \
-         SELECT 'r-' || CAST(i AS TEXT), ?, ?, '顧客 ' || CAST(i AS TEXT), '', '甲社', '甲社', '', '', \
-         'r' || CAST(i AS TEXT) || '@abc.jp', '', '', '', '', '', '', i, i, i FROM n",
-        vec![org_id.into(), org.admin_id.clone().into()],
-    )
-    .await
-    .unwrap();
+    customers(&t, &org_id, &org.admin_id, "r", 1000).await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let rewrites = {
         let (app, stop) = (t.app.clone(), stop.clone());
