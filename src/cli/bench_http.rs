@@ -460,16 +460,53 @@ async fn measure(
 /// The first page's work without HTTP: `connections` tasks in this process, each reading the
 /// token's user and the first page through the services, and the page as JSON, as the
 /// server's handler does; the ceiling of the server's requests/s on this machine before any
-/// HTTP (its CPU is in the generator's column). Each task has its own `App` clone (one pool).
+/// HTTP (its CPU is in the generator's column).
 async fn without_http(database: &str, token: &str, connections: usize, warmup: u64, secs: u64) -> Result<Outcome> {
     use crate::service::{auth, cards};
     let app = super::open(database).await?;
+    let token = Arc::new(token.to_string());
+    Ok(in_process(connections, warmup, secs, move || {
+        let (app, token) = (app.clone(), token.clone());
+        async move {
+            let actor = auth::actor_from_token(&app, &token).await?;
+            let q = cards::CardQuery {
+                limit: Some(50),
+                ..Default::default()
+            };
+            let page = cards::list(&app, &actor, q).await?;
+            let body = serde_json::to_vec(&page).map_err(|e| Error::internal(e.to_string()))?;
+            Ok(body.len() > 2)
+        }
+    })
+    .await)
+}
+
+/// The raw-SQL limit: `connections` tasks in this process, each reading the first page's 50
+/// cards with one hand-written SELECT (`store::bench::first_page_raw`: no token, no tags, no
+/// JSON). What the database and its driver give on this machine, for any server.
+async fn raw_sql(database: &str, org_id: &str, connections: usize, warmup: u64, secs: u64) -> Result<Outcome> {
+    let app = super::open(database).await?;
+    let org_id = Arc::new(org_id.to_string());
+    Ok(in_process(connections, warmup, secs, move || {
+        let (app, org_id) = (app.clone(), org_id.clone());
+        async move { Ok(crate::store::bench::first_page_raw(&app.store, &org_id).await? == 50) }
+    })
+    .await)
+}
+
+/// `connections` tasks in this process, each running `work` in a closed loop (false: a wrong
+/// answer, counted as an error), measured for `secs` after `warmup`.
+async fn in_process<F, Fut>(connections: usize, warmup: u64, secs: u64, work: F) -> Outcome
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<bool>> + Send,
+{
     let start = Instant::now();
     let from = start + Duration::from_secs(warmup);
     let until = from + Duration::from_secs(secs);
     let tasks: Vec<_> = (0..connections)
         .map(|_| {
-            let (app, token) = (app.clone(), token.to_string());
+            let work = work.clone();
             tokio::spawn(async move {
                 let mut t = Tally::default();
                 loop {
@@ -477,23 +514,13 @@ async fn without_http(database: &str, token: &str, connections: usize, warmup: u
                     if began >= until {
                         break;
                     }
-                    let page = match auth::actor_from_token(&app, &token).await {
-                        Ok(actor) => {
-                            let q = cards::CardQuery {
-                                limit: Some(50),
-                                ..Default::default()
-                            };
-                            cards::list(&app, &actor, q).await
-                        }
-                        Err(e) => Err(e),
-                    };
-                    match page.and_then(|p| serde_json::to_vec(&p).map_err(|e| Error::internal(e.to_string()))) {
-                        Ok(body) if body.len() > 2 => {
+                    match work().await {
+                        Ok(true) => {
                             if began >= from {
                                 t.micros.push(began.elapsed().as_micros() as u32);
                             }
                         }
-                        Ok(_) => t.error("an empty page".into()),
+                        Ok(false) => t.error("a wrong answer (an empty or short page)".into()),
                         Err(e) => t.error(e.to_string()),
                     }
                 }
@@ -501,7 +528,7 @@ async fn without_http(database: &str, token: &str, connections: usize, warmup: u
             })
         })
         .collect();
-    Ok(measure(tasks, from, until, secs, &[]).await)
+    measure(tasks, from, until, secs, &[]).await
 }
 
 /// A `meishi serve` child on a loopback port.
@@ -811,17 +838,28 @@ pub async fn run(b: HttpBench) -> Result<()> {
             results.push(result_line(engine, count, Scenario::Bare, &o, bare_rps, cards, conns));
         }
         if round == 0 {
-            let o = without_http(&b.database, &plan.token, conns, warm, secs).await?;
-            print_row(
-                "first page without HTTP",
-                &o,
-                Some(bare_rps),
-                "the service alone: this process (gen), no target",
-            );
-            results.push(
-                result_line(engine, count, Scenario::FirstPage, &o, bare_rps, cards, conns)
-                    .replace("scenario=first_page", "scenario=first_page_without_http"),
-            );
+            // The ceilings below the server: its work without HTTP, and the page's SQL alone.
+            let ceilings = [
+                (
+                    "first page without HTTP",
+                    "the service alone: this process (gen), no target",
+                    "first_page_without_http",
+                    without_http(&b.database, &plan.token, conns, warm, secs).await?,
+                ),
+                (
+                    "first page's SQL alone",
+                    "raw-SQL limit: one SELECT, no token/tags/JSON",
+                    "first_page_raw_sql",
+                    raw_sql(&b.database, &plan.data.org_id, conns, warm, secs).await?,
+                ),
+            ];
+            for (label, note, name, o) in ceilings {
+                print_row(label, &o, Some(bare_rps), note);
+                results.push(
+                    result_line(engine, count, Scenario::FirstPage, &o, bare_rps, cards, conns)
+                        .replace("scenario=first_page", &format!("scenario={name}")),
+                );
+            }
         }
         let scenarios: Vec<Scenario> = if round == 0 {
             READS.iter().copied().chain([Scenario::Mixed]).collect()

@@ -605,3 +605,12 @@ pub async fn tag_http_cards(c: &impl Conn, org_id: &str, tag_id: &str, modulus: 
     )
     .await
 }
+
+/// `meishi bench http`'s raw-SQL limit: the first page's 50 cards (every column) of the
+/// organisation in id order, as anyone would write it, read by the driver and nothing else
+/// (no token, no tags, no JSON). Returns the rows read.
+pub async fn first_page_raw(store: &Store, org_id: &str) -> Result<usize> {
+    let c = store.conn();
+    let text = "SELECT * FROM cards WHERE org_id = ? ORDER BY id LIMIT 50";
+    Ok(c.query_all_raw(sql(c, text, vec![org_id.into()])).await?.len())
+}

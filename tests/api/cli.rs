@@ -661,6 +661,7 @@ async fn bench_http_runs_every_scenario_without_an_error() {
     let mut expected = vec![
         "bare",
         "first_page_without_http",
+        "first_page_raw_sql",
         "first_page",
         "owner",
         "tag",
