@@ -674,18 +674,24 @@ async fn check_pages(addr: SocketAddr, plan: &Plan) -> Result<Bytes> {
 
 fn print_header() {
     println!(
-        "{:<24} {:>9} {:>8} {:>8} {:>8} {:>7} {:>7}  {:>18}  target",
-        "scenario", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "/bare", "cpu srv/gen/pg/all"
+        "{:<24} {:>9} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7}  {:>18}  target",
+        "scenario", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "/bare", "/raw", "cpu srv/gen/pg/all"
     );
 }
 
-fn print_row(label: &str, o: &Outcome, bare_rps: Option<f64>, target: &str) {
-    let ratio = bare_rps
-        .map(|b| format!("{:.2}", o.rps / b))
-        .unwrap_or_else(|| "-".into());
+/// A row of the table: `ceilings` are the bare handler's and the raw-SQL limit's requests/s
+/// (NaN: not measured yet), each printed as the row's ratio to it.
+fn print_row(label: &str, o: &Outcome, ceilings: [f64; 2], target: &str) {
+    let [bare, raw] = ceilings.map(|c| {
+        if c.is_nan() {
+            "-".to_string()
+        } else {
+            format!("{:.2}", o.rps / c)
+        }
+    });
     println!(
-        "{label:<24} {:>9.0} {:>8.2} {:>8.2} {:>8.1} {:>7} {:>7}  {:>4.2}/{:.2}/{:.2}/{:.2}  {target}",
-        o.rps, o.p50, o.p99, o.max, o.errors, ratio, o.cpu[0], o.cpu[1], o.cpu[2], o.cpu[3]
+        "{label:<24} {:>9.0} {:>8.2} {:>8.2} {:>8.1} {:>7} {:>7} {:>7}  {:>4.2}/{:.2}/{:.2}/{:.2}  {target}",
+        o.rps, o.p50, o.p99, o.max, o.errors, bare, raw, o.cpu[0], o.cpu[1], o.cpu[2], o.cpu[3]
     );
     if let Some(e) = &o.first_error {
         let e: String = e.chars().take(300).collect();
@@ -710,11 +716,19 @@ fn verdict(s: Scenario, o: &Outcome, bare_rps: f64) -> String {
     v.join(", ")
 }
 
-fn result_line(engine: &str, servers: usize, s: Scenario, o: &Outcome, bare_rps: f64, n: usize, c: usize) -> String {
+fn result_line(
+    engine: &str,
+    servers: usize,
+    s: Scenario,
+    o: &Outcome,
+    ceilings: [f64; 2],
+    n: usize,
+    c: usize,
+) -> String {
     format!(
         "RESULT bench=http engine={engine} cards={n} connections={c} servers={servers} scenario={} rps={:.0} \
-         p50_ms={:.2} p99_ms={:.2} max_ms={:.1} errors={} requests={} ratio_to_bare={:.3} cpu_servers={:.2} \
-         cpu_generator={:.2} cpu_postgres={:.2} cpu_machine={:.2}",
+         p50_ms={:.2} p99_ms={:.2} max_ms={:.1} errors={} requests={} ratio_to_bare={:.3} ratio_to_raw_sql={:.3} \
+         cpu_servers={:.2} cpu_generator={:.2} cpu_postgres={:.2} cpu_machine={:.2}",
         s.key(),
         o.rps,
         o.p50,
@@ -722,7 +736,8 @@ fn result_line(engine: &str, servers: usize, s: Scenario, o: &Outcome, bare_rps:
         o.max,
         o.errors,
         o.requests,
-        o.rps / bare_rps,
+        o.rps / ceilings[0],
+        o.rps / ceilings[1],
         o.cpu[0],
         o.cpu[1],
         o.cpu[2],
@@ -807,7 +822,8 @@ pub async fn run(b: HttpBench) -> Result<()> {
          PostgreSQL (all its processes) / the whole machine (other work included).",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     );
-    let mut bare_rps = f64::NAN;
+    // The bare handler's requests/s and the raw-SQL limit's, measured in the first round.
+    let mut ceilings = [f64::NAN; 2];
     let mut results = Vec::new();
     for (round, &count) in counts.iter().enumerate() {
         let mut servers = Vec::new();
@@ -828,18 +844,18 @@ pub async fn run(b: HttpBench) -> Result<()> {
         if round == 0 {
             let bare = start_bare(first.clone())?;
             let o = load(&[bare], &plan, Scenario::Bare, conns, warm, secs, &[]).await;
-            bare_rps = o.rps;
+            ceilings[0] = o.rps;
             print_row(
                 Scenario::Bare.name(),
                 &o,
-                None,
+                [f64::NAN; 2],
                 &format!("{} bytes a page", first.len()),
             );
-            results.push(result_line(engine, count, Scenario::Bare, &o, bare_rps, cards, conns));
+            results.push(result_line(engine, count, Scenario::Bare, &o, ceilings, cards, conns));
         }
         if round == 0 {
-            // The ceilings below the server: its work without HTTP, and the page's SQL alone.
-            let ceilings = [
+            // Below the server: its work without HTTP, and the page's SQL alone.
+            let below = [
                 (
                     "first page without HTTP",
                     "the service alone: this process (gen), no target",
@@ -853,10 +869,11 @@ pub async fn run(b: HttpBench) -> Result<()> {
                     raw_sql(&b.database, &plan.data.org_id, conns, warm, secs).await?,
                 ),
             ];
-            for (label, note, name, o) in ceilings {
-                print_row(label, &o, Some(bare_rps), note);
+            ceilings[1] = below[1].3.rps;
+            for (label, note, name, o) in below {
+                print_row(label, &o, ceilings, note);
                 results.push(
-                    result_line(engine, count, Scenario::FirstPage, &o, bare_rps, cards, conns)
+                    result_line(engine, count, Scenario::FirstPage, &o, ceilings, cards, conns)
                         .replace("scenario=first_page", &format!("scenario={name}")),
                 );
             }
@@ -868,8 +885,8 @@ pub async fn run(b: HttpBench) -> Result<()> {
         };
         for s in scenarios {
             let o = load(&addrs, &plan, s, conns, warm, secs, &pids).await;
-            print_row(s.name(), &o, Some(bare_rps), &verdict(s, &o, bare_rps));
-            results.push(result_line(engine, count, s, &o, bare_rps, cards, conns));
+            print_row(s.name(), &o, ceilings, &verdict(s, &o, ceilings[0]));
+            results.push(result_line(engine, count, s, &o, ceilings, cards, conns));
         }
         if round == 0 && b.soak_seconds > 0 {
             results.push(soak(&addrs, &pids, &plan, conns, b.soak_seconds, engine, count).await);

@@ -680,5 +680,14 @@ async fn bench_http_runs_every_scenario_without_an_error() {
     for l in &results {
         assert!(l.contains(" errors=0 "), "{l}");
         assert!(!l.contains(" requests=0 "), "{l}");
+        // Every row after the bare handler is also set against the raw-SQL limit.
+        if !l.contains(" scenario=bare ") {
+            let ratio: f64 = l
+                .split_whitespace()
+                .find_map(|f| f.strip_prefix("ratio_to_raw_sql="))
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(f64::NAN);
+            assert!(ratio.is_finite() && ratio > 0.0, "{l}");
+        }
     }
 }
