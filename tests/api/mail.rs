@@ -45,9 +45,13 @@ async fn messages(t: &TestApp, token: &str, send: &str) -> Vec<Value> {
     v["items"].as_array().unwrap().clone()
 }
 
-/// `n` cards of company 甲社 held by `owner`, ids `{prefix}-1`…, addresses `{prefix}1@abc.jp`…,
-/// in one statement.
-async fn customers(t: &TestApp, org_id: &str, owner: &str, prefix: &str, n: i64) {
+/// An organisation `slug` whose admin holds `n` cards of company 甲社 (ids `{prefix}-1`…,
+/// addresses `{prefix}1@abc.jp`…, made in one statement), and a template of its admin's.
+async fn customers(t: &TestApp, slug: &str, prefix: &str, n: i64) -> (Org, Value) {
+    let org = t.org(slug).await;
+    let tpl = template(t, &org.admin, guide()).await;
+    let org_id = meishi::service::auth::resolve_org(&t.app, Some(slug)).await.unwrap().id;
+    let owner = org.admin_id.as_str();
     meishi::store::exec(
         t.app.store.conn(),
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) \
@@ -59,6 +63,29 @@ async fn customers(t: &TestApp, org_id: &str, owner: &str, prefix: &str, n: i64)
     )
     .await
     .unwrap();
+    (org, tpl)
+}
+
+/// Sends `tpl` to the organisation's 甲社 cards; every one of the `n` is queued. Returns the
+/// send's id.
+async fn send_to_customers(t: &TestApp, org: &Org, tpl: &Value, n: i64) -> String {
+    let (s, send) = t
+        .post(
+            &org.admin,
+            "/api/v1/mail/sends",
+            json!({"template_id": tpl["id"], "recipients": {"company": "甲社"}}),
+        )
+        .await;
+    assert_eq!((s, send["queued"].as_i64()), (StatusCode::CREATED, Some(n)), "{send}");
+    send["id"].as_str().unwrap().to_string()
+}
+
+/// After a moment for stragglers: the sink received `n` messages, each once (by Message-ID).
+async fn received_each_once(sink: &Sink, n: usize) {
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let got = sink.received();
+    let distinct: std::collections::HashSet<String> = got.iter().map(|m| m.message_id()).collect();
+    assert_eq!((got.len(), distinct.len()), (n, n), "every message once");
 }
 
 #[tokio::test]
@@ -959,26 +986,10 @@ async fn several_workers_on_one_database_deliver_each_message_once() {
             std::time::Duration::from_millis(20),
         ));
     }
-    let org = t.org("workers").await;
-    let tpl = template(&t, &org.admin, guide()).await;
-    let org_id = meishi::service::auth::resolve_org(&t.app, Some("workers"))
-        .await
-        .unwrap()
-        .id;
-    customers(&t, &org_id, &org.admin_id, "w", 300).await;
-    let (s, send) = t
-        .post(
-            &org.admin,
-            "/api/v1/mail/sends",
-            json!({"template_id": tpl["id"], "recipients": {"company": "甲社"}}),
-        )
-        .await;
-    assert_eq!((s, send["queued"].as_i64()), (StatusCode::CREATED, Some(300)), "{send}");
-    wait_send(&t, &org.admin, send["id"].as_str().unwrap(), "done").await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let got = sink.received();
-    let distinct: std::collections::HashSet<String> = got.iter().map(|m| m.message_id()).collect();
-    assert_eq!((got.len(), distinct.len()), (300, 300), "every message once");
+    let (org, tpl) = customers(&t, "workers", "w", 300).await;
+    let send = send_to_customers(&t, &org, &tpl, 300).await;
+    wait_send(&t, &org.admin, &send, "done").await;
+    received_each_once(&sink, 300).await;
 }
 
 /// Rewriting the outbox's state table while a batch is out (PostgreSQL's `VACUUM FULL` moves
@@ -988,13 +999,7 @@ async fn several_workers_on_one_database_deliver_each_message_once() {
 async fn a_table_rewrite_during_delivery_leaves_no_message_unmarked() {
     let sink = Sink::start().await;
     let t = spawn_with_mail(&sink.url()).await;
-    let org = t.org("rewrite").await;
-    let tpl = template(&t, &org.admin, guide()).await;
-    let org_id = meishi::service::auth::resolve_org(&t.app, Some("rewrite"))
-        .await
-        .unwrap()
-        .id;
-    customers(&t, &org_id, &org.admin_id, "r", 1000).await;
+    let (org, tpl) = customers(&t, "rewrite", "r", 1000).await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let rewrites = {
         let (app, stop) = (t.app.clone(), stop.clone());
@@ -1016,31 +1021,17 @@ async fn a_table_rewrite_during_delivery_leaves_no_message_unmarked() {
             done
         })
     };
-    let (s, send) = t
-        .post(
-            &org.admin,
-            "/api/v1/mail/sends",
-            json!({"template_id": tpl["id"], "recipients": {"company": "甲社"}}),
-        )
-        .await;
-    assert_eq!(
-        (s, send["queued"].as_i64()),
-        (StatusCode::CREATED, Some(1000)),
-        "{send}"
-    );
-    wait_send(&t, &org.admin, send["id"].as_str().unwrap(), "done").await;
+    let send = send_to_customers(&t, &org, &tpl, 1000).await;
+    wait_send(&t, &org.admin, &send, "done").await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let rewrites = rewrites.await.unwrap();
     assert!(rewrites > 0, "the table was rewritten during the delivery");
-    let listed = messages(&t, &org.admin, send["id"].as_str().unwrap()).await;
+    let listed = messages(&t, &org.admin, &send).await;
     assert!(
         listed.iter().all(|m| m["status"] == "sent"),
         "every message marked sent"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let got = sink.received();
-    let distinct: std::collections::HashSet<String> = got.iter().map(|m| m.message_id()).collect();
-    assert_eq!((got.len(), distinct.len()), (1000, 1000), "every message once");
+    received_each_once(&sink, 1000).await;
 }
 
 /// Eight sends of 3 messages made at once against a daily limit of 10: three get through, the
