@@ -1432,14 +1432,15 @@ async fn read_outgoing(c: &impl Conn, q: &str, values: Vec<Value>) -> Result<Vec
     outgoing(c, json.as_deref().unwrap_or("[]")).await
 }
 
-/// Marks sent the messages of a claim (`sent`) it still holds: those it
-/// put back or failed are no longer its (`mark_failed` clears `claimed_by` or ends them), nor
-/// are those of a lapsed claim another claim took. The rows go as one JSON array (one bound
-/// value): on PostgreSQL their addresses, read directly (a TID scan: the primary-key probes
-/// by id were a third of the mark); a row version that is no longer the claim's (taken over,
-/// or its place reused) fails the claim's own test and is left alone, as by id; fewer rows
-/// marked than sent, the rest by id. On SQLite the ids, primary-key probes. The state rows leave the due index: a new version of each
-/// small state row and its primary-key entry, the message's text untouched.
+/// Marks sent the messages of a claim (`sent`) it still holds: those it put back or failed
+/// are no longer its (`mark_failed` clears `claimed_by` or ends them), nor are those of a
+/// lapsed claim another claim took. The rows go as one JSON array (one bound value): on
+/// PostgreSQL their addresses, read directly (a TID scan: the primary-key probes by id were a
+/// third of the mark); a row version that is no longer the claim's (taken over, or its place
+/// reused) fails the claim's own test and is left alone, as by id; fewer rows marked than
+/// sent, the rest by id. On SQLite the ids, primary-key probes. The state rows leave the due
+/// index: a new version of each small state row and its primary-key entry, the message's
+/// text untouched.
 pub async fn mark_sent(c: &impl Conn, claim: &str, sent: &[&Outgoing], at: DateTime<Utc>) -> Result<()> {
     let by_id = if super::is_sqlite(c) {
         "id IN (SELECT value FROM json_each(?))"
